@@ -1,0 +1,1 @@
+"""docpipe's application code: everything app.py routes to lives here."""

@@ -1,0 +1,73 @@
+"""One frozen view of the environment.
+
+Every tunable the app reads comes through `Settings.from_env`, so the same code
+runs on AWS (no endpoint override) and on the local stack (endpoint set to the
+embedded emulator) without a branch anywhere else.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+MIB = 1024 * 1024
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ValueError(f"{name} must be an integer, got {raw!r}") from exc
+
+
+@dataclass(frozen=True)
+class Settings:
+    region: str
+    aws_endpoint: str | None
+    bucket: str
+    table: str
+    records_queue: str
+    event_bus: str
+    user_pool_id: str
+    client_id: str
+    cognito_endpoint: str | None
+    cursor_secret: str
+    uploads_prefix: str = "uploads/"
+    renditions_prefix: str = "renditions/"
+    max_upload_bytes: int = 512 * MIB
+    hash_max_bytes: int = 2048 * MIB
+    head_bytes: int = 8192
+    admin_group: str = "admins"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1"
+        return cls(
+            region=region,
+            aws_endpoint=env.get("DOCPIPE_AWS_ENDPOINT") or None,
+            bucket=env.get("DOCPIPE_BUCKET", "docpipe-uploads"),
+            table=env.get("DOCPIPE_TABLE", "docpipe"),
+            records_queue=env.get("DOCPIPE_RECORDS_QUEUE", "docpipe-records"),
+            event_bus=env.get("DOCPIPE_EVENT_BUS", "default"),
+            user_pool_id=env.get("DOCPIPE_USER_POOL_ID", ""),
+            client_id=env.get("DOCPIPE_CLIENT_ID", ""),
+            cognito_endpoint=env.get("DOCPIPE_COGNITO_ENDPOINT") or None,
+            cursor_secret=env.get("DOCPIPE_CURSOR_SECRET", ""),
+            max_upload_bytes=_int(env, "DOCPIPE_MAX_UPLOAD_BYTES", 512 * MIB),
+            hash_max_bytes=_int(env, "DOCPIPE_HASH_MAX_BYTES", 2048 * MIB),
+        )
+
+    def public_config(self) -> dict[str, str | None]:
+        """What a client needs to log in (served by GET /config)."""
+        return {
+            "region": self.region,
+            "user_pool_id": self.user_pool_id,
+            "client_id": self.client_id,
+            "cognito_endpoint": self.cognito_endpoint,
+            "bucket": self.bucket,
+        }

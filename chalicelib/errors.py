@@ -1,0 +1,67 @@
+"""Domain errors.
+
+Services raise these; app.py turns them into HTTP responses in one place
+(`http_status` and `code` are the whole contract). Nothing here carries an
+ARN, a table name or a traceback to the client.
+"""
+
+from __future__ import annotations
+
+
+class DocpipeError(Exception):
+    """Base class: a stable machine code, a human message, an HTTP status."""
+
+    code = "error"
+    http_status = 500
+
+    def __init__(self, message: str, code: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+
+    def to_dict(self) -> dict[str, str]:
+        return {"code": self.code, "message": self.message}
+
+
+class BadRequest(DocpipeError):
+    code = "bad_request"
+    http_status = 400
+
+
+class Unauthorized(DocpipeError):
+    code = "unauthorized"
+    http_status = 401
+
+
+class Forbidden(DocpipeError):
+    code = "forbidden"
+    http_status = 403
+
+
+class NotFound(DocpipeError):
+    code = "not_found"
+    http_status = 404
+
+
+class Conflict(DocpipeError):
+    code = "conflict"
+    http_status = 409
+
+
+class StaleEvent(DocpipeError):
+    """An event that must not change state (duplicate, older version, lease held)."""
+
+    code = "stale_event"
+    http_status = 409
+
+
+class ExtractionFailed(DocpipeError):
+    """A file could not be understood; `code` is the document's failure reason.
+
+    Reason codes: corrupt, encrypted, too_large, timeout, unsupported,
+    missing, size_mismatch, internal.
+    """
+
+    code = "corrupt"
+    http_status = 422

@@ -1,0 +1,68 @@
+"""The extraction engine: detect, pick an extractor, normalize, map failures.
+
+Knows nothing of AWS: it takes a seekable reader and a name and returns the
+normalized metadata, or raises `ExtractionFailed` with a stable reason code.
+Parser failures are wrapped with the family's name, as Tika's composite parser
+does, so a reason always says which parser gave up.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from chalicelib import detect as detection
+from chalicelib.errors import ExtractionFailed
+from chalicelib.extractors.base import Extraction, Source
+from chalicelib.extractors.registry import lookup
+from chalicelib.reader import RangedReader
+
+HEAD_BYTES = 8192
+
+
+@dataclass
+class Result:
+    metadata: dict[str, Any]
+    warnings: list[str] = field(default_factory=list)
+
+
+def extract(reader: RangedReader, filename: str, head_bytes: int = HEAD_BYTES) -> Result:
+    head = reader.head(head_bytes)
+    found = detection.detect(head, reader, filename)
+    entry = lookup(found.mime_type)
+    extension = detection.extension_of(filename)
+    metadata: dict[str, Any] = {
+        "mime_type": found.mime_type,
+        "family": entry.family,
+        "size": reader.size,
+        "extension": extension,
+        "extension_mismatch": detection.extension_mismatch(found.mime_type, extension),
+    }
+    if found.description:
+        metadata["details"] = {"magic": found.description}
+    source = Source(reader=reader, size=reader.size, filename=filename, mime_type=found.mime_type, head=head)
+    outcome = _run(entry.family, entry.load(), source)
+    metadata.update(outcome.fields)
+    if outcome.details:
+        metadata.setdefault("details", {}).update(outcome.details)
+    return Result({k: v for k, v in metadata.items() if v is not None}, outcome.warnings)
+
+
+def _run(family: str, extractor: Any, source: Source) -> Extraction:
+    source.reader.seek(0)
+    try:
+        result: Extraction = extractor(source)
+        return result
+    except ExtractionFailed:
+        raise
+    except MemoryError as exc:
+        raise ExtractionFailed(f"{family}: file needs too much memory to read", code="too_large") from exc
+    except RecursionError as exc:
+        raise ExtractionFailed(f"{family}: structure nested too deeply", code="corrupt") from exc
+    except Exception as exc:
+        raise ExtractionFailed(f"{family}: {type(exc).__name__}: {_short(exc)}", code="corrupt") from exc
+
+
+def _short(exc: Exception, limit: int = 200) -> str:
+    text = str(exc).replace("\n", " ")
+    return text[:limit] + ("..." if len(text) > limit else "")

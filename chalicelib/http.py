@@ -1,0 +1,63 @@
+"""The HTTP edge: who is calling, and how errors become responses.
+
+`api` wraps every view: domain errors become `{"code", "message"}` with their
+status; anything unexpected is logged with the request id and answered with a
+plain 500 that names nothing internal.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from chalice import Response
+
+from chalicelib.documents import Caller
+from chalicelib.errors import DocpipeError, Unauthorized
+
+log = logging.getLogger("docpipe.http")
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+JSON = {"Content-Type": "application/json"}
+
+
+def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(body=json.dumps(body, default=str), status_code=status, headers={**JSON, **(headers or {})})
+
+
+def api(view: F) -> F:
+    @functools.wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return view(*args, **kwargs)
+        except DocpipeError as exc:
+            return json_response(exc.to_dict(), exc.http_status)
+        except Exception:
+            log.exception("unhandled error in %s", view.__name__)
+            return json_response({"code": "internal", "message": "Internal error"}, 500)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def groups_from_claim(raw: Any) -> frozenset[str]:
+    """`cognito:groups` is a list in the token and a string like "[a, b]" or "a,b" behind API Gateway."""
+    if isinstance(raw, (list, tuple)):
+        return frozenset(str(g) for g in raw)
+    if isinstance(raw, str):
+        parts = raw.strip().strip("[]").replace(",", " ").split()
+        return frozenset(parts)
+    return frozenset()
+
+
+def caller_from_context(context: dict[str, Any] | None, admin_group: str) -> Caller:
+    """The verified identity API Gateway (or the local gateway) put in the request context."""
+    claims = ((context or {}).get("authorizer") or {}).get("claims") or {}
+    sub = claims.get("sub")
+    if not isinstance(sub, str) or not sub:
+        raise Unauthorized("Missing or invalid credentials")
+    groups = groups_from_claim(claims.get("cognito:groups"))
+    return Caller(sub=sub, username=claims.get("cognito:username"), groups=groups, admin=admin_group in groups)

@@ -1,0 +1,147 @@
+"""The S3-event use case: an object arrived, learn what it is, record it.
+
+Each object version is claimed with a conditional write (duplicates and stale
+events are dropped there), read through ranged GETs, extracted, and finished
+as PROCESSED or FAILED with a reason. Nothing here raises for a bad file;
+only an unreachable table raises, so that Lambda retries the event.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from chalicelib.config import Settings
+from chalicelib.errors import ExtractionFailed, StaleEvent
+from chalicelib.models import Document, ObjectRef, utcnow
+from chalicelib.repository import Claim, Repository
+from chalicelib.storage import S3Storage
+
+log = logging.getLogger("docpipe.ingest")
+
+LEASE_SECONDS = 900
+_DROPPED_NAMESPACE = uuid.UUID("6f1c4a52-3d1e-4b8e-9a57-5b2d0c1f9e11")
+_API_KEY = re.compile(r"^(?P<owner>[^/]+)/(?P<doc>[0-9a-f]{32})/(?P<name>[^/]+)$")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    doc_id: str
+    status: str  # PROCESSED, FAILED or SKIPPED
+    reason: str | None = None
+
+
+def dropped_document_id(bucket: str, key: str) -> str:
+    """Files dropped straight into S3 get an id derived from where they landed."""
+    return uuid.uuid5(_DROPPED_NAMESPACE, f"s3://{bucket}/{key}").hex
+
+
+def objects_from_s3_event(event: dict[str, Any]) -> list[ObjectRef]:
+    """Every record of a Lambda S3 event (keys arrive URL-encoded, '+' for space)."""
+    from urllib.parse import unquote_plus
+
+    refs = []
+    for record in event.get("Records", []):
+        s3 = record.get("s3", {})
+        obj = s3.get("object", {})
+        if "key" not in obj or "bucket" not in s3:
+            continue
+        refs.append(
+            ObjectRef(
+                bucket=s3["bucket"]["name"],
+                key=unquote_plus(obj["key"]),
+                size=obj.get("size"),
+                etag=obj.get("eTag"),
+                version_id=obj.get("versionId"),
+                sequencer=obj.get("sequencer"),
+            )
+        )
+    return refs
+
+
+class IngestService:
+    def __init__(self, repository: Repository, storage: S3Storage, settings: Settings) -> None:
+        self._repo = repository
+        self._storage = storage
+        self._settings = settings
+
+    def process(self, obj: ObjectRef, force: bool = False) -> Outcome:
+        if not obj.key.startswith(self._settings.uploads_prefix):
+            log.warning("ignoring object outside the uploads prefix", extra={"key": obj.key})
+            return Outcome("", "SKIPPED", "outside_prefix")
+        doc_id, filename = self._identify(obj)
+        claim = Claim(
+            doc_id=doc_id,
+            obj=obj,
+            filename=filename,
+            attempt=uuid.uuid4().hex,
+            now=utcnow(),
+            now_epoch=int(time.time()),
+            lease_seconds=LEASE_SECONDS,
+            force=force,
+        )
+        try:
+            doc = self._repo.begin_processing(claim)
+        except StaleEvent:
+            log.info("skipping duplicate or stale event", extra={"doc_id": doc_id, "key": obj.key})
+            return Outcome(doc_id, "SKIPPED", "stale_event")
+        return self._run(doc, claim)
+
+    def _identify(self, obj: ObjectRef) -> tuple[str, str]:
+        rest = obj.key[len(self._settings.uploads_prefix) :]
+        match = _API_KEY.match(rest)
+        if match:
+            known = self._repo.get(match["doc"])
+            if known is not None and known.key == obj.key and known.owner == match["owner"]:
+                return known.id, known.filename
+        return dropped_document_id(obj.bucket, obj.key), obj.key.rsplit("/", 1)[-1] or obj.key
+
+    def _run(self, doc: Document, claim: Claim) -> Outcome:
+        warnings: list[str] = []
+        try:
+            metadata, warnings = self._extract(doc)
+        except ExtractionFailed as exc:
+            self._repo.fail(doc.id, claim.attempt, exc.to_dict(), warnings, utcnow())
+            log.info("document failed", extra={"doc_id": doc.id, "reason": exc.code})
+            return Outcome(doc.id, "FAILED", exc.code)
+        except Exception:
+            log.exception("unexpected error while processing", extra={"doc_id": doc.id})
+            error = {"code": "internal", "message": "Unexpected error while processing the file"}
+            self._repo.fail(doc.id, claim.attempt, error, warnings, utcnow())
+            return Outcome(doc.id, "FAILED", "internal")
+        self._repo.complete(doc.id, claim.attempt, metadata, warnings, utcnow())
+        log.info("document processed", extra={"doc_id": doc.id, "family": metadata.get("family")})
+        return Outcome(doc.id, "PROCESSED")
+
+    def _extract(self, doc: Document) -> tuple[dict[str, Any], list[str]]:
+        from chalicelib.extract import extract
+
+        info = self._storage.head(doc.bucket, doc.key)
+        self._check_declared(doc, info.size)
+        reader = self._storage.reader(doc.bucket, doc.key, info.size, info.etag)
+        result = extract(reader, doc.filename, self._settings.head_bytes)
+        metadata = result.metadata
+        digest = self._storage.sha256(doc.bucket, doc.key, info.size, info.etag)
+        if digest:
+            metadata["sha256"] = digest
+        else:
+            result.warnings.append("sha256 skipped: object larger than the hashing cap")
+        if doc.declared_type and doc.declared_type != metadata.get("mime_type"):
+            metadata["declared_type_mismatch"] = True
+        metadata.setdefault("details", {})["bytes_read"] = reader.bytes_fetched
+        return metadata, result.warnings
+
+    def _check_declared(self, doc: Document, size: int) -> None:
+        if doc.declared_size is not None and size != doc.declared_size:
+            raise ExtractionFailed(
+                f"The uploaded object is {size} bytes but {doc.declared_size} were declared", code="size_mismatch"
+            )
+        if doc.owner is not None and size > self._settings.max_upload_bytes:
+            raise ExtractionFailed(
+                f"The uploaded object is larger than the {self._settings.max_upload_bytes}-byte limit",
+                code="too_large",
+            )

@@ -1,0 +1,348 @@
+"""Documents in one DynamoDB table, with guarded state transitions.
+
+Layout (single table):
+  pk = DOC#<id>, sk = DOC                  the document
+  gsi1 (by_owner):  OWNER#<owner|->  /  <created_at>#<id>   a user's documents, newest first
+  gsi2 (all_docs):  DOCS             /  <created_at>#<id>   the admin view
+
+Every transition is a conditional write: processing starts only when no live
+attempt holds the document (or its lease ran out), never for an object version
+already finished, never for an event older than the one already seen; it ends
+only if the attempt token still matches. That is what makes duplicate and
+out-of-order S3 deliveries harmless.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, Protocol
+
+from chalicelib.errors import Conflict, StaleEvent
+from chalicelib.models import Document, ObjectRef, Status
+
+BY_OWNER = "by_owner"
+ALL_DOCS = "all_docs"
+NO_OWNER = "-"
+_SEQ_WIDTH = 40
+
+
+def doc_key(doc_id: str) -> dict[str, str]:
+    return {"pk": f"DOC#{doc_id}", "sk": "DOC"}
+
+
+def pad_sequencer(sequencer: str | None) -> str | None:
+    """S3 sequencers are hex of varying length: left-pad so strings compare as numbers."""
+    if not sequencer:
+        return None
+    return sequencer.upper().rjust(_SEQ_WIDTH, "0")
+
+
+@dataclass(frozen=True)
+class Claim:
+    """Everything begin_processing needs to know about an arriving object."""
+
+    doc_id: str
+    obj: ObjectRef
+    filename: str
+    attempt: str
+    now: str
+    now_epoch: int
+    lease_seconds: int
+    force: bool = False
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list[Document]
+    last_key: dict[str, str] | None
+
+
+class Repository(Protocol):
+    def create_pending(self, doc: Document) -> None: ...
+    def get(self, doc_id: str) -> Document | None: ...
+    def begin_processing(self, claim: Claim) -> Document: ...
+    def complete(self, doc_id: str, attempt: str, metadata: dict[str, Any], warnings: list[str], now: str) -> None: ...
+    def fail(self, doc_id: str, attempt: str, error: dict[str, str], warnings: list[str], now: str) -> None: ...
+    def list_for_owner(self, owner: str | None, limit: int, start: dict[str, str] | None) -> Page: ...
+    def list_all(self, limit: int, start: dict[str, str] | None) -> Page: ...
+
+
+def to_dynamo_value(value: Any) -> Any:
+    """JSON-safe data to DynamoDB-safe data: floats become exact Decimals."""
+    return json.loads(json.dumps(value), parse_float=Decimal)
+
+
+def from_dynamo_value(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {k: from_dynamo_value(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [from_dynamo_value(v) for v in value]
+    if isinstance(value, set):
+        return sorted(from_dynamo_value(v) for v in value)
+    return value
+
+
+def index_keys(doc_id: str, owner: str | None, created_at: str) -> dict[str, str]:
+    sort = f"{created_at}#{doc_id}"
+    return {"gsi1pk": f"OWNER#{owner or NO_OWNER}", "gsi1sk": sort, "gsi2pk": "DOCS", "gsi2sk": sort}
+
+
+def document_from_item(item: dict[str, Any]) -> Document:
+    owner = item.get("owner")
+    return Document(
+        id=item["id"],
+        owner=None if owner in (None, NO_OWNER) else owner,
+        bucket=item.get("bucket", ""),
+        key=item.get("s3_key", ""),
+        filename=item.get("filename", ""),
+        status=Status(item["status"]),
+        created_at=item["created_at"],
+        updated_at=item.get("updated_at", item["created_at"]),
+        declared_size=from_dynamo_value(item.get("declared_size")),
+        declared_type=item.get("declared_type"),
+        metadata=from_dynamo_value(item.get("metadata") or {}),
+        error=item.get("error"),
+        warnings=list(item.get("warnings") or []),
+        records=from_dynamo_value(item.get("records")),
+        timeline=from_dynamo_value(item.get("timeline") or []),
+        etag=item.get("etag"),
+        attempt=item.get("attempt"),
+    )
+
+
+def item_from_document(doc: Document) -> dict[str, Any]:
+    item: dict[str, Any] = {
+        **doc_key(doc.id),
+        **index_keys(doc.id, doc.owner, doc.created_at),
+        "id": doc.id,
+        "owner": doc.owner or NO_OWNER,
+        "bucket": doc.bucket,
+        "s3_key": doc.key,
+        "filename": doc.filename,
+        "status": doc.status.value,
+        "created_at": doc.created_at,
+        "updated_at": doc.updated_at,
+        "metadata": to_dynamo_value(doc.metadata),
+        "warnings": list(doc.warnings),
+        "timeline": to_dynamo_value(doc.timeline),
+    }
+    optional = {
+        "declared_size": doc.declared_size,
+        "declared_type": doc.declared_type,
+        "error": doc.error,
+        "records": to_dynamo_value(doc.records) if doc.records is not None else None,
+        "etag": doc.etag,
+        "attempt": doc.attempt,
+    }
+    item.update({k: v for k, v in optional.items() if v is not None})
+    return item
+
+
+class _Expr:
+    """Builds update/condition expressions with every name and value placeholdered."""
+
+    def __init__(self) -> None:
+        self.names: dict[str, str] = {}
+        self.values: dict[str, Any] = {}
+
+    def n(self, name: str) -> str:
+        token = f"#{name}"
+        self.names[token] = name
+        return token
+
+    def v(self, label: str, value: Any) -> str:
+        token = f":{label}"
+        self.values[token] = value
+        return token
+
+
+class DynamoRepository:
+    def __init__(self, dynamodb: Any, table: str) -> None:
+        from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+
+        self._db = dynamodb
+        self._table = table
+        self._ser = TypeSerializer()
+        self._de = TypeDeserializer()
+
+    # -- marshalling -------------------------------------------------------
+    def _dump(self, item: dict[str, Any]) -> dict[str, Any]:
+        return {k: self._ser.serialize(v) for k, v in item.items()}
+
+    def _load(self, item: dict[str, Any]) -> dict[str, Any]:
+        return {k: self._de.deserialize(v) for k, v in item.items()}
+
+    def _values(self, expr: _Expr) -> dict[str, Any]:
+        return {k: self._ser.serialize(v) for k, v in expr.values.items()}
+
+    def _conditional_failed(self, exc: Exception) -> bool:
+        code = getattr(exc, "response", {}).get("Error", {}).get("Code")
+        return code == "ConditionalCheckFailedException"
+
+    # -- writes ------------------------------------------------------------
+    def create_pending(self, doc: Document) -> None:
+        from botocore.exceptions import ClientError
+
+        try:
+            self._db.put_item(
+                TableName=self._table,
+                Item=self._dump(item_from_document(doc)),
+                ConditionExpression="attribute_not_exists(pk)",
+            )
+        except ClientError as exc:
+            if self._conditional_failed(exc):
+                raise Conflict("A document with this id already exists") from exc
+            raise
+
+    def begin_processing(self, claim: Claim) -> Document:
+        from botocore.exceptions import ClientError
+
+        update, condition, expr = begin_expression(claim)
+        try:
+            resp = self._db.update_item(
+                TableName=self._table,
+                Key=self._dump(doc_key(claim.doc_id)),
+                UpdateExpression=update,
+                ConditionExpression=condition,
+                ExpressionAttributeNames=expr.names,
+                ExpressionAttributeValues=self._values(expr),
+                ReturnValues="ALL_NEW",
+            )
+        except ClientError as exc:
+            if self._conditional_failed(exc):
+                raise StaleEvent("Another attempt holds this document or this version is already done") from exc
+            raise
+        return document_from_item(self._load(resp["Attributes"]))
+
+    def complete(self, doc_id: str, attempt: str, metadata: dict[str, Any], warnings: list[str], now: str) -> None:
+        event = {"at": now, "event": "processed"}
+        self._finish(doc_id, attempt, Status.PROCESSED, {"metadata": to_dynamo_value(metadata)}, warnings, event, now)
+
+    def fail(self, doc_id: str, attempt: str, error: dict[str, str], warnings: list[str], now: str) -> None:
+        event = {"at": now, "event": "failed", "detail": error.get("code", "")}
+        self._finish(doc_id, attempt, Status.FAILED, {"error": error}, warnings, event, now)
+
+    def _finish(
+        self,
+        doc_id: str,
+        attempt: str,
+        status: Status,
+        extra: dict[str, Any],
+        warnings: list[str],
+        event: dict[str, Any],
+        now: str,
+    ) -> None:
+        from botocore.exceptions import ClientError
+
+        expr = _Expr()
+        sets = [
+            f"{expr.n('status')} = {expr.v('status', status.value)}",
+            f"{expr.n('updated_at')} = {expr.v('now', now)}",
+            f"{expr.n('warnings')} = {expr.v('warnings', list(warnings))}",
+            f"{expr.n('timeline')} = list_append(if_not_exists({expr.n('timeline')}, {expr.v('empty', [])}), "
+            f"{expr.v('event', [event])})",
+        ]
+        sets += [f"{expr.n(k)} = {expr.v(k, v)}" for k, v in extra.items()]
+        removes = [expr.n(k) for k in ("attempt", "lease_until") + (("error",) if status is Status.PROCESSED else ())]
+        update = "SET " + ", ".join(sets) + " REMOVE " + ", ".join(removes)
+        condition = f"{expr.n('attempt')} = {expr.v('attempt', attempt)}"
+        try:
+            self._db.update_item(
+                TableName=self._table,
+                Key=self._dump(doc_key(doc_id)),
+                UpdateExpression=update,
+                ConditionExpression=condition,
+                ExpressionAttributeNames=expr.names,
+                ExpressionAttributeValues=self._values(expr),
+            )
+        except ClientError as exc:
+            if self._conditional_failed(exc):
+                raise StaleEvent("This attempt no longer holds the document") from exc
+            raise
+
+    # -- reads -------------------------------------------------------------
+    def get(self, doc_id: str) -> Document | None:
+        resp = self._db.get_item(TableName=self._table, Key=self._dump(doc_key(doc_id)), ConsistentRead=True)
+        item = resp.get("Item")
+        return document_from_item(self._load(item)) if item else None
+
+    def list_for_owner(self, owner: str | None, limit: int, start: dict[str, str] | None) -> Page:
+        return self._query(BY_OWNER, "gsi1pk", f"OWNER#{owner or NO_OWNER}", limit, start)
+
+    def list_all(self, limit: int, start: dict[str, str] | None) -> Page:
+        return self._query(ALL_DOCS, "gsi2pk", "DOCS", limit, start)
+
+    def _query(self, index: str, key: str, value: str, limit: int, start: dict[str, str] | None) -> Page:
+        """One page, newest first; asks for one extra item so the last page carries no cursor."""
+        sort_key = {"gsi1pk": "gsi1sk", "gsi2pk": "gsi2sk"}[key]
+        params: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": index,
+            "KeyConditionExpression": "#k = :v",
+            "ExpressionAttributeNames": {"#k": key},
+            "ExpressionAttributeValues": {":v": {"S": value}},
+            "ScanIndexForward": False,
+            "Limit": limit + 1,
+        }
+        if start:
+            params["ExclusiveStartKey"] = self._dump(start)
+        resp = self._db.query(**params)
+        raw = [self._load(i) for i in resp.get("Items", [])]
+        last: dict[str, str] | None = None
+        if len(raw) > limit:
+            raw = raw[:limit]
+            last = {k: str(raw[-1][k]) for k in ("pk", "sk", key, sort_key)}
+        elif resp.get("LastEvaluatedKey") and raw:
+            last = {k: str(raw[-1][k]) for k in ("pk", "sk", key, sort_key)}
+        return Page([document_from_item(i) for i in raw], last)
+
+
+def begin_expression(claim: Claim) -> tuple[str, str, _Expr]:
+    """The conditional upsert that claims a document for one processing attempt."""
+    expr = _Expr()
+    obj = claim.obj
+    event = {"at": claim.now, "event": "reprocessing" if claim.force else "processing_started"}
+    sets = {
+        "status": expr.v("processing", Status.PROCESSING.value),
+        "attempt": expr.v("attempt", claim.attempt),
+        "lease_until": expr.v("lease", claim.now_epoch + claim.lease_seconds),
+        "updated_at": expr.v("now", claim.now),
+        "bucket": expr.v("bucket", obj.bucket),
+        "s3_key": expr.v("key", obj.key),
+    }
+    if obj.etag:
+        sets["etag"] = expr.v("etag", obj.etag)
+    seq = pad_sequencer(obj.sequencer)
+    if seq:
+        sets["sequencer"] = expr.v("seq", seq)
+    create_only = {
+        "id": claim.doc_id,
+        "filename": claim.filename,
+        "created_at": claim.now,
+        "owner": NO_OWNER,
+        **index_keys(claim.doc_id, None, claim.now),
+    }
+    clauses = [f"{expr.n(k)} = {v}" for k, v in sets.items()]
+    clauses += [f"{expr.n(k)} = if_not_exists({expr.n(k)}, {expr.v('c_' + k, v)})" for k, v in create_only.items()]
+    timeline = expr.n("timeline")
+    clauses.append(
+        f"{timeline} = list_append(if_not_exists({timeline}, {expr.v('empty', [])}), {expr.v('event', [event])})"
+    )
+    update = "SET " + ", ".join(clauses) + f" REMOVE {expr.n('error')}"
+
+    status = expr.n("status")
+    free = f"({status} <> :processing OR {expr.n('lease_until')} < {expr.v('now_epoch', claim.now_epoch)})"
+    conditions = [free]
+    if not claim.force:
+        etag_clause = f"attribute_not_exists({expr.n('etag')}) OR {status} = {expr.v('pending', Status.PENDING.value)}"
+        if obj.etag:
+            etag_clause += f" OR {expr.n('etag')} <> :etag"
+        conditions.append(f"({etag_clause})")
+        if seq:
+            conditions.append(f"(attribute_not_exists({expr.n('sequencer')}) OR {expr.n('sequencer')} <= :seq)")
+    condition = f"attribute_not_exists({expr.n('pk')}) OR (" + " AND ".join(conditions) + ")"
+    return update, condition, expr

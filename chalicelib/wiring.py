@@ -1,0 +1,106 @@
+"""The one place that creates AWS clients and services.
+
+Clients are built lazily on first use (boto3's import and client creation are
+the largest part of a cold start, and most invocations need only one or two),
+with the endpoint taken from `Settings`, so the same code talks to AWS or to
+the local emulator. Tests call `reset()` after changing the environment.
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+from typing import TYPE_CHECKING, Any
+
+from chalicelib.config import Settings
+
+if TYPE_CHECKING:
+    from chalicelib.documents import DocumentService
+    from chalicelib.events import EventStore
+    from chalicelib.ingest import IngestService
+    from chalicelib.records import RecordWriter
+    from chalicelib.repository import DynamoRepository
+    from chalicelib.storage import S3Storage
+
+_lock = threading.Lock()
+
+
+@functools.cache
+def settings() -> Settings:
+    return Settings.from_env()
+
+
+@functools.cache
+def _session() -> Any:
+    import boto3
+
+    return boto3.session.Session(region_name=settings().region)
+
+
+def client(service: str) -> Any:
+    """A shared boto3 client (clients are thread-safe; sessions are not)."""
+    return _client(service)
+
+
+@functools.cache
+def _client(service: str) -> Any:
+    from botocore.config import Config
+
+    config = Config(
+        retries={"mode": "standard", "max_attempts": 5},
+        connect_timeout=5,
+        read_timeout=30,
+        max_pool_connections=32,
+        s3={"addressing_style": "path"} if settings().aws_endpoint else None,
+    )
+    with _lock:
+        return _session().client(service, endpoint_url=settings().aws_endpoint, config=config)
+
+
+@functools.cache
+def repository() -> DynamoRepository:
+    from chalicelib.repository import DynamoRepository
+
+    return DynamoRepository(client("dynamodb"), settings().table)
+
+
+@functools.cache
+def storage() -> S3Storage:
+    from chalicelib.storage import S3Storage
+
+    return S3Storage(client("s3"), settings())
+
+
+@functools.cache
+def ingest_service() -> IngestService:
+    from chalicelib.ingest import IngestService
+
+    return IngestService(repository(), storage(), settings())
+
+
+@functools.cache
+def document_service() -> DocumentService:
+    from chalicelib.documents import DocumentService
+
+    return DocumentService(repository(), settings())
+
+
+@functools.cache
+def record_writer() -> RecordWriter:
+    from chalicelib.records import RecordWriter
+
+    return RecordWriter(client("dynamodb"), settings().table)
+
+
+@functools.cache
+def event_store() -> EventStore:
+    from chalicelib.events import EventStore
+
+    return EventStore(client("dynamodb"), settings().table)
+
+
+def reset() -> None:
+    """Forget every cached client and service (after the environment changed)."""
+    caches = (settings, _session, _client, repository, storage, ingest_service, document_service)
+    for cached in (*caches, record_writer, event_store):
+        cached.cache_clear()

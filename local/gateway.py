@@ -1,0 +1,143 @@
+"""The local API Gateway: Chalice's local server with Cognito JWTs really verified.
+
+`chalice local` passes any (even unsigned) token's claims through. Here a
+route that declares a `CognitoUserPoolAuthorizer` is invoked only after the
+token verifies (see `local.auth`); otherwise the answer is 401, as on AWS.
+Paths that are not API routes are served from `web/` (the static web app).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import mimetypes
+import posixpath
+from functools import partial
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from chalice.app import Chalice, CognitoUserPoolAuthorizer
+from chalice.config import Config
+from chalice.local import (
+    ChaliceRequestHandler,
+    LambdaContext,
+    LocalChalice,
+    LocalGateway,
+    LocalGatewayAuthorizer,
+    LocalGatewayException,
+    ThreadedHTTPServer,
+)
+
+from local.auth import CognitoVerifier, InvalidToken, gateway_claims
+
+log = logging.getLogger("docpipe.gateway")
+
+WEB_ROOT = Path(__file__).resolve().parent.parent / "web"
+UNAUTHORIZED = json.dumps({"code": "unauthorized", "message": "Unauthorized"}).encode()
+
+
+class Unauthorized(LocalGatewayException):
+    CODE = 401
+
+
+class VerifyingAuthorizer(LocalGatewayAuthorizer):
+    def __init__(self, app: Chalice, verifier: CognitoVerifier) -> None:
+        super().__init__(app)
+        self._verifier = verifier
+
+    def authorize(self, raw_path: str, lambda_event: Any, lambda_context: LambdaContext) -> Any:
+        route = self._route_for_event(lambda_event)
+        if route is None or not isinstance(route.authorizer, CognitoUserPoolAuthorizer):
+            return super().authorize(raw_path, lambda_event, lambda_context)
+        headers = {k.lower(): v for k, v in (lambda_event.get("headers") or {}).items()}
+        try:
+            claims = self._verifier.verify(headers.get("authorization"))
+        except InvalidToken as exc:
+            log.info("refused token: %s", exc)
+            raise Unauthorized(
+                {"x-amzn-RequestId": lambda_context.aws_request_id, "x-amzn-ErrorType": "UnauthorizedException"},
+                UNAUTHORIZED,
+            ) from exc
+        lambda_event["requestContext"]["authorizer"] = {
+            "claims": gateway_claims(claims),
+            "principalId": claims.get("cognito:username", claims["sub"]),
+        }
+        return lambda_event, lambda_context
+
+
+class Handler(ChaliceRequestHandler):
+    def __init__(
+        self,
+        request: Any,
+        client_address: Any,
+        server: Any,
+        *,
+        app_object: Chalice,
+        config: Config,
+        verifier: CognitoVerifier,
+        web_root: Path,
+    ) -> None:
+        self._web_root = web_root
+        self._verifier = verifier
+        self._app_object = app_object
+        self._config = config
+        super().__init__(request, client_address, server, app_object, config)
+
+    def setup(self) -> None:
+        super().setup()
+        gateway = LocalGateway(self._app_object, self._config)
+        gateway._authorizer = VerifyingAuthorizer(self._app_object, self._verifier)
+        self.local_gateway = gateway
+
+    def log_message(self, format: str, *args: Any) -> None:
+        log.debug("%s - %s", self.address_string(), format % args)
+
+    def _generic_handle(self) -> None:
+        path = urlsplit(self.path).path
+        if self.command in ("GET", "HEAD") and not self._is_api(path):
+            self._serve_static(path)
+            return
+        super()._generic_handle()
+
+    do_GET = do_PUT = do_POST = do_HEAD = do_DELETE = do_PATCH = do_OPTIONS = _generic_handle
+
+    def _is_api(self, path: str) -> bool:
+        try:
+            self.local_gateway.event_converter._route_matcher.match_route(path)
+        except ValueError:
+            return False
+        return True
+
+    def _serve_static(self, path: str) -> None:
+        rel = posixpath.normpath(unquote(path)).lstrip("/")
+        target = (self._web_root / (rel or "index.html")).resolve()
+        if target.is_dir():
+            target = target / "index.html"
+        inside = self._web_root.resolve() in target.parents
+        if not inside or not target.is_file():
+            body = json.dumps({"code": "not_found", "message": "No such resource"}).encode()
+            self._send_http_response(404, {"Content-Type": "application/json"}, body)
+            return
+        ctype = mimetypes.guess_type(target.name)[0] or "application/octet-stream"
+        if ctype.startswith("text/") or ctype in ("application/javascript", "application/json"):
+            ctype += "; charset=utf-8"
+        headers = {
+            "Content-Type": ctype,
+            "Cache-Control": "no-cache",
+            "X-Content-Type-Options": "nosniff",
+        }
+        self._send_http_response(200, headers, target.read_bytes())
+
+
+def make_server(
+    app: Chalice, verifier: CognitoVerifier, host: str, port: int, web_root: Path = WEB_ROOT
+) -> ThreadedHTTPServer:
+    """A threaded HTTP server; `app.current_request` becomes thread-local as in `chalice local`."""
+    if not isinstance(app, LocalChalice):
+        app.__class__ = LocalChalice
+    config = Config.create(chalice_stage="local", app_name=app.app_name)
+    handler = partial(Handler, app_object=app, config=config, verifier=verifier, web_root=web_root)
+    server = ThreadedHTTPServer((host, port), handler)
+    server.daemon_threads = True
+    return server

@@ -1,0 +1,224 @@
+"""Drive the app's event handlers the way Lambda's event sources do.
+
+- S3 notifications land in a queue; each message is one S3 event, handed to
+  the app's `on_s3_event` handler as Lambda would (keys still URL-encoded).
+- The records queue is polled like an SQS event source mapping with
+  ReportBatchItemFailures: batches up to the handler's batch size; when the
+  handler returns, every message not named in `batchItemFailures` is deleted;
+  when it raises (or names an unknown id) none is. Undeleted messages come back
+  after the visibility timeout, and SQS moves them to the DLQ after
+  maxReceiveCount.
+- Each EventBridge rule targets a queue; its events go to the matching
+  `on_cw_event` handler, one at a time, retried the same way.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from chalice.app import Chalice, CloudWatchEventConfig, S3EventConfig, SQSEventConfig
+from chalice.local import LambdaContext
+
+log = logging.getLogger("docpipe.pump")
+
+Invoke = Callable[[dict[str, Any], Any], Any]
+
+
+def lambda_context(name: str, timeout_seconds: int = 900) -> LambdaContext:
+    return LambdaContext(function_name=name, memory_size=1024, max_runtime_ms=timeout_seconds * 1000)
+
+
+def sqs_record(message: dict[str, Any], queue_arn: str, region: str) -> dict[str, Any]:
+    """An SQS message in the shape Lambda's event source mapping delivers it."""
+    attrs = message.get("Attributes", {})
+    return {
+        "messageId": message["MessageId"],
+        "receiptHandle": message["ReceiptHandle"],
+        "body": message["Body"],
+        "attributes": {
+            "ApproximateReceiveCount": attrs.get("ApproximateReceiveCount", "1"),
+            "SentTimestamp": attrs.get("SentTimestamp", "0"),
+            "SenderId": attrs.get("SenderId", ""),
+            "ApproximateFirstReceiveTimestamp": attrs.get("ApproximateFirstReceiveTimestamp", "0"),
+        },
+        "messageAttributes": message.get("MessageAttributes", {}),
+        "md5OfBody": message.get("MD5OfBody", ""),
+        "eventSource": "aws:sqs",
+        "eventSourceARN": queue_arn,
+        "awsRegion": region,
+    }
+
+
+def failed_ids(response: Any, batch_ids: set[str]) -> set[str]:
+    """Which messages to keep, per Lambda's ReportBatchItemFailures rules."""
+    if not isinstance(response, dict) or "batchItemFailures" not in response:
+        return set()
+    failures = response.get("batchItemFailures") or []
+    ids = set()
+    for failure in failures:
+        ident = failure.get("itemIdentifier") if isinstance(failure, dict) else None
+        if not ident or ident not in batch_ids:
+            return set(batch_ids)  # a malformed response fails the whole batch
+        ids.add(ident)
+    return ids
+
+
+class QueuePoller(threading.Thread):
+    """Long-polls one queue and hands batches to `deliver`, which returns ids to keep."""
+
+    def __init__(
+        self,
+        name: str,
+        sqs: Any,
+        queue_url: str,
+        batch_size: int,
+        deliver: Callable[[list[dict[str, Any]]], set[str]],
+        stop: threading.Event,
+    ) -> None:
+        super().__init__(name=name, daemon=True)
+        self._sqs = sqs
+        self._url = queue_url
+        self._batch = batch_size
+        self._deliver = deliver
+        self._stop = stop
+
+    def run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self._poll_once()
+            except Exception:
+                if self._stop.is_set():
+                    return
+                log.exception("poller %s failed; retrying", self.name)
+                self._stop.wait(1.0)
+
+    def _poll_once(self) -> None:
+        resp = self._sqs.receive_message(
+            QueueUrl=self._url,
+            MaxNumberOfMessages=self._batch,
+            WaitTimeSeconds=1,
+            AttributeNames=["All"],
+            MessageAttributeNames=["All"],
+        )
+        messages = resp.get("Messages", [])
+        if not messages:
+            return
+        keep = self._deliver(messages)
+        done = [m for m in messages if m["MessageId"] not in keep]
+        for start in range(0, len(done), 10):
+            entries = [
+                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done[start : start + 10])
+            ]
+            self._sqs.delete_message_batch(QueueUrl=self._url, Entries=entries)
+
+
+class Pump:
+    """Starts one or more pollers per event source declared by the app."""
+
+    def __init__(self, app: Chalice, module: Any, sqs: Any, stack: Any, concurrency: int = 4) -> None:
+        self._app = app
+        self._module = module
+        self._sqs = sqs
+        self._stack = stack
+        self._concurrency = concurrency
+        self._stop = threading.Event()
+        self.threads: list[QueuePoller] = []
+        self.invocations = 0
+        self.errors = 0
+        self._count_lock = threading.Lock()
+
+    def _handler(self, handler_string: str) -> Invoke:
+        fn: Invoke = getattr(self._module, handler_string.rsplit(".", 1)[-1])
+        return fn
+
+    def _invoke(self, name: str, fn: Invoke, event: dict[str, Any]) -> Any:
+        with self._count_lock:
+            self.invocations += 1
+        try:
+            return fn(event, lambda_context(name))
+        except Exception:
+            with self._count_lock:
+                self.errors += 1
+            log.exception("handler %s raised (the event will be retried)", name)
+            raise
+
+    def start(self) -> Pump:
+        names = self._stack.names
+        for source in self._app.event_sources:
+            if isinstance(source, S3EventConfig):
+                url = self._stack.queues[names.notifications_queue]
+                deliver = self._per_message(source.name, self._handler(source.handler_string), _s3_event)
+                self._add(source.name, url, 1, deliver, self._concurrency)
+            elif isinstance(source, SQSEventConfig):
+                url = self._stack.queues[source.queue]
+                deliver = self._batch_delivery(source.name, self._handler(source.handler_string), url)
+                self._add(source.name, url, source.batch_size, deliver, max(1, self._concurrency // 2))
+            elif isinstance(source, CloudWatchEventConfig):
+                url = self._stack.rule_queues[source.name]
+                deliver = self._per_message(source.name, self._handler(source.handler_string), json.loads)
+                self._add(source.name, url, 1, deliver, 1)
+        for thread in self.threads:
+            thread.start()
+        return self
+
+    def _add(
+        self, name: str, url: str, batch: int, deliver: Callable[[list[dict[str, Any]]], set[str]], count: int
+    ) -> None:
+        for i in range(count):
+            self.threads.append(QueuePoller(f"pump-{name}-{i}", self._sqs, url, batch, deliver, self._stop))
+
+    def _per_message(
+        self, name: str, fn: Invoke, parse: Callable[[str], Any]
+    ) -> Callable[[list[dict[str, Any]]], set[str]]:
+        def deliver(messages: list[dict[str, Any]]) -> set[str]:
+            keep = set()
+            for message in messages:
+                event = parse(message["Body"])
+                if event is None:
+                    continue
+                try:
+                    self._invoke(name, fn, event)
+                except Exception:
+                    keep.add(message["MessageId"])
+            return keep
+
+        return deliver
+
+    def _batch_delivery(self, name: str, fn: Invoke, url: str) -> Callable[[list[dict[str, Any]]], set[str]]:
+        from local.provision import queue_arn
+
+        arn = queue_arn(self._sqs, url)
+        region = self._stack.names.region
+
+        def deliver(messages: list[dict[str, Any]]) -> set[str]:
+            ids = {m["MessageId"] for m in messages}
+            event = {"Records": [sqs_record(m, arn, region) for m in messages]}
+            try:
+                response = self._invoke(name, fn, event)
+            except Exception:
+                return ids
+            return failed_ids(response, ids)
+
+        return deliver
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        for thread in self.threads:
+            thread.join(timeout)
+
+
+def _s3_event(body: str) -> dict[str, Any] | None:
+    """The notification body is the Lambda S3 event itself; test events are dropped."""
+    event = json.loads(body)
+    if event.get("Event") == "s3:TestEvent" or "Records" not in event:
+        return None
+    for record in event["Records"]:
+        record.setdefault("userIdentity", {"principalId": "docpipe-local"})
+        record.setdefault("requestParameters", {"sourceIPAddress": "127.0.0.1"})
+        record.setdefault("responseElements", {"x-amz-request-id": uuid.uuid4().hex[:16].upper()})
+    return event

@@ -1,0 +1,145 @@
+"""In-memory twins of AWS-backed parts, for fast unit tests.
+
+`InMemoryRepository` must pass the same contract suite as `DynamoRepository`
+(tests/integration/test_repository_contract.py), so the two cannot drift.
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+from typing import Any
+
+from chalicelib.errors import Conflict, StaleEvent
+from chalicelib.models import Document, Status
+from chalicelib.repository import Claim, Page, document_from_item, item_from_document, pad_sequencer
+
+
+class InMemoryRepository:
+    def __init__(self) -> None:
+        self._items: dict[str, dict[str, Any]] = {}
+        self._lock = threading.Lock()
+
+    def create_pending(self, doc: Document) -> None:
+        with self._lock:
+            if doc.id in self._items:
+                raise Conflict("A document with this id already exists")
+            self._items[doc.id] = item_from_document(doc)
+
+    def get(self, doc_id: str) -> Document | None:
+        with self._lock:
+            item = self._items.get(doc_id)
+            return document_from_item(copy.deepcopy(item)) if item else None
+
+    def begin_processing(self, claim: Claim) -> Document:
+        with self._lock:
+            item = self._items.get(claim.doc_id)
+            seq = pad_sequencer(claim.obj.sequencer)
+            if item is not None and not _may_begin(item, claim, seq):
+                raise StaleEvent("Another attempt holds this document or this version is already done")
+            if item is None:
+                item = item_from_document(
+                    Document(
+                        id=claim.doc_id,
+                        owner=None,
+                        bucket=claim.obj.bucket,
+                        key=claim.obj.key,
+                        filename=claim.filename,
+                        status=Status.PROCESSING,
+                        created_at=claim.now,
+                        updated_at=claim.now,
+                    )
+                )
+                self._items[claim.doc_id] = item
+            item.update(
+                status=Status.PROCESSING.value,
+                attempt=claim.attempt,
+                lease_until=claim.now_epoch + claim.lease_seconds,
+                updated_at=claim.now,
+                bucket=claim.obj.bucket,
+                s3_key=claim.obj.key,
+            )
+            if claim.obj.etag:
+                item["etag"] = claim.obj.etag
+            if seq:
+                item["sequencer"] = seq
+            item.pop("error", None)
+            event = "reprocessing" if claim.force else "processing_started"
+            item.setdefault("timeline", []).append({"at": claim.now, "event": event})
+            return document_from_item(copy.deepcopy(item))
+
+    def complete(self, doc_id: str, attempt: str, metadata: dict[str, Any], warnings: list[str], now: str) -> None:
+        self._finish(
+            doc_id,
+            attempt,
+            Status.PROCESSED,
+            {"metadata": copy.deepcopy(metadata)},
+            warnings,
+            {"at": now, "event": "processed"},
+            now,
+        )
+
+    def fail(self, doc_id: str, attempt: str, error: dict[str, str], warnings: list[str], now: str) -> None:
+        self._finish(
+            doc_id,
+            attempt,
+            Status.FAILED,
+            {"error": dict(error)},
+            warnings,
+            {"at": now, "event": "failed", "detail": error.get("code", "")},
+            now,
+        )
+
+    def _finish(
+        self,
+        doc_id: str,
+        attempt: str,
+        status: Status,
+        extra: dict[str, Any],
+        warnings: list[str],
+        event: dict[str, Any],
+        now: str,
+    ) -> None:
+        with self._lock:
+            item = self._items.get(doc_id)
+            if item is None or item.get("attempt") != attempt:
+                raise StaleEvent("This attempt no longer holds the document")
+            item.update(status=status.value, updated_at=now, warnings=list(warnings), **extra)
+            item.setdefault("timeline", []).append(event)
+            item.pop("attempt", None)
+            item.pop("lease_until", None)
+            if status is Status.PROCESSED:
+                item.pop("error", None)
+
+    def list_for_owner(self, owner: str | None, limit: int, start: dict[str, str] | None) -> Page:
+        return self._query("gsi1pk", "gsi1sk", f"OWNER#{owner or '-'}", limit, start)
+
+    def list_all(self, limit: int, start: dict[str, str] | None) -> Page:
+        return self._query("gsi2pk", "gsi2sk", "DOCS", limit, start)
+
+    def _query(self, pk: str, sk: str, value: str, limit: int, start: dict[str, str] | None) -> Page:
+        with self._lock:
+            rows = sorted((i for i in self._items.values() if i.get(pk) == value), key=lambda i: i[sk], reverse=True)
+            if start:
+                rows = [r for r in rows if r[sk] < start[sk]]
+            page = rows[:limit]
+            last = None
+            if len(rows) > limit and page:
+                tail = page[-1]
+                last = {k: tail[k] for k in ("pk", "sk", pk, sk)}
+            return Page([document_from_item(copy.deepcopy(r)) for r in page], last)
+
+
+def _may_begin(item: dict[str, Any], claim: Claim, seq: str | None) -> bool:
+    free = item.get("status") != Status.PROCESSING.value or item.get("lease_until", 0) < claim.now_epoch
+    if not free:
+        return False
+    if claim.force:
+        return True
+    etag_ok = (
+        "etag" not in item
+        or item.get("status") == Status.PENDING.value
+        or (claim.obj.etag is not None and item["etag"] != claim.obj.etag)
+    )
+    seq_ok = seq is None or "sequencer" not in item or item["sequencer"] <= seq
+    return etag_ok and seq_ok
