@@ -26,6 +26,8 @@ log = logging.getLogger("docpipe.ingest")
 LEASE_SECONDS = 900
 _DROPPED_NAMESPACE = uuid.UUID("6f1c4a52-3d1e-4b8e-9a57-5b2d0c1f9e11")
 _API_KEY = re.compile(r"^(?P<owner>[^/]+)/(?P<doc>[0-9a-f]{32})/(?P<name>[^/]+)$")
+# Cognito subs are UUIDs: a file dropped under uploads/<sub>/ belongs to that user.
+_OWNER_PREFIX = re.compile(r"^(?P<owner>[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})/.")
 
 
 @dataclass(frozen=True)
@@ -73,7 +75,7 @@ class IngestService:
         if not obj.key.startswith(self._settings.uploads_prefix):
             log.warning("ignoring object outside the uploads prefix", extra={"key": obj.key})
             return Outcome("", "SKIPPED", "outside_prefix")
-        doc_id, filename = self._identify(obj)
+        doc_id, filename, owner = self._identify(obj)
         claim = Claim(
             doc_id=doc_id,
             obj=obj,
@@ -83,6 +85,7 @@ class IngestService:
             now_epoch=int(time.time()),
             lease_seconds=LEASE_SECONDS,
             force=force,
+            owner=owner,
         )
         try:
             doc = self._repo.begin_processing(claim)
@@ -91,14 +94,22 @@ class IngestService:
             return Outcome(doc_id, "SKIPPED", "stale_event")
         return self._run(doc, claim)
 
-    def _identify(self, obj: ObjectRef) -> tuple[str, str]:
+    def _identify(self, obj: ObjectRef) -> tuple[str, str, str | None]:
+        """(document id, file name, owner): an API upload's own record, else a dropped file.
+
+        A dropped file is owned by the user whose id prefixes its key (S3 write
+        access to that prefix is the proof); anywhere else it has no owner and
+        only admins see it.
+        """
         rest = obj.key[len(self._settings.uploads_prefix) :]
         match = _API_KEY.match(rest)
         if match:
             known = self._repo.get(match["doc"])
             if known is not None and known.key == obj.key and known.owner == match["owner"]:
-                return known.id, known.filename
-        return dropped_document_id(obj.bucket, obj.key), obj.key.rsplit("/", 1)[-1] or obj.key
+                return known.id, known.filename, known.owner
+        owned = _OWNER_PREFIX.match(rest)
+        filename = obj.key.rsplit("/", 1)[-1] or obj.key
+        return dropped_document_id(obj.bucket, obj.key), filename, owned["owner"] if owned else None
 
     def _run(self, doc: Document, claim: Claim) -> Outcome:
         warnings: list[str] = []

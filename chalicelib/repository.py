@@ -51,6 +51,7 @@ class Claim:
     now_epoch: int
     lease_seconds: int
     force: bool = False
+    owner: str | None = None
 
 
 @dataclass(frozen=True)
@@ -323,8 +324,8 @@ def begin_expression(claim: Claim) -> tuple[str, str, _Expr]:
         "id": claim.doc_id,
         "filename": claim.filename,
         "created_at": claim.now,
-        "owner": NO_OWNER,
-        **index_keys(claim.doc_id, None, claim.now),
+        "owner": claim.owner or NO_OWNER,
+        **index_keys(claim.doc_id, claim.owner, claim.now),
     }
     clauses = [f"{expr.n(k)} = {v}" for k, v in sets.items()]
     clauses += [f"{expr.n(k)} = if_not_exists({expr.n(k)}, {expr.v('c_' + k, v)})" for k, v in create_only.items()]
@@ -335,14 +336,13 @@ def begin_expression(claim: Claim) -> tuple[str, str, _Expr]:
     update = "SET " + ", ".join(clauses) + f" REMOVE {expr.n('error')}"
 
     status = expr.n("status")
-    free = f"({status} <> :processing OR {expr.n('lease_until')} < {expr.v('now_epoch', claim.now_epoch)})"
-    conditions = [free]
-    if not claim.force:
-        etag_clause = f"attribute_not_exists({expr.n('etag')}) OR {status} = {expr.v('pending', Status.PENDING.value)}"
-        if obj.etag:
-            etag_clause += f" OR {expr.n('etag')} <> :etag"
-        conditions.append(f"({etag_clause})")
-        if seq:
-            conditions.append(f"(attribute_not_exists({expr.n('sequencer')}) OR {expr.n('sequencer')} <= :seq)")
-    condition = f"attribute_not_exists({expr.n('pk')}) OR (" + " AND ".join(conditions) + ")"
+    conditions = [f"{status} <> :processing OR {expr.n('lease_until')} < {expr.v('now_epoch', claim.now_epoch)}"]
+    if not claim.force and obj.etag:
+        # a version already finished is done; a pending upload or a crashed attempt is not
+        in_flight = f"{status} IN ({expr.v('pending', Status.PENDING.value)}, :processing)"
+        conditions.append(f"attribute_not_exists({expr.n('etag')}) OR {expr.n('etag')} <> :etag OR {in_flight}")
+    if not claim.force and seq:
+        conditions.append(f"attribute_not_exists({expr.n('sequencer')}) OR {expr.n('sequencer')} <= :seq")
+    guarded = " AND ".join(f"({c})" for c in conditions)
+    condition = f"attribute_not_exists({expr.n('pk')}) OR " + (guarded if len(conditions) == 1 else f"({guarded})")
     return update, condition, expr

@@ -46,6 +46,7 @@ class Stack:
     cursor_secret: str = field(default_factory=lambda: secrets.token_urlsafe(32))
     queues: dict[str, str] = field(default_factory=dict)  # name -> url
     rule_queues: dict[str, str] = field(default_factory=dict)  # handler name -> queue url
+    user_subs: dict[str, str] = field(default_factory=dict)  # username -> Cognito sub
 
     @property
     def cognito_issuer(self) -> str:
@@ -233,11 +234,14 @@ def _cognito(idp: Any, stack: Stack) -> None:
         TokenValidityUnits={"IdToken": "minutes", "AccessToken": "minutes"},
     )["UserPoolClient"]["ClientId"]
     idp.create_group(UserPoolId=pool["Id"], GroupName="admins", Description="docpipe administrators")
-    create_user(idp, pool["Id"], names.demo_user, names.demo_password)
-    create_user(idp, pool["Id"], names.admin_user, names.admin_password, groups=("admins",))
+    stack.user_subs[names.demo_user] = create_user(idp, pool["Id"], names.demo_user, names.demo_password)
+    stack.user_subs[names.admin_user] = create_user(
+        idp, pool["Id"], names.admin_user, names.admin_password, groups=("admins",)
+    )
 
 
-def create_user(idp: Any, pool_id: str, username: str, password: str, groups: tuple[str, ...] = ()) -> None:
+def create_user(idp: Any, pool_id: str, username: str, password: str, groups: tuple[str, ...] = ()) -> str:
+    """Create a confirmed user; returns its `sub`."""
     idp.admin_create_user(
         UserPoolId=pool_id,
         Username=username,
@@ -247,6 +251,8 @@ def create_user(idp: Any, pool_id: str, username: str, password: str, groups: tu
     idp.admin_set_user_password(UserPoolId=pool_id, Username=username, Password=password, Permanent=True)
     for group in groups:
         idp.admin_add_user_to_group(UserPoolId=pool_id, Username=username, GroupName=group)
+    attrs = idp.admin_get_user(UserPoolId=pool_id, Username=username)["UserAttributes"]
+    return next(str(a["Value"]) for a in attrs if a["Name"] == "sub")
 
 
 def login(idp: Any, client_id: str, username: str, password: str) -> dict[str, str]:

@@ -85,17 +85,17 @@ class QueuePoller(threading.Thread):
         self._url = queue_url
         self._batch = batch_size
         self._deliver = deliver
-        self._stop = stop
+        self._halt = stop
 
     def run(self) -> None:
-        while not self._stop.is_set():
+        while not self._halt.is_set():
             try:
                 self._poll_once()
             except Exception:
-                if self._stop.is_set():
+                if self._halt.is_set():
                     return
                 log.exception("poller %s failed; retrying", self.name)
-                self._stop.wait(1.0)
+                self._halt.wait(1.0)
 
     def _poll_once(self) -> None:
         resp = self._sqs.receive_message(
@@ -126,7 +126,7 @@ class Pump:
         self._sqs = sqs
         self._stack = stack
         self._concurrency = concurrency
-        self._stop = threading.Event()
+        self._halt = threading.Event()
         self.threads: list[QueuePoller] = []
         self.invocations = 0
         self.errors = 0
@@ -160,7 +160,7 @@ class Pump:
                 self._add(source.name, url, source.batch_size, deliver, max(1, self._concurrency // 2))
             elif isinstance(source, CloudWatchEventConfig):
                 url = self._stack.rule_queues[source.name]
-                deliver = self._per_message(source.name, self._handler(source.handler_string), json.loads)
+                deliver = self._per_message(source.name, self._handler(source.handler_string), _eventbridge_event)
                 self._add(source.name, url, 1, deliver, 1)
         for thread in self.threads:
             thread.start()
@@ -170,7 +170,7 @@ class Pump:
         self, name: str, url: str, batch: int, deliver: Callable[[list[dict[str, Any]]], set[str]], count: int
     ) -> None:
         for i in range(count):
-            self.threads.append(QueuePoller(f"pump-{name}-{i}", self._sqs, url, batch, deliver, self._stop))
+            self.threads.append(QueuePoller(f"pump-{name}-{i}", self._sqs, url, batch, deliver, self._halt))
 
     def _per_message(
         self, name: str, fn: Invoke, parse: Callable[[str], Any]
@@ -207,9 +207,24 @@ class Pump:
         return deliver
 
     def stop(self, timeout: float = 5.0) -> None:
-        self._stop.set()
+        self._halt.set()
         for thread in self.threads:
             thread.join(timeout)
+
+
+def _eventbridge_event(body: str) -> dict[str, Any]:
+    """An EventBridge event as a rule's target receives it.
+
+    The emulator leaves out `account`, which EventBridge always sends (and
+    Chalice's CloudWatchEvent requires); it is filled with the emulator's account.
+    """
+    from local.provision import ACCOUNT
+
+    event: dict[str, Any] = json.loads(body)
+    event.setdefault("account", ACCOUNT)
+    event.setdefault("version", "0")
+    event.setdefault("resources", [])
+    return event
 
 
 def _s3_event(body: str) -> dict[str, Any] | None:

@@ -122,12 +122,14 @@ class LocalStack:
                 f"  AWS emulator      {self.aws_url}",
                 f"  bucket            {n.bucket}",
                 f"  user pool         {self.stack.user_pool_id}  client {self.stack.client_id}",
-                f"  demo user         {n.demo_user} / {n.demo_password}",
+                f"  demo user         {n.demo_user} / {n.demo_password}   (sub {self.stack.user_subs[n.demo_user]})",
                 f"  admin user        {n.admin_user} / {n.admin_password}   (group: admins)",
                 "",
                 "Try it:",
-                f"  .venv/bin/aws --endpoint-url {self.aws_url} s3 cp report.pdf s3://{n.bucket}/uploads/report.pdf",
-                "  (a file dropped without an owner prefix is listed for admins at GET /admin/documents)",
+                "  export AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local AWS_DEFAULT_REGION=" + n.region,
+                f"  .venv/bin/aws --endpoint-url {self.aws_url} s3 cp report.pdf "
+                f"s3://{n.bucket}/uploads/{self.stack.user_subs[n.demo_user]}/report.pdf",
+                "  (under uploads/<sub>/ a file belongs to that user; anywhere else under uploads/ only admins see it)",
                 "Press Ctrl-C to stop.",
             ]
         )

@@ -41,7 +41,7 @@ class InMemoryRepository:
                 item = item_from_document(
                     Document(
                         id=claim.doc_id,
-                        owner=None,
+                        owner=claim.owner,
                         bucket=claim.obj.bucket,
                         key=claim.obj.key,
                         filename=claim.filename,
@@ -137,9 +137,48 @@ def _may_begin(item: dict[str, Any], claim: Claim, seq: str | None) -> bool:
     if claim.force:
         return True
     etag_ok = (
-        "etag" not in item
-        or item.get("status") == Status.PENDING.value
-        or (claim.obj.etag is not None and item["etag"] != claim.obj.etag)
+        claim.obj.etag is None
+        or "etag" not in item
+        or item["etag"] != claim.obj.etag
+        or item.get("status") in (Status.PENDING.value, Status.PROCESSING.value)
     )
     seq_ok = seq is None or "sequencer" not in item or item["sequencer"] <= seq
     return etag_ok and seq_ok
+
+
+class InMemoryStorage:
+    """S3Storage's twin over a dict of (bucket, key) -> bytes."""
+
+    def __init__(self, hash_max_bytes: int = 1 << 40) -> None:
+        self.objects: dict[tuple[str, str], bytes] = {}
+        self.hash_max_bytes = hash_max_bytes
+
+    def put(self, bucket: str, key: str, data: bytes) -> None:
+        self.objects[(bucket, key)] = data
+
+    def head(self, bucket: str, key: str) -> Any:
+        from chalicelib.errors import ExtractionFailed
+        from chalicelib.storage import ObjectInfo
+
+        data = self.objects.get((bucket, key))
+        if data is None:
+            raise ExtractionFailed("The object no longer exists", code="missing")
+        return ObjectInfo(size=len(data), etag=_etag(data), content_type=None, version_id=None, metadata={})
+
+    def reader(self, bucket: str, key: str, size: int, etag: str | None = None) -> Any:
+        from chalicelib.reader import bytes_reader
+
+        return bytes_reader(self.objects[(bucket, key)])
+
+    def sha256(self, bucket: str, key: str, size: int, etag: str | None = None) -> str | None:
+        import hashlib
+
+        if size > self.hash_max_bytes:
+            return None
+        return hashlib.sha256(self.objects[(bucket, key)]).hexdigest()
+
+
+def _etag(data: bytes) -> str:
+    import hashlib
+
+    return hashlib.md5(data, usedforsecurity=False).hexdigest()

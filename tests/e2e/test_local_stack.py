@@ -1,0 +1,157 @@
+"""The whole local stack as a user runs it: `python -m local`, boto3 uploads, the authenticated API."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import jwt
+import pytest
+import requests
+
+from local.emulator import free_port, port_in_use
+from tests.support import samples
+
+pytestmark = pytest.mark.e2e
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class RunningStack:
+    def __init__(self, proc: subprocess.Popen[str], api: str, aws: str, env: dict[str, str]) -> None:
+        self.proc, self.api, self.aws, self.env = proc, api, aws, env
+
+    def client(self, service: str) -> Any:
+        return boto3.client(
+            service,
+            endpoint_url=self.aws,
+            region_name="us-east-1",
+            aws_access_key_id="e2e",
+            aws_secret_access_key="e2e",
+        )
+
+    def login(self, username: str, password: str) -> str:
+        config = requests.get(f"{self.api}/config", timeout=5).json()
+        result = self.client("cognito-idp").initiate_auth(
+            ClientId=config["client_id"],
+            AuthFlow="USER_PASSWORD_AUTH",
+            AuthParameters={"USERNAME": username, "PASSWORD": password},
+        )
+        token: str = result["AuthenticationResult"]["IdToken"]
+        return token
+
+
+def start(api_port: int, aws_port: int) -> subprocess.Popen[str]:
+    env = {
+        **os.environ,
+        "DOCPIPE_API_PORT": str(api_port),
+        "DOCPIPE_AWS_PORT": str(aws_port),
+        "DOCPIPE_DEMO_PASSWORD": "E2e-demo-password-1",
+    }
+    return subprocess.Popen(
+        [sys.executable, "-m", "local"], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+
+
+@pytest.fixture(scope="module")
+def running() -> Iterator[RunningStack]:
+    api_port, aws_port = free_port(), free_port()
+    proc = start(api_port, aws_port)
+    api = f"http://127.0.0.1:{api_port}"
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"the stack exited early:\n{proc.stdout.read() if proc.stdout else ''}")
+        try:
+            if requests.get(f"{api}/health", timeout=1).status_code == 200:
+                break
+        except requests.RequestException:
+            time.sleep(0.3)
+    else:
+        proc.kill()
+        raise AssertionError("the stack did not become healthy in 90 s")
+    yield RunningStack(proc, api, f"http://127.0.0.1:{aws_port}", {})
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=30)
+
+
+def wait_processed(api: str, token: str, doc_ids: set[str], timeout: float = 30) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    seen: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        items = requests.get(f"{api}/documents?limit=100", headers={"Authorization": token}, timeout=5).json()["items"]
+        seen = {d["id"]: d for d in items if d["status"] in ("PROCESSED", "FAILED")}
+        if doc_ids <= set(seen):
+            return seen
+        time.sleep(0.3)
+    raise AssertionError(f"not processed in time: {doc_ids - set(seen)}")
+
+
+def test_a_demo_user_drops_a_pdf_and_a_jpeg_and_reads_them_back_through_the_api(running: RunningStack) -> None:
+    token = running.login("demo", "E2e-demo-password-1")
+    sub = jwt.decode(token, options={"verify_signature": False})["sub"]
+    bucket = requests.get(f"{running.api}/config", timeout=5).json()["bucket"]
+    s3 = running.client("s3")
+    s3.put_object(Bucket=bucket, Key=f"uploads/{sub}/report.pdf", Body=samples.pdf(pages=3))
+    s3.put_object(Bucket=bucket, Key=f"uploads/{sub}/holiday photo.jpg", Body=samples.jpeg(width=320, height=240))
+    from chalicelib.ingest import dropped_document_id
+
+    pdf_id = dropped_document_id(bucket, f"uploads/{sub}/report.pdf")
+    jpg_id = dropped_document_id(bucket, f"uploads/{sub}/holiday photo.jpg")
+    wait_processed(running.api, token, {pdf_id, jpg_id})
+    headers = {"Authorization": token}
+    pdf = requests.get(f"{running.api}/documents/{pdf_id}", headers=headers, timeout=5).json()
+    jpg = requests.get(f"{running.api}/documents/{jpg_id}", headers=headers, timeout=5).json()
+    assert pdf["status"] == "PROCESSED" and pdf["metadata"]["page_count"] == 3
+    assert (pdf["metadata"]["title"], pdf["metadata"]["author"]) == ("Annual report", "Ada Lovelace")
+    assert (jpg["metadata"]["width"], jpg["metadata"]["height"]) == (320, 240)
+    assert jpg["filename"] == "holiday photo.jpg" and len(jpg["metadata"]["sha256"]) == 64
+
+
+def test_a_file_dropped_without_an_owner_is_for_admins_only(running: RunningStack) -> None:
+    bucket = requests.get(f"{running.api}/config", timeout=5).json()["bucket"]
+    running.client("s3").put_object(Bucket=bucket, Key="uploads/provider/feed.pdf", Body=samples.pdf())
+    from chalicelib.ingest import dropped_document_id
+
+    doc_id = dropped_document_id(bucket, "uploads/provider/feed.pdf")
+    admin = {"Authorization": running.login("admin", "Docpipe-admin-2026")}
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        resp = requests.get(f"{running.api}/documents/{doc_id}", headers=admin, timeout=5)
+        if resp.status_code == 200 and resp.json()["status"] == "PROCESSED":
+            break
+        time.sleep(0.3)
+    assert resp.json()["status"] == "PROCESSED"
+    demo = {"Authorization": running.login("demo", "E2e-demo-password-1")}
+    assert requests.get(f"{running.api}/documents/{doc_id}", headers=demo, timeout=5).status_code == 404
+
+
+def test_a_second_stack_on_the_same_ports_says_so_instead_of_crashing(running: RunningStack) -> None:
+    api_port = int(running.api.rsplit(":", 1)[1])
+    aws_port = int(running.aws.rsplit(":", 1)[1])
+    second = start(api_port, aws_port)
+    out, _ = second.communicate(timeout=30)
+    assert second.returncode == 1
+    assert "already in use" in out and "Traceback" not in out
+
+
+def test_ctrl_c_stops_everything_and_frees_the_ports() -> None:
+    api_port, aws_port = free_port(), free_port()
+    proc = start(api_port, aws_port)
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline and not port_in_use("127.0.0.1", api_port):
+        time.sleep(0.2)
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGINT)
+    out, _ = proc.communicate(timeout=30)
+    assert proc.returncode == 0, out
+    assert "stopped." in out
+    assert not port_in_use("127.0.0.1", api_port) and not port_in_use("127.0.0.1", aws_port)

@@ -1,0 +1,43 @@
+"""Small real files made in code: the tests never need the shared corpus."""
+
+from __future__ import annotations
+
+import io
+
+
+def pdf(pages: int = 2, title: str | None = "Annual report", author: str | None = "Ada Lovelace") -> bytes:
+    from pypdf import PdfWriter
+
+    writer = PdfWriter()
+    for _ in range(pages):
+        writer.add_blank_page(612, 792)
+    meta = {}
+    if title is not None:
+        meta["/Title"] = title
+    if author is not None:
+        meta["/Author"] = author
+    if meta:
+        writer.add_metadata(meta)
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def jpeg(width: int = 64, height: int = 48, make: str = "Canon", model: str = "EOS 5D", orientation: int = 6) -> bytes:
+    from PIL import Image
+
+    exif = Image.Exif()
+    exif[0x010F] = make
+    exif[0x0110] = model
+    exif[0x0112] = orientation
+    out = io.BytesIO()
+    Image.new("RGB", (width, height), "navy").save(out, "JPEG", exif=exif)
+    return out.getvalue()
+
+
+def png(width: int = 32, height: int = 16) -> bytes:
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGBA", (width, height)).save(out, "PNG")
+    return out.getvalue()

@@ -1,0 +1,194 @@
+"""One contract for the repository: the in-memory twin and DynamoDB (on the emulator) must both pass it."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any
+
+import pytest
+
+from chalicelib.errors import Conflict, StaleEvent
+from chalicelib.models import Document, ObjectRef, Status, utcnow
+from chalicelib.repository import Claim, DynamoRepository
+from tests.fakes import InMemoryRepository
+
+
+@pytest.fixture(params=["memory", pytest.param("dynamodb", marks=pytest.mark.emulator)])
+def repo(request: pytest.FixtureRequest) -> Any:
+    if request.param == "memory":
+        return InMemoryRepository()
+    stack = request.getfixturevalue("stack")
+    aws = request.getfixturevalue("aws")
+    return DynamoRepository(aws["dynamodb"], stack.names.table)
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+def claim(
+    doc_id: str,
+    etag: str = "e1",
+    seq: str | None = None,
+    force: bool = False,
+    lease: int = 900,
+    now_epoch: int | None = None,
+    key: str = "uploads/x.pdf",
+) -> Claim:
+    return Claim(
+        doc_id=doc_id,
+        obj=ObjectRef("bucket", key, 10, etag, None, seq),
+        filename="x.pdf",
+        attempt=uuid.uuid4().hex,
+        now=utcnow(),
+        now_epoch=now_epoch if now_epoch is not None else int(time.time()),
+        lease_seconds=lease,
+        force=force,
+    )
+
+
+def pending(owner: str, doc_id: str | None = None, created: str | None = None) -> Document:
+    doc_id = doc_id or new_id()
+    now = created or utcnow()
+    return Document(
+        doc_id,
+        owner,
+        "bucket",
+        f"uploads/{owner}/{doc_id}/f.pdf",
+        "f.pdf",
+        Status.PENDING,
+        now,
+        now,
+        declared_size=10,
+        declared_type="application/pdf",
+    )
+
+
+def test_a_pending_document_reads_back_as_written(repo: Any) -> None:
+    doc = pending("u1")
+    repo.create_pending(doc)
+    got = repo.get(doc.id)
+    assert got is not None
+    assert (got.owner, got.status, got.declared_size, got.filename) == ("u1", Status.PENDING, 10, "f.pdf")
+
+
+def test_creating_the_same_document_twice_conflicts(repo: Any) -> None:
+    doc = pending("u1")
+    repo.create_pending(doc)
+    with pytest.raises(Conflict):
+        repo.create_pending(doc)
+
+
+def test_an_unknown_document_is_none(repo: Any) -> None:
+    assert repo.get(new_id()) is None
+
+
+def test_processing_a_dropped_file_creates_an_unowned_document(repo: Any) -> None:
+    c = claim(new_id())
+    doc = repo.begin_processing(c)
+    assert doc.status is Status.PROCESSING and doc.owner is None and doc.attempt == c.attempt
+
+
+def test_processing_keeps_the_owner_of_a_pending_upload(repo: Any) -> None:
+    doc = pending("u9")
+    repo.create_pending(doc)
+    started = repo.begin_processing(claim(doc.id, key=doc.key))
+    assert started.owner == "u9" and started.created_at == doc.created_at
+
+
+def test_a_completed_document_carries_its_metadata_and_timeline(repo: Any) -> None:
+    c = claim(new_id())
+    repo.begin_processing(c)
+    repo.complete(c.doc_id, c.attempt, {"page_count": 3, "ratio": 1.5, "details": {"x": [1, 2]}}, ["w"], utcnow())
+    doc = repo.get(c.doc_id)
+    assert doc.status is Status.PROCESSED and doc.metadata == {"page_count": 3, "ratio": 1.5, "details": {"x": [1, 2]}}
+    assert doc.warnings == ["w"] and doc.attempt is None
+    assert [e["event"] for e in doc.timeline] == ["processing_started", "processed"]
+
+
+def test_a_failed_document_carries_its_error(repo: Any) -> None:
+    c = claim(new_id())
+    repo.begin_processing(c)
+    repo.fail(c.doc_id, c.attempt, {"code": "corrupt", "message": "bad"}, [], utcnow())
+    doc = repo.get(c.doc_id)
+    assert doc.status is Status.FAILED and doc.error == {"code": "corrupt", "message": "bad"}
+
+
+def test_a_second_attempt_cannot_start_while_the_first_holds_its_lease(repo: Any) -> None:
+    doc_id = new_id()
+    repo.begin_processing(claim(doc_id, etag="e1"))
+    with pytest.raises(StaleEvent):
+        repo.begin_processing(claim(doc_id, etag="e2"))
+
+
+def test_an_expired_lease_lets_another_attempt_take_over(repo: Any) -> None:
+    doc_id = new_id()
+    first = claim(doc_id, etag="e1", lease=1, now_epoch=int(time.time()) - 100)
+    repo.begin_processing(first)
+    second = claim(doc_id, etag="e1")
+    assert repo.begin_processing(second).attempt == second.attempt
+    with pytest.raises(StaleEvent):
+        repo.complete(doc_id, first.attempt, {}, [], utcnow())
+
+
+def test_a_finished_version_is_not_processed_again_unless_forced(repo: Any) -> None:
+    c = claim(new_id(), etag="same")
+    repo.begin_processing(c)
+    repo.complete(c.doc_id, c.attempt, {}, [], utcnow())
+    with pytest.raises(StaleEvent):
+        repo.begin_processing(claim(c.doc_id, etag="same"))
+    forced = repo.begin_processing(claim(c.doc_id, etag="same", force=True))
+    assert forced.status is Status.PROCESSING
+    assert forced.timeline[-1]["event"] == "reprocessing"
+
+
+def test_an_older_sequencer_never_replaces_a_newer_one(repo: Any) -> None:
+    c = claim(new_id(), etag="new", seq="0062E99A88DC407461")
+    repo.begin_processing(c)
+    repo.complete(c.doc_id, c.attempt, {}, [], utcnow())
+    with pytest.raises(StaleEvent):
+        repo.begin_processing(claim(c.doc_id, etag="old", seq="0062E99A88DC40745F"))
+    newer = repo.begin_processing(claim(c.doc_id, etag="newer", seq="0062E99A88DC407500"))
+    assert newer.status is Status.PROCESSING
+
+
+def test_finishing_with_a_stale_attempt_token_changes_nothing(repo: Any) -> None:
+    c = claim(new_id())
+    repo.begin_processing(c)
+    with pytest.raises(StaleEvent):
+        repo.complete(c.doc_id, "not-the-attempt", {}, [], utcnow())
+    assert repo.get(c.doc_id).status is Status.PROCESSING
+
+
+def test_a_users_documents_page_newest_first_and_every_one_appears_once(repo: Any) -> None:
+    owner = f"owner-{new_id()}"
+    docs = [pending(owner, created=f"2026-01-01T00:00:{i:02d}.000+00:00") for i in range(7)]
+    for doc in docs:
+        repo.create_pending(doc)
+    repo.create_pending(pending(f"other-{new_id()}"))
+    seen: list[str] = []
+    start = None
+    pages = 0
+    while True:
+        page = repo.list_for_owner(owner, 3, start)
+        seen += [d.id for d in page.items]
+        pages += 1
+        if page.last_key is None:
+            break
+        start = page.last_key
+    assert seen == [d.id for d in reversed(docs)] and pages == 3
+
+
+def test_the_admin_listing_includes_unowned_documents(repo: Any) -> None:
+    c = claim(new_id())
+    repo.begin_processing(c)
+    ids = set()
+    start = None
+    for _ in range(1000):
+        page = repo.list_all(100, start)
+        ids |= {d.id for d in page.items}
+        if page.last_key is None:
+            break
+        start = page.last_key
+    assert c.doc_id in ids

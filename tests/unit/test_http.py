@@ -1,0 +1,65 @@
+"""The HTTP edge: callers come only from verified claims; errors become {code, message}."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from chalicelib.errors import NotFound, Unauthorized
+from chalicelib.http import api, caller_from_context, groups_from_claim
+
+
+def test_the_caller_is_read_from_the_authorizer_claims() -> None:
+    ctx = {"authorizer": {"claims": {"sub": "abc", "cognito:username": "demo", "cognito:groups": "admins"}}}
+    caller = caller_from_context(ctx, "admins")
+    assert (caller.sub, caller.username, caller.admin) == ("abc", "demo", True)
+
+
+def test_a_request_without_claims_is_unauthorized() -> None:
+    with pytest.raises(Unauthorized):
+        caller_from_context({}, "admins")
+    with pytest.raises(Unauthorized):
+        caller_from_context({"authorizer": {"claims": {"sub": ""}}}, "admins")
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        (["admins", "x"], {"admins", "x"}),
+        ("admins", {"admins"}),
+        ("[admins, staff]", {"admins", "staff"}),
+        ("admins,staff", {"admins", "staff"}),
+        (None, set()),
+        (7, set()),
+    ],
+)
+def test_groups_are_read_in_every_shape_api_gateway_uses(raw: object, expected: set[str]) -> None:
+    assert groups_from_claim(raw) == expected
+
+
+def test_a_group_named_like_admins_is_not_admin() -> None:
+    ctx = {"authorizer": {"claims": {"sub": "abc", "cognito:groups": "admins-wannabe"}}}
+    assert caller_from_context(ctx, "admins").admin is False
+
+
+def test_domain_errors_become_json_with_their_status() -> None:
+    @api
+    def view() -> Any:
+        raise NotFound("No such document")
+
+    response = view()
+    assert response.status_code == 404
+    assert json.loads(response.body) == {"code": "not_found", "message": "No such document"}
+
+
+def test_unexpected_errors_become_a_plain_500_that_names_nothing_internal() -> None:
+    @api
+    def view() -> Any:
+        raise RuntimeError("arn:aws:dynamodb:us-east-1:123:table/docpipe exploded")
+
+    response = view()
+    assert response.status_code == 500
+    assert "arn:" not in response.body and "docpipe" not in response.body
+    assert json.loads(response.body)["code"] == "internal"

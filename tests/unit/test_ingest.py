@@ -1,0 +1,165 @@
+"""The S3-event use case over in-memory twins: every file ends in a final status."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+
+from chalicelib.config import Settings
+from chalicelib.ingest import IngestService, dropped_document_id, objects_from_s3_event
+from chalicelib.models import Document, ObjectRef, Status, utcnow
+from tests.fakes import InMemoryRepository, InMemoryStorage
+from tests.support import samples
+
+BUCKET = "docpipe-uploads"
+
+
+@pytest.fixture
+def parts() -> tuple[IngestService, InMemoryRepository, InMemoryStorage]:
+    repo, storage = InMemoryRepository(), InMemoryStorage()
+    settings = Settings.from_env({"DOCPIPE_BUCKET": BUCKET, "DOCPIPE_MAX_UPLOAD_BYTES": "1000000"})
+    return IngestService(repo, storage, settings), repo, storage  # type: ignore[arg-type]
+
+
+def drop(storage: InMemoryStorage, key: str, data: bytes) -> ObjectRef:
+    storage.put(BUCKET, key, data)
+    return ObjectRef(BUCKET, key, size=len(data), etag=f"etag-{len(data)}-{hash(data) & 0xFFFF}")
+
+
+def test_a_dropped_pdf_is_processed_with_its_page_count_title_and_author(parts) -> None:
+    service, repo, storage = parts
+    outcome = service.process(drop(storage, "uploads/report.pdf", samples.pdf(pages=3)))
+    doc = repo.get(outcome.doc_id)
+    assert doc is not None and doc.status is Status.PROCESSED
+    meta = doc.metadata
+    assert (meta["mime_type"], meta["family"], meta["page_count"]) == ("application/pdf", "pdf", 3)
+    assert (meta["title"], meta["author"]) == ("Annual report", "Ada Lovelace")
+    assert len(meta["sha256"]) == 64 and meta["size"] > 0
+    assert doc.owner is None
+    assert [e["event"] for e in doc.timeline] == ["processing_started", "processed"]
+
+
+def test_a_dropped_jpeg_is_processed_with_its_dimensions(parts) -> None:
+    service, repo, storage = parts
+    outcome = service.process(drop(storage, "uploads/photos/cat.jpg", samples.jpeg(width=120, height=80)))
+    doc = repo.get(outcome.doc_id)
+    assert doc is not None
+    assert (doc.metadata["width"], doc.metadata["height"], doc.metadata["family"]) == (120, 80, "image")
+    assert doc.metadata["camera_make"] == "Canon"
+    assert doc.filename == "cat.jpg"
+
+
+def test_a_broken_pdf_fails_with_a_reason_instead_of_raising(parts) -> None:
+    service, repo, storage = parts
+    outcome = service.process(drop(storage, "uploads/broken.pdf", b"%PDF-1.7\n1 0 obj << /Type /Catalog"))
+    doc = repo.get(outcome.doc_id)
+    assert doc is not None and doc.status is Status.FAILED
+    assert doc.error is not None and doc.error["code"] == "corrupt"
+    assert doc.error["message"].startswith("pdf")
+
+
+def test_an_object_deleted_before_processing_fails_as_missing(parts) -> None:
+    service, repo, _ = parts
+    outcome = service.process(ObjectRef(BUCKET, "uploads/gone.pdf", size=10, etag="e1"))
+    doc = repo.get(outcome.doc_id)
+    assert (
+        doc is not None
+        and doc.status is Status.FAILED
+        and doc.error
+        == {
+            "code": "missing",
+            "message": "The object no longer exists",
+        }
+    )
+
+
+def test_an_unknown_binary_is_processed_as_octet_stream_with_a_hash(parts) -> None:
+    service, repo, storage = parts
+    blob = b"".join(hashlib.sha256(str(i).encode()).digest() for i in range(64))
+    outcome = service.process(drop(storage, "uploads/blob.bin", blob))
+    doc = repo.get(outcome.doc_id)
+    assert doc is not None and doc.status is Status.PROCESSED
+    assert doc.metadata["mime_type"] == "application/octet-stream"
+    assert "sha256" in doc.metadata
+
+
+def test_the_same_event_delivered_twice_is_processed_once(parts) -> None:
+    service, _, storage = parts
+    ref = drop(storage, "uploads/twice.pdf", samples.pdf())
+    assert service.process(ref).status == "PROCESSED"
+    again = service.process(ref)
+    assert again.status == "SKIPPED" and again.reason == "stale_event"
+
+
+def test_a_new_version_of_the_same_key_is_processed_again(parts) -> None:
+    service, repo, storage = parts
+    first = service.process(drop(storage, "uploads/v.pdf", samples.pdf(pages=1)))
+    second = service.process(drop(storage, "uploads/v.pdf", samples.pdf(pages=4)))
+    assert first.doc_id == second.doc_id and second.status == "PROCESSED"
+    doc = repo.get(second.doc_id)
+    assert doc is not None and doc.metadata["page_count"] == 4
+
+
+def test_an_older_event_arriving_late_does_not_overwrite_the_newer_result(parts) -> None:
+    service, repo, storage = parts
+    new = drop(storage, "uploads/order.pdf", samples.pdf(pages=2))
+    service.process(ObjectRef(BUCKET, new.key, new.size, "etag-new", sequencer="0062E99A88DC407461"))
+    late = service.process(ObjectRef(BUCKET, new.key, new.size, "etag-old", sequencer="0062E99A88DC407460"))
+    assert late.status == "SKIPPED"
+    doc = repo.get(late.doc_id)
+    assert doc is not None and doc.etag == "etag-new" and doc.status is Status.PROCESSED
+
+
+def test_objects_outside_the_uploads_prefix_are_ignored(parts) -> None:
+    service, _, storage = parts
+    assert service.process(drop(storage, "renditions/x.html", b"<p>")).status == "SKIPPED"
+
+
+def test_an_api_upload_keeps_its_owner_and_is_checked_against_the_declared_size(parts) -> None:
+    service, repo, storage = parts
+    doc_id = "a" * 32
+    key = f"uploads/user-1/{doc_id}/scan.pdf"
+    now = utcnow()
+    repo.create_pending(Document(doc_id, "user-1", BUCKET, key, "scan.pdf", Status.PENDING, now, now, declared_size=5))
+    outcome = service.process(drop(storage, key, samples.pdf()))
+    doc = repo.get(outcome.doc_id)
+    assert outcome.doc_id == doc_id and doc is not None and doc.owner == "user-1"
+    assert doc.status is Status.FAILED and doc.error is not None and doc.error["code"] == "size_mismatch"
+
+
+def test_a_key_that_only_looks_like_an_api_upload_is_treated_as_a_dropped_file(parts) -> None:
+    service, repo, storage = parts
+    key = f"uploads/someone/{'b' * 32}/claim.pdf"
+    outcome = service.process(drop(storage, key, samples.pdf()))
+    assert outcome.doc_id == dropped_document_id(BUCKET, key)
+    doc = repo.get(outcome.doc_id)
+    assert doc is not None and doc.owner is None
+
+
+def test_s3_event_keys_are_url_decoded_exactly_once() -> None:
+    event = {
+        "Records": [
+            {"s3": {"bucket": {"name": BUCKET}, "object": {"key": "uploads/a+b%2Bc%25d%2F%C3%A9.pdf", "size": 3}}},
+            {"s3": {"bucket": {"name": BUCKET}, "object": {"key": "uploads/100%25.txt", "sequencer": "0A"}}},
+        ]
+    }
+    refs = objects_from_s3_event(event)
+    assert [r.key for r in refs] == ["uploads/a b+c%d/é.pdf", "uploads/100%.txt"]
+    assert refs[1].sequencer == "0A"
+
+
+def test_a_file_dropped_under_a_users_id_belongs_to_that_user(parts) -> None:
+    service, repo, storage = parts
+    sub = "9510a210-8e36-411b-b045-6c06bc728213"
+    outcome = service.process(drop(storage, f"uploads/{sub}/reports/q3.pdf", samples.pdf()))
+    doc = repo.get(outcome.doc_id)
+    assert doc is not None and doc.owner == sub and doc.filename == "q3.pdf"
+    assert [d.id for d in repo.list_for_owner(sub, 10, None).items] == [doc.id]
+
+
+def test_a_folder_that_is_not_a_user_id_gives_no_owner(parts) -> None:
+    service, repo, storage = parts
+    outcome = service.process(drop(storage, "uploads/9510a210-not-a-uuid/q3.pdf", samples.pdf()))
+    doc = repo.get(outcome.doc_id)
+    assert doc is not None and doc.owner is None
