@@ -7,6 +7,7 @@ and never see boto3.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +23,32 @@ class ObjectInfo:
     content_type: str | None
     version_id: str | None
     metadata: dict[str, str]
+
+
+PRESIGNED_READ_SECONDS = 900
+
+
+def _ranged_get(url: str, etag: str | None, timeout: float = 20.0) -> Callable[[int, int], bytes]:
+    """fetch(start, end) over HTTP Range requests; a changed object fails the read."""
+    import urllib.error
+    import urllib.request
+
+    def fetch(start: int, end: int) -> bytes:
+        headers = {"Range": f"bytes={start}-{end}"}
+        if etag:
+            headers["If-Match"] = f'"{etag}"'
+        request = urllib.request.Request(url, headers=headers)
+        try:
+            with urllib.request.urlopen(request, timeout=timeout) as response:
+                return bytes(response.read())
+        except urllib.error.HTTPError as exc:
+            if exc.code == 412:
+                raise ExtractionFailed("The object changed while it was read", code="size_mismatch") from exc
+            if exc.code == 404:
+                raise ExtractionFailed("The object no longer exists", code="missing") from exc
+            raise
+
+    return fetch
 
 
 class S3Storage:
@@ -47,19 +74,16 @@ class S3Storage:
         )
 
     def reader(self, bucket: str, key: str, size: int, etag: str | None = None) -> RangedReader:
-        """A seekable reader; every block is one ranged GET pinned to the etag."""
+        """A seekable reader; every block is one ranged GET pinned to the etag.
 
-        def fetch(start: int, end: int) -> bytes:
-            params: dict[str, Any] = {"Bucket": bucket, "Key": key, "Range": f"bytes={start}-{end}"}
-            if etag:
-                params["IfMatch"] = etag
-            body = self._s3.get_object(**params)["Body"]
-            try:
-                return bytes(body.read())
-            finally:
-                body.close()
-
-        return RangedReader(fetch, size)
+        It fetches through a short-lived presigned URL with urllib rather than
+        the boto3 client, so a forked extraction child never shares the parent's
+        pooled connections (and needs no credentials of its own).
+        """
+        url = self._s3.generate_presigned_url(
+            "get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=PRESIGNED_READ_SECONDS
+        )
+        return RangedReader(_ranged_get(url, etag), size)
 
     def sha256(self, bucket: str, key: str, size: int, etag: str | None = None) -> str | None:
         """Stream the object through sha256 in 1 MiB chunks; None above the cap."""

@@ -1,0 +1,368 @@
+"""Extraction benchmark: speed, bytes read, memory, and agreement with the ExifTool oracle.
+
+Usage: python -m bench.extract [FOLDER]   (default: ../shared/corpus beside the repository)
+
+Prints files/s (sequential and with a small thread pool, as concurrent Lambdas would run),
+per-family median time, peak RSS, bytes read per file against its size, detection agreement
+with EXIFTOOL.json (every disagreement with its justification), field agreement (page count,
+dimensions, duration, title, author), `exiftool -j -fast` on the same folder when installed,
+bytes read from generated files above 50 MB, the fork overhead of the sandbox, and the cold
+import time of app.py.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from chalicelib.bounds import Limits, run_bounded
+from chalicelib.errors import ExtractionFailed
+from chalicelib.extract import extract
+from chalicelib.reader import file_reader
+
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT_CORPUS = REPO.parent / "shared" / "corpus"
+LIMITS = Limits(wall_seconds=15.0, cpu_seconds=12.0, memory_bytes=768 * 1024 * 1024)
+MB = 1024 * 1024
+
+
+@dataclass
+class Run:
+    path: Path
+    seconds: float
+    size: int
+    bytes_read: int
+    requests: int
+    metadata: dict[str, Any] = field(default_factory=dict)
+    failure: str | None = None
+
+
+def run_one(path: Path) -> Run:
+    reader = file_reader(str(path))
+    started = time.perf_counter()
+    metadata: dict[str, Any] = {}
+    failure = None
+    try:
+        metadata = extract(reader, path.name, limits=LIMITS).metadata
+    except ExtractionFailed as exc:
+        failure = exc.code
+    return Run(
+        path, time.perf_counter() - started, reader.size, reader.bytes_fetched, reader.requests, metadata, failure
+    )
+
+
+def corpus_files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.rglob("*") if p.is_file() and p.parent != folder)
+
+
+# --- oracle comparison ----------------------------------------------------------------------------
+
+_JUSTIFIED: tuple[tuple[str, Callable[[str, str], bool], str], ...] = (
+    ("e-mail", lambda e, o: e == "text/plain" and o in ("message/rfc822", "application/mbox"),
+     "ExifTool 12.57 has no e-mail/mbox type and reads them as TXT"),
+    ("html", lambda e, o: e == "text/plain" and o == "text/html",
+     "HTML that does not open with <html> or a doctype (comment, script or UTF-16 first); ExifTool needs one"),
+    ("xml", lambda e, o: e == "text/plain" and o == "application/xml",
+     "XML with a DOCTYPE (XXE/bomb fixtures, RSS 0.91); ExifTool's XML sniff stops at the DTD"),
+    ("json", lambda e, o: e == "text/plain" and o == "application/json",
+     "JSON ExifTool misses: UTF-16 or UTF-8 BOM, or 100000 nested arrays (the JSON extractor reports it)"),
+    ("tsv", lambda e, o: e == "text/plain" and o == "text/tab-separated-values",
+     "tab-separated values; ExifTool only types .csv files as CSV"),
+    ("msg", lambda e, o: e == "image/vnd.fpx" and o == "application/vnd.ms-outlook",
+     "ExifTool calls every unrecognised OLE2 file FlashPix; __substg1.0_ streams make it an Outlook message"),
+    ("pdf", lambda e, o: e == "text/plain" and o == "application/pdf",
+     "header '%PDF-1.' without a minor version; ExifTool requires %PDF-1.N, readers accept it"),
+    ("svg", lambda e, o: e == "application/xml" and o == "image/svg+xml",
+     "UTF-16 XML whose root element is <svg>; ExifTool does not look past the UTF-16 declaration"),
+    ("m4a", lambda e, o: e == "video/mp4" and o == "audio/mp4",
+     "mp42-branded file with only a sound track; ExifTool decides from the brand alone"),
+)  # fmt: skip
+
+
+def justify(exif: str, ours: str) -> str | None:
+    for _, rule, reason in _JUSTIFIED:
+        if rule(exif, ours):
+            return reason
+    return None
+
+
+def detection_report(runs: list[Run], oracle: dict[str, dict[str, Any]]) -> None:
+    identified = agree = justified = 0
+    rows: list[str] = []
+    for run in runs:
+        exif = oracle.get(str(run.path.resolve()), {}).get("MIMEType")
+        ours = run.metadata.get("mime_type") or _detected_only(run.path)
+        if not exif:
+            continue
+        identified += 1
+        if exif == ours:
+            agree += 1
+            continue
+        reason = justify(exif, ours)
+        justified += reason is not None
+        name = f"{run.path.parent.name}/{run.path.name}"
+        rows.append(f"  {name}: exiftool={exif} ours={ours}\n      -> {reason or 'UNEXPLAINED'}")
+    print(f"\nDetection vs ExifTool MIMEType: {agree}/{identified} agree ({100 * agree / max(1, identified):.1f}%)")
+    print(
+        f"  agree or justified: {agree + justified}/{identified}"
+        f" ({100 * (agree + justified) / max(1, identified):.1f}%)"
+    )
+    print("  disagreements:")
+    print("\n".join(rows) or "  (none)")
+
+
+def _detected_only(path: Path) -> str:
+    from chalicelib.detect import detect
+
+    reader = file_reader(str(path))
+    return detect(reader.head(8192), reader, path.name).mime_type
+
+
+def _seconds(value: Any) -> float | None:
+    if isinstance(value, (int, float)):
+        return float(value)
+    text = str(value).replace("(approx)", "").strip()
+    match = re.fullmatch(r"([\d.]+) s", text)
+    if match:
+        return float(match.group(1))
+    match = re.fullmatch(r"(?:(\d+) days )?(\d+):(\d+):([\d.]+)", text)
+    if match:
+        days, h, m, s = match.groups()
+        return int(days or 0) * 86400 + int(h) * 3600 + int(m) * 60 + float(s)
+    return None
+
+
+def _same(field_name: str, exif: Any, ours: Any) -> bool:
+    if field_name == "duration_seconds":
+        a, b = _seconds(exif), _seconds(ours)
+        return a is not None and b is not None and abs(a - b) <= max(0.5, 0.02 * a)
+    if field_name in ("title", "author"):
+        exif = exif[0] if isinstance(exif, list) and exif else exif
+        ours = ours[0] if isinstance(ours, list) and ours else ours
+        return str(exif).strip().lower() == str(ours).strip().lower()
+    try:
+        return int(exif) == int(ours)
+    except (TypeError, ValueError):
+        return False
+
+
+FIELDS = {
+    "page_count": ("PageCount", "Pages"),
+    "width": ("ImageWidth",),
+    "height": ("ImageHeight",),
+    "duration_seconds": ("Duration",),
+    "title": ("Title",),
+    "author": ("Author", "Creator", "Artist"),
+}
+
+
+def field_report(runs: list[Run], oracle: dict[str, dict[str, Any]]) -> None:
+    print("\nField agreement with ExifTool (files where both report the field; missing = ExifTool has it, we do not):")
+    for name, keys in FIELDS.items():
+        both = same = missing = 0
+        misses: list[str] = []
+        for run in runs:
+            record = oracle.get(str(run.path.resolve()), {})
+            exif = next((record[k] for k in keys if k in record), None)
+            if exif in (None, "") or run.failure:
+                continue
+            ours = run.metadata.get(name)
+            if ours is None:
+                missing += 1
+                continue
+            both += 1
+            if _same(name, exif, ours):
+                same += 1
+            elif len(misses) < 5:
+                misses.append(f"{run.path.name}: exiftool={str(exif)[:40]!r} ours={str(ours)[:40]!r}")
+        print(f"  {name:17s} {same}/{both} agree, {missing} missing" + "".join(f"\n      {m}" for m in misses))
+
+
+# --- throughput, bytes, memory --------------------------------------------------------------------
+
+
+def speed_report(runs: list[Run], seconds: float, parallel_seconds: float | None) -> None:
+    print(f"\nFiles: {len(runs)}  sequential: {seconds:.2f} s = {len(runs) / seconds:.1f} files/s")
+    if parallel_seconds:
+        print(f"  with {os.cpu_count()} threads: {parallel_seconds:.2f} s = {len(runs) / parallel_seconds:.1f} files/s")
+    failures: dict[str, int] = defaultdict(int)
+    for run in runs:
+        if run.failure:
+            failures[run.failure] += 1
+    print(f"  failures by code: {dict(failures) or 'none'}")
+    families: dict[str, list[float]] = defaultdict(list)
+    for run in runs:
+        families[run.metadata.get("family") or run.path.parent.name].append(run.seconds)
+    print("  per-family median ms (n): " + ", ".join(
+        f"{name} {1000 * statistics.median(times):.0f} ({len(times)})" for name, times in sorted(families.items())
+    ))  # fmt: skip
+    slow = sorted(runs, key=lambda r: r.seconds, reverse=True)[:5]
+    print("  slowest: " + ", ".join(f"{r.path.name} {r.seconds:.2f}s" for r in slow))
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"  peak RSS: parent {own:.0f} MB, largest extraction child {children:.0f} MB")
+
+
+def bytes_report(runs: list[Run]) -> None:
+    big = [r for r in runs if r.size > MB]
+    ratios = [r.bytes_read / r.size for r in runs if r.size]
+    print(f"\nBytes read / size: median {statistics.median(ratios):.2f}, over {len(big)} files > 1 MB:")
+    for run in sorted(big, key=lambda r: r.size, reverse=True)[:10]:
+        print(f"  {run.path.name}: {run.bytes_read / 1024:.0f} KB of {run.size / MB:.1f} MB in {run.requests} requests")
+
+
+def large_files_report() -> None:
+    print("\nGenerated files above 50 MB (goal: <= 256 KB read from any non-CSV file):")
+    with tempfile.TemporaryDirectory() as folder:
+        for name, make in (("big.mp4", _big_mp4), ("big.zip", _big_zip), ("big.pdf", _big_pdf), ("big.csv", _big_csv)):
+            path = Path(folder) / name
+            make(path)
+            run = run_one(path)
+            verdict = "n/a (whole-file scan by design)" if name.endswith(".csv") else (
+                "OK" if run.bytes_read <= 256 * 1024 else "OVER")  # fmt: skip
+            print(
+                f"  {name}: {run.size / MB:.0f} MB, read {run.bytes_read / 1024:.0f} KB in {run.requests} requests,"
+                f" {run.seconds:.2f} s, {run.metadata.get('mime_type') or run.failure} -> {verdict}"
+            )
+
+
+def _box(kind: bytes, payload: bytes) -> bytes:
+    return (8 + len(payload)).to_bytes(4, "big") + kind + payload
+
+
+def _big_mp4(path: Path) -> None:
+    mvhd = _box(b"mvhd", b"\0" * 12 + (1000).to_bytes(4, "big") + (60000).to_bytes(4, "big") + b"\0" * 80)
+    hdlr = _box(b"hdlr", b"\0" * 8 + b"vide" + b"\0" * 12)
+    with path.open("wb") as out:
+        out.write(_box(b"ftyp", b"isom\0\0\x02\0isomiso2mp41"))
+        size = 60 * MB
+        out.write((size + 8).to_bytes(4, "big") + b"mdat")
+        _zeros(out, size)
+        out.write(_box(b"moov", mvhd + _box(b"trak", _box(b"mdia", hdlr))))
+
+
+def _big_zip(path: Path) -> None:
+    import zipfile
+
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as archive:
+        with archive.open("payload.bin", "w", force_zip64=True) as member:
+            _zeros(member, 60 * MB)
+        for i in range(50):
+            archive.writestr(f"docs/note{i}.txt", f"note {i}")
+
+
+def _big_pdf(path: Path) -> None:
+    from pypdf import PdfWriter
+
+    writer = PdfWriter()
+    for _ in range(3):
+        writer.add_blank_page(612, 792)
+    writer.add_metadata({"/Title": "Big report", "/Author": "Bench"})
+    writer.add_attachment("payload.bin", os.urandom(60 * MB))
+    with path.open("wb") as out:
+        writer.write(out)
+
+
+def _big_csv(path: Path) -> None:
+    row = b"12345,some text here,3.14159,2024-01-01,another column value\n"
+    with path.open("wb") as out:
+        out.write(b"id,text,number,date,other\n")
+        out.write(row * (55 * MB // len(row)))
+
+
+def _zeros(out: Any, size: int) -> None:
+    chunk = b"\0" * MB
+    for _ in range(size // MB):
+        out.write(chunk)
+
+
+# --- exiftool, fork, import -------------------------------------------------------------------------
+
+
+def exiftool_report(folder: Path, ours_seconds: float, parallel_seconds: float | None) -> None:
+    if not shutil.which("exiftool"):
+        print("\nexiftool not installed (apt-get install -y libimage-exiftool-perl): no throughput ratio")
+        return
+    started = time.perf_counter()
+    subprocess.run(["exiftool", "-j", "-fast", "-r", "-q", "-q", str(folder)], capture_output=True, check=False)
+    theirs = time.perf_counter() - started
+    best = min(ours_seconds, parallel_seconds or ours_seconds)
+    print(f"\nexiftool -j -fast -r (one batch process): {theirs:.2f} s")
+    print(f"  ratio exiftool/ours: sequential {theirs / ours_seconds:.1f}x, best {theirs / best:.1f}x (goal >= 5x)")
+
+
+def fork_report() -> None:
+    samples = []
+    for _ in range(30):
+        started = time.perf_counter()
+        run_bounded(lambda: None, LIMITS)
+        samples.append(time.perf_counter() - started)
+    print(
+        f"\nSandbox fork overhead: median {1000 * statistics.median(samples):.1f} ms, max {1000 * max(samples):.1f} ms"
+    )
+
+
+def import_report() -> None:
+    code = "import time; t = time.perf_counter(); import app; print(time.perf_counter() - t)"
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+    times = []
+    for _ in range(5):
+        out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, env=env)
+        if out.returncode != 0:
+            print(f"\nCold import of app.py failed: {out.stderr.strip()[-300:]}")
+            return
+        times.append(float(out.stdout.strip().splitlines()[-1]))
+    print(f"\nCold import of app.py (fresh interpreter): min {1000 * min(times):.0f} ms,"
+          f" median {1000 * statistics.median(times):.0f} ms (goal <= 150 ms)")  # fmt: skip
+
+
+def load_oracle(folder: Path) -> dict[str, dict[str, Any]]:
+    path = folder / "EXIFTOOL.json"
+    if not path.exists():
+        return {}
+    records = json.loads(path.read_text())
+    return {str((folder.parent / r["SourceFile"]).resolve()): r for r in records}
+
+
+def main(argv: list[str]) -> int:
+    folder = Path(argv[0]) if argv else DEFAULT_CORPUS
+    if not folder.is_dir():
+        print(f"no folder to benchmark: {folder} (pass a path)")
+        return 2
+    files = corpus_files(folder)
+    oracle = load_oracle(folder)
+    started = time.perf_counter()
+    runs = [run_one(path) for path in files]
+    sequential = time.perf_counter() - started
+    started = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
+        list(pool.map(run_one, files))
+    parallel = time.perf_counter() - started
+    speed_report(runs, sequential, parallel)
+    bytes_report(runs)
+    if oracle:
+        detection_report(runs, oracle)
+        field_report(runs, oracle)
+    exiftool_report(folder, sequential, parallel)
+    fork_report()
+    large_files_report()
+    import_report()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

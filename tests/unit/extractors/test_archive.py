@@ -1,0 +1,142 @@
+import bz2
+import gzip
+import io
+import struct
+import tarfile
+import time
+import zipfile
+
+import pytest
+
+from chalicelib.errors import ExtractionFailed
+from chalicelib.extractors import archive
+from chalicelib.extractors.base import Source
+from chalicelib.reader import bytes_reader
+
+
+def run(data: bytes, mime: str, name: str = "a"):
+    return archive.extract(Source(bytes_reader(data), len(data), name, mime, data[:8192]))
+
+
+def make_zip(comment: bytes = b"") -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("docs/", "")
+        z.writestr("docs/a.txt", "a" * 1000)
+        z.writestr("b.csv", "x,y\n1,2\n")
+        z.comment = comment
+    return buffer.getvalue()
+
+
+def make_tar(count: int = 3) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as t:
+        for i in range(count):
+            payload = b"z" * (100 * (i + 1))
+            info = tarfile.TarInfo(f"f{i}.bin")
+            info.size = len(payload)
+            t.addfile(info, io.BytesIO(payload))
+    return buffer.getvalue()
+
+
+def test_a_zip_lists_entries_sizes_and_comment_from_the_central_directory():
+    out = run(make_zip(b"hello"), "application/zip")
+    assert out.fields == {"entry_count": 3, "uncompressed_size": 1008, "encrypted": False}
+    assert out.details["file_count"] == 2
+    assert out.details["directory_count"] == 1
+    assert out.details["comment"] == "hello"
+    assert out.details["entries"][1] == {"name": "docs/a.txt", "size": 1000}
+
+
+def test_a_zip_with_an_encrypted_entry_is_flagged():
+    data = bytearray(make_zip())
+    at = data.find(b"PK\x01\x02")  # central directory entry: flag bits at offset 8
+    struct.pack_into("<H", data, at + 8, 1)
+    out = run(bytes(data), "application/zip")
+    assert out.fields["encrypted"] is True
+    assert out.details["encrypted_entries"] == 1
+
+
+def test_a_zip_claiming_too_many_entries_is_not_listed(monkeypatch):
+    monkeypatch.setattr(archive, "MAX_ENTRIES", 2)
+    out = run(make_zip(), "application/zip")
+    assert out.fields == {"entry_count": 3}
+    assert out.details["listed"] is False
+
+
+def test_a_truncated_zip_is_corrupt():
+    with pytest.raises(ExtractionFailed) as failure:
+        run(make_zip()[:60], "application/zip")
+    assert failure.value.code == "corrupt"
+
+
+def test_a_tar_is_listed_from_its_headers():
+    out = run(make_tar(), "application/x-tar")
+    assert out.fields == {"entry_count": 3, "uncompressed_size": 600}
+    assert out.details["entries"][2] == {"name": "f2.bin", "size": 300}
+
+
+def test_a_tar_listing_stops_at_the_entry_budget(monkeypatch):
+    monkeypatch.setattr(archive, "MAX_ENTRIES", 2)
+    out = run(make_tar(5), "application/x-tar")
+    assert "entry_count" not in out.fields
+    assert out.details["entries_seen"] == 2
+    assert out.warnings
+
+
+def test_a_gzip_reports_name_mtime_and_isize():
+    buffer = io.BytesIO()
+    with gzip.GzipFile("report.txt", "wb", fileobj=buffer, mtime=1_600_000_000) as g:
+        g.write(b"x" * 5000)
+    out = run(buffer.getvalue(), "application/x-gzip")
+    assert out.fields == {"uncompressed_size": 5000}
+    assert out.details["original_name"] == "report.txt"
+    assert out.details["modified"] == "2020-09-13T12:26:40+00:00"
+
+
+def test_a_tar_gz_is_listed_by_streaming():
+    out = run(gzip.compress(make_tar()), "application/x-gzip", "a.tgz")
+    assert out.fields["entry_count"] == 3
+    assert out.details["tar"]["entries"][0]["name"] == "f0.bin"
+
+
+def test_a_tar_bz2_is_listed_by_streaming():
+    out = run(bz2.compress(make_tar()), "application/bzip2", "a.tbz2")
+    assert out.fields["entry_count"] == 3
+    assert out.details["block_size_kb"] == 900
+
+
+def test_a_compressed_bomb_stops_at_the_stream_budget(monkeypatch):
+    monkeypatch.setattr(archive, "STREAM_BUDGET", 64 * 1024)
+    started = time.monotonic()
+    out = run(gzip.compress(make_tar(1) + b"\x00" * 50_000_000), "application/x-gzip")
+    assert time.monotonic() - started < 5
+    assert out.details["tar"]["entries_seen"] == 1
+
+
+def test_a_7z_signature_header_is_read():
+    header = b"7z\xbc\xaf\x27\x1c\x00\x04" + b"\x00" * 4 + struct.pack("<QQI", 10, 4, 0)
+    data = header + b"\x00" * 10 + b"\x17\x06\xf1\x07\x01"[:4]
+    out = run(data, "application/x-7z-compressed")
+    assert out.details["version"] == "0.4"
+    assert out.details["next_header_size"] == 4
+    assert out.details["header_encoded"] is True
+
+
+def test_a_7z_pointing_past_its_end_is_corrupt():
+    header = b"7z\xbc\xaf\x27\x1c\x00\x04" + b"\x00" * 4 + struct.pack("<QQI", 1000, 4, 0)
+    with pytest.raises(ExtractionFailed):
+        run(header, "application/x-7z-compressed")
+
+
+def test_a_zstd_frame_header_gives_the_content_size():
+    # single segment, 4-byte content size, checksum
+    frame = b"\x28\xb5\x2f\xfd" + bytes([0b10100100]) + struct.pack("<I", 123456) + b"\x00" * 8
+    out = run(frame, "application/zstd")
+    assert out.fields == {"uncompressed_size": 123456}
+    assert out.details["checksum"] is True
+
+
+def test_something_that_is_not_a_rar_is_corrupt():
+    with pytest.raises(ExtractionFailed):
+        run(b"Rar!\x1a\x07\x00" + b"\x00" * 20, "application/x-rar-compressed")

@@ -1,0 +1,336 @@
+"""Audio/video extraction on files built in code: WAV, MP3, MP4/MOV, Matroska/WebM, AVI, FLV."""
+
+from __future__ import annotations
+
+import io
+import struct
+import wave
+from typing import Any
+
+import pytest
+
+from chalicelib.errors import ExtractionFailed
+from chalicelib.extractors import media
+from chalicelib.extractors.base import Extraction, Source
+from chalicelib.reader import RangedReader, bytes_reader
+
+
+def run(data: bytes, mime_type: str, reader: RangedReader | None = None) -> Extraction:
+    reader = reader or bytes_reader(data)
+    source = Source(reader=reader, size=reader.size, filename="f", mime_type=mime_type, head=reader.head(8192))
+    return media.extract(source)
+
+
+# --- builders ---------------------------------------------------------------------------------
+
+
+def wav(seconds: float = 2.0, rate: int = 16000, channels: int = 2) -> bytes:
+    out = io.BytesIO()
+    with wave.open(out, "wb") as writer:
+        writer.setnchannels(channels)
+        writer.setsampwidth(2)
+        writer.setframerate(rate)
+        writer.writeframes(b"\x00\x00" * channels * int(rate * seconds))
+    return out.getvalue()
+
+
+def mp3(frames: int = 100, title: str = "Song", artist: str = "Singer") -> bytes:
+    from mutagen.id3 import ID3, TCON, TDRC, TIT2, TPE1
+
+    frame = b"\xff\xfb\x90\x00" + b"\x00" * 413  # MPEG-1 layer III, 128 kbps, 44.1 kHz, 417 bytes
+    buffer = io.BytesIO(frame * frames)
+    tags = ID3()
+    tags.add(TIT2(encoding=3, text=title))
+    tags.add(TPE1(encoding=3, text=artist))
+    tags.add(TDRC(encoding=3, text="2021-05-01"))
+    tags.add(TCON(encoding=3, text="(17)"))
+    tags.save(buffer)
+    return buffer.getvalue()
+
+
+def box(kind: bytes, payload: bytes) -> bytes:
+    return struct.pack(">I4s", 8 + len(payload), kind) + payload
+
+
+def full(kind: bytes, payload: bytes, version: int = 0) -> bytes:
+    return box(kind, bytes([version, 0, 0, 0]) + payload)
+
+
+def video_trak(width: int = 1920, height: int = 1080, fps: int = 25, seconds: int = 10, rotate: bool = False) -> bytes:
+    matrix = (
+        (0, 0x10000, 0, -0x10000, 0, 0, 0, 0, 0x40000000)
+        if rotate
+        else (0x10000, 0, 0, 0, 0x10000, 0, 0, 0, 0x40000000)
+    )
+    tkhd = full(
+        b"tkhd",
+        struct.pack(">IIIII", 0, 0, 1, 0, seconds * 1000)
+        + b"\x00" * 16
+        + struct.pack(">9i", *matrix)
+        + struct.pack(">II", width << 16, height << 16),
+    )
+    timescale = fps * 1000
+    mdhd = full(b"mdhd", struct.pack(">IIIIHH", 0, 0, timescale, timescale * seconds, 0x55C4, 0))
+    hdlr = full(b"hdlr", b"\x00" * 4 + b"vide" + b"\x00" * 12 + b"Video\x00")
+    entry = box(
+        b"avc1", b"\x00" * 6 + struct.pack(">H", 1) + b"\x00" * 16 + struct.pack(">HH", width, height) + b"\x00" * 50
+    )
+    stsd = full(b"stsd", struct.pack(">I", 1) + entry)
+    stts = full(b"stts", struct.pack(">III", 1, fps * seconds, 1000))
+    stsz = full(b"stsz", struct.pack(">II", 0, fps * seconds) + b"\x00\x00\x10\x00" * fps * seconds)
+    stbl = box(b"stbl", stsd + stts + stsz)
+    return box(b"trak", tkhd + box(b"mdia", mdhd + hdlr + box(b"minf", stbl)))
+
+
+def audio_trak(rate: int = 48000, channels: int = 2, seconds: int = 10) -> bytes:
+    mdhd = full(b"mdhd", struct.pack(">IIIIHH", 0, 0, rate, rate * seconds, 0x55C4, 0))
+    hdlr = full(b"hdlr", b"\x00" * 4 + b"soun" + b"\x00" * 12 + b"Sound\x00")
+    entry = box(
+        b"mp4a",
+        b"\x00" * 6 + struct.pack(">H", 1) + b"\x00" * 8 + struct.pack(">HHHHI", channels, 16, 0, 0, rate << 16),
+    )
+    stsd = full(b"stsd", struct.pack(">I", 1) + entry)
+    stbl = box(b"stbl", stsd + full(b"stts", struct.pack(">III", 1, seconds * rate // 1024, 1024)))
+    return box(b"trak", full(b"tkhd", b"\x00" * 80) + box(b"mdia", mdhd + hdlr + box(b"minf", stbl)))
+
+
+def moov(seconds: int = 10, width: int = 1920, height: int = 1080, fps: int = 25, rotate: bool = False) -> bytes:
+    mvhd = full(b"mvhd", struct.pack(">IIII", 3_700_000_000, 3_700_000_000, 1000, seconds * 1000) + b"\x00" * 80)
+    video = video_trak(width=width, height=height, fps=fps, seconds=seconds, rotate=rotate)
+    return box(b"moov", mvhd + video + audio_trak(seconds=seconds))
+
+
+def mp4(brand: bytes = b"isom", **video: Any) -> bytes:
+    return box(b"ftyp", brand + b"\x00\x00\x02\x00" + brand + b"mp41") + box(b"mdat", b"\x00" * 4096) + moov(**video)
+
+
+def ebml(element_id: int, payload: bytes) -> bytes:
+    id_bytes = element_id.to_bytes((element_id.bit_length() + 7) // 8, "big")
+    return id_bytes + (0x0100000000000000 | len(payload)).to_bytes(8, "big") + payload
+
+
+def uint(element_id: int, value: int, width: int = 4) -> bytes:
+    return ebml(element_id, value.to_bytes(width, "big"))
+
+
+def matroska(doc_type: bytes = b"webm", tracks_first: bool = True) -> bytes:
+    header = ebml(0x1A45DFA3, ebml(0x4282, doc_type))
+    info = ebml(
+        0x1549A966, uint(0x2AD7B1, 1_000_000) + ebml(0x4489, struct.pack(">d", 12_345.0)) + ebml(0x7BA9, b"Clip")
+    )
+    video = ebml(0xE0, uint(0xB0, 640, 2) + uint(0xBA, 360, 2))
+    audio = ebml(0xE1, ebml(0xB5, struct.pack(">f", 48000.0)) + uint(0x9F, 2, 1))
+    tracks = ebml(
+        0x1654AE6B,
+        ebml(0xAE, uint(0x83, 1, 1) + ebml(0x86, b"V_VP9") + uint(0x23E383, 33_333_333) + video)
+        + ebml(0xAE, uint(0x83, 2, 1) + ebml(0x86, b"A_OPUS") + audio),
+    )
+    cluster = ebml(0x1F43B675, b"\x00" * 2048)
+    if tracks_first:
+        body = info + tracks + cluster
+    else:
+        # A SeekHead whose fixed-width entries point past the cluster to Info and Tracks.
+        def seek_head(info_at: int, tracks_at: int) -> bytes:
+            entries = ebml(0x4DBB, ebml(0x53AB, b"\x15\x49\xa9\x66") + uint(0x53AC, info_at, 8))
+            entries += ebml(0x4DBB, ebml(0x53AB, b"\x16\x54\xae\x6b") + uint(0x53AC, tracks_at, 8))
+            return ebml(0x114D9B74, entries)
+
+        info_at = len(seek_head(0, 0)) + len(cluster)
+        body = seek_head(info_at, info_at + len(info)) + cluster + info + tracks
+    return header + ebml(0x18538067, body)
+
+
+def chunk(kind: bytes, payload: bytes) -> bytes:
+    return kind + struct.pack("<I", len(payload)) + payload + (b"\x00" if len(payload) & 1 else b"")
+
+
+def riff_list(kind: bytes, payload: bytes) -> bytes:
+    return chunk(b"LIST", kind + payload)
+
+
+def avi(frames: int = 300, fps: int = 30) -> bytes:
+    avih = chunk(b"avih", struct.pack("<10I", 1_000_000 // fps, 0, 0, 0, frames, 0, 2, 0, 640, 480) + b"\x00" * 16)
+    vids = riff_list(
+        b"strl",
+        chunk(b"strh", b"vidsXVID" + struct.pack("<IHHIIIII", 0, 0, 0, 0, 1, fps, 0, frames) + b"\x00" * 20)
+        + chunk(b"strf", struct.pack("<IiiHH4s", 40, 640, 480, 1, 24, b"XVID") + b"\x00" * 20),
+    )
+    auds = riff_list(
+        b"strl",
+        chunk(b"strh", b"auds\x00\x00\x00\x00" + struct.pack("<IHHIIIII", 0, 0, 0, 0, 1, 44100, 0, 0) + b"\x00" * 20)
+        + chunk(b"strf", struct.pack("<HHIIHH", 0x55, 2, 44100, 16000, 1, 0)),
+    )
+    hdrl = riff_list(b"hdrl", avih + vids + auds)
+    info = riff_list(b"INFO", chunk(b"INAM", b"Holiday\x00"))
+    movi = riff_list(b"movi", b"\x00" * 4096)
+    body = b"AVI " + hdrl + info + movi
+    return b"RIFF" + struct.pack("<I", len(body)) + body
+
+
+def amf_string(text: str) -> bytes:
+    raw = text.encode()
+    return struct.pack(">H", len(raw)) + raw
+
+
+def flv() -> bytes:
+    props = {"duration": 4.5, "width": 426.0, "height": 240.0, "framerate": 29.97, "videocodecid": 7.0}
+    props |= {"audiocodecid": 10.0, "audiosamplerate": 44100.0, "audiodatarate": 128.0, "videodatarate": 500.0}
+    body = b"".join(amf_string(k) + b"\x00" + struct.pack(">d", v) for k, v in props.items())
+    body += amf_string("stereo") + b"\x01\x01"
+    script = b"\x02" + amf_string("onMetaData") + b"\x08" + struct.pack(">I", len(props) + 1) + body + b"\x00\x00\x09"
+    tag = bytes([18]) + len(script).to_bytes(3, "big") + b"\x00" * 7 + script + struct.pack(">I", 11 + len(script))
+    audio = bytes([8]) + (1).to_bytes(3, "big") + b"\x00" * 7 + bytes([0xAF]) + struct.pack(">I", 12)
+    video = bytes([9]) + (1).to_bytes(3, "big") + b"\x00" * 7 + bytes([0x17]) + struct.pack(">I", 12)
+    return b"FLV\x01\x05" + struct.pack(">I", 9) + b"\x00\x00\x00\x00" + tag + audio + video
+
+
+# --- tests -----------------------------------------------------------------------------------
+
+
+def test_a_wav_reports_duration_sample_rate_channels_and_pcm() -> None:
+    out = run(wav(seconds=2.0, rate=16000, channels=2), "audio/x-wav")
+    assert out.fields["duration_seconds"] == 2.0
+    assert out.fields["sample_rate"] == 16000
+    assert out.fields["channels"] == 2
+    assert out.fields["codec"] == "pcm"
+    assert out.fields["bitrate"] == 16000 * 2 * 16
+    assert out.details["container"] == "wav"
+    assert out.details["bits_per_sample"] == 16
+
+
+def test_an_mp3_reports_its_stream_and_normalizes_id3_tags() -> None:
+    out = run(mp3(frames=100), "audio/mpeg")
+    assert out.fields["codec"] == "mp3"
+    assert out.fields["bitrate"] == 128000
+    assert out.fields["sample_rate"] == 44100
+    assert out.fields["duration_seconds"] == pytest.approx(100 * 1152 / 44100, abs=0.05)
+    assert out.fields["title"] == "Song"
+    assert out.fields["author"] == "Singer"
+    assert out.details["tags"] == {"title": "Song", "artist": "Singer", "year": "2021", "genre": "Rock"}
+
+
+def test_an_mp4_reports_video_size_frame_rate_codecs_and_audio() -> None:
+    out = run(mp4(width=1920, height=1080, fps=25, seconds=10), "video/mp4")
+    fields = out.fields
+    assert (fields["width"], fields["height"]) == (1920, 1080)
+    assert fields["frame_rate"] == 25.0
+    assert fields["duration_seconds"] == 10.0
+    assert fields["codec"] == "h264"
+    assert fields["sample_rate"] == 48000
+    assert fields["channels"] == 2
+    assert fields["created"].startswith("2021-")
+    assert out.details["audio_codec"] == "aac"
+    assert out.details["video_tracks"] == 1
+    assert out.details["audio_tracks"] == 1
+    assert out.details["container"] == "mp4"
+    assert out.details["rotation"] == 0
+
+
+def test_a_quicktime_movie_reports_its_rotation_and_container() -> None:
+    out = run(mp4(brand=b"qt  ", rotate=True), "video/quicktime")
+    assert out.details["container"] == "quicktime"
+    assert out.details["rotation"] == 90
+
+
+def test_a_500_mb_mp4_with_moov_at_the_end_costs_kilobytes_of_reads() -> None:
+    head = box(b"ftyp", b"isom\x00\x00\x02\x00isommp41")
+    mdat_size = 500 * 1024 * 1024
+    mdat_header = struct.pack(">I4s", mdat_size, b"mdat")
+    tail = moov(seconds=600)
+    prefix = head + mdat_header
+    size = len(prefix) + (mdat_size - 8) + len(tail)
+    tail_start = size - len(tail)
+
+    def fetch(start: int, end: int) -> bytes:
+        out = bytearray(end - start + 1)
+        for offset, data in ((0, prefix), (tail_start, tail)):
+            lo, hi = max(start, offset), min(end + 1, offset + len(data))
+            if lo < hi:
+                out[lo - start : hi - start] = data[lo - offset : hi - offset]
+        return bytes(out)
+
+    reader = RangedReader(fetch, size)
+    out = run(b"", "video/mp4", reader=reader)
+    assert out.fields["duration_seconds"] == 600.0
+    assert out.fields["width"] == 1920
+    assert reader.bytes_fetched <= 256 * 1024, reader.bytes_fetched
+
+
+def test_a_webm_reports_duration_tracks_and_frame_rate() -> None:
+    out = run(matroska(), "video/webm")
+    assert out.fields["duration_seconds"] == 12.345
+    assert (out.fields["width"], out.fields["height"]) == (640, 360)
+    assert out.fields["frame_rate"] == 30.0
+    assert out.fields["codec"] == "vp9"
+    assert out.fields["sample_rate"] == 48000
+    assert out.fields["channels"] == 2
+    assert out.fields["title"] == "Clip"
+    assert out.details["container"] == "webm"
+    assert out.details["audio_codec"] == "opus"
+
+
+def test_a_matroska_file_with_headers_after_the_clusters_is_found_through_the_seek_head() -> None:
+    out = run(matroska(doc_type=b"matroska", tracks_first=False), "video/x-matroska")
+    assert out.fields["duration_seconds"] == 12.345
+    assert out.fields["width"] == 640
+    assert out.details["container"] == "matroska"
+
+
+def test_an_avi_reports_size_frame_rate_duration_and_codecs() -> None:
+    out = run(avi(frames=300, fps=30), "video/x-msvideo")
+    assert (out.fields["width"], out.fields["height"]) == (640, 480)
+    assert out.fields["frame_rate"] == 30.0
+    assert out.fields["duration_seconds"] == 10.0
+    assert out.fields["codec"] == "mpeg4"
+    assert out.fields["sample_rate"] == 44100
+    assert out.fields["title"] == "Holiday"
+    assert out.details["audio_codec"] == "mp3"
+
+
+def test_an_flv_reports_its_onmetadata() -> None:
+    out = run(flv(), "video/x-flv")
+    assert out.fields["duration_seconds"] == 4.5
+    assert (out.fields["width"], out.fields["height"]) == (426, 240)
+    assert out.fields["frame_rate"] == 29.97
+    assert out.fields["codec"] == "h264"
+    assert out.fields["bitrate"] == 628000
+    assert out.fields["channels"] == 2
+    assert out.details["audio_codec"] == "aac"
+
+
+def test_an_mp4_without_a_movie_header_is_corrupt() -> None:
+    data = box(b"ftyp", b"isom\x00\x00\x02\x00isom") + box(b"mdat", b"\x00" * 100)
+    with pytest.raises(ExtractionFailed) as caught:
+        run(data, "video/mp4")
+    assert caught.value.code == "corrupt"
+
+
+@pytest.mark.parametrize("data", [b"", b"\x00" * 10, b"ID3\x04\x00\x00\x00\x00\x00\x05ab", b"fLaC\x00\x00\x00\x22"])
+def test_unreadable_audio_fails_as_corrupt(data: bytes) -> None:
+    with pytest.raises(ExtractionFailed) as caught:
+        run(data, "audio/mpeg")
+    assert caught.value.code == "corrupt"
+
+
+def test_a_truncated_mp3_keeps_what_its_frames_say() -> None:
+    data = mp3(frames=100)
+    out = run(data[: len(data) // 2], "audio/mpeg")
+    assert out.fields["sample_rate"] == 44100
+    assert out.fields["title"] == "Song"
+
+
+def test_a_box_with_an_impossible_size_ends_the_walk_without_hanging() -> None:
+    data = box(b"ftyp", b"isom\x00\x00\x02\x00") + struct.pack(">I4s", 3, b"moov") + b"\x00" * 64
+    with pytest.raises(ExtractionFailed):
+        run(data, "video/mp4")
+
+
+def test_a_quicktime_location_becomes_gps_coordinates() -> None:
+    data = mp4(brand=b"qt  ")
+    xyz = box(b"\xa9xyz", struct.pack(">HH", 18, 0x15C7) + b"+48.8583+002.2945/")
+    moov_at = data.index(b"moov") - 4
+    old_moov = data[moov_at:]
+    new_moov = box(b"moov", old_moov[8:] + box(b"udta", xyz))
+    out = run(data[:moov_at] + new_moov, "video/quicktime")
+    assert out.fields["gps_latitude"] == 48.8583
+    assert out.fields["gps_longitude"] == 2.2945

@@ -1,0 +1,90 @@
+import codecs
+import csv
+
+import pytest
+
+from chalicelib.errors import ExtractionFailed
+from chalicelib.extractors import tabular
+from chalicelib.extractors.base import Source
+from chalicelib.reader import bytes_reader
+
+
+def run(data: bytes, name: str = "t.csv", mime: str = "text/csv"):
+    return tabular.extract(Source(bytes_reader(data), len(data), name, mime, data[:8192]))
+
+
+def test_a_csv_with_a_header_reports_columns_and_rows():
+    out = run(b'id,name,score\n1,Ann,3.5\n2,Bob,4.0\n3,"Cy, Jr",2.5\n')
+    assert out.fields == {
+        "encoding": "us-ascii",
+        "delimiter": ",",
+        "has_header": True,
+        "column_count": 3,
+        "columns": ["id", "name", "score"],
+        "row_count": 3,
+    }
+    assert out.details["ragged_rows"] == 0
+
+
+def test_semicolon_pipe_and_tab_delimiters_are_sniffed():
+    assert run(b"a;b\n1;2\n3;4\n").fields["delimiter"] == ";"
+    assert run(b"a|b|c\n1|2|3\n4|5|6\n").fields["delimiter"] == "|"
+    out = run(b"a\tb\n1\t2\n", name="t.tsv")
+    assert out.fields["delimiter"] == "\t"
+    assert out.fields["column_count"] == 2
+
+
+def test_quoted_newlines_count_as_one_row():
+    out = run(b'id,text\n1,"line one\nline two"\n2,plain\n')
+    assert out.fields["row_count"] == 2
+
+
+def test_utf16_and_utf8_bom_files_are_decoded():
+    body = "nom,ville\nÉlise,Zürich\n"
+    out = run(codecs.BOM_UTF16_LE + body.encode("utf-16-le"))
+    assert out.fields["encoding"] == "utf-16le"
+    assert out.fields["columns"] == ["nom", "ville"]
+    out = run(codecs.BOM_UTF8 + body.encode())
+    assert out.fields["columns"] == ["nom", "ville"]
+    assert out.details["bom"] is True
+
+
+def test_latin1_bytes_fall_back_to_a_single_byte_code_page():
+    out = run("name,city,zip\nJosé,Córdoba,5000\nZoë,Genève,1201\n".encode("latin-1"))
+    assert out.fields["encoding"] == "cp1252"
+    assert out.fields["row_count"] == 2
+
+
+def test_ragged_rows_are_counted():
+    out = run(b"a,b,c\n1,2,3\n1,2\n1,2,3,4\n5,6,7\n")
+    assert out.fields["column_count"] == 3
+    assert out.details["ragged_rows"] == 2
+    assert out.fields["row_count"] == 4
+
+
+def test_a_field_over_the_size_limit_is_a_bad_row_not_a_crash():
+    huge = b"x" * (csv.field_size_limit() + 10)
+    data = b"a,b\n1,2\n3," + huge + b"\n4,5\n"
+    out = run(data)
+    assert out.details["bad_rows"] >= 1
+    assert out.fields["column_count"] == 2
+
+
+def test_an_empty_file_is_corrupt():
+    with pytest.raises(ExtractionFailed):
+        run(b"")
+
+
+def test_sniff_and_iter_rows_are_reusable_for_ingestion():
+    data = "x;y\n1;ä\n".encode()
+    fmt = tabular.sniff(data, complete=True)
+    assert (fmt.delimiter, fmt.encoding.name) == (";", "utf-8")
+    rows = list(tabular.iter_rows(bytes_reader(data), fmt))  # type: ignore[arg-type]
+    assert rows == [["x", "y"], ["1", "ä"]]
+
+
+def test_iter_rows_leaves_the_file_open():
+    reader = bytes_reader(b"a,b\n1,2\n")
+    fmt = tabular.sniff(b"a,b\n1,2\n", complete=True)
+    assert len(list(tabular.iter_rows(reader, fmt))) == 2  # type: ignore[arg-type]
+    assert not reader.closed

@@ -1,0 +1,100 @@
+"""The engine: detection + registry + bounded extraction, and the registry's consistency."""
+
+from __future__ import annotations
+
+import importlib
+import io
+import time
+import zipfile
+from collections import defaultdict
+
+import pytest
+
+from chalicelib import extract as engine
+from chalicelib.bounds import Limits
+from chalicelib.errors import ExtractionFailed
+from chalicelib.extractors import registry
+from chalicelib.extractors.base import Extraction, Source
+from chalicelib.reader import bytes_reader
+from tests.support import samples
+
+FAST = Limits(wall_seconds=3.0, cpu_seconds=3.0, memory_bytes=256 * 1024 * 1024)
+
+
+def test_no_mime_type_is_claimed_by_two_registry_entries() -> None:
+    owners: dict[str, list[str]] = defaultdict(list)
+    for entry in registry.REGISTRY:
+        for mime in entry.mime_types:
+            owners[mime].append(entry.family)
+    assert {mime: families for mime, families in owners.items() if len(families) > 1} == {}
+
+
+def test_every_registry_module_exists_and_has_an_extract_function() -> None:
+    for entry in registry.REGISTRY:
+        module = importlib.import_module(entry.module)
+        assert callable(module.extract), entry.module
+
+
+def test_a_pdf_is_extracted_in_the_sandbox_and_the_bytes_read_are_counted() -> None:
+    reader = bytes_reader(samples.pdf(pages=3))
+    result = engine.extract(reader, "report.pdf", limits=FAST)
+    assert result.metadata["mime_type"] == "application/pdf"
+    assert result.metadata["family"] == "pdf"
+    assert result.metadata["page_count"] == 3
+    assert result.metadata["extension_mismatch"] is False
+    assert reader.bytes_fetched > 0
+    assert reader.requests >= 1
+
+
+def test_the_in_process_mode_gives_the_same_metadata(monkeypatch: pytest.MonkeyPatch) -> None:
+    data = samples.jpeg(width=120, height=80)
+    sandboxed = engine.extract(bytes_reader(data), "cat.jpg", limits=FAST).metadata
+    monkeypatch.setenv("DOCPIPE_SANDBOX", "0")
+    inline = engine.extract(bytes_reader(data), "cat.jpg").metadata
+    assert sandboxed == inline
+    assert (inline["width"], inline["height"]) == (120, 80)
+
+
+def test_a_misnamed_file_is_flagged() -> None:
+    result = engine.extract(bytes_reader(samples.png()), "photo.jpg", limits=FAST)
+    assert result.metadata["mime_type"] == "image/png"
+    assert result.metadata["extension_mismatch"] is True
+
+
+def test_an_unknown_extension_claims_nothing() -> None:
+    result = engine.extract(bytes_reader(samples.png()), "image.testfile", limits=FAST)
+    assert "extension_mismatch" not in result.metadata
+
+
+def test_an_extractor_error_is_wrapped_with_the_family_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DOCPIPE_SANDBOX", "0")
+    with pytest.raises(ExtractionFailed) as caught:
+        engine.extract(bytes_reader(b"%PDF-1.7\n1 0 obj << /Type /Catalog"), "broken.pdf")
+    assert caught.value.code == "corrupt"
+    assert caught.value.message.startswith("pdf:")
+
+
+def _hanging(source: Source) -> Extraction:
+    while True:
+        time.sleep(0.01)
+
+
+def test_a_hanging_extractor_ends_as_timeout_and_the_caller_goes_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    entry = registry.Entry("pdf", "tests.unit.test_extract_engine", frozenset({"application/pdf"}))
+    monkeypatch.setattr(engine, "lookup", lambda mime: entry)
+    monkeypatch.setattr(registry.Entry, "load", lambda self: _hanging)
+    started = time.monotonic()
+    with pytest.raises(ExtractionFailed) as caught:
+        engine.extract(bytes_reader(samples.pdf()), "slow.pdf", limits=Limits(wall_seconds=0.5, cpu_seconds=5))
+    assert caught.value.code == "timeout"
+    assert time.monotonic() - started < 3
+
+
+def test_a_zip_bomb_member_does_not_blow_up_detection() -> None:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("[Content_Types].xml", b"<" + b" " * (50 * 1024 * 1024) + b">")
+    reader = bytes_reader(buffer.getvalue())
+    result = engine.extract(reader, "bomb.docx", limits=FAST)
+    assert result.metadata["mime_type"] == "application/zip"
+    assert reader.bytes_fetched <= len(buffer.getvalue()) + 64 * 1024
