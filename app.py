@@ -11,12 +11,11 @@ import logging
 import os
 from typing import Any
 
-from chalice import Chalice, CognitoUserPoolAuthorizer
+from chalice import Chalice, CognitoUserPoolAuthorizer, CORSConfig, Response
 from chalice.app import CloudWatchEvent, S3Event, SQSEvent
 
 from chalicelib import wiring
-from chalicelib.documents import parse_limit
-from chalicelib.http import api, caller_from_context, json_response
+from chalicelib.http import api, caller_from_context, json_body, json_response, normalize_error, query_dict
 
 app = Chalice(app_name="docpipe")
 app.log.setLevel(logging.INFO)
@@ -27,8 +26,18 @@ RECORDS_QUEUE = os.environ.get("DOCPIPE_RECORDS_QUEUE", "docpipe-records")
 USER_POOL_ARN = os.environ.get(
     "DOCPIPE_USER_POOL_ARN", "arn:aws:cognito-idp:us-east-1:123456789012:userpool/us-east-1_unset"
 )
+app.api.cors = CORSConfig(
+    allow_origin=os.environ.get("DOCPIPE_WEB_ORIGIN", "http://127.0.0.1:8000"),
+    allow_headers=["Authorization", "Content-Type"],
+    max_age=600,
+)
 
 authorizer = CognitoUserPoolAuthorizer("docpipe-users", provider_arns=[USER_POOL_ARN])
+
+
+@app.middleware("http")
+def docpipe_errors(event: Any, get_response: Any) -> Any:
+    return normalize_error(get_response(event))
 
 
 def _caller() -> Any:
@@ -36,12 +45,15 @@ def _caller() -> Any:
     return caller_from_context(request.context if request else None, wiring.settings().admin_group)
 
 
-def _query(name: str) -> str | None:
-    params = app.current_request.query_params if app.current_request else None
-    value = params.get(name) if params else None
-    return str(value) if value is not None else None
+def _params() -> dict[str, str]:
+    return query_dict(app.current_request.query_params if app.current_request else None)
 
 
+def _body() -> Any:
+    return json_body(app.current_request.raw_body if app.current_request else None)
+
+
+# -- public ------------------------------------------------------------------
 @app.route("/health")
 @api
 def health() -> Any:
@@ -54,11 +66,25 @@ def public_config() -> Any:
     return json_response(wiring.settings().public_config())
 
 
+@app.route("/openapi.json")
+@api
+def openapi() -> Any:
+    from chalicelib.openapi import document
+
+    return json_response(document())
+
+
+# -- documents ---------------------------------------------------------------
+@app.route("/uploads", methods=["POST"], authorizer=authorizer)
+@api
+def create_upload() -> Any:
+    return json_response(wiring.document_service().create_upload(_caller(), _body()), 201)
+
+
 @app.route("/documents", authorizer=authorizer)
 @api
 def list_documents() -> Any:
-    page = wiring.document_service().list_mine(_caller(), parse_limit(_query("limit")), _query("next"))
-    return json_response(page)
+    return json_response(wiring.document_service().list_mine(_caller(), _params()))
 
 
 @app.route("/documents/{doc_id}", authorizer=authorizer)
@@ -67,13 +93,50 @@ def get_document(doc_id: str) -> Any:
     return json_response(wiring.document_service().get(_caller(), doc_id).to_public())
 
 
+@app.route("/documents/{doc_id}", methods=["DELETE"], authorizer=authorizer)
+@api
+def delete_document(doc_id: str) -> Any:
+    wiring.document_service().delete(_caller(), doc_id)
+    return Response(body="", status_code=204)
+
+
+@app.route("/documents/{doc_id}/download", authorizer=authorizer)
+@api
+def download_document(doc_id: str) -> Any:
+    return json_response(wiring.document_service().download(_caller(), doc_id))
+
+
+@app.route("/documents/{doc_id}/preview", authorizer=authorizer)
+@api
+def preview_document(doc_id: str) -> Any:
+    return json_response(wiring.document_service().preview(_caller(), doc_id))
+
+
+@app.route("/documents/{doc_id}/reprocess", methods=["POST"], authorizer=authorizer)
+@api
+def reprocess_document(doc_id: str) -> Any:
+    return json_response(wiring.document_service().request_reprocess(_caller(), doc_id), 202)
+
+
+@app.route("/stats", authorizer=authorizer)
+@api
+def stats() -> Any:
+    return json_response(wiring.document_service().stats(_caller()))
+
+
+@app.route("/events", methods=["POST"], authorizer=authorizer)
+@api
+def publish_event() -> Any:
+    return json_response(wiring.document_service().publish_event(_caller(), _body()), 202)
+
+
 @app.route("/admin/documents", authorizer=authorizer)
 @api
 def list_all_documents() -> Any:
-    page = wiring.document_service().list_all(_caller(), parse_limit(_query("limit")), _query("next"))
-    return json_response(page)
+    return json_response(wiring.document_service().list_all(_caller(), _params()))
 
 
+# -- events --------------------------------------------------------------------
 @app.on_s3_event(bucket=BUCKET, prefix="uploads/", events=["s3:ObjectCreated:*"])
 def on_upload(event: S3Event) -> dict[str, Any]:
     from chalicelib.ingest import objects_from_s3_event
@@ -95,3 +158,10 @@ def on_producer_event(event: CloudWatchEvent) -> dict[str, Any]:
     from chalicelib.events import handle
 
     return {"stored": handle(wiring.event_store(), event.to_dict())}
+
+
+@app.on_cw_event({"source": ["docpipe.api"], "detail-type": ["ReprocessRequested"]})
+def on_reprocess(event: CloudWatchEvent) -> dict[str, Any]:
+    detail = event.detail if isinstance(event.detail, dict) else {}
+    outcome = wiring.ingest_service().reprocess(str(detail.get("doc_id", "")), detail.get("version"))
+    return outcome.__dict__

@@ -1,24 +1,42 @@
-"""Reading documents on behalf of a verified caller.
+"""What a verified caller may do with documents.
 
 Ownership is decided here and only here: a document belongs to its owner;
 admins (the signed `cognito:groups` claim) may read every document, including
 files dropped into S3 with no owner. Anyone else gets 404, never 403, so ids
-of other users' documents cannot be probed.
+of other users' documents cannot be probed. Input from the API is validated
+here too, with a clear 400 for anything malformed.
 """
 
 from __future__ import annotations
 
+import re
+import unicodedata
+import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from chalicelib import cursor
+from chalicelib.bus import EventBus
 from chalicelib.config import Settings
-from chalicelib.errors import BadRequest, Forbidden, NotFound
-from chalicelib.models import Document
-from chalicelib.repository import Repository
+from chalicelib.errors import BadRequest, Conflict, Forbidden, NotFound
+from chalicelib.models import Document, Status, utcnow
+from chalicelib.repository import Filters, Repository
+from chalicelib.storage import S3Storage
 
 MAX_LIMIT = 100
 DEFAULT_LIMIT = 25
+UPLOAD_URL_SECONDS = 900
+DOWNLOAD_URL_SECONDS = 300
+LIST_PARAMS = frozenset({"limit", "next", "status", "family", "created_from", "created_to", "name"})
+PRODUCER_SOURCE = "docpipe.producer"
+API_SOURCE = "docpipe.api"
+REPROCESS_REQUESTED = "ReprocessRequested"
+
+_CONTENT_TYPE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,63}/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}$")
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}(T\d{2}(:\d{2}(:\d{2}(\.\d{1,6})?)?)?(Z|[+-]\d{2}:\d{2})?)?$")
+_FAMILY = re.compile(r"^[a-z_]{1,32}$")
+_DETAIL_TYPE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._ -]{0,127}$")
 
 
 @dataclass(frozen=True)
@@ -41,36 +59,211 @@ def parse_limit(raw: str | None) -> int:
     return value
 
 
-class DocumentService:
-    def __init__(self, repository: Repository, settings: Settings) -> None:
-        self._repo = repository
-        self._settings = settings
+def parse_filters(params: dict[str, str]) -> Filters:
+    unknown = sorted(set(params) - LIST_PARAMS)
+    if unknown:
+        raise BadRequest(f"Unknown query parameter: {unknown[0]}", code="unknown_parameter")
+    status = params.get("status")
+    if status is not None and status not in {s.value for s in Status}:
+        raise BadRequest("status must be one of PENDING, PROCESSING, PROCESSED, FAILED", code="invalid_filter")
+    family = params.get("family")
+    if family is not None and not _FAMILY.match(family):
+        raise BadRequest("family must be a family name such as pdf or image", code="invalid_filter")
+    for name in ("created_from", "created_to"):
+        value = params.get(name)
+        if value is not None and not _DATE.match(value):
+            raise BadRequest(f"{name} must be an ISO 8601 date or timestamp", code="invalid_filter")
+    name_prefix = params.get("name")
+    if name_prefix is not None and not 1 <= len(name_prefix) <= 255:
+        raise BadRequest("name must be 1 to 255 characters", code="invalid_filter")
+    return Filters(status, family, params.get("created_from"), params.get("created_to"), name_prefix)
 
+
+@dataclass(frozen=True)
+class UploadRequest:
+    filename: str
+    content_type: str
+    size: int
+
+
+def parse_upload(body: Any, max_bytes: int) -> UploadRequest:
+    if not isinstance(body, dict):
+        raise BadRequest("The body must be a JSON object", code="invalid_body")
+    unknown = sorted(set(body) - {"filename", "content_type", "size"})
+    if unknown:
+        raise BadRequest(f"Unknown field: {unknown[0]}", code="invalid_body")
+    filename = body.get("filename")
+    if not isinstance(filename, str) or not filename.strip():
+        raise BadRequest("filename is required", code="invalid_filename")
+    if any(unicodedata.category(c).startswith("C") for c in filename) or len(filename) > 255:
+        raise BadRequest("filename must be at most 255 printable characters", code="invalid_filename")
+    filename = re.split(r"[\\/]", filename.strip())[-1]
+    if filename in ("", ".", ".."):
+        raise BadRequest("filename must name a file", code="invalid_filename")
+    content_type = body.get("content_type")
+    if not isinstance(content_type, str) or not _CONTENT_TYPE.match(content_type):
+        raise BadRequest("content_type must be a MIME type such as application/pdf", code="invalid_content_type")
+    size = body.get("size")
+    if not isinstance(size, int) or isinstance(size, bool) or size < 1:
+        raise BadRequest("size must be a positive integer (bytes)", code="invalid_size")
+    if size > max_bytes:
+        raise BadRequest(f"The file is larger than the {max_bytes}-byte limit", code="too_large")
+    return UploadRequest(filename, content_type.lower(), size)
+
+
+def safe_key_name(filename: str) -> str:
+    """The file name as it appears in the S3 key: letters, digits and . _ - space; at most 200 bytes."""
+    cleaned = "".join(c if c.isalnum() or c in "._- " else "_" for c in filename).strip(" .") or "file"
+    while len(cleaned.encode()) > 200:
+        cleaned = cleaned[:-1]
+    return cleaned
+
+
+def rendition_key(doc_id: str) -> str:
+    from chalicelib.rendition import rendition_key as key
+
+    return key(doc_id)
+
+
+class DocumentService:
+    def __init__(self, repository: Repository, storage: S3Storage, settings: Settings, bus: EventBus) -> None:
+        self._repo = repository
+        self._storage = storage
+        self._settings = settings
+        self._bus = bus
+
+    # -- reading -----------------------------------------------------------
     def get(self, caller: Caller, doc_id: str) -> Document:
         doc = self._repo.get(doc_id) if _plausible_id(doc_id) else None
         if doc is None or not (caller.admin or doc.owner == caller.sub):
             raise NotFound("No such document")
         return doc
 
-    def list_mine(self, caller: Caller, limit: int, next_cursor: str | None) -> dict[str, Any]:
-        scope = f"owner:{caller.sub}"
-        start = cursor.decode(next_cursor, scope, self._secret())
-        page = self._repo.list_for_owner(caller.sub, limit, start)
+    def list_mine(self, caller: Caller, params: dict[str, str]) -> dict[str, Any]:
+        filters, limit = parse_filters(params), parse_limit(params.get("limit"))
+        scope = f"owner:{caller.sub}:{_filter_scope(filters)}"
+        start = cursor.decode(params.get("next"), scope, self._secret())
+        page = self._repo.list_for_owner(caller.sub, limit, start, filters)
         return self._page(page.items, page.last_key, scope)
 
-    def list_all(self, caller: Caller, limit: int, next_cursor: str | None) -> dict[str, Any]:
+    def list_all(self, caller: Caller, params: dict[str, str]) -> dict[str, Any]:
         if not caller.admin:
             raise Forbidden("Only administrators may list every document")
-        scope = "all"
-        start = cursor.decode(next_cursor, scope, self._secret())
-        page = self._repo.list_all(limit, start)
+        filters, limit = parse_filters(params), parse_limit(params.get("limit"))
+        scope = f"all:{_filter_scope(filters)}"
+        start = cursor.decode(params.get("next"), scope, self._secret())
+        page = self._repo.list_all(limit, start, filters)
         return self._page(page.items, page.last_key, scope)
+
+    def stats(self, caller: Caller) -> dict[str, Any]:
+        stats = self._repo.stats(caller.sub, everyone=caller.admin)
+        stats["scope"] = "everyone" if caller.admin else "mine"
+        return stats
+
+    # -- uploads and files -------------------------------------------------
+    def create_upload(self, caller: Caller, body: Any) -> dict[str, Any]:
+        request = parse_upload(body, self._settings.max_upload_bytes)
+        doc_id = uuid.uuid4().hex
+        key = f"{self._settings.uploads_prefix}{caller.sub}/{doc_id}/{safe_key_name(request.filename)}"
+        now = utcnow()
+        doc = Document(
+            id=doc_id,
+            owner=caller.sub,
+            bucket=self._settings.bucket,
+            key=key,
+            filename=request.filename,
+            status=Status.PENDING,
+            created_at=now,
+            updated_at=now,
+            declared_size=request.size,
+            declared_type=request.content_type,
+            timeline=[{"at": now, "event": "upload_requested"}],
+        )
+        self._repo.create_pending(doc)
+        post = self._storage.presigned_post(
+            key, request.content_type, self._settings.max_upload_bytes, UPLOAD_URL_SECONDS
+        )
+        expires = datetime.now(UTC) + timedelta(seconds=UPLOAD_URL_SECONDS)
+        return {
+            "document": doc.to_public(),
+            "upload": {"url": post["url"], "fields": post["fields"], "method": "POST"},
+            "expires_at": expires.isoformat(timespec="seconds"),
+            "max_bytes": self._settings.max_upload_bytes,
+        }
+
+    def download(self, caller: Caller, doc_id: str) -> dict[str, Any]:
+        doc = self._uploaded(caller, doc_id)
+        if not self._storage.exists(doc.bucket, doc.key):
+            raise NotFound("The file is no longer stored", code="object_missing")
+        url = self._storage.presigned_get(doc.bucket, doc.key, DOWNLOAD_URL_SECONDS, filename=doc.filename)
+        return {"url": url, "expires_in": DOWNLOAD_URL_SECONDS, "filename": doc.filename}
+
+    def preview(self, caller: Caller, doc_id: str) -> dict[str, Any]:
+        doc = self.get(caller, doc_id)
+        key = rendition_key(doc.id)
+        if doc.status is not Status.PROCESSED or not self._storage.exists(doc.bucket, key):
+            raise NotFound("This document has no preview", code="no_preview")
+        url = self._storage.presigned_get(
+            doc.bucket, key, DOWNLOAD_URL_SECONDS, content_type="text/html; charset=utf-8"
+        )
+        return {"url": url, "expires_in": DOWNLOAD_URL_SECONDS}
+
+    def delete(self, caller: Caller, doc_id: str) -> None:
+        doc = self.get(caller, doc_id)
+        self._storage.delete(doc.bucket, doc.key)
+        self._storage.delete(doc.bucket, rendition_key(doc.id))
+        self._repo.delete(doc.id)
+
+    def request_reprocess(self, caller: Caller, doc_id: str) -> dict[str, Any]:
+        """Queue one re-extraction; asking again while one is pending or running changes nothing."""
+        doc = self._uploaded(caller, doc_id)
+        if doc.status is Status.PROCESSING:
+            return {"id": doc.id, "status": doc.status.value, "reprocess": "already_in_progress"}
+        pending = [e for e in doc.timeline if e.get("event") == "reprocess_requested"]
+        if pending and pending[-1].get("version") == doc.updated_at:
+            return {"id": doc.id, "status": doc.status.value, "reprocess": "already_requested"}
+        self._repo.add_event(doc.id, {"at": utcnow(), "event": "reprocess_requested", "version": doc.updated_at})
+        self._bus.put(API_SOURCE, REPROCESS_REQUESTED, {"doc_id": doc.id, "version": doc.updated_at})
+        return {"id": doc.id, "status": doc.status.value, "reprocess": "requested"}
+
+    def publish_event(self, caller: Caller, body: Any) -> dict[str, Any]:
+        detail_type, detail = parse_event(body)
+        event_id = self._bus.put(PRODUCER_SOURCE, detail_type, {**detail, "submitted_by": caller.sub})
+        return {"event_id": event_id, "source": PRODUCER_SOURCE, "detail_type": detail_type}
+
+    # -- helpers -----------------------------------------------------------
+    def _uploaded(self, caller: Caller, doc_id: str) -> Document:
+        doc = self.get(caller, doc_id)
+        if doc.status is Status.PENDING:
+            raise Conflict("Nothing has been uploaded for this document yet", code="not_uploaded")
+        return doc
 
     def _page(self, items: list[Document], last: dict[str, str] | None, scope: str) -> dict[str, Any]:
         return {"items": [d.summary() for d in items], "next": cursor.encode(last, scope, self._secret())}
 
     def _secret(self) -> str:
         return self._settings.cursor_secret or f"{self._settings.table}:{self._settings.user_pool_id}"
+
+
+def parse_event(body: Any) -> tuple[str, dict[str, Any]]:
+    import json
+
+    if not isinstance(body, dict) or set(body) - {"detail_type", "detail"}:
+        raise BadRequest("The body must be {detail_type, detail}", code="invalid_body")
+    detail_type, detail = body.get("detail_type"), body.get("detail")
+    if not isinstance(detail_type, str) or not _DETAIL_TYPE.match(detail_type):
+        raise BadRequest("detail_type must be 1 to 128 letters, digits, spaces, '.', '_' or '-'", code="invalid_event")
+    if not isinstance(detail, dict):
+        raise BadRequest("detail must be a JSON object", code="invalid_event")
+    if "submitted_by" in detail:
+        raise BadRequest("detail.submitted_by is set by docpipe", code="invalid_event")
+    if len(json.dumps(detail)) > 64 * 1024:
+        raise BadRequest("detail must be at most 64 KiB", code="invalid_event")
+    return detail_type, detail
+
+
+def _filter_scope(filters: Filters) -> str:
+    return "|".join(str(v or "") for v in vars(filters).values())
 
 
 def _plausible_id(doc_id: str) -> bool:

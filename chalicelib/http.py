@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import re
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -61,3 +62,45 @@ def caller_from_context(context: dict[str, Any] | None, admin_group: str) -> Cal
         raise Unauthorized("Missing or invalid credentials")
     groups = groups_from_claim(claims.get("cognito:groups"))
     return Caller(sub=sub, username=claims.get("cognito:username"), groups=groups, admin=admin_group in groups)
+
+
+MAX_BODY_BYTES = 256 * 1024
+
+
+def json_body(raw: bytes | str | None) -> Any:
+    """The request body as JSON, or a clear 400 (Chalice's own error shape is not ours)."""
+    from chalicelib.errors import BadRequest
+
+    if not raw:
+        raise BadRequest("A JSON body is required", code="invalid_body")
+    if len(raw) > MAX_BODY_BYTES:
+        raise BadRequest("The body is too large", code="invalid_body")
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise BadRequest("The body is not valid JSON", code="invalid_body") from exc
+
+
+def query_dict(params: Any) -> dict[str, str]:
+    """Query parameters as a plain dict; a repeated parameter is a 400, not a silent pick."""
+    from chalicelib.errors import BadRequest
+
+    if not params:
+        return {}
+    out: dict[str, str] = {}
+    for name in params:
+        values = params.getlist(name) if hasattr(params, "getlist") else [params[name]]
+        if len(values) != 1:
+            raise BadRequest(f"Query parameter {name} may appear once", code="invalid_parameter")
+        out[str(name)] = str(values[0])
+    return out
+
+
+def normalize_error(response: Any) -> Any:
+    """Chalice's own errors ({"Code", "Message"}: bad media type, wrong method...) in docpipe's shape."""
+    body = response.body
+    if isinstance(body, dict) and set(body) == {"Code", "Message"} and response.status_code >= 400:
+        code = re.sub(r"(?<!^)(?=[A-Z])", "_", str(body["Code"]).removesuffix("Error")).lower()
+        response.body = json.dumps({"code": code or "error", "message": str(body["Message"])})
+        response.headers = {**(response.headers or {}), **JSON}
+    return response

@@ -18,6 +18,7 @@ from typing import Any
 from chalicelib.config import Settings
 from chalicelib.errors import ExtractionFailed, StaleEvent
 from chalicelib.models import Document, ObjectRef, utcnow
+from chalicelib.reader import RangedReader
 from chalicelib.repository import Claim, Repository
 from chalicelib.storage import S3Storage
 
@@ -111,24 +112,79 @@ class IngestService:
         filename = obj.key.rsplit("/", 1)[-1] or obj.key
         return dropped_document_id(obj.bucket, obj.key), filename, owned["owner"] if owned else None
 
+    def reprocess(self, doc_id: str, version: str | None) -> Outcome:
+        """Run extraction again for a document, if nothing happened to it since the request."""
+        doc = self._repo.get(doc_id)
+        if doc is None or (version is not None and doc.updated_at != version):
+            log.info("skipping a reprocess request that is no longer current", extra={"doc_id": doc_id})
+            return Outcome(doc_id, "SKIPPED", "stale_request")
+        try:
+            info = self._storage.head(doc.bucket, doc.key)
+        except ExtractionFailed:
+            info = None
+        return self.process(ObjectRef(doc.bucket, doc.key, etag=info.etag if info else None), force=True)
+
     def _run(self, doc: Document, claim: Claim) -> Outcome:
         warnings: list[str] = []
+        error: dict[str, str] | None = None
         try:
-            metadata, warnings = self._extract(doc)
+            metadata, warnings, reader = self._extract(doc)
         except ExtractionFailed as exc:
-            self._repo.fail(doc.id, claim.attempt, exc.to_dict(), warnings, utcnow())
-            log.info("document failed", extra={"doc_id": doc.id, "reason": exc.code})
-            return Outcome(doc.id, "FAILED", exc.code)
+            if exc.code == "missing" and _first_sight(doc):
+                # announced but gone before it could be read: nothing to track
+                self._repo.delete(doc.id)
+                return Outcome(doc.id, "SKIPPED", "missing")
+            error = exc.to_dict()
         except Exception:
             log.exception("unexpected error while processing", extra={"doc_id": doc.id})
             error = {"code": "internal", "message": "Unexpected error while processing the file"}
-            self._repo.fail(doc.id, claim.attempt, error, warnings, utcnow())
-            return Outcome(doc.id, "FAILED", "internal")
-        self._repo.complete(doc.id, claim.attempt, metadata, warnings, utcnow())
-        log.info("document processed", extra={"doc_id": doc.id, "family": metadata.get("family")})
+        try:
+            if error is not None:
+                self._repo.fail(doc.id, claim.attempt, error, warnings, utcnow())
+                log.info("document failed", extra={"doc_id": doc.id, "reason": error["code"]})
+                return Outcome(doc.id, "FAILED", error["code"])
+            self._finish(doc, claim, metadata, warnings, reader)
+        except StaleEvent:
+            # another attempt took the document over (this one outlived its lease): it reports
+            log.warning("attempt superseded; its result is dropped", extra={"doc_id": doc.id})
+            return Outcome(doc.id, "SKIPPED", "superseded")
         return Outcome(doc.id, "PROCESSED")
 
-    def _extract(self, doc: Document) -> tuple[dict[str, Any], list[str]]:
+    def _finish(
+        self, doc: Document, claim: Claim, metadata: dict[str, Any], warnings: list[str], reader: RangedReader
+    ) -> None:
+        self._mark_duplicate(doc, metadata)
+        self._render(doc, metadata, warnings, reader)
+        self._repo.complete(doc.id, claim.attempt, metadata, warnings, utcnow())
+        if metadata.get("sha256"):
+            self._repo.set_hash(doc.id, doc.owner, metadata["sha256"], doc.created_at)
+        log.info("document processed", extra={"doc_id": doc.id, "family": metadata.get("family")})
+
+    def _mark_duplicate(self, doc: Document, metadata: dict[str, Any]) -> None:
+        """A file whose sha256 the same owner already has points at the oldest copy."""
+        sha = metadata.get("sha256")
+        if not sha:
+            return
+        others = [d for d in self._repo.find_by_hash(doc.owner, sha) if d.id != doc.id]
+        if others:
+            metadata["duplicate_of"] = min(others, key=lambda d: (d.created_at, d.id)).id
+
+    def _render(self, doc: Document, metadata: dict[str, Any], warnings: list[str], reader: RangedReader) -> None:
+        """Write the HTML rendition; a failure here is a warning, never a failed document."""
+        try:
+            from chalicelib.rendition import render, rendition_key
+
+            public = {**doc.to_public(), "status": "PROCESSED", "metadata": metadata, "warnings": list(warnings)}
+            page = render(public, reader)
+            key = rendition_key(doc.id, self._settings.renditions_prefix, self._settings.uploads_prefix)
+            self._storage.put_rendition(doc.bucket, key, page.put_object_args())
+            warnings.extend(page.warnings)
+            metadata.setdefault("details", {})["rendition"] = True
+        except Exception:
+            log.exception("rendition failed", extra={"doc_id": doc.id})
+            warnings.append("rendition: could not be written")
+
+    def _extract(self, doc: Document) -> tuple[dict[str, Any], list[str], RangedReader]:
         from chalicelib.extract import extract
 
         info = self._storage.head(doc.bucket, doc.key)
@@ -144,7 +200,7 @@ class IngestService:
         if doc.declared_type and doc.declared_type != metadata.get("mime_type"):
             metadata["declared_type_mismatch"] = True
         metadata.setdefault("details", {})["bytes_read"] = reader.bytes_fetched
-        return metadata, result.warnings
+        return metadata, result.warnings, reader
 
     def _check_declared(self, doc: Document, size: int) -> None:
         if doc.declared_size is not None and size != doc.declared_size:
@@ -156,3 +212,8 @@ class IngestService:
                 f"The uploaded object is larger than the {self._settings.max_upload_bytes}-byte limit",
                 code="too_large",
             )
+
+
+def _first_sight(doc: Document) -> bool:
+    """True when this attempt created the record (no upload was requested, nothing happened before)."""
+    return doc.declared_size is None and [e.get("event") for e in doc.timeline] == ["processing_started"]

@@ -4,6 +4,8 @@ Layout (single table):
   pk = DOC#<id>, sk = DOC                  the document
   gsi1 (by_owner):  OWNER#<owner|->  /  <created_at>#<id>   a user's documents, newest first
   gsi2 (all_docs):  DOCS             /  <created_at>#<id>   the admin view
+  gsi3 (by_hash):   HASH#<owner|->#<sha256> / <created_at>#<id>   duplicates (sparse: set once hashed)
+  pk = DOC#<id>, sk = ROW#... / other  items that belong to the document (deleted with it)
 
 Every transition is a conditional write: processing starts only when no live
 attempt holds the document (or its lease ran out), never for an object version
@@ -15,6 +17,7 @@ out-of-order S3 deliveries harmless.
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Protocol
@@ -24,6 +27,8 @@ from chalicelib.models import Document, ObjectRef, Status
 
 BY_OWNER = "by_owner"
 ALL_DOCS = "all_docs"
+BY_HASH = "by_hash"
+MAX_FILTER_ROUNDS = 10
 NO_OWNER = "-"
 _SEQ_WIDTH = 40
 
@@ -60,14 +65,52 @@ class Page:
     last_key: dict[str, str] | None
 
 
+@dataclass(frozen=True)
+class Filters:
+    """What a listing may be narrowed by; all optional, combined with AND.
+
+    Created bounds are inclusive prefixes of ISO 8601 timestamps: `created_to=2026-01-03`
+    includes the whole day ("~" sorts after every character of a timestamp).
+    """
+
+    status: str | None = None
+    family: str | None = None
+    created_from: str | None = None
+    created_to: str | None = None
+    name_prefix: str | None = None
+
+    def matches(self, doc: Document) -> bool:
+        return (
+            (self.status is None or doc.status.value == self.status)
+            and (self.family is None or doc.metadata.get("family") == self.family)
+            and (self.created_from is None or doc.created_at >= self.created_from)
+            and (self.created_to is None or doc.created_at <= self.created_to + "~")
+            and (self.name_prefix is None or doc.filename.startswith(self.name_prefix))
+        )
+
+
+NO_FILTERS = Filters()
+
+
+def hash_key(owner: str | None, sha256: str) -> str:
+    return f"HASH#{owner or NO_OWNER}#{sha256}"
+
+
 class Repository(Protocol):
     def create_pending(self, doc: Document) -> None: ...
     def get(self, doc_id: str) -> Document | None: ...
     def begin_processing(self, claim: Claim) -> Document: ...
     def complete(self, doc_id: str, attempt: str, metadata: dict[str, Any], warnings: list[str], now: str) -> None: ...
     def fail(self, doc_id: str, attempt: str, error: dict[str, str], warnings: list[str], now: str) -> None: ...
-    def list_for_owner(self, owner: str | None, limit: int, start: dict[str, str] | None) -> Page: ...
-    def list_all(self, limit: int, start: dict[str, str] | None) -> Page: ...
+    def list_for_owner(
+        self, owner: str | None, limit: int, start: dict[str, str] | None, filters: Filters = ...
+    ) -> Page: ...
+    def list_all(self, limit: int, start: dict[str, str] | None, filters: Filters = ...) -> Page: ...
+    def find_by_hash(self, owner: str | None, sha256: str) -> list[Document]: ...
+    def set_hash(self, doc_id: str, owner: str | None, sha256: str, created_at: str) -> None: ...
+    def delete(self, doc_id: str) -> int: ...
+    def add_event(self, doc_id: str, event: dict[str, Any]) -> None: ...
+    def stats(self, owner: str | None, everyone: bool) -> dict[str, Any]: ...
 
 
 def to_dynamo_value(value: Any) -> Any:
@@ -271,35 +314,171 @@ class DynamoRepository:
         item = resp.get("Item")
         return document_from_item(self._load(item)) if item else None
 
-    def list_for_owner(self, owner: str | None, limit: int, start: dict[str, str] | None) -> Page:
-        return self._query(BY_OWNER, "gsi1pk", f"OWNER#{owner or NO_OWNER}", limit, start)
+    def list_for_owner(
+        self, owner: str | None, limit: int, start: dict[str, str] | None, filters: Filters = NO_FILTERS
+    ) -> Page:
+        return self._query(BY_OWNER, "gsi1pk", f"OWNER#{owner or NO_OWNER}", limit, start, filters)
 
-    def list_all(self, limit: int, start: dict[str, str] | None) -> Page:
-        return self._query(ALL_DOCS, "gsi2pk", "DOCS", limit, start)
+    def list_all(self, limit: int, start: dict[str, str] | None, filters: Filters = NO_FILTERS) -> Page:
+        return self._query(ALL_DOCS, "gsi2pk", "DOCS", limit, start, filters)
 
-    def _query(self, index: str, key: str, value: str, limit: int, start: dict[str, str] | None) -> Page:
-        """One page, newest first; asks for one extra item so the last page carries no cursor."""
+    def _query(
+        self, index: str, key: str, value: str, limit: int, start: dict[str, str] | None, filters: Filters
+    ) -> Page:
+        """One page, newest first, served by a GSI query (never a Scan).
+
+        The created range is part of the key condition; the other filters are
+        a FilterExpression, so a round may return fewer items than asked: up to
+        MAX_FILTER_ROUNDS queries fill the page. One item more than the page is
+        read so the last page carries no cursor.
+        """
         sort_key = {"gsi1pk": "gsi1sk", "gsi2pk": "gsi2sk"}[key]
+        params = self._query_params(index, key, sort_key, value, filters)
+        found: list[dict[str, Any]] = []
+        exclusive = self._dump(start) if start else None
+        for _ in range(MAX_FILTER_ROUNDS):
+            if exclusive:
+                params["ExclusiveStartKey"] = exclusive
+            params["Limit"] = limit + 1 - len(found)
+            resp = self._db.query(**params)
+            found += [self._load(i) for i in resp.get("Items", [])]
+            exclusive = resp.get("LastEvaluatedKey")
+            if len(found) > limit or not exclusive:
+                break
+        more = len(found) > limit or bool(exclusive)
+        found = found[:limit]
+        last: dict[str, str] | None = None
+        if more and found:
+            last = {k: str(found[-1][k]) for k in ("pk", "sk", key, sort_key)}
+        elif more and exclusive:
+            last = {k: str(v) for k, v in self._load(exclusive).items()}
+        return Page([document_from_item(i) for i in found], last)
+
+    def _query_params(self, index: str, key: str, sort_key: str, value: str, filters: Filters) -> dict[str, Any]:
+        expr = _Expr()
+        condition = f"{expr.n(key)} = {expr.v('pk', value)}"
+        low, high = filters.created_from, filters.created_to
+        if low and high:
+            condition += f" AND {expr.n(sort_key)} BETWEEN {expr.v('lo', low)} AND {expr.v('hi', high + '~')}"
+        elif low:
+            condition += f" AND {expr.n(sort_key)} >= {expr.v('lo', low)}"
+        elif high:
+            condition += f" AND {expr.n(sort_key)} <= {expr.v('hi', high + '~')}"
+        clauses = []
+        if filters.status:
+            clauses.append(f"{expr.n('status')} = {expr.v('status', filters.status)}")
+        if filters.family:
+            clauses.append(f"{expr.n('metadata')}.{expr.n('family')} = {expr.v('family', filters.family)}")
+        if filters.name_prefix:
+            clauses.append(f"begins_with({expr.n('filename')}, {expr.v('prefix', filters.name_prefix)})")
+        params: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": index,
+            "KeyConditionExpression": condition,
+            "ExpressionAttributeNames": expr.names,
+            "ExpressionAttributeValues": self._values(expr),
+            "ScanIndexForward": False,
+        }
+        if clauses:
+            params["FilterExpression"] = " AND ".join(clauses)
+        return params
+
+    # -- duplicates, deletion, timeline, stats ----------------------------
+    def find_by_hash(self, owner: str | None, sha256: str) -> list[Document]:
+        resp = self._db.query(
+            TableName=self._table,
+            IndexName=BY_HASH,
+            KeyConditionExpression="gsi3pk = :h",
+            ExpressionAttributeValues={":h": {"S": hash_key(owner, sha256)}},
+            Limit=20,
+        )
+        return [document_from_item(self._load(i)) for i in resp.get("Items", [])]
+
+    def set_hash(self, doc_id: str, owner: str | None, sha256: str, created_at: str) -> None:
+        self._db.update_item(
+            TableName=self._table,
+            Key=self._dump(doc_key(doc_id)),
+            UpdateExpression="SET gsi3pk = :h, gsi3sk = :s",
+            ConditionExpression="attribute_exists(pk)",
+            ExpressionAttributeValues=self._dump({":h": hash_key(owner, sha256), ":s": f"{created_at}#{doc_id}"}),
+        )
+
+    def delete(self, doc_id: str) -> int:
+        """Delete the document and every item in its partition (rows, markers); returns items deleted."""
+        deleted = 0
+        params: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": "pk = :pk",
+            "ExpressionAttributeValues": {":pk": {"S": doc_key(doc_id)["pk"]}},
+            "ProjectionExpression": "pk, sk",
+        }
+        while True:
+            resp = self._db.query(**params)
+            keys = resp.get("Items", [])
+            for start in range(0, len(keys), 25):
+                self._batch_delete(keys[start : start + 25])
+            deleted += len(keys)
+            if not resp.get("LastEvaluatedKey"):
+                return deleted
+            params["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+
+    def _batch_delete(self, keys: list[dict[str, Any]]) -> None:
+        requests: list[dict[str, Any]] = [{"DeleteRequest": {"Key": k}} for k in keys]
+        for attempt in range(8):
+            resp = self._db.batch_write_item(RequestItems={self._table: requests})
+            requests = resp.get("UnprocessedItems", {}).get(self._table, [])
+            if not requests:
+                return
+            time.sleep(min(2.0, 0.05 * 2**attempt))
+        raise RuntimeError("items still unprocessed after retries")
+
+    def add_event(self, doc_id: str, event: dict[str, Any]) -> None:
+        from botocore.exceptions import ClientError
+
+        try:
+            self._db.update_item(
+                TableName=self._table,
+                Key=self._dump(doc_key(doc_id)),
+                UpdateExpression="SET #t = list_append(if_not_exists(#t, :empty), :e)",
+                ConditionExpression="attribute_exists(pk)",
+                ExpressionAttributeNames={"#t": "timeline"},
+                ExpressionAttributeValues=self._dump({":empty": [], ":e": [to_dynamo_value(event)]}),
+            )
+        except ClientError as exc:
+            if not self._conditional_failed(exc):
+                raise
+
+    def stats(self, owner: str | None, everyone: bool) -> dict[str, Any]:
+        """Counts by status and family, from the listing GSI (status and family only are read)."""
+        index, key, value = (ALL_DOCS, "gsi2pk", "DOCS") if everyone else (BY_OWNER, "gsi1pk", f"OWNER#{owner}")
         params: dict[str, Any] = {
             "TableName": self._table,
             "IndexName": index,
             "KeyConditionExpression": "#k = :v",
-            "ExpressionAttributeNames": {"#k": key},
+            "ProjectionExpression": "#s, #m.#f",
+            "ExpressionAttributeNames": {"#k": key, "#s": "status", "#m": "metadata", "#f": "family"},
             "ExpressionAttributeValues": {":v": {"S": value}},
-            "ScanIndexForward": False,
-            "Limit": limit + 1,
         }
-        if start:
-            params["ExclusiveStartKey"] = self._dump(start)
-        resp = self._db.query(**params)
-        raw = [self._load(i) for i in resp.get("Items", [])]
-        last: dict[str, str] | None = None
-        if len(raw) > limit:
-            raw = raw[:limit]
-            last = {k: str(raw[-1][k]) for k in ("pk", "sk", key, sort_key)}
-        elif resp.get("LastEvaluatedKey") and raw:
-            last = {k: str(raw[-1][k]) for k in ("pk", "sk", key, sort_key)}
-        return Page([document_from_item(i) for i in raw], last)
+        rows = []
+        while True:
+            resp = self._db.query(**params)
+            rows += [self._load(i) for i in resp.get("Items", [])]
+            if not resp.get("LastEvaluatedKey"):
+                break
+            params["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+        return count_stats((r.get("status", ""), (r.get("metadata") or {}).get("family")) for r in rows)
+
+
+def count_stats(pairs: Any) -> dict[str, Any]:
+    by_status: dict[str, int] = {}
+    by_family: dict[str, int] = {}
+    total = 0
+    for status, family in pairs:
+        total += 1
+        by_status[status] = by_status.get(status, 0) + 1
+        if family:
+            by_family[family] = by_family.get(family, 0) + 1
+    return {"total": total, "by_status": by_status, "by_family": by_family}
 
 
 def begin_expression(claim: Claim) -> tuple[str, str, _Expr]:

@@ -100,3 +100,54 @@ class S3Storage:
         finally:
             body.close()
         return digest.hexdigest()
+
+    # -- what the API hands out and removes --------------------------------
+    def presigned_post(self, key: str, content_type: str, max_bytes: int, expires: int) -> dict[str, Any]:
+        """A presigned POST that only accepts this key, this content type and at most max_bytes."""
+        fields = {"Content-Type": content_type}
+        conditions: list[Any] = [
+            {"bucket": self._settings.bucket},
+            {"key": key},
+            {"Content-Type": content_type},
+            ["content-length-range", 1, max_bytes],
+        ]
+        post: dict[str, Any] = self._s3.generate_presigned_post(
+            self._settings.bucket, key, Fields=fields, Conditions=conditions, ExpiresIn=expires
+        )
+        return post
+
+    def presigned_get(
+        self, bucket: str, key: str, expires: int, filename: str | None = None, content_type: str | None = None
+    ) -> str:
+        """A short-lived GET URL; with a filename, the browser saves it as an attachment."""
+        params: dict[str, Any] = {"Bucket": bucket, "Key": key}
+        if filename is not None:
+            params["ResponseContentDisposition"] = content_disposition(filename)
+        if content_type is not None:
+            params["ResponseContentType"] = content_type
+        url: str = self._s3.generate_presigned_url("get_object", Params=params, ExpiresIn=expires)
+        return url
+
+    def exists(self, bucket: str, key: str) -> bool:
+        try:
+            self.head(bucket, key)
+        except ExtractionFailed:
+            return False
+        return True
+
+    def delete(self, bucket: str, key: str) -> None:
+        self._s3.delete_object(Bucket=bucket, Key=key)
+
+    def put_rendition(self, bucket: str, key: str, put_args: dict[str, Any]) -> None:
+        """Write a rendition beside its document; never under the uploads prefix (it would trigger processing)."""
+        if key.startswith(self._settings.uploads_prefix):
+            raise ValueError("renditions must not be written under the uploads prefix")
+        self._s3.put_object(Bucket=bucket, Key=key, **put_args)
+
+
+def content_disposition(filename: str) -> str:
+    """RFC 6266 attachment header: an ASCII fallback plus the exact UTF-8 name."""
+    from urllib.parse import quote
+
+    fallback = "".join(c if 32 <= ord(c) < 127 and c not in '"\\;' else "_" for c in filename) or "download"
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"

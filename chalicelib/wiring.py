@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from chalicelib.config import Settings
 
 if TYPE_CHECKING:
+    from chalicelib.bus import EventBus
     from chalicelib.documents import DocumentService
     from chalicelib.events import EventStore
     from chalicelib.ingest import IngestService
@@ -82,7 +83,14 @@ def ingest_service() -> IngestService:
 def document_service() -> DocumentService:
     from chalicelib.documents import DocumentService
 
-    return DocumentService(repository(), settings())
+    return DocumentService(repository(), storage(), settings(), bus())
+
+
+@functools.cache
+def bus() -> EventBus:
+    from chalicelib.bus import EventBus
+
+    return EventBus(client("events"), settings().event_bus)
 
 
 @functools.cache
@@ -101,6 +109,6 @@ def event_store() -> EventStore:
 
 def reset() -> None:
     """Forget every cached client and service (after the environment changed)."""
-    caches = (settings, _session, _client, repository, storage, ingest_service, document_service)
+    caches = (settings, _session, _client, repository, storage, ingest_service, document_service, bus)
     for cached in (*caches, record_writer, event_store):
         cached.cache_clear()

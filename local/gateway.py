@@ -90,6 +90,19 @@ class Handler(ChaliceRequestHandler):
         gateway._authorizer = VerifyingAuthorizer(self._app_object, self._verifier)
         self.local_gateway = gateway
 
+    def _send_error_response(self, error: LocalGatewayException) -> None:
+        """API Gateway's own errors (unknown route, refused token) in docpipe's {code, message} shape."""
+        try:
+            parsed = json.loads(error.body or b"{}")
+            message = parsed.get("message") or parsed.get("Message")
+        except (ValueError, AttributeError):
+            message = None
+        codes = {401: "unauthorized", 403: "forbidden"}
+        body = {"code": codes.get(error.CODE, "error"), "message": message or "Forbidden"}
+        self._send_http_response(
+            error.CODE, {**error.headers, "Content-Type": "application/json"}, json.dumps(body).encode()
+        )
+
     def log_message(self, format: str, *args: Any) -> None:
         log.debug("%s - %s", self.address_string(), format % args)
 
@@ -101,6 +114,20 @@ class Handler(ChaliceRequestHandler):
         super()._generic_handle()
 
     do_GET = do_PUT = do_POST = do_HEAD = do_DELETE = do_PATCH = do_OPTIONS = _generic_handle
+    do_TRACE = do_CONNECT = _generic_handle
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """http.server's own errors (bad request line, unknown method) as JSON, never an HTML page."""
+        if code == 501:
+            code, message = 405, "Unsupported method"
+        body = json.dumps({"code": "bad_request" if code == 400 else "error", "message": message or "Error"}).encode()
+        self.send_response(code, message)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Connection", "close")
+        self.end_headers()
+        if self.command != "HEAD" and code >= 200 and code not in (204, 304):
+            self.wfile.write(body)
 
     def _is_api(self, path: str) -> bool:
         try:

@@ -97,13 +97,17 @@ def create_table(ddb: Any, table: str) -> None:
             "Projection": {"ProjectionType": "ALL"},
         }
 
-    attrs = ["pk", "sk", "gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk"]
+    attrs = ["pk", "sk", "gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk", "gsi3pk", "gsi3sk"]
     ddb.create_table(
         TableName=table,
         BillingMode="PAY_PER_REQUEST",
         AttributeDefinitions=[{"AttributeName": a, "AttributeType": "S"} for a in attrs],
         KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-        GlobalSecondaryIndexes=[gsi("by_owner", "gsi1pk", "gsi1sk"), gsi("all_docs", "gsi2pk", "gsi2sk")],
+        GlobalSecondaryIndexes=[
+            gsi("by_owner", "gsi1pk", "gsi1sk"),
+            gsi("all_docs", "gsi2pk", "gsi2sk"),
+            gsi("by_hash", "gsi3pk", "gsi3sk"),
+        ],
     )
 
 

@@ -58,3 +58,12 @@ def aws(stack: Any) -> dict[str, Any]:
     from local.provision import clients
 
     return clients(stack.endpoint, stack.names.region)
+
+
+@pytest.fixture(scope="session")
+def direct_bucket(stack: Any, aws: dict[str, Any]) -> str:
+    """A bucket with no event notifications: tests that call the ingest use case directly
+    use it, so the pump never processes the same object at the same time."""
+    name = "docpipe-direct"
+    aws["s3"].create_bucket(Bucket=name)
+    return name

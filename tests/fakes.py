@@ -12,12 +12,24 @@ from typing import Any
 
 from chalicelib.errors import Conflict, StaleEvent
 from chalicelib.models import Document, Status
-from chalicelib.repository import Claim, Page, document_from_item, item_from_document, pad_sequencer
+from chalicelib.repository import (
+    NO_FILTERS,
+    Claim,
+    Filters,
+    Page,
+    count_stats,
+    doc_key,
+    document_from_item,
+    hash_key,
+    item_from_document,
+    pad_sequencer,
+)
 
 
 class InMemoryRepository:
     def __init__(self) -> None:
         self._items: dict[str, dict[str, Any]] = {}
+        self.children: dict[tuple[str, str], dict[str, Any]] = {}  # (pk, sk) of items beside a document
         self._lock = threading.Lock()
 
     def create_pending(self, doc: Document) -> None:
@@ -111,23 +123,58 @@ class InMemoryRepository:
             if status is Status.PROCESSED:
                 item.pop("error", None)
 
-    def list_for_owner(self, owner: str | None, limit: int, start: dict[str, str] | None) -> Page:
-        return self._query("gsi1pk", "gsi1sk", f"OWNER#{owner or '-'}", limit, start)
+    def list_for_owner(
+        self, owner: str | None, limit: int, start: dict[str, str] | None, filters: Filters = NO_FILTERS
+    ) -> Page:
+        return self._query("gsi1pk", "gsi1sk", f"OWNER#{owner or '-'}", limit, start, filters)
 
-    def list_all(self, limit: int, start: dict[str, str] | None) -> Page:
-        return self._query("gsi2pk", "gsi2sk", "DOCS", limit, start)
+    def list_all(self, limit: int, start: dict[str, str] | None, filters: Filters = NO_FILTERS) -> Page:
+        return self._query("gsi2pk", "gsi2sk", "DOCS", limit, start, filters)
 
-    def _query(self, pk: str, sk: str, value: str, limit: int, start: dict[str, str] | None) -> Page:
+    def _query(self, pk: str, sk: str, value: str, limit: int, start: dict[str, str] | None, filters: Filters) -> Page:
         with self._lock:
             rows = sorted((i for i in self._items.values() if i.get(pk) == value), key=lambda i: i[sk], reverse=True)
             if start:
                 rows = [r for r in rows if r[sk] < start[sk]]
-            page = rows[:limit]
+            docs = [(r, document_from_item(copy.deepcopy(r))) for r in rows]
+            docs = [(r, d) for r, d in docs if filters.matches(d)]
+            page = docs[:limit]
             last = None
-            if len(rows) > limit and page:
-                tail = page[-1]
+            if len(docs) > limit and page:
+                tail = page[-1][0]
                 last = {k: tail[k] for k in ("pk", "sk", pk, sk)}
-            return Page([document_from_item(copy.deepcopy(r)) for r in page], last)
+            return Page([d for _, d in page], last)
+
+    def find_by_hash(self, owner: str | None, sha256: str) -> list[Document]:
+        with self._lock:
+            key = hash_key(owner, sha256)
+            rows = [i for i in self._items.values() if i.get("gsi3pk") == key]
+            return [document_from_item(copy.deepcopy(r)) for r in rows]
+
+    def set_hash(self, doc_id: str, owner: str | None, sha256: str, created_at: str) -> None:
+        with self._lock:
+            item = self._items.get(doc_id)
+            if item is not None:
+                item.update(gsi3pk=hash_key(owner, sha256), gsi3sk=f"{created_at}#{doc_id}")
+
+    def delete(self, doc_id: str) -> int:
+        with self._lock:
+            gone = self._items.pop(doc_id, None)
+            extra = [k for k in self.children if k[0] == doc_key(doc_id)["pk"]]
+            for k in extra:
+                del self.children[k]
+            return (1 if gone else 0) + len(extra)
+
+    def add_event(self, doc_id: str, event: dict[str, Any]) -> None:
+        with self._lock:
+            item = self._items.get(doc_id)
+            if item is not None:
+                item.setdefault("timeline", []).append(dict(event))
+
+    def stats(self, owner: str | None, everyone: bool) -> dict[str, Any]:
+        with self._lock:
+            rows = [i for i in self._items.values() if everyone or i.get("gsi1pk") == f"OWNER#{owner or '-'}"]
+            return count_stats((r["status"], (r.get("metadata") or {}).get("family")) for r in rows)
 
 
 def _may_begin(item: dict[str, Any], claim: Claim, seq: str | None) -> bool:
@@ -169,6 +216,9 @@ class InMemoryStorage:
         from chalicelib.reader import bytes_reader
 
         return bytes_reader(self.objects[(bucket, key)])
+
+    def put_rendition(self, bucket: str, key: str, put_args: dict[str, Any]) -> None:
+        self.objects[(bucket, key)] = put_args["Body"]
 
     def sha256(self, bucket: str, key: str, size: int, etag: str | None = None) -> str | None:
         import hashlib

@@ -10,7 +10,7 @@ import pytest
 
 from chalicelib.errors import Conflict, StaleEvent
 from chalicelib.models import Document, ObjectRef, Status, utcnow
-from chalicelib.repository import Claim, DynamoRepository
+from chalicelib.repository import Claim, DynamoRepository, Filters
 from tests.fakes import InMemoryRepository
 
 
@@ -192,3 +192,85 @@ def test_the_admin_listing_includes_unowned_documents(repo: Any) -> None:
             break
         start = page.last_key
     assert c.doc_id in ids
+
+
+def finished(
+    repo: Any, owner: str | None, created: str, family: str, status: Status = Status.PROCESSED, filename: str = "f.pdf"
+) -> str:
+    """A document taken through processing to a final status."""
+    doc = pending(owner or "x", created=created)
+    doc.filename = filename
+    if owner is None:
+        doc.owner = None
+    repo.create_pending(doc)
+    c = claim(doc.id, key=doc.key)
+    repo.begin_processing(c)
+    if status is Status.PROCESSED:
+        repo.complete(doc.id, c.attempt, {"family": family}, [], utcnow())
+    else:
+        repo.fail(doc.id, c.attempt, {"code": "corrupt", "message": "x"}, [], utcnow())
+    return doc.id
+
+
+def collect(repo: Any, owner: str, filters: Filters, limit: int = 2) -> list[str]:
+    ids: list[str] = []
+    start = None
+    for _ in range(50):
+        page = repo.list_for_owner(owner, limit, start, filters)
+        ids += [d.id for d in page.items]
+        if page.last_key is None:
+            return ids
+        start = page.last_key
+    raise AssertionError("paging did not end")
+
+
+def test_listings_filter_by_status_family_name_and_created_range(repo: Any) -> None:
+    owner = f"owner-{new_id()}"
+    a = finished(repo, owner, "2026-01-01T00:00:01.000+00:00", "pdf", filename="alpha.pdf")
+    b = finished(repo, owner, "2026-01-02T00:00:01.000+00:00", "image", filename="beta.jpg")
+    c = finished(repo, owner, "2026-01-03T00:00:01.000+00:00", "pdf", Status.FAILED, filename="alpine.pdf")
+    d = finished(repo, owner, "2026-01-04T00:00:01.000+00:00", "pdf", filename="gamma.pdf")
+    assert collect(repo, owner, Filters(family="pdf", status="PROCESSED")) == [d, a]
+    assert collect(repo, owner, Filters(status="FAILED")) == [c]
+    assert collect(repo, owner, Filters(name_prefix="al")) == [c, a]
+    assert collect(repo, owner, Filters(created_from="2026-01-02", created_to="2026-01-03")) == [c, b]
+    assert collect(repo, owner, Filters(created_to="2026-01-01T00:00:01.000+00:00")) == [a]
+    assert collect(repo, owner, Filters(family="video")) == []
+
+
+def test_documents_are_found_by_owner_and_hash(repo: Any) -> None:
+    owner = f"owner-{new_id()}"
+    first = finished(repo, owner, utcnow(), "pdf")
+    repo.set_hash(first, owner, "ab" * 32, utcnow())
+    assert [d.id for d in repo.find_by_hash(owner, "ab" * 32)] == [first]
+    assert repo.find_by_hash("someone-else", "ab" * 32) == []
+
+
+def test_deleting_a_document_removes_it_and_reports_what_went(repo: Any) -> None:
+    doc_id = finished(repo, f"owner-{new_id()}", utcnow(), "pdf")
+    assert repo.delete(doc_id) >= 1
+    assert repo.get(doc_id) is None
+    assert repo.delete(doc_id) == 0
+
+
+def test_events_are_appended_to_the_timeline_of_existing_documents_only(repo: Any) -> None:
+    doc_id = finished(repo, f"owner-{new_id()}", utcnow(), "pdf")
+    repo.add_event(doc_id, {"at": utcnow(), "event": "reprocess_requested"})
+    doc = repo.get(doc_id)
+    assert doc.timeline[-1]["event"] == "reprocess_requested"
+    missing = new_id()
+    repo.add_event(missing, {"at": utcnow(), "event": "x"})
+    assert repo.get(missing) is None
+
+
+def test_stats_count_a_users_documents_by_status_and_family(repo: Any) -> None:
+    owner = f"owner-{new_id()}"
+    finished(repo, owner, utcnow(), "pdf")
+    finished(repo, owner, utcnow(), "pdf")
+    finished(repo, owner, utcnow(), "image", Status.FAILED)
+    repo.create_pending(pending(owner))
+    stats = repo.stats(owner, everyone=False)
+    assert stats["total"] == 4
+    assert stats["by_status"] == {"PROCESSED": 2, "FAILED": 1, "PENDING": 1}
+    assert stats["by_family"] == {"pdf": 2}  # a failed file has no family
+    assert repo.stats(None, everyone=True)["total"] >= 4

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import base64
 import json
-import threading
 import time
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import jwt
@@ -15,45 +13,15 @@ import pytest
 import requests
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-import app as app_module
 from chalicelib import wiring
 from chalicelib.models import ObjectRef
-from local.auth import CognitoVerifier
-from local.emulator import free_port
-from local.gateway import make_server
-from local.provision import create_user, login
 from tests.support import samples
 
 pytestmark = pytest.mark.emulator
 
 
 @pytest.fixture(scope="module")
-def api(stack: Any) -> Iterator[str]:
-    verifier = CognitoVerifier(stack.jwks_url, stack.cognito_issuer, (stack.client_id,))
-    port = free_port()
-    server = make_server(app_module.app, verifier, "127.0.0.1", port)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{port}"
-    server.shutdown()
-    server.server_close()
-
-
-@pytest.fixture(scope="module")
-def tokens(stack: Any, aws: dict[str, Any]) -> dict[str, dict[str, str]]:
-    idp = aws["cognito-idp"]
-    other_sub = create_user(idp, stack.user_pool_id, "other", "Other-user-pass-1")
-    out = {
-        "demo": login(idp, stack.client_id, "demo", stack.names.demo_password),
-        "admin": login(idp, stack.client_id, "admin", stack.names.admin_password),
-        "other": login(idp, stack.client_id, "other", "Other-user-pass-1"),
-    }
-    out["other"]["sub"] = other_sub
-    return out
-
-
-@pytest.fixture(scope="module")
-def docs(stack: Any, aws: dict[str, Any]) -> dict[str, str]:
+def docs(stack: Any, aws: dict[str, Any], direct_bucket: str) -> dict[str, str]:
     """One document owned by demo, one dropped with no owner."""
     demo_sub = stack.user_subs["demo"]
     out = {}
@@ -62,8 +30,8 @@ def docs(stack: Any, aws: dict[str, Any]) -> dict[str, str]:
         ("unowned", f"uploads/gw-{uuid.uuid4().hex}/dropped.jpg"),
     ):
         body = samples.pdf() if key.endswith(".pdf") else samples.jpeg()
-        etag = aws["s3"].put_object(Bucket=stack.names.bucket, Key=key, Body=body)["ETag"].strip('"')
-        out[name] = wiring.ingest_service().process(ObjectRef(stack.names.bucket, key, len(body), etag)).doc_id
+        etag = aws["s3"].put_object(Bucket=direct_bucket, Key=key, Body=body)["ETag"].strip('"')
+        out[name] = wiring.ingest_service().process(ObjectRef(direct_bucket, key, len(body), etag)).doc_id
     return out
 
 

@@ -14,13 +14,18 @@ from tests.support import samples
 pytestmark = pytest.mark.emulator
 
 
-def upload(aws: dict[str, Any], stack: Any, key: str, data: bytes) -> ObjectRef:
-    resp = aws["s3"].put_object(Bucket=stack.names.bucket, Key=key, Body=data)
-    return ObjectRef(stack.names.bucket, key, len(data), resp["ETag"].strip('"'))
+@pytest.fixture
+def bucket(direct_bucket: str) -> str:
+    return direct_bucket
 
 
-def test_a_pdf_in_s3_is_processed_into_dynamodb(aws, stack) -> None:
-    ref = upload(aws, stack, f"uploads/it-{uuid.uuid4().hex}/report.pdf", samples.pdf(pages=5))
+def upload(aws: dict[str, Any], bucket: str, key: str, data: bytes) -> ObjectRef:
+    resp = aws["s3"].put_object(Bucket=bucket, Key=key, Body=data)
+    return ObjectRef(bucket, key, len(data), resp["ETag"].strip('"'))
+
+
+def test_a_pdf_in_s3_is_processed_into_dynamodb(aws, bucket) -> None:
+    ref = upload(aws, bucket, f"uploads/it-{uuid.uuid4().hex}/report.pdf", samples.pdf(pages=5))
     outcome = wiring.ingest_service().process(ref)
     doc = wiring.repository().get(outcome.doc_id)
     assert doc is not None and doc.status is Status.PROCESSED
@@ -28,23 +33,23 @@ def test_a_pdf_in_s3_is_processed_into_dynamodb(aws, stack) -> None:
     assert doc.metadata["details"]["bytes_read"] <= doc.metadata["size"]
 
 
-def test_a_jpeg_in_s3_is_processed_with_its_dimensions(aws, stack) -> None:
-    ref = upload(aws, stack, f"uploads/it-{uuid.uuid4().hex}/p.jpg", samples.jpeg(width=300, height=200))
+def test_a_jpeg_in_s3_is_processed_with_its_dimensions(aws, bucket) -> None:
+    ref = upload(aws, bucket, f"uploads/it-{uuid.uuid4().hex}/p.jpg", samples.jpeg(width=300, height=200))
     doc = wiring.repository().get(wiring.ingest_service().process(ref).doc_id)
     assert doc is not None and (doc.metadata["width"], doc.metadata["height"]) == (300, 200)
 
 
-def test_a_truncated_jpeg_fails_with_a_reason(aws, stack) -> None:
-    ref = upload(aws, stack, f"uploads/it-{uuid.uuid4().hex}/cut.jpg", samples.jpeg()[:40])
+def test_a_truncated_jpeg_fails_with_a_reason(aws, bucket) -> None:
+    ref = upload(aws, bucket, f"uploads/it-{uuid.uuid4().hex}/cut.jpg", samples.jpeg()[:40])
     doc = wiring.repository().get(wiring.ingest_service().process(ref).doc_id)
     assert doc is not None and doc.status in (Status.FAILED, Status.PROCESSED)
     if doc.status is Status.FAILED:
         assert doc.error is not None and doc.error["code"] in ("corrupt", "too_large")
 
 
-def test_keys_with_spaces_plus_percent_and_unicode_are_read_back(aws, stack) -> None:
+def test_keys_with_spaces_plus_percent_and_unicode_are_read_back(aws, bucket) -> None:
     key = f"uploads/it {uuid.uuid4().hex}/a+b %41 é.pdf"
-    ref = upload(aws, stack, key, samples.pdf(pages=1))
+    ref = upload(aws, bucket, key, samples.pdf(pages=1))
     doc = wiring.repository().get(wiring.ingest_service().process(ref).doc_id)
     assert doc is not None and doc.status is Status.PROCESSED and doc.key == key
     assert doc.filename == "a+b %41 é.pdf"

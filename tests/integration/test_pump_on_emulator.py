@@ -5,36 +5,17 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-import app as app_module
 from chalicelib import wiring
 from chalicelib.ingest import dropped_document_id
 from chalicelib.models import Status
-from local.pump import Pump
+from tests.integration.conftest import wait_for
 from tests.support import samples
 
 pytestmark = pytest.mark.emulator
-
-
-@pytest.fixture(scope="module")
-def pump(stack: Any, aws: dict[str, Any]) -> Iterator[Pump]:
-    running = Pump(app_module.app, app_module, aws["sqs"], stack, concurrency=2).start()
-    yield running
-    running.stop()
-
-
-def wait_for(predicate: Any, timeout: float = 20.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError("condition not reached in time")
 
 
 def test_a_file_put_in_s3_is_processed_through_the_notification_queue(aws, stack, pump) -> None:

@@ -63,3 +63,16 @@ def test_unexpected_errors_become_a_plain_500_that_names_nothing_internal() -> N
     assert response.status_code == 500
     assert "arn:" not in response.body and "docpipe" not in response.body
     assert json.loads(response.body)["code"] == "internal"
+
+
+def test_chalices_own_errors_are_rewritten_in_docpipes_shape() -> None:
+    from chalice import Response
+
+    from chalicelib.http import normalize_error
+
+    response = normalize_error(Response(body={"Code": "UnsupportedMediaType", "Message": "no"}, status_code=415))
+    assert json.loads(response.body) == {"code": "unsupported_media_type", "message": "no"}
+    method = normalize_error(Response(body={"Code": "MethodNotAllowedError", "Message": "x"}, status_code=405))
+    assert json.loads(method.body)["code"] == "method_not_allowed"
+    untouched = normalize_error(Response(body={"ok": True}, status_code=200))
+    assert untouched.body == {"ok": True}

@@ -59,19 +59,45 @@ def test_a_broken_pdf_fails_with_a_reason_instead_of_raising(parts) -> None:
     assert doc.error["message"].startswith("pdf")
 
 
-def test_an_object_deleted_before_processing_fails_as_missing(parts) -> None:
+def test_a_dropped_object_deleted_before_it_is_read_leaves_no_record(parts) -> None:
     service, repo, _ = parts
     outcome = service.process(ObjectRef(BUCKET, "uploads/gone.pdf", size=10, etag="e1"))
+    assert (outcome.status, outcome.reason) == ("SKIPPED", "missing")
+    assert repo.get(outcome.doc_id) is None
+
+
+def test_an_api_upload_whose_object_vanished_fails_as_missing(parts) -> None:
+    service, repo, _ = parts
+    doc_id = "d" * 32
+    key = f"uploads/user-1/{doc_id}/gone.pdf"
+    now = utcnow()
+    repo.create_pending(Document(doc_id, "user-1", BUCKET, key, "gone.pdf", Status.PENDING, now, now, declared_size=5))
+    outcome = service.process(ObjectRef(BUCKET, key, size=5, etag="e1"))
     doc = repo.get(outcome.doc_id)
-    assert (
-        doc is not None
-        and doc.status is Status.FAILED
-        and doc.error
-        == {
-            "code": "missing",
-            "message": "The object no longer exists",
-        }
-    )
+    assert doc is not None and doc.status is Status.FAILED
+    assert doc.error == {"code": "missing", "message": "The object no longer exists"}
+
+
+def test_the_same_file_uploaded_twice_by_one_owner_points_at_the_first_copy(parts) -> None:
+    service, repo, storage = parts
+    sub = "9510a210-8e36-411b-b045-6c06bc728213"
+    body = samples.pdf(pages=2)
+    first = service.process(drop(storage, f"uploads/{sub}/a.pdf", body))
+    second = service.process(drop(storage, f"uploads/{sub}/copy of a.pdf", body))
+    other = service.process(drop(storage, "uploads/elsewhere/a.pdf", body))
+    assert repo.get(second.doc_id).metadata["duplicate_of"] == first.doc_id
+    assert "duplicate_of" not in repo.get(first.doc_id).metadata
+    assert "duplicate_of" not in repo.get(other.doc_id).metadata
+
+
+def test_a_reprocess_request_runs_extraction_again_only_if_still_current(parts) -> None:
+    service, repo, storage = parts
+    outcome = service.process(drop(storage, "uploads/again.pdf", samples.pdf()))
+    doc = repo.get(outcome.doc_id)
+    assert service.reprocess(doc.id, "an older version").status == "SKIPPED"
+    again = service.reprocess(doc.id, doc.updated_at)
+    assert again.status == "PROCESSED"
+    assert [e["event"] for e in repo.get(doc.id).timeline][-2:] == ["reprocessing", "processed"]
 
 
 def test_an_unknown_binary_is_processed_as_octet_stream_with_a_hash(parts) -> None:
@@ -163,3 +189,40 @@ def test_a_folder_that_is_not_a_user_id_gives_no_owner(parts) -> None:
     outcome = service.process(drop(storage, "uploads/9510a210-not-a-uuid/q3.pdf", samples.pdf()))
     doc = repo.get(outcome.doc_id)
     assert doc is not None and doc.owner is None
+
+
+def test_a_processed_document_gets_an_inert_rendition_outside_the_uploads_prefix(parts) -> None:
+    service, repo, storage = parts
+    hostile = samples.pdf(title='<script>alert(1)</script> <a href="javascript:alert(2)">x</a>')
+    outcome = service.process(drop(storage, "uploads/hostile.pdf", hostile))
+    key = (BUCKET, f"renditions/{outcome.doc_id}.html")
+    assert key in storage.objects
+    page = storage.objects[key].decode()
+    assert "<script>alert(1)" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert 'href="javascript:' not in page
+    assert repo.get(outcome.doc_id).metadata["details"]["rendition"] is True
+
+
+def test_a_rendition_failure_leaves_the_document_processed_with_a_warning(parts, monkeypatch) -> None:
+    service, repo, storage = parts
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(storage, "put_rendition", broken)
+    outcome = service.process(drop(storage, "uploads/ok.pdf", samples.pdf()))
+    doc = repo.get(outcome.doc_id)
+    assert doc.status is Status.PROCESSED and "rendition: could not be written" in doc.warnings
+
+
+def test_an_attempt_that_lost_its_lease_stops_quietly(parts, monkeypatch) -> None:
+    from chalicelib.errors import StaleEvent
+
+    service, repo, storage = parts
+
+    def taken_over(*args: object, **kwargs: object) -> None:
+        raise StaleEvent("another attempt holds the document")
+
+    monkeypatch.setattr(repo, "complete", taken_over)
+    outcome = service.process(drop(storage, "uploads/slow.pdf", samples.pdf()))
+    assert (outcome.status, outcome.reason) == ("SKIPPED", "superseded")

@@ -1,0 +1,248 @@
+"""The OpenAPI 3 description of docpipe's REST API.
+
+Written as data next to the code it describes; tests/unit/test_openapi.py
+fails when a route exists here but not in app.py, or the other way round.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+ID = {"name": "doc_id", "in": "path", "required": True, "schema": {"type": "string", "pattern": "^[0-9a-f]{32}$"}}
+STATUSES = ["PENDING", "PROCESSING", "PROCESSED", "FAILED"]
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _errors(*codes: int) -> dict[str, Any]:
+    text = {
+        400: "Invalid input",
+        401: "Missing or invalid id token",
+        403: "Not allowed",
+        404: "Not found",
+        409: "Conflict with the document's state",
+    }
+    return {str(c): _json(_ref("Error"), text[c]) for c in codes}
+
+
+def _op(summary: str, responses: dict[str, Any], auth: bool = True, **extra: Any) -> dict[str, Any]:
+    op: dict[str, Any] = {"summary": summary, "responses": responses, **extra}
+    if auth:
+        op["security"] = [{"cognito": []}]
+        op["responses"] = {**responses, **_errors(401)}
+    else:
+        op["security"] = []
+    return op
+
+
+def _list_params() -> list[dict[str, Any]]:
+    def q(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
+        return {"name": name, "in": "query", "required": False, "schema": schema, "description": description}
+
+    return [
+        q("limit", {"type": "integer", "minimum": 1, "maximum": 100, "default": 25}, "Page size"),
+        q("next", {"type": "string"}, "Opaque cursor from the previous page"),
+        q("status", {"type": "string", "enum": STATUSES}, "Only documents in this status"),
+        q("family", {"type": "string", "pattern": "^[a-z_]{1,32}$"}, "Only this family (pdf, image, ...)"),
+        q("created_from", {"type": "string"}, "ISO 8601 date or timestamp, inclusive"),
+        q("created_to", {"type": "string"}, "ISO 8601 date or timestamp, inclusive (a date covers the day)"),
+        q("name", {"type": "string", "maxLength": 255}, "File name prefix"),
+    ]
+
+
+def _paths() -> dict[str, Any]:
+    page = _json(_ref("Page"), "One page of documents, newest first")
+    url = _json(_ref("Url"), "A short-lived presigned URL")
+    return {
+        "/health": {"get": _op("Readiness", {"200": _json({"type": "object"}, "Ready")}, auth=False)},
+        "/config": {"get": _op("What a client needs to log in", {"200": _json(_ref("Config"), "Config")}, auth=False)},
+        "/openapi.json": {"get": _op("This document", {"200": _json({"type": "object"}, "OpenAPI 3")}, auth=False)},
+        "/uploads": {
+            "post": _op(
+                "Create a document and a presigned POST to upload its file",
+                {"201": _json(_ref("UploadCreated"), "Created"), **_errors(400)},
+                requestBody={"required": True, "content": {"application/json": {"schema": _ref("UploadRequest")}}},
+            )
+        },
+        "/documents": {"get": _op("The caller's documents", {"200": page, **_errors(400)}, parameters=_list_params())},
+        "/documents/{doc_id}": {
+            "get": _op(
+                "One document", {"200": _json(_ref("Document"), "The document"), **_errors(404)}, parameters=[ID]
+            ),
+            "delete": _op(
+                "Delete the file, its rendition, its records and the document",
+                {"204": {"description": "Deleted"}, **_errors(404)},
+                parameters=[ID],
+            ),
+        },
+        "/documents/{doc_id}/download": {
+            "get": _op(
+                "A presigned URL that downloads the original file", {"200": url, **_errors(404, 409)}, parameters=[ID]
+            )
+        },
+        "/documents/{doc_id}/preview": {
+            "get": _op("A presigned URL to the HTML rendition", {"200": url, **_errors(404)}, parameters=[ID])
+        },
+        "/documents/{doc_id}/reprocess": {
+            "post": _op(
+                "Run extraction again (idempotent while one is pending or running)",
+                {"202": _json(_ref("Reprocess"), "Accepted"), **_errors(404, 409)},
+                parameters=[ID],
+            )
+        },
+        "/stats": {
+            "get": _op("Counts by status and family (admins: everyone)", {"200": _json(_ref("Stats"), "Stats")})
+        },
+        "/events": {
+            "post": _op(
+                "Publish a producer event to EventBridge (source docpipe.producer)",
+                {"202": _json(_ref("EventAccepted"), "Published"), **_errors(400)},
+                requestBody={"required": True, "content": {"application/json": {"schema": _ref("EventRequest")}}},
+            )
+        },
+        "/admin/documents": {
+            "get": _op(
+                "Every document, including files dropped without an owner (admins only)",
+                {"200": page, **_errors(400, 403)},
+                parameters=_list_params(),
+            )
+        },
+    }
+
+
+def _schemas() -> dict[str, Any]:
+    string = {"type": "string"}
+    nullable = {"type": "string", "nullable": True}
+    error = {"type": "object", "required": ["code", "message"], "properties": {"code": string, "message": string}}
+    summary: dict[str, Any] = {
+        "type": "object",
+        "required": ["id", "filename", "status", "created_at", "updated_at"],
+        "properties": {
+            "id": string,
+            "filename": string,
+            "status": {"type": "string", "enum": STATUSES},
+            "created_at": string,
+            "updated_at": string,
+            "owner": nullable,
+            "mime_type": string,
+            "family": string,
+            "size": {"type": "integer"},
+            "error": error,
+        },
+    }
+    document = {
+        "type": "object",
+        "required": ["id", "filename", "status", "created_at", "updated_at", "metadata", "timeline"],
+        "properties": {
+            **summary["properties"],
+            "key": string,
+            "declared_size": {"type": "integer", "nullable": True},
+            "declared_type": nullable,
+            "metadata": {"type": "object", "description": "Normalized fields (see README) plus `details`"},
+            "warnings": {"type": "array", "items": string},
+            "records": {"type": "object", "description": "CSV ingestion: state, total, written, failed"},
+            "timeline": {"type": "array", "items": {"type": "object"}},
+        },
+    }
+    return {
+        "Error": error,
+        "Config": {
+            "type": "object",
+            "properties": {
+                "region": string,
+                "user_pool_id": string,
+                "client_id": string,
+                "cognito_endpoint": nullable,
+                "bucket": string,
+            },
+        },
+        "DocumentSummary": summary,
+        "Document": document,
+        "Page": {
+            "type": "object",
+            "required": ["items", "next"],
+            "properties": {"items": {"type": "array", "items": _ref("DocumentSummary")}, "next": nullable},
+        },
+        "UploadRequest": {
+            "type": "object",
+            "required": ["filename", "content_type", "size"],
+            "additionalProperties": False,
+            "properties": {
+                "filename": {"type": "string", "minLength": 1, "maxLength": 255},
+                "content_type": {"type": "string", "example": "application/pdf"},
+                "size": {"type": "integer", "minimum": 1},
+            },
+        },
+        "UploadCreated": {
+            "type": "object",
+            "properties": {
+                "document": _ref("Document"),
+                "upload": {
+                    "type": "object",
+                    "properties": {"url": string, "fields": {"type": "object"}, "method": string},
+                },
+                "expires_at": string,
+                "max_bytes": {"type": "integer"},
+            },
+        },
+        "Url": {
+            "type": "object",
+            "required": ["url"],
+            "properties": {"url": string, "expires_in": {"type": "integer"}, "filename": string},
+        },
+        "Reprocess": {
+            "type": "object",
+            "properties": {
+                "id": string,
+                "status": string,
+                "reprocess": {"type": "string", "enum": ["requested", "already_requested", "already_in_progress"]},
+            },
+        },
+        "Stats": {
+            "type": "object",
+            "properties": {
+                "total": {"type": "integer"},
+                "by_status": {"type": "object"},
+                "by_family": {"type": "object"},
+                "scope": string,
+            },
+        },
+        "EventRequest": {
+            "type": "object",
+            "required": ["detail_type", "detail"],
+            "additionalProperties": False,
+            "properties": {
+                "detail_type": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9._ -]{0,127}$"},
+                "detail": {"type": "object"},
+            },
+        },
+        "EventAccepted": {
+            "type": "object",
+            "properties": {"event_id": string, "source": string, "detail_type": string},
+        },
+    }
+
+
+@functools.cache
+def document() -> dict[str, Any]:
+    return {
+        "openapi": "3.0.3",
+        "info": {
+            "title": "docpipe",
+            "version": "1.0.0",
+            "description": "Upload, follow, inspect and download documents. Authenticate with a Cognito id token "
+            "in the Authorization header (a `Bearer ` prefix is accepted).",
+        },
+        "paths": _paths(),
+        "components": {
+            "securitySchemes": {"cognito": {"type": "apiKey", "in": "header", "name": "Authorization"}},
+            "schemas": _schemas(),
+        },
+    }

@@ -1,0 +1,1 @@
+"""The docpipe command-line client: upload, list, show, watch and download documents."""
