@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format bench clean
+.PHONY: run test lint format bench cost vendor clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -30,6 +30,12 @@ format: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) -m bench.extract
+
+cost: $(STAMP)
+	$(PY) -m bench.cost
+
+vendor: $(STAMP)
+	$(PY) -m deploy.vendor
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

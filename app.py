@@ -11,15 +11,20 @@ import logging
 import os
 from typing import Any
 
-from chalice import Chalice, CognitoUserPoolAuthorizer, CORSConfig, Response
+from chalice import Chalice, CognitoUserPoolAuthorizer, CORSConfig, Rate, Response
 from chalice.app import CloudWatchEvent, S3Event, SQSEvent
 
 from chalicelib import wiring
+from chalicelib.config import upload_events
+from chalicelib.documents import parse_limit
 from chalicelib.http import api, caller_from_context, json_body, json_response, normalize_error, query_dict
+from chalicelib.observability import json_enabled, setup_logging, traced
 
 app = Chalice(app_name="docpipe")
 app.log.setLevel(logging.INFO)
 logging.getLogger("docpipe").setLevel(logging.INFO)
+if json_enabled():  # on Lambda: one JSON object per line (request id, document id, extra fields)
+    setup_logging()
 
 BUCKET = os.environ.get("DOCPIPE_BUCKET", "docpipe-uploads")
 RECORDS_QUEUE = os.environ.get("DOCPIPE_RECORDS_QUEUE", "docpipe-records")
@@ -112,6 +117,26 @@ def preview_document(doc_id: str) -> Any:
     return json_response(wiring.document_service().preview(_caller(), doc_id))
 
 
+@app.route("/documents/{doc_id}/records", authorizer=authorizer)
+@api
+def document_records(doc_id: str) -> Any:
+    caller, params = _caller(), _params()
+    wiring.document_service().get(caller, doc_id)  # 404 unless the caller may see the document
+    return json_response(
+        wiring.records_reader().page(doc_id, caller.sub, parse_limit(params.get("limit")), params.get("next"))
+    )
+
+
+@app.route("/documents/{doc_id}/records/errors", authorizer=authorizer)
+@api
+def document_record_errors(doc_id: str) -> Any:
+    caller, params = _caller(), _params()
+    wiring.document_service().get(caller, doc_id)
+    return json_response(
+        wiring.records_reader().errors(doc_id, caller.sub, parse_limit(params.get("limit")), params.get("next"))
+    )
+
+
 @app.route("/documents/{doc_id}/reprocess", methods=["POST"], authorizer=authorizer)
 @api
 def reprocess_document(doc_id: str) -> Any:
@@ -130,6 +155,14 @@ def publish_event() -> Any:
     return json_response(wiring.document_service().publish_event(_caller(), _body()), 202)
 
 
+@app.route("/events", authorizer=authorizer)
+@api
+def list_events() -> Any:
+    from chalicelib.events import list_for
+
+    return json_response(list_for(wiring.event_store(), _caller(), _params(), wiring.settings()))
+
+
 @app.route("/admin/documents", authorizer=authorizer)
 @api
 def list_all_documents() -> Any:
@@ -137,31 +170,69 @@ def list_all_documents() -> Any:
 
 
 # -- events --------------------------------------------------------------------
-@app.on_s3_event(bucket=BUCKET, prefix="uploads/", events=["s3:ObjectCreated:*"])
-def on_upload(event: S3Event) -> dict[str, Any]:
-    from chalicelib.ingest import objects_from_s3_event
+def _ingest(objects: list[Any], context: Any) -> dict[str, Any]:
+    from chalicelib.csv_fanout import deadline_from_context
 
-    service = wiring.ingest_service()
-    outcomes = [service.process(obj) for obj in objects_from_s3_event(event.to_dict())]
-    return {"outcomes": [o.__dict__ for o in outcomes]}
+    service, deadline = wiring.ingest_service(), deadline_from_context(context)
+    return {"outcomes": [service.process(obj, deadline=deadline).__dict__ for obj in objects]}
+
+
+if upload_events() == "eventbridge":
+    # one CloudFormation stack: the bucket sends Object Created to EventBridge (chalice package supports this)
+    @app.on_cw_event(
+        {
+            "source": ["aws.s3"],
+            "detail-type": ["Object Created"],
+            "detail": {"bucket": {"name": [BUCKET]}, "object": {"key": [{"prefix": "uploads/"}]}},
+        }
+    )
+    @traced
+    def on_upload(event: CloudWatchEvent) -> dict[str, Any]:
+        from chalicelib.ingest import objects_from_eventbridge
+
+        return _ingest(objects_from_eventbridge(event.to_dict()), event.context)
+
+else:
+
+    @app.on_s3_event(bucket=BUCKET, prefix="uploads/", events=["s3:ObjectCreated:*"])
+    @traced
+    def on_upload(event: S3Event) -> dict[str, Any]:
+        from chalicelib.ingest import objects_from_s3_event
+
+        return _ingest(objects_from_s3_event(event.to_dict()), event.context)
 
 
 @app.on_sqs_message(queue=RECORDS_QUEUE, batch_size=10)
+@traced
 def on_records(event: SQSEvent) -> dict[str, Any]:
+    from chalicelib.csv_fanout import deadline_from_context
     from chalicelib.records import handle_batch
 
-    return handle_batch(wiring.record_writer(), event.to_dict().get("Records", []))
+    records = event.to_dict().get("Records", [])
+    return handle_batch(wiring.records_consumer(), records, deadline_from_context(event.context))
 
 
 @app.on_cw_event({"source": ["docpipe.producer"]})
+@traced
 def on_producer_event(event: CloudWatchEvent) -> dict[str, Any]:
     from chalicelib.events import handle
 
-    return {"stored": handle(wiring.event_store(), event.to_dict())}
+    return {"state": handle(wiring.event_store(), event.to_dict())}
 
 
 @app.on_cw_event({"source": ["docpipe.api"], "detail-type": ["ReprocessRequested"]})
+@traced
 def on_reprocess(event: CloudWatchEvent) -> dict[str, Any]:
+    from chalicelib.csv_fanout import deadline_from_context
+
     detail = event.detail if isinstance(event.detail, dict) else {}
-    outcome = wiring.ingest_service().reprocess(str(detail.get("doc_id", "")), detail.get("version"))
-    return outcome.__dict__
+    doc_id, version = str(detail.get("doc_id", "")), detail.get("version")
+    return wiring.ingest_service().reprocess(doc_id, version, deadline_from_context(event.context)).__dict__
+
+
+@app.schedule(Rate(5, unit=Rate.MINUTES))
+@traced
+def sweep(event: CloudWatchEvent) -> dict[str, int]:
+    import time
+
+    return wiring.sweeper().sweep(int(time.time()))

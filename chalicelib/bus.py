@@ -18,15 +18,18 @@ class EventBus:
         self._events = events
         self._bus = bus_name
 
-    def put(self, source: str, detail_type: str, detail: dict[str, Any]) -> str:
-        """Publish one event; returns its EventBridge id. botocore retries throttling."""
+    def put(self, source: str, detail_type: str, detail: dict[str, Any], bus: str | None = None) -> str:
+        """Publish one event (to docpipe's bus unless `bus` names another); returns its EventBridge id.
+
+        botocore retries throttling and server errors (standard retry mode).
+        """
         resp = self._events.put_events(
             Entries=[
                 {
                     "Source": source,
                     "DetailType": detail_type,
                     "Detail": json.dumps(detail, separators=(",", ":"), default=str),
-                    "EventBusName": self._bus,
+                    "EventBusName": bus or self._bus,
                 }
             ]
         )

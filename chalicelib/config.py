@@ -24,6 +24,15 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         raise ValueError(f"{name} must be an integer, got {raw!r}") from exc
 
 
+def upload_events(env: Mapping[str, str] | None = None) -> str:
+    """How uploads reach the app: "s3" (bucket notification) or "eventbridge" (Object Created rule)."""
+    env = os.environ if env is None else env
+    mode = (env.get("DOCPIPE_UPLOAD_EVENTS") or "s3").strip().lower()
+    if mode not in ("s3", "eventbridge"):
+        raise ValueError(f"DOCPIPE_UPLOAD_EVENTS must be s3 or eventbridge, got {mode!r}")
+    return mode
+
+
 @dataclass(frozen=True)
 class Settings:
     region: str
@@ -42,6 +51,9 @@ class Settings:
     hash_max_bytes: int = 2048 * MIB
     head_bytes: int = 8192
     admin_group: str = "admins"
+    upload_events: str = "s3"
+    lease_seconds: int = 600
+    max_attempts: int = 3
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -60,11 +72,20 @@ class Settings:
             cursor_secret=env.get("DOCPIPE_CURSOR_SECRET", ""),
             max_upload_bytes=_int(env, "DOCPIPE_MAX_UPLOAD_BYTES", 512 * MIB),
             hash_max_bytes=_int(env, "DOCPIPE_HASH_MAX_BYTES", 2048 * MIB),
+            upload_events=upload_events(env),
+            lease_seconds=_int(env, "DOCPIPE_LEASE_SECONDS", 600),
+            max_attempts=_int(env, "DOCPIPE_MAX_ATTEMPTS", 3),
         )
 
-    def public_config(self) -> dict[str, str | None]:
-        """What a client needs to log in (served by GET /config)."""
+    @property
+    def signing_secret(self) -> str:
+        """The key that signs pagination cursors (DOCPIPE_CURSOR_SECRET; a stable fallback for local runs)."""
+        return self.cursor_secret or f"{self.table}:{self.user_pool_id}"
+
+    def public_config(self) -> dict[str, str | int | None]:
+        """What a client needs to log in and upload (served by GET /config)."""
         return {
+            "max_upload_bytes": self.max_upload_bytes,
             "region": self.region,
             "user_pool_id": self.user_pool_id,
             "client_id": self.client_id,

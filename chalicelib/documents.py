@@ -10,6 +10,7 @@ here too, with a clear 400 for anything malformed.
 from __future__ import annotations
 
 import re
+import time
 import unicodedata
 import uuid
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ from chalicelib.storage import S3Storage
 MAX_LIMIT = 100
 DEFAULT_LIMIT = 25
 UPLOAD_URL_SECONDS = 900
+UPLOAD_GRACE_SECONDS = 300  # an upload started just before the URL expired may still be arriving
 DOWNLOAD_URL_SECONDS = 300
 LIST_PARAMS = frozenset({"limit", "next", "status", "family", "created_from", "created_to", "name"})
 PRODUCER_SOURCE = "docpipe.producer"
@@ -178,6 +180,7 @@ class DocumentService:
             declared_size=request.size,
             declared_type=request.content_type,
             timeline=[{"at": now, "event": "upload_requested"}],
+            deadline=int(time.time()) + UPLOAD_URL_SECONDS + UPLOAD_GRACE_SECONDS,
         )
         self._repo.create_pending(doc)
         post = self._storage.presigned_post(
@@ -228,7 +231,9 @@ class DocumentService:
 
     def publish_event(self, caller: Caller, body: Any) -> dict[str, Any]:
         detail_type, detail = parse_event(body)
-        event_id = self._bus.put(PRODUCER_SOURCE, detail_type, {**detail, "submitted_by": caller.sub})
+        # producers publish on the default bus, where the producer rule listens (docpipe's own bus carries
+        # docpipe's own events)
+        event_id = self._bus.put(PRODUCER_SOURCE, detail_type, {**detail, "submitted_by": caller.sub}, bus="default")
         return {"event_id": event_id, "source": PRODUCER_SOURCE, "detail_type": detail_type}
 
     # -- helpers -----------------------------------------------------------
@@ -242,7 +247,7 @@ class DocumentService:
         return {"items": [d.summary() for d in items], "next": cursor.encode(last, scope, self._secret())}
 
     def _secret(self) -> str:
-        return self._settings.cursor_secret or f"{self._settings.table}:{self._settings.user_pool_id}"
+        return self._settings.signing_secret
 
 
 def parse_event(body: Any) -> tuple[str, dict[str, Any]]:

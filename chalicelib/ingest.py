@@ -12,11 +12,14 @@ import logging
 import re
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from chalicelib import observability
 from chalicelib.config import Settings
 from chalicelib.errors import ExtractionFailed, StaleEvent
+from chalicelib.lifecycle import Lifecycle
 from chalicelib.models import Document, ObjectRef, utcnow
 from chalicelib.reader import RangedReader
 from chalicelib.repository import Claim, Repository
@@ -24,7 +27,6 @@ from chalicelib.storage import S3Storage
 
 log = logging.getLogger("docpipe.ingest")
 
-LEASE_SECONDS = 900
 _DROPPED_NAMESPACE = uuid.UUID("6f1c4a52-3d1e-4b8e-9a57-5b2d0c1f9e11")
 _API_KEY = re.compile(r"^(?P<owner>[^/]+)/(?P<doc>[0-9a-f]{32})/(?P<name>[^/]+)$")
 # Cognito subs are UUIDs: a file dropped under uploads/<sub>/ belongs to that user.
@@ -66,13 +68,43 @@ def objects_from_s3_event(event: dict[str, Any]) -> list[ObjectRef]:
     return refs
 
 
+def objects_from_eventbridge(event: dict[str, Any]) -> list[ObjectRef]:
+    """The object of an S3 "Object Created" EventBridge event (keys URL-encoded, as in notifications)."""
+    from urllib.parse import unquote_plus
+
+    detail = event.get("detail") or {}
+    obj, bucket = detail.get("object") or {}, detail.get("bucket") or {}
+    if not isinstance(obj.get("key"), str) or not isinstance(bucket.get("name"), str):
+        return []
+    etag = obj.get("etag") or obj.get("eTag")
+    return [
+        ObjectRef(
+            bucket=bucket["name"],
+            key=unquote_plus(obj["key"]),
+            size=obj.get("size"),
+            etag=str(etag).strip('"') if etag else None,
+            version_id=obj.get("version-id"),
+            sequencer=obj.get("sequencer"),
+        )
+    ]
+
+
 class IngestService:
-    def __init__(self, repository: Repository, storage: S3Storage, settings: Settings) -> None:
+    def __init__(
+        self,
+        repository: Repository,
+        storage: S3Storage,
+        settings: Settings,
+        lifecycle: Lifecycle | None = None,
+        records: Callable[[], Any] | None = None,
+    ) -> None:
         self._repo = repository
         self._storage = storage
         self._settings = settings
+        self._lifecycle = lifecycle or Lifecycle(None)
+        self._records = records  # the CSV fan-out, created only when a table arrives
 
-    def process(self, obj: ObjectRef, force: bool = False) -> Outcome:
+    def process(self, obj: ObjectRef, force: bool = False, deadline: float | None = None) -> Outcome:
         if not obj.key.startswith(self._settings.uploads_prefix):
             log.warning("ignoring object outside the uploads prefix", extra={"key": obj.key})
             return Outcome("", "SKIPPED", "outside_prefix")
@@ -84,7 +116,7 @@ class IngestService:
             attempt=uuid.uuid4().hex,
             now=utcnow(),
             now_epoch=int(time.time()),
-            lease_seconds=LEASE_SECONDS,
+            lease_seconds=self._settings.lease_seconds,
             force=force,
             owner=owner,
         )
@@ -93,7 +125,7 @@ class IngestService:
         except StaleEvent:
             log.info("skipping duplicate or stale event", extra={"doc_id": doc_id, "key": obj.key})
             return Outcome(doc_id, "SKIPPED", "stale_event")
-        return self._run(doc, claim)
+        return self._run(doc, claim, time.monotonic() + 240 if deadline is None else deadline)
 
     def _identify(self, obj: ObjectRef) -> tuple[str, str, str | None]:
         """(document id, file name, owner): an API upload's own record, else a dropped file.
@@ -112,7 +144,7 @@ class IngestService:
         filename = obj.key.rsplit("/", 1)[-1] or obj.key
         return dropped_document_id(obj.bucket, obj.key), filename, owned["owner"] if owned else None
 
-    def reprocess(self, doc_id: str, version: str | None) -> Outcome:
+    def reprocess(self, doc_id: str, version: str | None, deadline: float | None = None) -> Outcome:
         """Run extraction again for a document, if nothing happened to it since the request."""
         doc = self._repo.get(doc_id)
         if doc is None or (version is not None and doc.updated_at != version):
@@ -122,9 +154,12 @@ class IngestService:
             info = self._storage.head(doc.bucket, doc.key)
         except ExtractionFailed:
             info = None
-        return self.process(ObjectRef(doc.bucket, doc.key, etag=info.etag if info else None), force=True)
+        ref = ObjectRef(doc.bucket, doc.key, etag=info.etag if info else None)
+        return self.process(ref, force=True, deadline=deadline)
 
-    def _run(self, doc: Document, claim: Claim) -> Outcome:
+    def _run(self, doc: Document, claim: Claim, deadline: float) -> Outcome:
+        observability.bind(doc_id=doc.id)
+        started = time.monotonic()
         warnings: list[str] = []
         error: dict[str, str] | None = None
         try:
@@ -142,8 +177,14 @@ class IngestService:
             if error is not None:
                 self._repo.fail(doc.id, claim.attempt, error, warnings, utcnow())
                 log.info("document failed", extra={"doc_id": doc.id, "reason": error["code"]})
+                self._lifecycle.failed(doc, error)
+                observability.file_failed(doc.metadata.get("family"), error["code"])
                 return Outcome(doc.id, "FAILED", error["code"])
             self._finish(doc, claim, metadata, warnings, reader)
+            self._lifecycle.processed(doc, metadata)
+            observability.file_processed(metadata.get("family"), (time.monotonic() - started) * 1000)
+            if metadata.get("family") == "tabular":
+                self._fan_out(doc, metadata, deadline)
         except StaleEvent:
             # another attempt took the document over (this one outlived its lease): it reports
             log.warning("attempt superseded; its result is dropped", extra={"doc_id": doc.id})
@@ -159,6 +200,18 @@ class IngestService:
         if metadata.get("sha256"):
             self._repo.set_hash(doc.id, doc.owner, metadata["sha256"], doc.created_at)
         log.info("document processed", extra={"doc_id": doc.id, "family": metadata.get("family")})
+
+    def _fan_out(self, doc: Document, metadata: dict[str, Any], deadline: float) -> None:
+        """Send a table's rows to the records queue (progress is tracked on the document as `records`)."""
+        if self._records is None:
+            return
+        tab = metadata.get("mime_type") == "text/tab-separated-values" or doc.filename.lower().endswith(".tsv")
+        size = int(metadata.get("size") or 0)
+        try:
+            self._records().start(doc.id, doc.bucket, doc.key, size, doc.etag, deadline, prefer_tab=tab)
+        except Exception:
+            log.exception("records ingestion could not start", extra={"doc_id": doc.id})
+            self._repo.add_event(doc.id, {"at": utcnow(), "event": "records_failed"})
 
     def _mark_duplicate(self, doc: Document, metadata: dict[str, Any]) -> None:
         """A file whose sha256 the same owner already has points at the oldest copy."""

@@ -59,12 +59,14 @@ class Document:
     timeline: list[dict[str, Any]] = field(default_factory=list)
     etag: str | None = None
     attempt: str | None = None
+    attempts: int = 0
+    deadline: int | None = None
 
     def to_public(self) -> dict[str, Any]:
         """The API view: no internal bookkeeping (attempt tokens, bucket)."""
         data = asdict(self)
         data["status"] = self.status.value
-        for internal in ("attempt", "bucket", "etag"):
+        for internal in ("attempt", "bucket", "etag", "attempts", "deadline"):
             data.pop(internal, None)
         if data["error"] is None:
             data.pop("error")

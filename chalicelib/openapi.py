@@ -90,6 +90,20 @@ def _paths() -> dict[str, Any]:
         "/documents/{doc_id}/preview": {
             "get": _op("A presigned URL to the HTML rendition", {"200": url, **_errors(404)}, parameters=[ID])
         },
+        "/documents/{doc_id}/records": {
+            "get": _op(
+                "The CSV rows stored for a document, in file order",
+                {"200": _json(_ref("RecordsPage"), "One page of rows"), **_errors(400, 404)},
+                parameters=[ID, *_list_params()[:2]],
+            )
+        },
+        "/documents/{doc_id}/records/errors": {
+            "get": _op(
+                "The CSV rows that could not be stored, with their line numbers and reasons",
+                {"200": _json(_ref("RecordErrorsPage"), "One page of row errors"), **_errors(400, 404)},
+                parameters=[ID, *_list_params()[:2]],
+            )
+        },
         "/documents/{doc_id}/reprocess": {
             "post": _op(
                 "Run extraction again (idempotent while one is pending or running)",
@@ -101,11 +115,16 @@ def _paths() -> dict[str, Any]:
             "get": _op("Counts by status and family (admins: everyone)", {"200": _json(_ref("Stats"), "Stats")})
         },
         "/events": {
+            "get": _op(
+                "Producer events: the caller's submissions (admins: every event, rejected ones with a reason)",
+                {"200": _json(_ref("EventPage"), "One page of events, newest first"), **_errors(400)},
+                parameters=_list_params()[:2],
+            ),
             "post": _op(
                 "Publish a producer event to EventBridge (source docpipe.producer)",
                 {"202": _json(_ref("EventAccepted"), "Published"), **_errors(400)},
                 requestBody={"required": True, "content": {"application/json": {"schema": _ref("EventRequest")}}},
-            )
+            ),
         },
         "/admin/documents": {
             "get": _op(
@@ -161,6 +180,7 @@ def _schemas() -> dict[str, Any]:
                 "client_id": string,
                 "cognito_endpoint": nullable,
                 "bucket": string,
+                "max_upload_bytes": {"type": "integer"},
             },
         },
         "DocumentSummary": summary,
@@ -221,6 +241,59 @@ def _schemas() -> dict[str, Any]:
             "properties": {
                 "detail_type": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9._ -]{0,127}$"},
                 "detail": {"type": "object"},
+            },
+        },
+        "EventPage": {
+            "type": "object",
+            "required": ["items", "next"],
+            "properties": {
+                "items": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "properties": {
+                            "id": string,
+                            "state": {"type": "string", "enum": ["ACCEPTED", "REJECTED"]},
+                            "source": string,
+                            "detail_type": string,
+                            "time": string,
+                            "stored_at": string,
+                            "detail": {},
+                            "submitted_by": nullable,
+                            "reason": string,
+                        },
+                    },
+                },
+                "next": nullable,
+            },
+        },
+        "RecordsPage": {
+            "type": "object",
+            "required": ["items", "next"],
+            "properties": {
+                "items": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "properties": {"row": {"type": "integer"}, "cells": {"type": "object"}},
+                    },
+                },
+                "next": nullable,
+                "records": {"type": "object", "nullable": True},
+            },
+        },
+        "RecordErrorsPage": {
+            "type": "object",
+            "required": ["items", "next"],
+            "properties": {
+                "items": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "properties": {"row": {"type": "integer"}, "line": {"type": "integer"}, "reason": string},
+                    },
+                },
+                "next": nullable,
             },
         },
         "EventAccepted": {

@@ -5,6 +5,8 @@ Layout (single table):
   gsi1 (by_owner):  OWNER#<owner|->  /  <created_at>#<id>   a user's documents, newest first
   gsi2 (all_docs):  DOCS             /  <created_at>#<id>   the admin view
   gsi3 (by_hash):   HASH#<owner|->#<sha256> / <created_at>#<id>   duplicates (sparse: set once hashed)
+  gsi4 (by_deadline): DEADLINE#PENDING|PROCESSING / <epoch, 12 digits>#<id>   what the sweeper checks
+                    (sparse: present only while an upload or a processing attempt is outstanding)
   pk = DOC#<id>, sk = ROW#... / other  items that belong to the document (deleted with it)
 
 Every transition is a conditional write: processing starts only when no live
@@ -28,6 +30,7 @@ from chalicelib.models import Document, ObjectRef, Status
 BY_OWNER = "by_owner"
 ALL_DOCS = "all_docs"
 BY_HASH = "by_hash"
+BY_DEADLINE = "by_deadline"
 MAX_FILTER_ROUNDS = 10
 NO_OWNER = "-"
 _SEQ_WIDTH = 40
@@ -92,12 +95,19 @@ class Filters:
 NO_FILTERS = Filters()
 
 
+def deadline_keys(kind: Status, epoch: int, doc_id: str) -> dict[str, str]:
+    return {"gsi4pk": f"DEADLINE#{kind.value}", "gsi4sk": f"{max(epoch, 0):012d}#{doc_id}"}
+
+
 def hash_key(owner: str | None, sha256: str) -> str:
     return f"HASH#{owner or NO_OWNER}#{sha256}"
 
 
 class Repository(Protocol):
     def create_pending(self, doc: Document) -> None: ...
+    def overdue(self, kind: Status, now_epoch: int, limit: int) -> list[Document]: ...
+    def expire_pending(self, doc_id: str, error: dict[str, str], now: str) -> None: ...
+    def postpone(self, doc_id: str, kind: Status, until_epoch: int) -> None: ...
     def get(self, doc_id: str) -> Document | None: ...
     def begin_processing(self, claim: Claim) -> Document: ...
     def complete(self, doc_id: str, attempt: str, metadata: dict[str, Any], warnings: list[str], now: str) -> None: ...
@@ -155,6 +165,8 @@ def document_from_item(item: dict[str, Any]) -> Document:
         timeline=from_dynamo_value(item.get("timeline") or []),
         etag=item.get("etag"),
         attempt=item.get("attempt"),
+        attempts=int(item.get("attempts") or 0),
+        deadline=int(item["lease_until"]) if item.get("lease_until") is not None else None,
     )
 
 
@@ -183,6 +195,8 @@ def item_from_document(doc: Document) -> dict[str, Any]:
         "attempt": doc.attempt,
     }
     item.update({k: v for k, v in optional.items() if v is not None})
+    if doc.status is Status.PENDING and doc.deadline is not None:
+        item.update(deadline_keys(Status.PENDING, doc.deadline, doc.id))
     return item
 
 
@@ -291,7 +305,8 @@ class DynamoRepository:
             f"{expr.v('event', [event])})",
         ]
         sets += [f"{expr.n(k)} = {expr.v(k, v)}" for k, v in extra.items()]
-        removes = [expr.n(k) for k in ("attempt", "lease_until") + (("error",) if status is Status.PROCESSED else ())]
+        gone = ("attempt", "lease_until", "gsi4pk", "gsi4sk") + (("error",) if status is Status.PROCESSED else ())
+        removes = [expr.n(k) for k in gone]
         update = "SET " + ", ".join(sets) + " REMOVE " + ", ".join(removes)
         condition = f"{expr.n('attempt')} = {expr.v('attempt', attempt)}"
         try:
@@ -307,6 +322,63 @@ class DynamoRepository:
             if self._conditional_failed(exc):
                 raise StaleEvent("This attempt no longer holds the document") from exc
             raise
+
+    # -- the sweeper's view --------------------------------------------------
+    def overdue(self, kind: Status, now_epoch: int, limit: int) -> list[Document]:
+        """Documents of this kind whose deadline passed, oldest deadline first (a query on a sparse index)."""
+        resp = self._db.query(
+            TableName=self._table,
+            IndexName=BY_DEADLINE,
+            KeyConditionExpression="gsi4pk = :k AND gsi4sk < :now",
+            ExpressionAttributeValues=self._dump({":k": f"DEADLINE#{kind.value}", ":now": f"{now_epoch:012d}"}),
+            Limit=limit,
+        )
+        return [document_from_item(self._load(i)) for i in resp.get("Items", [])]
+
+    def expire_pending(self, doc_id: str, error: dict[str, str], now: str) -> None:
+        """PENDING → FAILED when nothing was uploaded in time; an upload that won the race makes it a StaleEvent."""
+        from botocore.exceptions import ClientError
+
+        event = {"at": now, "event": "failed", "detail": error.get("code", "")}
+        values = {
+            ":failed": Status.FAILED.value,
+            ":pending": Status.PENDING.value,
+            ":error": error,
+            ":now": now,
+            ":empty": [],
+            ":event": [event],
+        }
+        try:
+            self._db.update_item(
+                TableName=self._table,
+                Key=self._dump(doc_key(doc_id)),
+                UpdateExpression="SET #s = :failed, #e = :error, updated_at = :now, "
+                "#t = list_append(if_not_exists(#t, :empty), :event) REMOVE gsi4pk, gsi4sk",
+                ConditionExpression="#s = :pending",
+                ExpressionAttributeNames={"#s": "status", "#e": "error", "#t": "timeline"},
+                ExpressionAttributeValues=self._dump(values),
+            )
+        except ClientError as exc:
+            if self._conditional_failed(exc):
+                raise StaleEvent("The document is no longer pending") from exc
+            raise
+
+    def postpone(self, doc_id: str, kind: Status, until_epoch: int) -> None:
+        """Move a document's sweep deadline (not its lease): the sweeper looks again after until_epoch."""
+        from botocore.exceptions import ClientError
+
+        keys = deadline_keys(kind, until_epoch, doc_id)
+        try:
+            self._db.update_item(
+                TableName=self._table,
+                Key=self._dump(doc_key(doc_id)),
+                UpdateExpression="SET gsi4sk = :sk",
+                ConditionExpression="gsi4pk = :pk",
+                ExpressionAttributeValues=self._dump({":sk": keys["gsi4sk"], ":pk": keys["gsi4pk"]}),
+            )
+        except ClientError as exc:
+            if not self._conditional_failed(exc):
+                raise
 
     # -- reads -------------------------------------------------------------
     def get(self, doc_id: str) -> Document | None:
@@ -496,6 +568,9 @@ def begin_expression(claim: Claim) -> tuple[str, str, _Expr]:
     }
     if obj.etag:
         sets["etag"] = expr.v("etag", obj.etag)
+    lease = deadline_keys(Status.PROCESSING, claim.now_epoch + claim.lease_seconds, claim.doc_id)
+    sets["gsi4pk"] = expr.v("dpk", lease["gsi4pk"])
+    sets["gsi4sk"] = expr.v("dsk", lease["gsi4sk"])
     seq = pad_sequencer(obj.sequencer)
     if seq:
         sets["sequencer"] = expr.v("seq", seq)
@@ -512,6 +587,8 @@ def begin_expression(claim: Claim) -> tuple[str, str, _Expr]:
     clauses.append(
         f"{timeline} = list_append(if_not_exists({timeline}, {expr.v('empty', [])}), {expr.v('event', [event])})"
     )
+    attempts = expr.n("attempts")
+    clauses.append(f"{attempts} = if_not_exists({attempts}, {expr.v('zero', 0)}) + {expr.v('one', 1)}")
     update = "SET " + ", ".join(clauses) + f" REMOVE {expr.n('error')}"
 
     status = expr.n("status")

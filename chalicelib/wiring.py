@@ -16,12 +16,16 @@ from chalicelib.config import Settings
 
 if TYPE_CHECKING:
     from chalicelib.bus import EventBus
+    from chalicelib.csv_fanout import CsvFanOut
     from chalicelib.documents import DocumentService
     from chalicelib.events import EventStore
     from chalicelib.ingest import IngestService
-    from chalicelib.records import RecordWriter
+    from chalicelib.lifecycle import Lifecycle
+    from chalicelib.records import RecordsConsumer, RecordsReader
+    from chalicelib.records_store import DynamoRecordsStore, Progress
     from chalicelib.repository import DynamoRepository
     from chalicelib.storage import S3Storage
+    from chalicelib.sweeper import SweeperService
 
 _lock = threading.Lock()
 
@@ -76,7 +80,7 @@ def storage() -> S3Storage:
 def ingest_service() -> IngestService:
     from chalicelib.ingest import IngestService
 
-    return IngestService(repository(), storage(), settings())
+    return IngestService(repository(), storage(), settings(), lifecycle(), csv_fanout)
 
 
 @functools.cache
@@ -94,10 +98,48 @@ def bus() -> EventBus:
 
 
 @functools.cache
-def record_writer() -> RecordWriter:
-    from chalicelib.records import RecordWriter
+def lifecycle() -> Lifecycle:
+    from chalicelib.lifecycle import Lifecycle
 
-    return RecordWriter(client("dynamodb"), settings().table)
+    return Lifecycle(bus())
+
+
+@functools.cache
+def records_store() -> DynamoRecordsStore:
+    from chalicelib.records_store import DynamoRecordsStore
+
+    return DynamoRecordsStore(client("dynamodb"), settings().table, on_final=_records_final)
+
+
+def _records_final(doc_id: str, progress: Progress) -> None:
+    """A document's records reached a final state: tell subscribers (never fails the consumer)."""
+    try:
+        doc = repository().get(doc_id)
+    except Exception:
+        doc = None
+    if doc is not None:
+        lifecycle().records_ingested(doc, progress.public())
+
+
+@functools.cache
+def csv_fanout() -> CsvFanOut:
+    from chalicelib.csv_fanout import CsvFanOut
+
+    return CsvFanOut(client("s3"), client("sqs"), settings().records_queue, records_store())
+
+
+@functools.cache
+def records_consumer() -> RecordsConsumer:
+    from chalicelib.records import RecordsConsumer
+
+    return RecordsConsumer(records_store(), csv_fanout().resume)
+
+
+@functools.cache
+def records_reader() -> RecordsReader:
+    from chalicelib.records import RecordsReader
+
+    return RecordsReader(records_store(), settings().signing_secret)
 
 
 @functools.cache
@@ -107,8 +149,16 @@ def event_store() -> EventStore:
     return EventStore(client("dynamodb"), settings().table)
 
 
+@functools.cache
+def sweeper() -> SweeperService:
+    from chalicelib.sweeper import SweeperService
+
+    return SweeperService(repository(), bus(), settings())
+
+
 def reset() -> None:
     """Forget every cached client and service (after the environment changed)."""
     caches = (settings, _session, _client, repository, storage, ingest_service, document_service, bus)
-    for cached in (*caches, record_writer, event_store):
+    records = (records_store, csv_fanout, records_consumer, records_reader, lifecycle)
+    for cached in (*caches, *records, event_store, sweeper):
         cached.cache_clear()

@@ -27,7 +27,7 @@ class StackNames:
     records_queue: str = "docpipe-records"
     notifications_queue: str = "docpipe-s3-notifications"
     web_origins: tuple[str, ...] = ("http://127.0.0.1:8000", "http://localhost:8000")
-    visibility_timeout: int = 30
+    visibility_timeout: int = 120
     max_receive_count: int = 3
     demo_user: str = "demo"
     demo_password: str = DEFAULT_DEMO_PASSWORD
@@ -97,7 +97,7 @@ def create_table(ddb: Any, table: str) -> None:
             "Projection": {"ProjectionType": "ALL"},
         }
 
-    attrs = ["pk", "sk", "gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk", "gsi3pk", "gsi3sk"]
+    attrs = ["pk", "sk", "gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk", "gsi3pk", "gsi3sk", "gsi4pk", "gsi4sk"]
     ddb.create_table(
         TableName=table,
         BillingMode="PAY_PER_REQUEST",
@@ -107,6 +107,7 @@ def create_table(ddb: Any, table: str) -> None:
             gsi("by_owner", "gsi1pk", "gsi1sk"),
             gsi("all_docs", "gsi2pk", "gsi2sk"),
             gsi("by_hash", "gsi3pk", "gsi3sk"),
+            gsi("by_deadline", "gsi4pk", "gsi4sk"),
         ],
     )
 
@@ -189,11 +190,16 @@ def _storage_and_queues(aws: dict[str, Any], app: Chalice, stack: Stack) -> None
             configs.append(config)
         if isinstance(source, SQSEventConfig) and source.queue not in stack.queues:
             raise RuntimeError(f"the app consumes an unknown queue {source.queue!r}")
-    s3.put_bucket_notification_configuration(
-        Bucket=names.bucket, NotificationConfiguration={"QueueConfigurations": configs}
-    )
+    notification: dict[str, Any] = {"QueueConfigurations": configs}
+    if any(_is_s3_rule(s) for s in app.event_sources):
+        notification["EventBridgeConfiguration"] = {}
+    s3.put_bucket_notification_configuration(Bucket=names.bucket, NotificationConfiguration=notification)
     # S3 announces a new notification target with a test event; drop it now.
     sqs.purge_queue(QueueUrl=note_url)
+
+
+def _is_s3_rule(source: Any) -> bool:
+    return isinstance(source, CloudWatchEventConfig) and "aws.s3" in source.event_pattern.get("source", [])
 
 
 def _rules(aws: dict[str, Any], app: Chalice, stack: Stack) -> None:

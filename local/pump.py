@@ -10,18 +10,22 @@
   maxReceiveCount.
 - Each EventBridge rule targets a queue; its events go to the matching
   `on_cw_event` handler, one at a time, retried the same way.
+- Each `schedule` handler is invoked on its rate with a "Scheduled Event"
+  (DOCPIPE_LOCAL_SCHEDULE_SECONDS overrides the rate, for tests and demos).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import threading
 import uuid
 from collections.abc import Callable
+from datetime import UTC
 from typing import Any
 
-from chalice.app import Chalice, CloudWatchEventConfig, S3EventConfig, SQSEventConfig
+from chalice.app import Chalice, CloudWatchEventConfig, Rate, S3EventConfig, ScheduledEventConfig, SQSEventConfig
 from chalice.local import LambdaContext
 
 log = logging.getLogger("docpipe.pump")
@@ -128,6 +132,7 @@ class Pump:
         self._concurrency = concurrency
         self._halt = threading.Event()
         self.threads: list[QueuePoller] = []
+        self.timers: list[threading.Thread] = []
         self.invocations = 0
         self.errors = 0
         self._count_lock = threading.Lock()
@@ -162,9 +167,23 @@ class Pump:
                 url = self._stack.rule_queues[source.name]
                 deliver = self._per_message(source.name, self._handler(source.handler_string), _eventbridge_event)
                 self._add(source.name, url, 1, deliver, 1)
-        for thread in self.threads:
+            elif isinstance(source, ScheduledEventConfig):
+                self.timers.append(self._timer(source))
+        for thread in [*self.threads, *self.timers]:
             thread.start()
         return self
+
+    def _timer(self, source: ScheduledEventConfig) -> threading.Thread:
+        fn = self._handler(source.handler_string)
+        interval = schedule_seconds(source.schedule_expression)
+
+        def tick() -> None:
+            while not self._halt.wait(interval):
+                # a failure is logged by _invoke; the next tick tries again, as EventBridge Scheduler would
+                with contextlib.suppress(Exception):
+                    self._invoke(source.name, fn, scheduled_event(self._stack.names.region, source.name))
+
+        return threading.Thread(target=tick, name=f"pump-{source.name}", daemon=True)
 
     def _add(
         self, name: str, url: str, batch: int, deliver: Callable[[list[dict[str, Any]]], set[str]], count: int
@@ -208,7 +227,7 @@ class Pump:
 
     def stop(self, timeout: float = 5.0) -> None:
         self._halt.set()
-        for thread in self.threads:
+        for thread in [*self.threads, *self.timers]:
             thread.join(timeout)
 
 
@@ -216,14 +235,21 @@ def _eventbridge_event(body: str) -> dict[str, Any]:
     """An EventBridge event as a rule's target receives it.
 
     The emulator leaves out `account`, which EventBridge always sends (and
-    Chalice's CloudWatchEvent requires); it is filled with the emulator's account.
+    Chalice's CloudWatchEvent requires): it is filled with the emulator's
+    account. S3 puts object keys into its EventBridge events URL-encoded, as in
+    its notifications; the emulator sends them raw, so they are encoded here.
     """
+    from urllib.parse import quote_plus
+
     from local.provision import ACCOUNT
 
     event: dict[str, Any] = json.loads(body)
     event.setdefault("account", ACCOUNT)
     event.setdefault("version", "0")
     event.setdefault("resources", [])
+    obj = (event.get("detail") or {}).get("object") if event.get("source") == "aws.s3" else None
+    if isinstance(obj, dict) and isinstance(obj.get("key"), str):
+        obj["key"] = quote_plus(obj["key"], safe="/")
     return event
 
 
@@ -237,3 +263,35 @@ def _s3_event(body: str) -> dict[str, Any] | None:
         record.setdefault("requestParameters", {"sourceIPAddress": "127.0.0.1"})
         record.setdefault("responseElements", {"x-amz-request-id": uuid.uuid4().hex[:16].upper()})
     return event
+
+
+def schedule_seconds(expression: Any, env: dict[str, str] | None = None) -> float:
+    """How often a schedule fires locally: DOCPIPE_LOCAL_SCHEDULE_SECONDS, else its own rate (cron: hourly)."""
+    import os
+
+    override = (env if env is not None else os.environ).get("DOCPIPE_LOCAL_SCHEDULE_SECONDS")
+    if override:
+        return max(0.1, float(override))
+    if isinstance(expression, Rate):
+        unit = {Rate.MINUTES: 60, Rate.HOURS: 3600, Rate.DAYS: 86400}[expression.unit]
+        return float(expression.value * unit)
+    return 3600.0
+
+
+def scheduled_event(region: str, name: str) -> dict[str, Any]:
+    """The event EventBridge Scheduler hands a scheduled Lambda."""
+    from datetime import datetime
+
+    from local.provision import ACCOUNT
+
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": ACCOUNT,
+        "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "region": region,
+        "resources": [f"arn:aws:events:{region}:{ACCOUNT}:rule/docpipe-{name}"],
+        "detail": {},
+    }

@@ -65,11 +65,13 @@ class LocalStack:
             "DOCPIPE_TABLE": self.names.table,
             "DOCPIPE_RECORDS_QUEUE": self.names.records_queue,
             "AWS_REGION": self.names.region,
+            "DOCPIPE_WEB_ORIGIN": self.api_url,
         }
         os.environ.update(base)
         module = self._import_app()
+        # the bucket's CORS rules must admit the web app on whatever port it is served from
+        self.names.web_origins = (self.api_url, f"http://localhost:{self.api_port}")
         self.stack = provision(self.aws_url, module.app, self.names)
-        self.stack.names.web_origins = (self.api_url,)
         os.environ.update(self.stack.app_environment())
         from chalicelib import wiring
 

@@ -18,6 +18,7 @@ from chalicelib.repository import (
     Filters,
     Page,
     count_stats,
+    deadline_keys,
     doc_key,
     document_from_item,
     hash_key,
@@ -70,6 +71,8 @@ class InMemoryRepository:
                 updated_at=claim.now,
                 bucket=claim.obj.bucket,
                 s3_key=claim.obj.key,
+                attempts=int(item.get("attempts") or 0) + 1,
+                **deadline_keys(Status.PROCESSING, claim.now_epoch + claim.lease_seconds, claim.doc_id),
             )
             if claim.obj.etag:
                 item["etag"] = claim.obj.etag
@@ -118,8 +121,8 @@ class InMemoryRepository:
                 raise StaleEvent("This attempt no longer holds the document")
             item.update(status=status.value, updated_at=now, warnings=list(warnings), **extra)
             item.setdefault("timeline", []).append(event)
-            item.pop("attempt", None)
-            item.pop("lease_until", None)
+            for key in ("attempt", "lease_until", "gsi4pk", "gsi4sk"):
+                item.pop(key, None)
             if status is Status.PROCESSED:
                 item.pop("error", None)
 
@@ -144,6 +147,31 @@ class InMemoryRepository:
                 tail = page[-1][0]
                 last = {k: tail[k] for k in ("pk", "sk", pk, sk)}
             return Page([d for _, d in page], last)
+
+    def overdue(self, kind: Status, now_epoch: int, limit: int) -> list[Document]:
+        with self._lock:
+            rows = sorted(
+                (i for i in self._items.values() if i.get("gsi4pk") == f"DEADLINE#{kind.value}"),
+                key=lambda i: i["gsi4sk"],
+            )
+            rows = [r for r in rows if r["gsi4sk"] < f"{now_epoch:012d}"][:limit]
+            return [document_from_item(copy.deepcopy(r)) for r in rows]
+
+    def expire_pending(self, doc_id: str, error: dict[str, str], now: str) -> None:
+        with self._lock:
+            item = self._items.get(doc_id)
+            if item is None or item.get("status") != Status.PENDING.value:
+                raise StaleEvent("The document is no longer pending")
+            item.update(status=Status.FAILED.value, error=dict(error), updated_at=now)
+            item.setdefault("timeline", []).append({"at": now, "event": "failed", "detail": error.get("code", "")})
+            item.pop("gsi4pk", None)
+            item.pop("gsi4sk", None)
+
+    def postpone(self, doc_id: str, kind: Status, until_epoch: int) -> None:
+        with self._lock:
+            item = self._items.get(doc_id)
+            if item is not None and item.get("gsi4pk") == f"DEADLINE#{kind.value}":
+                item["gsi4sk"] = deadline_keys(kind, until_epoch, doc_id)["gsi4sk"]
 
     def find_by_hash(self, owner: str | None, sha256: str) -> list[Document]:
         with self._lock:

@@ -274,3 +274,45 @@ def test_stats_count_a_users_documents_by_status_and_family(repo: Any) -> None:
     assert stats["by_status"] == {"PROCESSED": 2, "FAILED": 1, "PENDING": 1}
     assert stats["by_family"] == {"pdf": 2}  # a failed file has no family
     assert repo.stats(None, everyone=True)["total"] >= 4
+
+
+def test_overdue_uploads_and_expired_leases_are_found_and_finished_ones_are_not(repo: Any) -> None:
+    now = int(time.time())
+    late = pending(f"owner-{new_id()}")
+    late.deadline = now - 10
+    repo.create_pending(late)
+    on_time = pending(f"owner-{new_id()}")
+    on_time.deadline = now + 3600
+    repo.create_pending(on_time)
+    stuck = claim(new_id(), lease=1, now_epoch=now - 100)
+    repo.begin_processing(stuck)
+    done = claim(new_id(), lease=1, now_epoch=now - 100)
+    repo.begin_processing(done)
+    repo.complete(done.doc_id, done.attempt, {}, [], utcnow())
+    pending_ids = {d.id for d in repo.overdue(Status.PENDING, now, 1000)}
+    processing = {d.id: d for d in repo.overdue(Status.PROCESSING, now, 1000)}
+    assert late.id in pending_ids and on_time.id not in pending_ids
+    assert stuck.doc_id in processing and done.doc_id not in processing
+    assert processing[stuck.doc_id].attempts == 1 and processing[stuck.doc_id].attempt == stuck.attempt
+
+
+def test_an_expired_upload_fails_once_and_an_arrived_one_is_left_alone(repo: Any) -> None:
+    doc = pending(f"owner-{new_id()}")
+    doc.deadline = int(time.time()) - 1
+    repo.create_pending(doc)
+    repo.expire_pending(doc.id, {"code": "expired", "message": "late"}, utcnow())
+    got = repo.get(doc.id)
+    assert got.status is Status.FAILED and got.error["code"] == "expired"
+    assert doc.id not in {d.id for d in repo.overdue(Status.PENDING, int(time.time()) + 10, 1000)}
+    with pytest.raises(StaleEvent):
+        repo.expire_pending(doc.id, {"code": "expired", "message": "late"}, utcnow())
+
+
+def test_postponing_moves_the_sweep_deadline_only(repo: Any) -> None:
+    now = int(time.time())
+    c = claim(new_id(), lease=1, now_epoch=now - 100)
+    repo.begin_processing(c)
+    repo.postpone(c.doc_id, Status.PROCESSING, now + 600)
+    assert c.doc_id not in {d.id for d in repo.overdue(Status.PROCESSING, now, 1000)}
+    retry = claim(c.doc_id, force=True)
+    assert repo.begin_processing(retry).attempts == 2  # the lease itself had expired

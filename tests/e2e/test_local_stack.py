@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -48,27 +49,40 @@ class RunningStack:
         return token
 
 
-def start(api_port: int, aws_port: int) -> subprocess.Popen[str]:
+def start(api_port: int, aws_port: int, **extra_env: str) -> subprocess.Popen[str]:
     env = {
         **os.environ,
         "DOCPIPE_API_PORT": str(api_port),
         "DOCPIPE_AWS_PORT": str(aws_port),
         "DOCPIPE_DEMO_PASSWORD": "E2e-demo-password-1",
+        **extra_env,
     }
-    return subprocess.Popen(
-        [sys.executable, "-m", "local"], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    log = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 - closed by output(); a file never blocks like a pipe
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "local"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, text=True
     )
+    LOGS[proc.pid] = log
+    return proc
 
 
-@pytest.fixture(scope="module")
-def running() -> Iterator[RunningStack]:
-    api_port, aws_port = free_port(), free_port()
-    proc = start(api_port, aws_port)
-    api = f"http://127.0.0.1:{api_port}"
+LOGS: dict[int, Any] = {}
+
+
+def output(proc: subprocess.Popen[str], timeout: float = 30) -> str:
+    """Wait for the stack to exit and return what it printed."""
+    proc.wait(timeout=timeout)
+    log = LOGS.pop(proc.pid)
+    log.seek(0)
+    text: str = log.read()
+    log.close()
+    return text
+
+
+def wait_healthy(proc: subprocess.Popen[str], api: str) -> None:
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise AssertionError(f"the stack exited early:\n{proc.stdout.read() if proc.stdout else ''}")
+            raise AssertionError(f"the stack exited early:\n{output(proc)}")
         try:
             if requests.get(f"{api}/health", timeout=1).status_code == 200:
                 break
@@ -77,6 +91,14 @@ def running() -> Iterator[RunningStack]:
     else:
         proc.kill()
         raise AssertionError("the stack did not become healthy in 90 s")
+
+
+@pytest.fixture(scope="module")
+def running() -> Iterator[RunningStack]:
+    api_port, aws_port = free_port(), free_port()
+    proc = start(api_port, aws_port)
+    api = f"http://127.0.0.1:{api_port}"
+    wait_healthy(proc, api)
     yield RunningStack(proc, api, f"http://127.0.0.1:{aws_port}", {})
     if proc.poll() is None:
         proc.send_signal(signal.SIGINT)
@@ -138,7 +160,7 @@ def test_a_second_stack_on_the_same_ports_says_so_instead_of_crashing(running: R
     api_port = int(running.api.rsplit(":", 1)[1])
     aws_port = int(running.aws.rsplit(":", 1)[1])
     second = start(api_port, aws_port)
-    out, _ = second.communicate(timeout=30)
+    out = output(second)
     assert second.returncode == 1
     assert "already in use" in out and "Traceback" not in out
 
@@ -151,7 +173,30 @@ def test_ctrl_c_stops_everything_and_frees_the_ports() -> None:
         time.sleep(0.2)
     time.sleep(0.5)
     proc.send_signal(signal.SIGINT)
-    out, _ = proc.communicate(timeout=30)
+    out = output(proc)
     assert proc.returncode == 0, out
     assert "stopped." in out
     assert not port_in_use("127.0.0.1", api_port) and not port_in_use("127.0.0.1", aws_port)
+
+
+def test_uploads_can_arrive_through_eventbridge_instead_of_a_bucket_notification() -> None:
+    api_port, aws_port = free_port(), free_port()
+    proc = start(api_port, aws_port, DOCPIPE_UPLOAD_EVENTS="eventbridge")
+    api = f"http://127.0.0.1:{api_port}"
+    try:
+        wait_healthy(proc, api)
+        stack = RunningStack(proc, api, f"http://127.0.0.1:{aws_port}", {})
+        token = stack.login("demo", "E2e-demo-password-1")
+        sub = jwt.decode(token, options={"verify_signature": False})["sub"]
+        bucket = requests.get(f"{api}/config", timeout=5).json()["bucket"]
+        key = f"uploads/{sub}/via bus+100%.pdf"
+        stack.client("s3").put_object(Bucket=bucket, Key=key, Body=samples.pdf(pages=2))
+        from chalicelib.ingest import dropped_document_id
+
+        doc_id = dropped_document_id(bucket, key)
+        wait_processed(api, token, {doc_id})
+        doc = requests.get(f"{api}/documents/{doc_id}", headers={"Authorization": token}, timeout=5).json()
+        assert doc["status"] == "PROCESSED" and doc["key"] == key and doc["metadata"]["page_count"] == 2
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=30)

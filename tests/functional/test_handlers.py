@@ -79,23 +79,41 @@ def test_the_s3_handler_skips_a_duplicate_delivery(client, direct_bucket, aws) -
 
 
 def test_the_records_consumer_reports_only_the_failed_message(client, stack) -> None:
+    from chalicelib.models import Document, Status, utcnow
+
+    doc_id, now = uuid.uuid4().hex, utcnow()
+    wiring.repository().create_pending(
+        Document(doc_id, "u", stack.names.bucket, "uploads/u/t.csv", "t.csv", Status.PENDING, now, now)
+    )
+    wiring.records_store().begin(doc_id, "run1")
     event = recorded("sqs_records.json")
     good = copy.deepcopy(event["Records"][0])
     good["body"] = json.dumps(
-        {"doc_id": uuid.uuid4().hex, "chunk": 1, "first_row": 1, "columns": ["a"], "rows": [["x"]]}
+        {
+            "v": 1,
+            "type": "rows",
+            "doc_id": doc_id,
+            "run": "run1",
+            "chunk": 0,
+            "first_row": 1,
+            "columns": ["a"],
+            "rows": [["x"]],
+            "errors": [],
+        }
     )
     bad = copy.deepcopy(event["Records"][0])
     bad["messageId"] = "poison-1"
     bad["body"] = "not json"
     result = client.lambda_.invoke("on_records", {"Records": [good, bad]})
     assert result.payload == {"batchItemFailures": [{"itemIdentifier": "poison-1"}]}
+    assert [r.number for r in wiring.records_store().rows_page(doc_id, 10, None).rows] == [1]
 
 
 def test_the_eventbridge_handler_stores_a_producer_event_once(client, stack) -> None:
     event = recorded("eventbridge_producer.json")
     event["id"] = str(uuid.uuid4())
-    assert client.lambda_.invoke("on_producer_event", event).payload == {"stored": True}
-    assert client.lambda_.invoke("on_producer_event", event).payload == {"stored": False}
+    assert client.lambda_.invoke("on_producer_event", event).payload == {"state": "ACCEPTED"}
+    assert client.lambda_.invoke("on_producer_event", event).payload == {"state": "DUPLICATE"}
 
 
 def test_health_and_config_answer_without_a_token(client, stack) -> None:

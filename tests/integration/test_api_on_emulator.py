@@ -290,3 +290,32 @@ def test_the_preview_is_a_short_lived_link_to_an_inert_html_rendition(api, token
     key = urlsplit(link["url"]).path.split("/", 2)[2]  # path-style: /<bucket>/<key>
     assert key == f"renditions/{doc_id}.html"
     assert requests.get(f"{api}/documents/{doc_id}/preview", headers=h(tokens, "other"), timeout=5).status_code == 404
+
+
+def test_a_csv_upload_is_ingested_and_its_rows_and_row_errors_are_paged(api, tokens, pump) -> None:
+    body = "\ufeffid;name;note\r\n" + "".join(f'{i};"name {i}";"line one\r\nline two"\r\n' for i in range(1, 31))
+    body += "31;too;many;fields\r\n32;ok;fine\r\n"
+    created = upload(api, tokens, "demo", "people.csv", body.encode(), "text/csv")
+    doc_id = created["document"]["id"]
+
+    def ingested() -> dict[str, Any] | None:
+        doc: dict[str, Any] = requests.get(f"{api}/documents/{doc_id}", headers=h(tokens, "demo"), timeout=5).json()
+        state = (doc.get("records") or {}).get("state")
+        return doc if state in ("COMPLETE", "COMPLETE_WITH_ERRORS") else None
+
+    doc = wait_for(ingested, timeout=60)
+    assert doc["records"] == {"state": "COMPLETE_WITH_ERRORS", "total": 32, "written": 31, "failed": 1}
+    assert doc["metadata"]["delimiter"] == ";" and doc["metadata"]["columns"] == ["id", "name", "note"]
+    rows: list[dict[str, Any]] = []
+    url = f"{api}/documents/{doc_id}/records?limit=10"
+    while url:
+        page = requests.get(url, headers=h(tokens, "demo"), timeout=5).json()
+        rows += page["items"]
+        url = f"{api}/documents/{doc_id}/records?limit=10&next={page['next']}" if page["next"] else ""
+    assert [r["row"] for r in rows] == [*range(1, 31), 32]
+    assert rows[0]["cells"] == {"id": "1", "name": "name 1", "note": "line one\r\nline two"}
+    errors = requests.get(f"{api}/documents/{doc_id}/records/errors", headers=h(tokens, "demo"), timeout=5).json()
+    assert [(e["row"], e["line"]) for e in errors["items"]] == [(31, 62)]
+    for path in ("records", "records/errors"):
+        other = requests.get(f"{api}/documents/{doc_id}/{path}", headers=h(tokens, "other"), timeout=5)
+        assert other.status_code == 404

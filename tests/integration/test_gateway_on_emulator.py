@@ -48,6 +48,7 @@ def test_health_and_config_need_no_token(api, stack) -> None:
         "client_id": stack.client_id,
         "cognito_endpoint": stack.endpoint,
         "bucket": stack.names.bucket,
+        "max_upload_bytes": 512 * 1024 * 1024,
     }
 
 

@@ -31,38 +31,24 @@ def test_a_file_put_in_s3_is_processed_through_the_notification_queue(aws, stack
     assert doc.key == key and doc.metadata["page_count"] == 2
 
 
-def test_a_batch_with_a_poison_message_writes_the_good_rows_once_and_dead_letters_the_poison(aws, stack, pump) -> None:
-    sqs = aws["sqs"]
-    url = stack.queues[stack.names.records_queue]
-    dlq = sqs.get_queue_url(QueueName=f"{stack.names.records_queue}-dlq")["QueueUrl"]
-    sqs.set_queue_attributes(QueueUrl=url, Attributes={"VisibilityTimeout": "1"})
-    time.sleep(1.5)  # a receive already waiting keeps the timeout it started with
-    doc_id = uuid.uuid4().hex
-    try:
-        good = {"doc_id": doc_id, "chunk": 1, "first_row": 1, "columns": ["a"], "rows": [["1"], ["2"], ["3"]]}
-        poison_marker = f"poison-{doc_id}"
-        sqs.send_message_batch(
-            QueueUrl=url,
-            Entries=[
-                {"Id": "good", "MessageBody": json.dumps(good)},
-                {"Id": "again", "MessageBody": json.dumps(good)},
-                {"Id": "poison", "MessageBody": poison_marker},
-            ],
-        )
+def test_a_csv_dropped_in_s3_is_ingested_row_by_row_through_the_records_queue(aws, stack, pump) -> None:
+    key = f"uploads/pump-{uuid.uuid4().hex}/orders.csv"
+    body = "id,item,amount\n" + "".join(f"{i},thing {i},{i}.50\n" for i in range(1, 301))
+    aws["s3"].put_object(Bucket=stack.names.bucket, Key=key, Body=body.encode())
+    doc_id = dropped_document_id(stack.names.bucket, key)
 
-        def dead_lettered() -> bool:
-            msgs = sqs.receive_message(QueueUrl=dlq, MaxNumberOfMessages=10, WaitTimeSeconds=1).get("Messages", [])
-            return any(m["Body"] == poison_marker for m in msgs)
+    def complete() -> Any:
+        doc = wiring.repository().get(doc_id)
+        return doc if doc and (doc.records or {}).get("state") == "COMPLETE" else None
 
-        assert wait_for(dead_lettered, timeout=30)
-    finally:
-        sqs.set_queue_attributes(QueueUrl=url, Attributes={"VisibilityTimeout": str(stack.names.visibility_timeout)})
-    rows = aws["dynamodb"].query(
-        TableName=stack.names.table,
-        KeyConditionExpression="pk = :pk AND begins_with(sk, :row)",
-        ExpressionAttributeValues={":pk": {"S": f"DOC#{doc_id}"}, ":row": {"S": "ROW#"}},
-    )["Items"]
-    assert sorted(int(r["row"]["N"]) for r in rows) == [1, 2, 3]
+    doc = wait_for(complete, timeout=60)
+    assert doc.status is Status.PROCESSED
+    assert doc.records == {"state": "COMPLETE", "total": 300, "written": 300, "failed": 0}
+    rows = wiring.records_store().rows_page(doc_id, 5, None).rows
+    assert [(r.number, r.cells) for r in rows[:2]] == [
+        (1, {"id": "1", "item": "thing 1", "amount": "1.50"}),
+        (2, {"id": "2", "item": "thing 2", "amount": "2.50"}),
+    ]
 
 
 def test_a_producer_event_is_routed_by_its_rule_and_stored_once(aws, stack, pump) -> None:

@@ -21,7 +21,7 @@ def test_the_local_stack_sets_the_emulator_endpoint() -> None:
 
 def test_public_config_has_exactly_what_a_client_needs_to_log_in() -> None:
     keys = set(Settings.from_env({}).public_config())
-    assert keys == {"region", "user_pool_id", "client_id", "cognito_endpoint", "bucket"}
+    assert keys == {"region", "user_pool_id", "client_id", "cognito_endpoint", "bucket", "max_upload_bytes"}
 
 
 def test_a_non_numeric_limit_is_a_clear_error() -> None:

@@ -226,3 +226,23 @@ def test_an_attempt_that_lost_its_lease_stops_quietly(parts, monkeypatch) -> Non
     monkeypatch.setattr(repo, "complete", taken_over)
     outcome = service.process(drop(storage, "uploads/slow.pdf", samples.pdf()))
     assert (outcome.status, outcome.reason) == ("SKIPPED", "superseded")
+
+
+def test_eventbridge_object_created_events_are_decoded_once() -> None:
+    from chalicelib.ingest import objects_from_eventbridge
+
+    event = {
+        "detail": {
+            "bucket": {"name": BUCKET},
+            "object": {
+                "key": "uploads/a+b%2Bc%25.pdf",
+                "size": 3,
+                "etag": "abc",
+                "sequencer": "0A",
+                "version-id": "v1",
+            },
+        }
+    }
+    (ref,) = objects_from_eventbridge(event)
+    assert (ref.key, ref.etag, ref.sequencer, ref.version_id) == ("uploads/a b+c%.pdf", "abc", "0A", "v1")
+    assert objects_from_eventbridge({"detail": {"object": {}}}) == []

@@ -1,0 +1,577 @@
+"""Where CSV records live: row items beside their document, and exact progress counters.
+
+Layout, in the documents table (one partition per document):
+  pk = DOC#<id>, sk = DOC                      the document; its `records` map holds
+                                               {state, total, written, failed[, error]}, and
+                                               `records_run`, `records_chunks` the bookkeeping
+  pk = DOC#<id>, sk = ROW#<10-digit row>       one stored row: `row` (number), `cells` (map)
+  pk = DOC#<id>, sk = ROWERR#<10-digit row>    one rejected row: `row`, `line`, `reason`
+  pk = DOC#<id>, sk = MARK#<run>#<name>        a marker: this production leg was done
+
+Value rule: a CSV cell is text, so every cell is stored as a DynamoDB string
+exactly as decoded (never a number: no float ever touches a value); an empty
+cell is stored as NULL, so every row keeps every column and `""` cannot be
+confused with a missing column.
+
+Counting is idempotent and atomic: one conditional UpdateItem on the
+document ADDs a chunk's figures to `records.written` / `records.failed` and
+its number to the `records_chunks` number set, on condition that the set
+does not hold it yet (and the run is current). A redelivered chunk fails the
+condition and counts nothing; no transaction is needed, and the set stays
+small (a chunk is up to 256 KiB of rows: a 512 MiB file has at most a few
+thousand). The final transition (COMPLETE or
+COMPLETE_WITH_ERRORS) is a conditional write on the exact figures read, taken
+once `total` is known and `written + failed == total`; whoever gets there
+last (the producer setting `total`, or the consumer counting the last chunk)
+makes it. `run` identifies one ingestion of the file: a re-ingestion starts a
+new run and messages of the old one are ignored.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+QUEUED = "QUEUED"
+INGESTING = "INGESTING"
+COMPLETE = "COMPLETE"
+COMPLETE_WITH_ERRORS = "COMPLETE_WITH_ERRORS"
+FINAL_STATES = frozenset({COMPLETE, COMPLETE_WITH_ERRORS})
+
+RUN_ATTR = "records_run"
+"""Document attribute: the current run's id (beside `records`, out of the API's view)."""
+COUNTED_CHUNKS = "records_chunks"
+"""Document attribute: the number set of this run's counted chunks (beside `records`, out of the API's view)."""
+
+BATCH_WRITE_MAX = 25
+"""BatchWriteItem's limit on requests per call."""
+MAX_WRITE_ATTEMPTS = 10
+
+
+def doc_pk(doc_id: str) -> str:
+    return f"DOC#{doc_id}"
+
+
+def row_sk(row: int) -> str:
+    return f"ROW#{row:010d}"
+
+
+def error_sk(row: int) -> str:
+    return f"ROWERR#{row:010d}"
+
+
+def marker_sk(run: str, name: str) -> str:
+    return f"MARK#{run}#{name}"
+
+
+@dataclass(frozen=True)
+class Row:
+    """A stored row: its 1-based number among the data rows, and its cells (None = empty)."""
+
+    number: int
+    cells: dict[str, str | None]
+
+
+@dataclass(frozen=True)
+class RowError:
+    """A rejected row: its number, the physical line it started on, and why."""
+
+    number: int
+    line: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class Progress:
+    state: str
+    run: str
+    written: int = 0
+    failed: int = 0
+    total: int | None = None
+    error: dict[str, str] | None = None
+
+    def final_state(self) -> str | None:
+        """The state to end in, once every row is accounted for."""
+        if self.state in FINAL_STATES:
+            return self.state
+        if self.total is None or self.written + self.failed < self.total:
+            return None
+        return COMPLETE_WITH_ERRORS if (self.failed or self.error) else COMPLETE
+
+    def with_state(self, state: str) -> Progress:
+        return dataclasses.replace(self, state=state)
+
+    def public(self) -> dict[str, Any]:
+        """The `records` map the API and lifecycle events show."""
+        out: dict[str, Any] = {"state": self.state, "written": self.written, "failed": self.failed}
+        if self.total is not None:
+            out["total"] = self.total
+        if self.error:
+            out["error"] = self.error
+        return out
+
+
+@dataclass(frozen=True)
+class RowsPage:
+    rows: list[Row]
+    last_key: dict[str, str] | None
+
+
+@dataclass(frozen=True)
+class ErrorsPage:
+    errors: list[RowError]
+    last_key: dict[str, str] | None
+
+
+class RecordsStore(Protocol):
+    def begin(self, doc_id: str, run: str) -> None: ...
+    def progress(self, doc_id: str) -> Progress | None: ...
+    def write(self, doc_id: str, rows: list[Row], errors: list[RowError]) -> list[RowError]: ...
+    def has_marker(self, doc_id: str, run: str, name: str) -> bool: ...
+    def put_marker(self, doc_id: str, run: str, name: str) -> None: ...
+    def count_chunk(self, doc_id: str, run: str, chunk: int, written: int, failed: int) -> bool: ...
+    def is_counted(self, doc_id: str, run: str, chunk: int) -> bool: ...
+    def set_total(self, doc_id: str, run: str, total: int, error: dict[str, str] | None = None) -> None: ...
+    def try_complete(self, doc_id: str) -> str | None: ...
+    def rows_page(self, doc_id: str, limit: int, start: dict[str, str] | None) -> RowsPage: ...
+    def errors_page(self, doc_id: str, limit: int, start: dict[str, str] | None) -> ErrorsPage: ...
+
+
+OnFinal = Callable[[str, "Progress"], None]
+"""Called once, by the store call that moved a document's records to a final state."""
+
+
+def chunk_marker(chunk: int) -> str:
+    return f"CHUNK#{chunk:08d}"
+
+
+def leg_marker(leg: int) -> str:
+    return f"LEG#{leg:06d}"
+
+
+# -- DynamoDB ----------------------------------------------------------------
+
+
+def _cell(value: str | None) -> dict[str, Any]:
+    return {"NULL": True} if value is None else {"S": value}
+
+
+def row_item(doc_id: str, row: Row) -> dict[str, Any]:
+    return {
+        "pk": {"S": doc_pk(doc_id)},
+        "sk": {"S": row_sk(row.number)},
+        "row": {"N": str(row.number)},
+        "cells": {"M": {name: _cell(value) for name, value in row.cells.items()}},
+    }
+
+
+def error_item(doc_id: str, error: RowError) -> dict[str, Any]:
+    return {
+        "pk": {"S": doc_pk(doc_id)},
+        "sk": {"S": error_sk(error.number)},
+        "row": {"N": str(error.number)},
+        "line": {"N": str(error.line)},
+        "reason": {"S": error.reason},
+    }
+
+
+def _row_from_item(item: dict[str, Any]) -> Row:
+    cells = {name: (None if "NULL" in value else str(value.get("S", ""))) for name, value in item["cells"]["M"].items()}
+    return Row(int(item["row"]["N"]), cells)
+
+
+def _error_from_item(item: dict[str, Any]) -> RowError:
+    return RowError(int(item["row"]["N"]), int(item["line"]["N"]), item["reason"]["S"])
+
+
+def _progress_from(records: dict[str, Any], run: str) -> Progress:
+    def number(name: str) -> int | None:
+        value = records.get(name)
+        return int(value["N"]) if value and "N" in value else None
+
+    error = records.get("error", {}).get("M")
+    return Progress(
+        state=records["state"]["S"],
+        run=run,
+        written=number("written") or 0,
+        failed=number("failed") or 0,
+        total=number("total"),
+        error={k: v["S"] for k, v in error.items()} if error else None,
+    )
+
+
+def _code(exc: Exception) -> str:
+    return str(getattr(exc, "response", {}).get("Error", {}).get("Code", ""))
+
+
+class DynamoRecordsStore:
+    """The records store on DynamoDB (low-level client; thread-safe)."""
+
+    def __init__(
+        self,
+        dynamodb: Any,
+        table: str,
+        workers: int = 4,
+        sleep: Callable[[float], None] = time.sleep,
+        on_final: OnFinal | None = None,
+    ) -> None:
+        self._db = dynamodb
+        self._table = table
+        self._workers = workers
+        self._sleep = sleep
+        self._on_final = on_final
+
+    def _key(self, doc_id: str, sk: str = "DOC") -> dict[str, Any]:
+        return {"pk": {"S": doc_pk(doc_id)}, "sk": {"S": sk}}
+
+    # -- progress -----------------------------------------------------------
+    def begin(self, doc_id: str, run: str) -> None:
+        """Start (or restart) the ingestion of a document's records as `run`."""
+        initial = {"state": {"S": QUEUED}, "written": {"N": "0"}, "failed": {"N": "0"}}
+        self._db.update_item(
+            TableName=self._table,
+            Key=self._key(doc_id),
+            UpdateExpression="SET #records = :initial, #run = :run REMOVE #chunks",
+            ConditionExpression="attribute_exists(pk)",
+            ExpressionAttributeNames={"#records": "records", "#run": RUN_ATTR, "#chunks": COUNTED_CHUNKS},
+            ExpressionAttributeValues={":initial": {"M": initial}, ":run": {"S": run}},
+        )
+
+    def progress(self, doc_id: str) -> Progress | None:
+        resp = self._db.get_item(
+            TableName=self._table,
+            Key=self._key(doc_id),
+            ConsistentRead=True,
+            ProjectionExpression="#records, #run",
+            ExpressionAttributeNames={"#records": "records", "#run": RUN_ATTR},
+        )
+        item = resp.get("Item", {})
+        records = item.get("records", {}).get("M")
+        return _progress_from(records, item.get(RUN_ATTR, {}).get("S", "")) if records else None
+
+    def count_chunk(self, doc_id: str, run: str, chunk: int, written: int, failed: int) -> bool:
+        """Count a chunk's rows once; False when it was already counted (or the run is over)."""
+        from botocore.exceptions import ClientError
+
+        try:
+            self._db.update_item(
+                TableName=self._table,
+                Key=self._key(doc_id),
+                UpdateExpression="SET #r.#state = :ingesting ADD #r.#written :w, #r.#failed :f, #chunks :chunk",
+                ConditionExpression=(
+                    "#run = :run AND #r.#state IN (:queued, :ingesting) AND NOT contains(#chunks, :n)"
+                ),
+                ExpressionAttributeNames={
+                    "#r": "records",
+                    "#state": "state",
+                    "#written": "written",
+                    "#failed": "failed",
+                    "#run": RUN_ATTR,
+                    "#chunks": COUNTED_CHUNKS,
+                },
+                ExpressionAttributeValues={
+                    ":ingesting": {"S": INGESTING},
+                    ":queued": {"S": QUEUED},
+                    ":w": {"N": str(written)},
+                    ":f": {"N": str(failed)},
+                    ":run": {"S": run},
+                    ":chunk": {"NS": [str(chunk)]},
+                    ":n": {"N": str(chunk)},
+                },
+            )
+        except ClientError as exc:
+            if _code(exc) == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def is_counted(self, doc_id: str, run: str, chunk: int) -> bool:
+        resp = self._db.get_item(
+            TableName=self._table,
+            Key=self._key(doc_id),
+            ConsistentRead=True,
+            ProjectionExpression="#run, #chunks",
+            ExpressionAttributeNames={"#run": RUN_ATTR, "#chunks": COUNTED_CHUNKS},
+        )
+        item = resp.get("Item", {})
+        same_run = item.get(RUN_ATTR, {}).get("S") == run
+        return same_run and str(chunk) in item.get(COUNTED_CHUNKS, {}).get("NS", [])
+
+    def set_total(self, doc_id: str, run: str, total: int, error: dict[str, str] | None = None) -> None:
+        """The producer is done: `total` rows (stored or rejected) make up this run."""
+        from botocore.exceptions import ClientError
+
+        sets = "#r.#total = :total" + (", #r.#error = :error" if error else "")
+        values: dict[str, Any] = {
+            ":total": {"N": str(total)},
+            ":run": {"S": run},
+            ":queued": {"S": QUEUED},
+            ":ingesting": {"S": INGESTING},
+        }
+        names = {"#r": "records", "#total": "total", "#run": RUN_ATTR, "#state": "state"}
+        if error:
+            values[":error"] = {"M": {k: {"S": v} for k, v in error.items()}}
+            names["#error"] = "error"
+        try:
+            self._db.update_item(
+                TableName=self._table,
+                Key=self._key(doc_id),
+                UpdateExpression="SET " + sets,
+                ConditionExpression="#run = :run AND #r.#state IN (:queued, :ingesting)",
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+            )
+        except ClientError as exc:
+            if _code(exc) != "ConditionalCheckFailedException":
+                raise
+
+    def try_complete(self, doc_id: str) -> str | None:
+        """Make the final transition if every row is accounted for; the final state, or None."""
+        from botocore.exceptions import ClientError
+
+        progress = self.progress(doc_id)
+        final = progress.final_state() if progress else None
+        if progress is None or final is None or progress.state in FINAL_STATES:
+            return final
+        try:
+            self._db.update_item(
+                TableName=self._table,
+                Key=self._key(doc_id),
+                UpdateExpression="SET #r.#state = :final",
+                ConditionExpression=(
+                    "#run = :run AND #r.#state IN (:queued, :ingesting) AND #r.#total = :t"
+                    " AND #r.#written = :w AND #r.#failed = :f"
+                ),
+                ExpressionAttributeNames={
+                    "#r": "records",
+                    "#state": "state",
+                    "#run": RUN_ATTR,
+                    "#total": "total",
+                    "#written": "written",
+                    "#failed": "failed",
+                },
+                ExpressionAttributeValues={
+                    ":final": {"S": final},
+                    ":run": {"S": progress.run},
+                    ":queued": {"S": QUEUED},
+                    ":ingesting": {"S": INGESTING},
+                    ":t": {"N": str(progress.total)},
+                    ":w": {"N": str(progress.written)},
+                    ":f": {"N": str(progress.failed)},
+                },
+            )
+        except ClientError as exc:
+            if _code(exc) != "ConditionalCheckFailedException":
+                raise
+            again = self.progress(doc_id)
+            return again.state if again and again.state in FINAL_STATES else None
+        if self._on_final is not None:
+            self._on_final(doc_id, progress.with_state(final))  # exactly once: this update made the transition
+        return final
+
+    # -- markers ------------------------------------------------------------
+    def has_marker(self, doc_id: str, run: str, name: str) -> bool:
+        resp = self._db.get_item(
+            TableName=self._table,
+            Key=self._key(doc_id, marker_sk(run, name)),
+            ConsistentRead=True,
+            ProjectionExpression="pk",
+        )
+        return "Item" in resp
+
+    def put_marker(self, doc_id: str, run: str, name: str) -> None:
+        self._db.put_item(TableName=self._table, Item=self._key(doc_id, marker_sk(run, name)))
+
+    # -- rows -----------------------------------------------------------------
+    def write(self, doc_id: str, rows: list[Row], errors: list[RowError]) -> list[RowError]:
+        """Store rows and row errors (idempotent puts); returns rows DynamoDB refused, as errors."""
+        items = [row_item(doc_id, r) for r in rows] + [error_item(doc_id, e) for e in errors]
+        batches = [items[i : i + BATCH_WRITE_MAX] for i in range(0, len(items), BATCH_WRITE_MAX)]
+        refused: list[RowError] = []
+        if self._workers > 1 and len(batches) > 1:
+            from concurrent.futures import ThreadPoolExecutor
+
+            with ThreadPoolExecutor(max_workers=self._workers) as pool:
+                for found in pool.map(lambda b: self._write_batch(doc_id, b), batches):
+                    refused.extend(found)
+        else:
+            for batch in batches:
+                refused.extend(self._write_batch(doc_id, batch))
+        return refused
+
+    def _write_batch(self, doc_id: str, items: list[dict[str, Any]]) -> list[RowError]:
+        from botocore.exceptions import ClientError
+
+        try:
+            self._batch_write(items)
+        except ClientError as exc:
+            if _code(exc) != "ValidationException":
+                raise
+            return self._write_one_by_one(doc_id, items)
+        return []
+
+    def _batch_write(self, items: list[dict[str, Any]]) -> None:
+        """BatchWriteItem, resending UnprocessedItems with botocore's jittered exponential backoff."""
+        from botocore.retries.standard import ExponentialBackoff, RetryContext
+
+        backoff = ExponentialBackoff(service_name="dynamodb")
+        requests: list[dict[str, Any]] = [{"PutRequest": {"Item": item}} for item in items]
+        for attempt in range(1, MAX_WRITE_ATTEMPTS + 1):
+            resp = self._db.batch_write_item(RequestItems={self._table: requests})
+            requests = resp.get("UnprocessedItems", {}).get(self._table, [])
+            if not requests:
+                return
+            self._sleep(backoff.delay_amount(RetryContext(attempt_number=attempt)))
+        raise RuntimeError(f"{len(requests)} items still unprocessed after {MAX_WRITE_ATTEMPTS} attempts")
+
+    def _write_one_by_one(self, doc_id: str, items: list[dict[str, Any]]) -> list[RowError]:
+        """A batch DynamoDB rejects as a whole: find the rows at fault, keep the others."""
+        from botocore.exceptions import ClientError
+
+        refused = []
+        for item in items:
+            try:
+                self._db.put_item(TableName=self._table, Item=item)
+            except ClientError as exc:
+                if _code(exc) != "ValidationException" or not item["sk"]["S"].startswith("ROW#"):
+                    raise
+                number = int(item["row"]["N"])
+                refused.append(RowError(number, 0, f"rejected by the database: {exc.response['Error']['Message']}"))
+        if refused:
+            for start in range(0, len(refused), BATCH_WRITE_MAX):
+                self._batch_write([error_item(doc_id, e) for e in refused[start : start + BATCH_WRITE_MAX]])
+        return refused
+
+    def rows_page(self, doc_id: str, limit: int, start: dict[str, str] | None) -> RowsPage:
+        items, last = self._page(doc_id, "ROW#", limit, start)
+        return RowsPage([_row_from_item(i) for i in items], last)
+
+    def errors_page(self, doc_id: str, limit: int, start: dict[str, str] | None) -> ErrorsPage:
+        items, last = self._page(doc_id, "ROWERR#", limit, start)
+        return ErrorsPage([_error_from_item(i) for i in items], last)
+
+    def _page(
+        self, doc_id: str, prefix: str, limit: int, start: dict[str, str] | None
+    ) -> tuple[list[dict[str, Any]], dict[str, str] | None]:
+        """One page in row order; asks for one extra item so the last page carries no cursor."""
+        params: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
+            "ExpressionAttributeValues": {":pk": {"S": doc_pk(doc_id)}, ":prefix": {"S": prefix}},
+            "Limit": limit + 1,
+        }
+        if start:
+            if start.get("pk") != doc_pk(doc_id) or not start.get("sk", "").startswith(prefix):
+                raise ValueError("the start key belongs to another listing")
+            params["ExclusiveStartKey"] = {"pk": {"S": start["pk"]}, "sk": {"S": start["sk"]}}
+        items = self._db.query(**params).get("Items", [])
+        if len(items) <= limit:
+            return items, None
+        items = items[:limit]
+        return items, {"pk": items[-1]["pk"]["S"], "sk": items[-1]["sk"]["S"]}
+
+
+# -- in memory ---------------------------------------------------------------
+
+
+@dataclass
+class InMemoryRecordsStore:
+    """The same contract in memory, for unit tests (tests/unit/test_records.py runs the contract on both)."""
+
+    records: dict[str, dict[str, Any]] = field(default_factory=dict)
+    rows: dict[tuple[str, int], Row] = field(default_factory=dict)
+    errors: dict[tuple[str, int], RowError] = field(default_factory=dict)
+    markers: set[tuple[str, str, str]] = field(default_factory=set)
+    documents: set[str] = field(default_factory=set)
+    row_writes: int = 0
+    on_final: OnFinal | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def add_document(self, doc_id: str) -> None:
+        self.documents.add(doc_id)
+
+    def begin(self, doc_id: str, run: str) -> None:
+        with self._lock:
+            if doc_id not in self.documents:
+                raise KeyError(doc_id)
+            self.records[doc_id] = {"state": QUEUED, "run": run, "written": 0, "failed": 0}
+
+    def progress(self, doc_id: str) -> Progress | None:
+        with self._lock:
+            rec = self.records.get(doc_id)
+            return Progress(**rec) if rec else None
+
+    def count_chunk(self, doc_id: str, run: str, chunk: int, written: int, failed: int) -> bool:
+        with self._lock:
+            rec = self.records.get(doc_id)
+            key = (doc_id, run, chunk_marker(chunk))
+            if rec is None:
+                raise KeyError(doc_id)
+            if key in self.markers or rec["run"] != run or rec["state"] not in (QUEUED, INGESTING):
+                return False
+            self.markers.add(key)
+            rec.update(state=INGESTING, written=rec["written"] + written, failed=rec["failed"] + failed)
+            return True
+
+    def is_counted(self, doc_id: str, run: str, chunk: int) -> bool:
+        with self._lock:
+            return (doc_id, run, chunk_marker(chunk)) in self.markers
+
+    def set_total(self, doc_id: str, run: str, total: int, error: dict[str, str] | None = None) -> None:
+        with self._lock:
+            rec = self.records.get(doc_id)
+            if rec and rec["run"] == run and rec["state"] in (QUEUED, INGESTING):
+                rec["total"] = total
+                if error:
+                    rec["error"] = dict(error)
+
+    def try_complete(self, doc_id: str) -> str | None:
+        with self._lock:
+            rec = self.records.get(doc_id)
+            final = Progress(**rec).final_state() if rec else None
+            transitioned = rec is not None and final is not None and rec["state"] not in FINAL_STATES
+            if rec is not None and final is not None:
+                rec["state"] = final
+            progress = Progress(**rec) if rec is not None else None
+        if transitioned and self.on_final is not None and progress is not None:
+            self.on_final(doc_id, progress)
+        return final
+
+    def has_marker(self, doc_id: str, run: str, name: str) -> bool:
+        with self._lock:
+            return (doc_id, run, name) in self.markers
+
+    def put_marker(self, doc_id: str, run: str, name: str) -> None:
+        with self._lock:
+            self.markers.add((doc_id, run, name))
+
+    def write(self, doc_id: str, rows: list[Row], errors: list[RowError]) -> list[RowError]:
+        with self._lock:
+            for row in rows:
+                self.rows[(doc_id, row.number)] = row
+                self.row_writes += 1
+            for error in errors:
+                self.errors[(doc_id, error.number)] = error
+        return []
+
+    def rows_page(self, doc_id: str, limit: int, start: dict[str, str] | None) -> RowsPage:
+        numbers = sorted(n for d, n in self.rows if d == doc_id)
+        after = int(start["sk"].split("#")[1]) if start else 0
+        chosen = [n for n in numbers if n > after][: limit + 1]
+        more = len(chosen) > limit
+        chosen = chosen[:limit]
+        last = {"pk": doc_pk(doc_id), "sk": row_sk(chosen[-1])} if more else None
+        return RowsPage([self.rows[(doc_id, n)] for n in chosen], last)
+
+    def errors_page(self, doc_id: str, limit: int, start: dict[str, str] | None) -> ErrorsPage:
+        numbers = sorted(n for d, n in self.errors if d == doc_id)
+        after = int(start["sk"].split("#")[1]) if start else 0
+        chosen = [n for n in numbers if n > after][: limit + 1]
+        more = len(chosen) > limit
+        chosen = chosen[:limit]
+        last = {"pk": doc_pk(doc_id), "sk": error_sk(chosen[-1])} if more else None
+        return ErrorsPage([self.errors[(doc_id, n)] for n in chosen], last)

@@ -1,0 +1,1 @@
+"""Deployment tooling: infra outputs to Chalice stages, least-privilege policies, the vendored libmagic."""

@@ -1,0 +1,204 @@
+"""One least-privilege IAM policy per Lambda function, rendered for a stage.
+
+`FUNCTION_ACTIONS` is the manifest: what each function's code calls. It must
+equal what `deploy.calls` reads from the code (tests/deploy/test_policies.py),
+so adding a boto3 call means adding its action here, with the resources it
+may touch. `PLATFORM` lists what Lambda itself needs on the function's behalf
+(logs, the SQS event source mapping, the async on-failure destination).
+No policy grants a Scan, and no statement has a `*` resource.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from deploy.templates import table_indexes
+
+API = "api_handler"
+
+# Lambda function -> the IAM actions its code needs (must match deploy.calls).
+_DOCUMENTS = frozenset(
+    {
+        "dynamodb:GetItem",
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:BatchWriteItem",
+        "dynamodb:Query",
+    }
+)
+_OBJECTS = frozenset({"s3:GetObject", "s3:PutObject", "s3:DeleteObject"})
+# the CSV fan-out: reads the table, sends row chunks (and continuations) to the records queue
+_FAN_OUT = frozenset({"s3:GetObject", "sqs:SendMessage", "sqs:GetQueueUrl", "sqs:GetQueueAttributes"})
+
+FUNCTION_ACTIONS: dict[str, frozenset[str]] = {
+    API: _DOCUMENTS | _OBJECTS | {"events:PutEvents"},
+    "on_upload": _DOCUMENTS | _OBJECTS | _FAN_OUT | {"events:PutEvents"},
+    "on_reprocess": _DOCUMENTS | _OBJECTS | _FAN_OUT | {"events:PutEvents"},
+    # consumes row chunks; a continuation message makes it produce the next leg; publishes RecordsIngested
+    "on_records": _DOCUMENTS | _FAN_OUT | {"events:PutEvents"},
+    # events.py reaches the repository module: the analysis is per module, so its item operations count.
+    "on_producer_event": _DOCUMENTS,
+    # the scheduled sweeper: overdue documents from the by_deadline index, retries as ReprocessRequested events
+    "sweep": _DOCUMENTS | {"events:PutEvents"},
+}
+
+# Default resources of an action (resource keys, see `Resources.arns`).
+ACTION_RESOURCES: dict[str, tuple[str, ...]] = {
+    "dynamodb:GetItem": ("table",),
+    "dynamodb:BatchGetItem": ("table",),
+    "dynamodb:PutItem": ("table",),
+    "dynamodb:UpdateItem": ("table",),
+    "dynamodb:DeleteItem": ("table",),
+    "dynamodb:BatchWriteItem": ("table",),
+    "dynamodb:TransactWriteItems": ("table",),
+    "dynamodb:ConditionCheckItem": ("table",),
+    "dynamodb:Query": ("table", "table_indexes"),
+    "s3:GetObject": ("uploads", "renditions"),
+    "s3:PutObject": ("uploads", "renditions"),
+    "s3:DeleteObject": ("uploads", "renditions"),
+    "s3:AbortMultipartUpload": ("uploads", "renditions"),
+    "s3:ListBucket": ("bucket",),
+    "sqs:SendMessage": ("records_queue",),
+    "sqs:GetQueueUrl": ("records_queue",),
+    "sqs:GetQueueAttributes": ("records_queue",),
+    "events:PutEvents": ("event_bus", "default_bus"),
+}
+
+# Narrower resources for one function: the pipeline reads uploads and writes renditions only.
+FUNCTION_RESOURCES: dict[tuple[str, str], tuple[str, ...]] = {
+    ("on_upload", "s3:GetObject"): ("uploads",),
+    ("on_upload", "s3:PutObject"): ("renditions",),
+    ("on_upload", "s3:DeleteObject"): ("renditions",),
+    ("on_reprocess", "s3:GetObject"): ("uploads",),
+    ("on_reprocess", "s3:PutObject"): ("renditions",),
+    ("on_reprocess", "s3:DeleteObject"): ("renditions",),
+    ("on_records", "s3:GetObject"): ("uploads",),
+}
+
+# What Lambda does on the function's behalf (not calls in the code).
+ASYNC_FUNCTIONS = frozenset({"on_upload", "on_producer_event", "on_reprocess"})
+SQS_CONSUMERS = {"on_records": "records_queue"}
+LOG_ACTIONS = ("logs:CreateLogStream", "logs:PutLogEvents")
+SQS_CONSUMER_ACTIONS = (
+    "sqs:ReceiveMessage",
+    "sqs:DeleteMessage",
+    "sqs:GetQueueAttributes",
+    "sqs:ChangeMessageVisibility",
+)
+
+
+@dataclass(frozen=True)
+class Resources:
+    """Names and ARNs of one stage's infra stack (its CloudFormation outputs)."""
+
+    stage: str
+    region: str
+    account: str
+    bucket: str
+    table: str
+    records_queue_arn: str
+    event_bus_arn: str
+    async_failures_arn: str
+    user_pool_arn: str
+    indexes: tuple[str, ...] = field(default_factory=table_indexes)
+    partition: str = "aws"
+
+    @classmethod
+    def from_outputs(cls, outputs: Mapping[str, str]) -> Resources:
+        return cls(
+            stage=outputs["Stage"],
+            region=outputs["Region"],
+            account=outputs["AccountId"],
+            bucket=outputs["BucketName"],
+            table=outputs["TableName"],
+            records_queue_arn=outputs["RecordsQueueArn"],
+            event_bus_arn=outputs["EventBusArn"],
+            async_failures_arn=outputs["AsyncFailuresQueueArn"],
+            user_pool_arn=outputs.get("UserPoolArn", ""),
+        )
+
+    def function_name(self, function: str) -> str:
+        return f"docpipe-{self.stage}" if function == API else f"docpipe-{self.stage}-{function}"
+
+    def arns(self, key: str) -> list[str]:
+        p, r, a = self.partition, self.region, self.account
+        table = f"arn:{p}:dynamodb:{r}:{a}:table/{self.table}"
+        known = {
+            "table": [table],
+            "table_indexes": [f"{table}/index/{i}" for i in self.indexes],
+            "bucket": [f"arn:{p}:s3:::{self.bucket}"],
+            "uploads": [f"arn:{p}:s3:::{self.bucket}/uploads/*"],
+            "renditions": [f"arn:{p}:s3:::{self.bucket}/renditions/*"],
+            "records_queue": [self.records_queue_arn],
+            "event_bus": [self.event_bus_arn],
+            "default_bus": [f"arn:{p}:events:{r}:{a}:event-bus/default"],
+            "async_failures": [self.async_failures_arn],
+            "user_pool": [self.user_pool_arn],
+        }
+        if key not in known:
+            raise KeyError(f"unknown resource key {key!r}")
+        return known[key]
+
+    def log_group(self, function: str) -> str:
+        p, r, a = self.partition, self.region, self.account
+        return f"arn:{p}:logs:{r}:{a}:log-group:/aws/lambda/{self.function_name(function)}:*"
+
+
+def grants(function: str) -> dict[str, tuple[str, ...]]:
+    """Action -> resource keys for one function's code."""
+    if function not in FUNCTION_ACTIONS:
+        raise KeyError(f"no policy manifest for Lambda function {function!r}: add it to deploy/policies.py")
+    out = {}
+    for action in sorted(FUNCTION_ACTIONS[function]):
+        keys = FUNCTION_RESOURCES.get((function, action)) or ACTION_RESOURCES.get(action)
+        if not keys:
+            raise KeyError(f"no resources declared for {action} (deploy/policies.py ACTION_RESOURCES)")
+        out[action] = keys
+    return out
+
+
+def render(function: str, res: Resources) -> dict[str, Any]:
+    """The IAM policy document for one function of one stage."""
+    by_resources: dict[tuple[str, ...], list[str]] = {}
+    for action, keys in grants(function).items():
+        by_resources.setdefault(keys, []).append(action)
+    statements: list[dict[str, Any]] = [
+        {"Sid": "Logs", "Effect": "Allow", "Action": list(LOG_ACTIONS), "Resource": [res.log_group(function)]}
+    ]
+    for index, (keys, actions) in enumerate(sorted(by_resources.items())):
+        arns = [arn for key in keys for arn in res.arns(key)]
+        statements.append({"Sid": f"Code{index}", "Effect": "Allow", "Action": sorted(actions), "Resource": arns})
+    if function in SQS_CONSUMERS:
+        statements.append(
+            {
+                "Sid": "EventSourceMapping",
+                "Effect": "Allow",
+                "Action": list(SQS_CONSUMER_ACTIONS),
+                "Resource": res.arns(SQS_CONSUMERS[function]),
+            }
+        )
+    if function in ASYNC_FUNCTIONS:
+        statements.append(
+            {
+                "Sid": "AsyncOnFailure",
+                "Effect": "Allow",
+                "Action": ["sqs:SendMessage"],
+                "Resource": res.arns("async_failures"),
+            }
+        )
+    return {"Version": "2012-10-17", "Statement": statements}
+
+
+def granted_actions(policy: Mapping[str, Any]) -> set[str]:
+    return {a for s in policy["Statement"] for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])}
+
+
+def platform_actions(function: str) -> set[str]:
+    extra = set(LOG_ACTIONS)
+    if function in SQS_CONSUMERS:
+        extra |= set(SQS_CONSUMER_ACTIONS)
+    if function in ASYNC_FUNCTIONS:
+        extra.add("sqs:SendMessage")
+    return extra

@@ -1,0 +1,78 @@
+"""JSON log lines carry the request and document ids; EMF documents are what CloudWatch parses."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+from types import SimpleNamespace
+
+from bench.cost import Measured, monthly_cost
+from chalicelib import observability
+
+
+def test_json_log_lines_carry_the_request_id_document_id_and_extra_fields():
+    out = io.StringIO()
+    observability.setup_logging(stream=out, force_json=True)
+    try:
+        with observability.invocation(SimpleNamespace(aws_request_id="req-1"), doc_id="d" * 32):
+            logging.getLogger("docpipe.ingest").info("document processed", extra={"family": "pdf"})
+        logging.getLogger("docpipe.ingest").info("after")
+    finally:
+        observability.setup_logging(force_json=False)
+    first, second = (json.loads(line) for line in out.getvalue().splitlines())
+    assert first["message"] == "document processed" and first["level"] == "INFO"
+    assert (first["request_id"], first["doc_id"], first["family"]) == ("req-1", "d" * 32, "pdf")
+    assert "request_id" not in second and "doc_id" not in second
+
+
+def test_exceptions_are_logged_as_one_json_line():
+    out = io.StringIO()
+    observability.setup_logging(stream=out, force_json=True)
+    try:
+        try:
+            raise ValueError("bad <input>")
+        except ValueError:
+            logging.getLogger("docpipe").exception("failed")
+    finally:
+        observability.setup_logging(force_json=False)
+    (line,) = out.getvalue().splitlines()
+    assert "ValueError: bad <input>" in json.loads(line)["exception"]
+
+
+def test_file_metrics_are_emf_documents_with_stage_and_family_dimensions(monkeypatch):
+    monkeypatch.setenv("DOCPIPE_STAGE", "prod")
+    out = io.StringIO()
+    doc = observability.file_processed("pdf", 812.5, stream=out)
+    assert json.loads(out.getvalue()) == doc
+    directive = doc["_aws"]["CloudWatchMetrics"][0]
+    assert directive["Namespace"] == "docpipe"
+    assert directive["Dimensions"] == [["Stage"], ["Stage", "Family"]]
+    assert {m["Name"]: m["Unit"] for m in directive["Metrics"]} == {
+        "FilesProcessed": "Count",
+        "ExtractionDuration": "Milliseconds",
+    }
+    values = (doc["Stage"], doc["Family"], doc["FilesProcessed"], doc["ExtractionDuration"])
+    assert values == ("prod", "pdf", 1.0, 812.5)
+
+
+def test_failed_files_and_ingested_rows_are_counted():
+    failed = observability.file_failed(None, "corrupt", stream=io.StringIO())
+    assert (failed["Family"], failed["Reason"], failed["FilesFailed"]) == ("unknown", "corrupt", 1.0)
+    rows = observability.rows_ingested(500, stream=io.StringIO())
+    assert rows["RowsIngested"] == 500.0
+
+
+def test_json_logs_are_on_for_lambda_and_off_locally_unless_asked():
+    assert observability.json_enabled({"AWS_LAMBDA_FUNCTION_NAME": "docpipe-prod"})
+    assert not observability.json_enabled({})
+    assert observability.json_enabled({"DOCPIPE_LOG_JSON": "1"})
+    assert not observability.json_enabled({"AWS_LAMBDA_FUNCTION_NAME": "x", "DOCPIPE_LOG_JSON": "0"})
+
+
+def test_the_cost_model_grows_with_volume_and_keeps_fixed_costs():
+    measured = Measured(files=3, mean_ms=30.0, p95_ms=50.0, mean_bytes=140_000, mean_requests=1.5)
+    small, large = monthly_cost(10_000, measured), monthly_cost(1_000_000, measured)
+    assert sum(large.values()) > sum(small.values())
+    assert large["Lambda compute"] == small["Lambda compute"] * 100
+    assert large["Secrets Manager"] == small["Secrets Manager"] > 0

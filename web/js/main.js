@@ -1,0 +1,93 @@
+// The app shell: sign-in gate, hash router, navigation and logout.
+// Hash routes keep it deployable as plain static files (S3, CloudFront, Amplify).
+
+import * as auth from "./auth.js";
+import { config } from "./api.js";
+import { h, replace } from "./dom.js";
+import { errorBox } from "./ui.js";
+import { renderLogin } from "./views/login.js";
+import { renderDocuments } from "./views/documents.js";
+import { renderDocument } from "./views/document.js";
+import { renderUpload } from "./views/upload.js";
+import { renderDashboard } from "./views/dashboard.js";
+
+const main = document.getElementById("main");
+const topbar = document.getElementById("topbar");
+let cleanup = null;
+
+const ROUTES = [
+  { pattern: /^\/documents\/([0-9a-f]{32})$/, nav: "documents", view: renderDocument, title: "Document" },
+  { pattern: /^\/documents$/, nav: "documents", view: renderDocuments, title: "Documents" },
+  { pattern: /^\/upload$/, nav: "upload", view: renderUpload, title: "Upload" },
+  { pattern: /^\/dashboard$/, nav: "dashboard", view: renderDashboard, title: "Dashboard" },
+];
+
+export function parseHash() {
+  const raw = window.location.hash.replace(/^#/, "") || "/documents";
+  const [path, query = ""] = raw.split("?");
+  return { path, params: new URLSearchParams(query) };
+}
+
+function teardown() {
+  if (cleanup) {
+    try {
+      cleanup();
+    } catch {
+      // a view that fails to clean up must not block the next one
+    }
+    cleanup = null;
+  }
+}
+
+async function route() {
+  teardown();
+  const session = auth.current();
+  if (!session) {
+    showShell(null);
+    document.title = "Sign in · docpipe";
+    cleanup = renderLogin(main, { config, reason: auth.takeSignOutReason(), onSignedIn: () => route() });
+    return;
+  }
+  showShell(session);
+  const { path, params } = parseHash();
+  const match = ROUTES.map((r) => ({ r, m: r.pattern.exec(path) })).find((x) => x.m);
+  if (!match) {
+    window.location.replace("#/documents");
+    return;
+  }
+  for (const link of topbar.querySelectorAll("[data-nav]")) {
+    if (link.dataset.nav === match.r.nav) link.setAttribute("aria-current", "page");
+    else link.removeAttribute("aria-current");
+  }
+  document.title = `${match.r.title} · docpipe`;
+  replace(main);
+  try {
+    cleanup = match.r.view(main, { params, id: match.m[1], session, config: await config() }) || null;
+  } catch (error) {
+    replace(main, errorBox(error));
+  }
+  main.focus({ preventScroll: true });
+}
+
+function showShell(session) {
+  topbar.hidden = !session;
+  const who = document.getElementById("who-name");
+  if (!session) {
+    replace(who);
+    return;
+  }
+  const admin = session.groups.includes("admins");
+  replace(who, h("span", { class: "visually-hidden" }, "Signed in as "), session.username, admin ? h("span", { class: "tag" }, "admin") : null);
+}
+
+document.getElementById("logout").addEventListener("click", async () => {
+  await auth.logout(await config().catch(() => null));
+});
+
+auth.onSignedOut(() => {
+  // Any 401 or expiry anywhere ends up here: back to the sign-in form.
+  window.setTimeout(route, 0);
+});
+
+window.addEventListener("hashchange", route);
+route().catch((error) => replace(main, errorBox(error, "docpipe could not start:")));
