@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format bench cost vendor clean
+.PHONY: run test lint format bench cost vendor reliability clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -30,6 +30,9 @@ format: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) -m bench.extract
+
+reliability: $(STAMP)
+	$(PY) -m bench.reliability
 
 cost: $(STAMP)
 	$(PY) -m bench.cost

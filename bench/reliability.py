@@ -1,0 +1,378 @@
+"""Reliability and security figures for issue 10, on a local stack of its own.
+
+Usage: python -m bench.reliability [--quick]   (`make reliability`)
+
+Starts the whole local stack (emulator, provisioning, Lambda-like pump, JWT
+gateway) on free ports and measures, with the goal next to each figure:
+- idempotency: 50 files x 5 duplicate deliveries, 10 at a time, on DynamoDB
+  (moto, with conditional writes made atomic as DynamoDB's are) and on the
+  atomic in-memory repository twin; 20 out-of-order trials; 20 trials of a
+  newer version arriving while an older version's attempt runs;
+- faults: throttling, S3 500s and timeouts inside the retry budget; ranged
+  read faults; a finishing write that exhausts its retries; CSV rows under
+  UnprocessedItems and throttling;
+- load: 1,000 uploads through the API and presigned POSTs as fast as the
+  machine allows (p50/p95 time to PROCESSED, objects = documents, DLQs empty);
+- hostile input: the shared corpus (when present) and hypothesis mutations
+  through detection and bounded extraction, with peak RSS;
+- the pytest suites that need fixtures of their own run in a subprocess:
+  the sweeper, awkward keys end to end, the auth matrix, two-user isolation
+  and the schemathesis API fuzz.
+The process exits 1 when a figure misses its goal.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+import xml.etree.ElementTree as ET
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+DIRECT_BUCKET = "docpipe-bench-direct"
+
+
+@dataclass
+class Figure:
+    section: str
+    name: str
+    goal: str
+    measured: str
+    ok: bool | None  # None: reported, no goal
+
+    @property
+    def verdict(self) -> str:
+        return "info" if self.ok is None else ("PASS" if self.ok else "FAIL")
+
+
+class Report:
+    def __init__(self) -> None:
+        self.figures: list[Figure] = []
+
+    def add(self, section: str, name: str, goal: str, measured: Any, ok: bool | None) -> None:
+        self.figures.append(Figure(section, name, goal, str(measured), ok))
+        print(f"  {section:<12} {name:<52} {measured}", flush=True)
+
+    def guard(self, section: str, run: Callable[[], None]) -> None:
+        started = time.monotonic()
+        try:
+            run()
+        except Exception as exc:
+            self.add(section, "scenario completed", "no exception", f"{type(exc).__name__}: {str(exc)[:120]}", False)
+        print(f"  {section:<12} ({time.monotonic() - started:.0f} s)", flush=True)
+
+    def table(self) -> str:
+        rows = [("section", "figure", "goal", "measured", "result")]
+        rows += [(f.section, f.name, f.goal, f.measured, f.verdict) for f in self.figures]
+        widths = [min(60, max(len(r[i]) for r in rows)) for i in range(5)]
+        lines = []
+        for n, row in enumerate(rows):
+            lines.append("  ".join(cell[: widths[i]].ljust(widths[i]) for i, cell in enumerate(row)).rstrip())
+            if n == 0:
+                lines.append("  ".join("-" * w for w in widths))
+        return "\n".join(lines)
+
+
+def idempotency(report: Report, local: Any, aws: dict[str, Any], files: int, trials: int) -> None:
+    from chalicelib import wiring
+    from chalicelib.ingest import IngestService
+    from chalicelib.lifecycle import Lifecycle
+    from tests.fakes import InMemoryRepository
+    from tests.reliability.support import scenarios
+    from tests.reliability.support.faults import Linearizer
+
+    ingest, repo = wiring.ingest_service(), wiring.repository()
+    with Linearizer(wiring.client("dynamodb")).active():
+        dup = scenarios.duplicate_deliveries(ingest.process, repo, aws["s3"], DIRECT_BUCKET, files, 5, 10)
+    goal = f"{files} docs, {files} extractions"
+    measured = f"{dup.documents} docs ({dup.processed} PROCESSED), {dup.extractions} extractions"
+    ok = dup.documents == dup.processed == dup.extractions == files
+    report.add("idempotency", f"{files} files x 5 deliveries, 10 concurrent (DynamoDB*)", goal, measured, ok)
+    twin = InMemoryRepository()
+    service = IngestService(twin, wiring.storage(), wiring.settings(), Lifecycle(None))
+    dup = scenarios.duplicate_deliveries(service.process, twin, aws["s3"], DIRECT_BUCKET, files, 5, 10)
+    measured = f"{dup.documents} docs ({dup.processed} PROCESSED), {dup.extractions} extractions"
+    ok = dup.documents == dup.processed == dup.extractions == files
+    report.add("idempotency", f"{files} files x 5 deliveries, 10 concurrent (atomic twin)", goal, measured, ok)
+    order = scenarios.out_of_order(ingest.process, repo, aws["s3"], DIRECT_BUCKET, trials)
+    report.add(
+        "idempotency",
+        "out-of-order deliveries end in the newest state",
+        f"{trials}/{trials}",
+        f"{order.newest}/{trials}",
+        order.newest == trials,
+    )
+    overlap = scenarios.newer_version_during_an_attempt(ingest.process, repo, aws["s3"], DIRECT_BUCKET, trials)
+    detail = f"{overlap.newest}/{trials}" + (f" ({overlap.failures[0].split(': ', 1)[1]})" if overlap.failures else "")
+    report.add(
+        "idempotency",
+        "newer version during an older attempt -> newest",
+        f"{trials}/{trials}",
+        detail,
+        overlap.newest == trials,
+    )
+
+
+def faults(report: Report, aws: dict[str, Any], stack: Any, files: int, rows: int) -> None:
+    from chalicelib import wiring
+    from tests.reliability.support import scenarios
+    from tests.reliability.support.faults import (
+        BotoFaults,
+        FailOnce,
+        FaultPlan,
+        RangedReadFaults,
+        dynamodb_throttle,
+        read_timeout,
+        s3_internal_error,
+        throttled,
+    )
+    from tests.reliability.support.records import records_under_faults
+
+    ingest, repo = wiring.ingest_service(), wiring.repository()
+    plan = FaultPlan(seed=11, rate=0.3, max_faults=files * 2, max_in_a_row=2)
+    dynamo = BotoFaults(wiring.client("dynamodb"), plan, (dynamodb_throttle,))
+    s3 = BotoFaults(wiring.client("s3"), plan, (s3_internal_error, read_timeout))
+    with dynamo.active(), s3.active():
+        lost = scenarios.process_all(ingest.process, repo, aws["s3"], DIRECT_BUCKET, files)
+    injected = f"{dynamo.log.total} throttles, {s3.log.total} S3 500s/timeouts"
+    report.add("faults", f"files lost to {injected}", "0", _lost(lost.lost), not lost.lost)
+    attempts = max(dynamo.log.max_attempt, s3.log.max_attempt)
+    report.add("faults", "attempts per call (botocore standard mode)", "<= 5", attempts, attempts <= 5)
+    ranged = RangedReadFaults(FaultPlan(seed=12, rate=0.5, max_faults=files, max_in_a_row=1))
+    with ranged.active():
+        lost = scenarios.process_all(ingest.process, repo, aws["s3"], DIRECT_BUCKET, files // 2)
+    report.add(
+        "faults",
+        f"files lost to {ranged.injected} ranged-GET 500s/timeouts",
+        "0",
+        f"{len(lost.lost)} ({', '.join(sorted({x.split(': ')[1] for x in lost.lost}))})" if lost.lost else "0",
+        not lost.lost,
+    )
+    fail = FailOnce(
+        wiring.client("dynamodb"), "UpdateItem", throttled("UpdateItem"), lambda b: '"PROCESSED"' in b, times=10
+    )
+    with fail.active():
+        lost = scenarios.process_all(ingest.process, repo, aws["s3"], DIRECT_BUCKET, 10, workers=1)
+    report.add(
+        "faults",
+        "finishing write fails after retries -> redelivery",
+        "0 left PROCESSING",
+        f"{len(lost.lost)} left PROCESSING of 10",
+        not lost.lost,
+    )
+    rec = records_under_faults(aws, stack, rows, FaultPlan(seed=13, rate=0.5, max_faults=rows // 10))
+    injected = f"{rec.unprocessed_injected} unprocessed items, {rec.throttles_injected} throttles"
+    report.add(
+        "faults",
+        f"CSV rows lost of {rows} ({injected})",
+        "0",
+        rec.lost + (rows - rec.stored),
+        rec.lost == 0 and rec.stored == rows,
+    )
+    report.add("faults", "records DLQ messages", "0", rec.dead_letters, rec.dead_letters == 0)
+
+
+def _lost(lost: list[str]) -> str:
+    """How many files were lost, and in which states."""
+    return f"{len(lost)} ({', '.join(sorted({x.split(': ')[1] for x in lost}))})" if lost else "0"
+
+
+def load(report: Report, local: Any, aws: dict[str, Any], count: int) -> None:
+    from chalicelib import wiring
+    from tests.reliability.support.load import new_user, run_load
+
+    token, sub = new_user(aws["cognito-idp"], local.stack)
+    fig = run_load(
+        local.api_url,
+        token,
+        sub,
+        count,
+        wiring.repository(),
+        aws["s3"],
+        aws["sqs"],
+        local.stack.names.bucket,
+        workers=8,
+        timeout=900,
+    )
+    report.add(
+        "load",
+        f"{count} uploads reach a final status",
+        "100%",
+        f"{100 * fig.final / count:.1f}%",
+        fig.final == count and not fig.upload_errors,
+    )
+    report.add(
+        "load", "PROCESSED", f"{count}", f"{fig.processed} (failed: {dict(fig.failed) or 0})", fig.processed == count
+    )
+    report.add(
+        "load",
+        "S3 objects = documents",
+        "equal",
+        f"{fig.objects} = {fig.documents}",
+        fig.objects == fig.documents == count,
+    )
+    report.add("load", "DLQ messages", "0", fig.dead_letters, fig.dead_letters == 0)
+    report.add(
+        "load", "p50 / p95 time to PROCESSED", "reported", f"{fig.p50_seconds:.2f} s / {fig.p95_seconds:.2f} s", None
+    )
+    report.add(
+        "load",
+        "uploads / whole run",
+        "reported",
+        f"{fig.upload_seconds:.0f} s / {fig.total_seconds:.0f} s ({count / fig.total_seconds:.1f} files/s)",
+        None,
+    )
+
+
+def hostile_input(report: Report, detection: int, extraction: int) -> None:
+    from tests.reliability.support import hostile
+
+    if hostile.corpus_files():
+        fig = hostile.run_corpus()
+        bad = len(fig.problems)
+        report.add(
+            "hostile",
+            f"corpus files ({fig.inputs}, corrupt/ included): unhandled+hangs",
+            "0",
+            f"{bad} {fig.problems[:2] if bad else ''}".strip(),
+            bad == 0,
+        )
+        report.add("hostile", "corpus outcomes", "reported", f"{dict(fig.outcomes)} {dict(fig.codes)}", None)
+        report.add(
+            "hostile",
+            "corpus slowest file",
+            f"<= {hostile.BUDGET.wall_seconds:g} s + grace",
+            f"{fig.max_seconds:.1f} s",
+            fig.max_seconds <= hostile.BUDGET.wall_seconds + hostile.GRACE_SECONDS,
+        )
+    else:
+        report.add("hostile", "corpus", "present", f"skipped: no corpus at {hostile.CORPUS}", None)
+    for target, examples in (("detection", detection), ("extraction", extraction)):
+        try:
+            fig = hostile.fuzz(examples, target)
+            measured, ok = f"0 of {fig.inputs} ({dict(fig.outcomes)})", True
+        except AssertionError as exc:
+            measured, ok = f"counterexample: {str(exc)[:100]}", False
+        report.add("hostile", f"hypothesis mutations via {target}: unhandled+hangs", "0", measured, ok)
+    rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    bound = hostile.BUDGET.memory_bytes / hostile.MIB + 512
+    report.add("hostile", "peak RSS of an extraction child", f"< {bound:.0f} MiB", f"{rss:.0f} MiB", rss < bound)
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    report.add("hostile", "peak RSS of the bench process", "reported", f"{own:.0f} MiB", None)
+
+
+SUITES = [
+    ("sweeper", "stuck PROCESSING retried, bounded; PENDING expires", ["tests/reliability/test_sweeper.py"]),
+    ("security", "awkward keys end to end (S3 -> pump -> API)", ["tests/reliability/test_keys_end_to_end.py"]),
+    (
+        "security",
+        "auth matrix + two-user isolation",
+        ["tests/integration/test_api_on_emulator.py", "tests/integration/test_gateway_on_emulator.py"],
+    ),
+    ("security", "fuzzed API: no 5xx, no tracebacks/ARNs/table names", ["tests/integration/test_api_fuzz.py"]),
+]
+
+
+def suites(report: Report) -> None:
+    for section, name, paths in SUITES:
+        with tempfile.NamedTemporaryFile(suffix=".xml") as junit:
+            subprocess.run(
+                [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--junitxml={junit.name}", *paths],
+                cwd=ROOT,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                check=False,
+                timeout=900,
+            )
+            counts = _junit_counts(junit.name)
+        measured = (
+            f"{counts['passed']} passed, {counts['failed']} failed, {counts['xfailed']} xfailed, "
+            f"{counts['skipped']} skipped"
+        )
+        report.add(section, name, "0 failed", measured, counts["failed"] == 0 and counts["passed"] > 0)
+
+
+def _junit_counts(path: str) -> dict[str, int]:
+    counts = {"passed": 0, "failed": 0, "xfailed": 0, "skipped": 0}
+    try:
+        root = ET.parse(path).getroot()  # noqa: S314 - pytest's own output
+    except ET.ParseError:
+        return counts
+    for case in root.iter("testcase"):
+        kinds = {child.tag: child for child in case}
+        if "failure" in kinds or "error" in kinds:
+            counts["failed"] += 1
+        elif "skipped" in kinds:
+            kind = "xfailed" if kinds["skipped"].get("type") == "pytest.xfail" else "skipped"
+            counts[kind] += 1
+        else:
+            counts["passed"] += 1
+    return counts
+
+
+def _log_to_file(path: str | None = None) -> str:
+    """The app logs every document (and every injected fault's traceback): to a file, not over the table."""
+    import logging
+
+    if path is None:
+        fd, path = tempfile.mkstemp(prefix="docpipe-reliability-", suffix=".log")
+        os.close(fd)
+    handler = logging.FileHandler(path)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    root.addHandler(handler)
+    for name in ("docpipe", "app", "local"):
+        logger = logging.getLogger(name)
+        logger.propagate = True
+        for old in list(logger.handlers):
+            logger.removeHandler(old)
+    return path
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes (a smoke run of the bench itself)")
+    args = parser.parse_args(argv)
+    quick = args.quick
+    from local.emulator import free_port
+    from local.provision import clients
+    from local.stack import LocalStack
+
+    report = Report()
+    started = time.monotonic()
+    log_path = _log_to_file()
+    local = LocalStack(api_port=free_port(), aws_port=free_port()).start()
+    _log_to_file(log_path)  # importing the app set its loggers' levels again
+    try:
+        assert local.stack is not None
+        aws = clients(local.aws_url, local.stack.names.region)
+        aws["s3"].create_bucket(Bucket=DIRECT_BUCKET)
+        print(f"local stack on {local.aws_url} (API {local.api_url})", flush=True)
+        report.guard("idempotency", lambda: idempotency(report, local, aws, 10 if quick else 50, 3 if quick else 20))
+        report.guard("faults", lambda: faults(report, aws, local.stack, 8 if quick else 40, 200 if quick else 2000))
+        report.guard("load", lambda: load(report, local, aws, 40 if quick else 1000))
+    finally:
+        local.stop()
+    report.guard("hostile", lambda: hostile_input(report, 200 if quick else 2000, 40 if quick else 300))
+    report.guard("suites", lambda: suites(report))
+    print()
+    print(report.table())
+    print(
+        f"\n* moto evaluates conditions without a lock; the DynamoDB run serializes conditional writes, as "
+        f"DynamoDB does.\nwhole run: {time.monotonic() - started:.0f} s"
+    )
+    return 0 if all(f.ok is not False for f in report.figures) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Helpers shared by the reliability tests and `bench.reliability`: fault injection and scenarios."""
