@@ -195,7 +195,15 @@ class DocumentService:
         }
 
     def download(self, caller: Caller, doc_id: str) -> dict[str, Any]:
+        from chalicelib.storage import linkable
+
         doc = self._uploaded(caller, doc_id)
+        if not linkable(doc.key):
+            raise Conflict(
+                "This file's key has '.' or '..' path segments, which browsers and HTTP clients rewrite in "
+                "links; it cannot be downloaded through a link (ask an administrator to copy it)",
+                code="unsupported_key",
+            )
         if not self._storage.exists(doc.bucket, doc.key):
             raise NotFound("The file is no longer stored", code="object_missing")
         url = self._storage.presigned_get(doc.bucket, doc.key, DOWNLOAD_URL_SECONDS, filename=doc.filename)

@@ -56,11 +56,20 @@ class StaleEvent(DocpipeError):
     http_status = 409
 
 
+class TransientError(DocpipeError):
+    """A dependency failed in a way that a later try may not (throttling, 5xx, timeouts): retry, don't fail."""
+
+    code = "unavailable"
+    http_status = 503
+
+
 class ExtractionFailed(DocpipeError):
     """A file could not be understood; `code` is the document's failure reason.
 
     Reason codes: corrupt, encrypted, too_large, timeout, unsupported,
-    missing, size_mismatch, internal.
+    missing, size_mismatch, internal; and two that never end a document:
+    `changed` (a newer version replaced the object while it was read) and
+    `unavailable` (storage kept failing; the event is retried).
     """
 
     code = "corrupt"

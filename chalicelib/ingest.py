@@ -18,15 +18,31 @@ from typing import Any
 
 from chalicelib import observability
 from chalicelib.config import Settings
-from chalicelib.errors import ExtractionFailed, StaleEvent
+from chalicelib.errors import ExtractionFailed, StaleEvent, TransientError
 from chalicelib.lifecycle import Lifecycle
-from chalicelib.models import Document, ObjectRef, utcnow
+from chalicelib.models import Document, ObjectRef, Status, utcnow
 from chalicelib.reader import RangedReader
 from chalicelib.repository import Claim, Repository
-from chalicelib.storage import S3Storage
+from chalicelib.storage import UNLINKABLE_WARNING, S3Storage, linkable
 
 log = logging.getLogger("docpipe.ingest")
 
+MAX_FOLLOW_UPS = 3
+_THROTTLING = frozenset(
+    {
+        "Throttling",
+        "ThrottlingException",
+        "ThrottledException",
+        "RequestLimitExceeded",
+        "ProvisionedThroughputExceededException",
+        "RequestThrottled",
+        "SlowDown",
+        "RequestTimeout",
+        "InternalError",
+        "ServiceUnavailable",
+        "InternalServerError",
+    }
+)
 _DROPPED_NAMESPACE = uuid.UUID("6f1c4a52-3d1e-4b8e-9a57-5b2d0c1f9e11")
 _API_KEY = re.compile(r"^(?P<owner>[^/]+)/(?P<doc>[0-9a-f]{32})/(?P<name>[^/]+)$")
 # Cognito subs are UUIDs: a file dropped under uploads/<sub>/ belongs to that user.
@@ -97,19 +113,44 @@ class IngestService:
         settings: Settings,
         lifecycle: Lifecycle | None = None,
         records: Callable[[], Any] | None = None,
+        requeue: Callable[[str], None] | None = None,
     ) -> None:
         self._repo = repository
         self._storage = storage
         self._settings = settings
         self._lifecycle = lifecycle or Lifecycle(None)
         self._records = records  # the CSV fan-out, created only when a table arrives
+        self._requeue_hook = requeue  # asks for a later run (ReprocessRequested) when this one has no time left
 
-    def process(self, obj: ObjectRef, force: bool = False, deadline: float | None = None) -> Outcome:
+    def process(self, obj: ObjectRef, force: bool = False, deadline: float | None = None, follow: int = 0) -> Outcome:
+        """Claim, read, extract and record one object version.
+
+        Raises `TransientError` (after giving the claim back) when a dependency
+        kept failing, so that Lambda redelivers the event; every other outcome
+        is recorded on the document.
+        """
         if not obj.key.startswith(self._settings.uploads_prefix):
             log.warning("ignoring object outside the uploads prefix", extra={"key": obj.key})
             return Outcome("", "SKIPPED", "outside_prefix")
+        deadline = time.monotonic() + 240 if deadline is None else deadline
         doc_id, filename, owner = self._identify(obj)
-        claim = Claim(
+        claim = self._claim(doc_id, obj, filename, owner, force)
+        try:
+            doc = self._repo.begin_processing(claim)
+        except StaleEvent:
+            if self._hand_to_running_attempt(doc_id, obj):
+                return Outcome(doc_id, "SKIPPED", "queued_behind_running_attempt")
+            claim = self._claim(doc_id, obj, filename, owner, force)
+            try:  # the running attempt may have finished in between: claim once more
+                doc = self._repo.begin_processing(claim)
+            except StaleEvent:
+                log.info("skipping duplicate or stale event", extra={"doc_id": doc_id, "key": obj.key})
+                return Outcome(doc_id, "SKIPPED", "stale_event")
+        outcome = self._run(doc, claim, deadline)
+        return self._follow_newer(doc, outcome, deadline, follow)
+
+    def _claim(self, doc_id: str, obj: ObjectRef, filename: str, owner: str | None, force: bool) -> Claim:
+        return Claim(
             doc_id=doc_id,
             obj=obj,
             filename=filename,
@@ -120,12 +161,45 @@ class IngestService:
             force=force,
             owner=owner,
         )
+
+    def _hand_to_running_attempt(self, doc_id: str, obj: ObjectRef) -> bool:
+        """A newer version arrived while an attempt runs: note it, and that attempt processes it when done."""
+        current = self._repo.get(doc_id)
+        newer = (
+            current is not None
+            and current.status is Status.PROCESSING
+            and current.attempt is not None
+            and obj.etag is not None
+            and obj.etag != current.etag
+        )
+        if not newer or current is None or current.attempt is None or obj.etag is None:
+            return False
         try:
-            doc = self._repo.begin_processing(claim)
+            self._repo.note_pending(doc_id, current.attempt, obj.etag)
         except StaleEvent:
-            log.info("skipping duplicate or stale event", extra={"doc_id": doc_id, "key": obj.key})
-            return Outcome(doc_id, "SKIPPED", "stale_event")
-        return self._run(doc, claim, time.monotonic() + 240 if deadline is None else deadline)
+            return False
+        log.info("a newer version waits for the running attempt", extra={"doc_id": doc_id})
+        return True
+
+    def _follow_newer(self, doc: Document, outcome: Outcome, deadline: float, follow: int) -> Outcome:
+        """After an attempt: process the version that replaced the object meanwhile, if any."""
+        changed = outcome.reason == "changed"
+        pending = self._repo.take_pending(doc.id) if outcome.status != "SKIPPED" or changed else None
+        if not (changed or pending):
+            return outcome
+        if follow >= MAX_FOLLOW_UPS or time.monotonic() > deadline - 30:
+            self._requeue(doc.id)
+            return Outcome(doc.id, "SKIPPED", "newer_version_requeued")
+        try:
+            head = self._storage.head(doc.bucket, doc.key)
+        except ExtractionFailed:
+            return outcome
+        newest = ObjectRef(doc.bucket, doc.key, head.size, head.etag, head.version_id)
+        return self.process(newest, force=True, deadline=deadline, follow=follow + 1)
+
+    def _requeue(self, doc_id: str) -> None:
+        if self._requeue_hook is not None:
+            self._requeue_hook(doc_id)
 
     def _identify(self, obj: ObjectRef) -> tuple[str, str, str | None]:
         """(document id, file name, owner): an API upload's own record, else a dropped file.
@@ -163,17 +237,21 @@ class IngestService:
         warnings: list[str] = []
         error: dict[str, str] | None = None
         try:
-            metadata, warnings, reader = self._extract(doc)
-        except ExtractionFailed as exc:
-            if exc.code == "missing" and _first_sight(doc):
-                # announced but gone before it could be read: nothing to track
-                self._repo.delete(doc.id)
-                return Outcome(doc.id, "SKIPPED", "missing")
-            error = exc.to_dict()
-        except Exception:
-            log.exception("unexpected error while processing", extra={"doc_id": doc.id})
-            error = {"code": "internal", "message": "Unexpected error while processing the file"}
-        try:
+            try:
+                metadata, warnings, reader = self._extract(doc)
+            except ExtractionFailed as exc:
+                if exc.code == "missing" and _first_sight(doc):
+                    # announced but gone before it could be read: nothing to track
+                    self._repo.delete(doc.id)
+                    return Outcome(doc.id, "SKIPPED", "missing")
+                if exc.code in ("changed", "unavailable"):
+                    raise
+                error = exc.to_dict()
+            except Exception as exc:
+                if is_transient(exc):
+                    raise
+                log.exception("unexpected error while processing", extra={"doc_id": doc.id})
+                error = {"code": "internal", "message": "Unexpected error while processing the file"}
             if error is not None:
                 self._repo.fail(doc.id, claim.attempt, error, warnings, utcnow())
                 log.info("document failed", extra={"doc_id": doc.id, "reason": error["code"]})
@@ -181,14 +259,25 @@ class IngestService:
                 observability.file_failed(doc.metadata.get("family"), error["code"])
                 return Outcome(doc.id, "FAILED", error["code"])
             self._finish(doc, claim, metadata, warnings, reader)
-            self._lifecycle.processed(doc, metadata)
-            observability.file_processed(metadata.get("family"), (time.monotonic() - started) * 1000)
-            if metadata.get("family") == "tabular":
-                self._fan_out(doc, metadata, deadline)
         except StaleEvent:
             # another attempt took the document over (this one outlived its lease): it reports
             log.warning("attempt superseded; its result is dropped", extra={"doc_id": doc.id})
             return Outcome(doc.id, "SKIPPED", "superseded")
+        except ExtractionFailed as exc:
+            self._repo.release(doc.id, claim.attempt)
+            if exc.code == "changed":
+                return Outcome(doc.id, "SKIPPED", "changed")
+            raise TransientError(exc.message) from exc
+        except Exception as exc:
+            if not is_transient(exc):
+                raise
+            self._repo.release(doc.id, claim.attempt)  # the redelivered event may claim at once
+            log.warning("transient failure; the event will be retried", extra={"doc_id": doc.id})
+            raise TransientError(f"{type(exc).__name__} while processing") from exc
+        self._lifecycle.processed(doc, metadata)
+        observability.file_processed(metadata.get("family"), (time.monotonic() - started) * 1000)
+        if metadata.get("family") == "tabular":
+            self._fan_out(doc, metadata, deadline)
         return Outcome(doc.id, "PROCESSED")
 
     def _finish(
@@ -253,6 +342,8 @@ class IngestService:
         if doc.declared_type and doc.declared_type != metadata.get("mime_type"):
             metadata["declared_type_mismatch"] = True
         metadata.setdefault("details", {})["bytes_read"] = reader.bytes_fetched
+        if not linkable(doc.key):
+            result.warnings.append(UNLINKABLE_WARNING)
         return metadata, result.warnings, reader
 
     def _check_declared(self, doc: Document, size: int) -> None:
@@ -270,3 +361,16 @@ class IngestService:
 def _first_sight(doc: Document) -> bool:
     """True when this attempt created the record (no upload was requested, nothing happened before)."""
     return doc.declared_size is None and [e.get("event") for e in doc.timeline] == ["processing_started"]
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Throttling, 5xx, timeouts and dropped connections: worth a retry, never a failed document."""
+    from botocore.exceptions import ClientError, ConnectionError, HTTPClientError
+
+    if isinstance(exc, TransientError):
+        return True
+    if isinstance(exc, ClientError):
+        error = exc.response.get("Error", {})
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+        return error.get("Code") in _THROTTLING or int(status or 0) >= 500
+    return isinstance(exc, (ConnectionError, HTTPClientError, TimeoutError))

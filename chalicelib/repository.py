@@ -108,6 +108,9 @@ class Repository(Protocol):
     def overdue(self, kind: Status, now_epoch: int, limit: int) -> list[Document]: ...
     def expire_pending(self, doc_id: str, error: dict[str, str], now: str) -> None: ...
     def postpone(self, doc_id: str, kind: Status, until_epoch: int) -> None: ...
+    def release(self, doc_id: str, attempt: str) -> None: ...
+    def note_pending(self, doc_id: str, attempt: str, etag: str) -> None: ...
+    def take_pending(self, doc_id: str) -> str | None: ...
     def get(self, doc_id: str) -> Document | None: ...
     def begin_processing(self, claim: Claim) -> Document: ...
     def complete(self, doc_id: str, attempt: str, metadata: dict[str, Any], warnings: list[str], now: str) -> None: ...
@@ -379,6 +382,57 @@ class DynamoRepository:
         except ClientError as exc:
             if not self._conditional_failed(exc):
                 raise
+
+    # -- handing work on ------------------------------------------------------
+    def release(self, doc_id: str, attempt: str) -> None:
+        """Give up a claim after a transient failure: the next delivery (or the sweeper) may claim at once."""
+        from botocore.exceptions import ClientError
+
+        try:
+            self._db.update_item(
+                TableName=self._table,
+                Key=self._dump(doc_key(doc_id)),
+                UpdateExpression="SET lease_until = :zero, gsi4sk = :sk",
+                ConditionExpression="attempt = :a",
+                ExpressionAttributeValues=self._dump(
+                    {":zero": 0, ":sk": deadline_keys(Status.PROCESSING, 0, doc_id)["gsi4sk"], ":a": attempt}
+                ),
+            )
+        except ClientError as exc:
+            if not self._conditional_failed(exc):
+                raise
+
+    def note_pending(self, doc_id: str, attempt: str, etag: str) -> None:
+        """Record that a newer version arrived while `attempt` runs; that attempt processes it when done."""
+        from botocore.exceptions import ClientError
+
+        try:
+            self._db.update_item(
+                TableName=self._table,
+                Key=self._dump(doc_key(doc_id)),
+                UpdateExpression="SET pending_etag = :e",
+                ConditionExpression="attempt = :a AND #s = :processing",
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues=self._dump(
+                    {":e": etag, ":a": attempt, ":processing": Status.PROCESSING.value}
+                ),
+            )
+        except ClientError as exc:
+            if self._conditional_failed(exc):
+                raise StaleEvent("That attempt is no longer running") from exc
+            raise
+
+    def take_pending(self, doc_id: str) -> str | None:
+        """The version noted while the last attempt ran, if any (and forget it)."""
+        resp = self._db.update_item(
+            TableName=self._table,
+            Key=self._dump(doc_key(doc_id)),
+            UpdateExpression="REMOVE pending_etag",
+            ConditionExpression="attribute_exists(pk)",
+            ReturnValues="UPDATED_OLD",
+        )
+        old = resp.get("Attributes", {}).get("pending_etag")
+        return str(self._de.deserialize(old)) if old else None
 
     # -- reads -------------------------------------------------------------
     def get(self, doc_id: str) -> Document | None:

@@ -7,6 +7,8 @@ and never see boto3.
 from __future__ import annotations
 
 import hashlib
+import random
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -28,8 +30,12 @@ class ObjectInfo:
 PRESIGNED_READ_SECONDS = 900
 
 
+READ_ATTEMPTS = 5
+_RETRYABLE_STATUS = frozenset({500, 502, 503, 504})
+
+
 def _ranged_get(url: str, etag: str | None, timeout: float = 20.0) -> Callable[[int, int], bytes]:
-    """fetch(start, end) over HTTP Range requests; a changed object fails the read."""
+    """fetch(start, end) over one HTTP Range request; a changed object is `changed`, a deleted one `missing`."""
     import urllib.error
     import urllib.request
 
@@ -43,12 +49,40 @@ def _ranged_get(url: str, etag: str | None, timeout: float = 20.0) -> Callable[[
                 return bytes(response.read())
         except urllib.error.HTTPError as exc:
             if exc.code == 412:
-                raise ExtractionFailed("The object changed while it was read", code="size_mismatch") from exc
+                raise ExtractionFailed("The object changed while it was read", code="changed") from exc
             if exc.code == 404:
                 raise ExtractionFailed("The object no longer exists", code="missing") from exc
             raise
 
     return fetch
+
+
+def retrying(
+    fetch: Callable[[int, int], bytes], attempts: int = READ_ATTEMPTS, sleep: Callable[[float], None] = time.sleep
+) -> Callable[[int, int], bytes]:
+    """Retry 5xx answers, timeouts and dropped connections with jittered exponential backoff.
+
+    When they keep failing the read ends as `unavailable`, which retries the
+    whole event instead of failing the document.
+    """
+    import urllib.error
+
+    def fetch_with_retries(start: int, end: int) -> bytes:
+        error: Exception | None = None
+        for attempt in range(attempts):
+            try:
+                return fetch(start, end)
+            except urllib.error.HTTPError as exc:
+                if exc.code not in _RETRYABLE_STATUS:
+                    raise
+                error = exc
+            except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
+                error = exc
+            if attempt + 1 < attempts:
+                sleep(min(2.0, 0.2 * 2**attempt) * (0.5 + random.random() / 2))
+        raise ExtractionFailed(f"Storage kept failing: {type(error).__name__}", code="unavailable")
+
+    return fetch_with_retries
 
 
 class S3Storage:
@@ -83,16 +117,23 @@ class S3Storage:
         url = self._s3.generate_presigned_url(
             "get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=PRESIGNED_READ_SECONDS
         )
-        return RangedReader(_ranged_get(url, etag), size)
+        return RangedReader(retrying(_ranged_get(url, etag)), size)
 
     def sha256(self, bucket: str, key: str, size: int, etag: str | None = None) -> str | None:
         """Stream the object through sha256 in 1 MiB chunks; None above the cap."""
         if size > self._settings.hash_max_bytes:
             return None
+        from botocore.exceptions import ClientError
+
         params: dict[str, Any] = {"Bucket": bucket, "Key": key}
         if etag:
             params["IfMatch"] = etag
-        body = self._s3.get_object(**params)["Body"]
+        try:
+            body = self._s3.get_object(**params)["Body"]
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("PreconditionFailed", "412"):
+                raise ExtractionFailed("The object changed while it was read", code="changed") from exc
+            raise
         digest = hashlib.sha256()
         try:
             for chunk in body.iter_chunks(1024 * 1024):
@@ -143,6 +184,15 @@ class S3Storage:
         if key.startswith(self._settings.uploads_prefix):
             raise ValueError("renditions must not be written under the uploads prefix")
         self._s3.put_object(Bucket=bucket, Key=key, **put_args)
+
+
+def linkable(key: str) -> bool:
+    """False for keys with "." or ".." path segments: every HTTP client rewrites those in a URL's path
+    before sending it, so no presigned link can address such an object."""
+    return not any(part in (".", "..") for part in key.split("/"))
+
+
+UNLINKABLE_WARNING = "download: the object key has '.' or '..' path segments, which no download link can address"
 
 
 def content_disposition(filename: str) -> str:

@@ -80,7 +80,14 @@ def storage() -> S3Storage:
 def ingest_service() -> IngestService:
     from chalicelib.ingest import IngestService
 
-    return IngestService(repository(), storage(), settings(), lifecycle(), csv_fanout)
+    return IngestService(repository(), storage(), settings(), lifecycle(), csv_fanout, _requeue)
+
+
+def _requeue(doc_id: str) -> None:
+    """Ask for another extraction run later (the on_reprocess handler picks it up)."""
+    from chalicelib.documents import API_SOURCE, REPROCESS_REQUESTED
+
+    bus().put(API_SOURCE, REPROCESS_REQUESTED, {"doc_id": doc_id, "version": None})
 
 
 @functools.cache

@@ -173,6 +173,24 @@ class InMemoryRepository:
             if item is not None and item.get("gsi4pk") == f"DEADLINE#{kind.value}":
                 item["gsi4sk"] = deadline_keys(kind, until_epoch, doc_id)["gsi4sk"]
 
+    def release(self, doc_id: str, attempt: str) -> None:
+        with self._lock:
+            item = self._items.get(doc_id)
+            if item is not None and item.get("attempt") == attempt:
+                item.update(lease_until=0, gsi4sk=deadline_keys(Status.PROCESSING, 0, doc_id)["gsi4sk"])
+
+    def note_pending(self, doc_id: str, attempt: str, etag: str) -> None:
+        with self._lock:
+            item = self._items.get(doc_id)
+            if item is None or item.get("attempt") != attempt or item.get("status") != Status.PROCESSING.value:
+                raise StaleEvent("That attempt is no longer running")
+            item["pending_etag"] = etag
+
+    def take_pending(self, doc_id: str) -> str | None:
+        with self._lock:
+            item = self._items.get(doc_id)
+            return item.pop("pending_etag", None) if item is not None else None
+
     def find_by_hash(self, owner: str | None, sha256: str) -> list[Document]:
         with self._lock:
             key = hash_key(owner, sha256)

@@ -316,3 +316,25 @@ def test_postponing_moves_the_sweep_deadline_only(repo: Any) -> None:
     assert c.doc_id not in {d.id for d in repo.overdue(Status.PROCESSING, now, 1000)}
     retry = claim(c.doc_id, force=True)
     assert repo.begin_processing(retry).attempts == 2  # the lease itself had expired
+
+
+def test_a_released_claim_can_be_taken_at_once_by_the_redelivery(repo: Any) -> None:
+    first = claim(new_id(), etag="e1")
+    repo.begin_processing(first)
+    repo.release(first.doc_id, first.attempt)
+    again = claim(first.doc_id, etag="e1")
+    assert repo.begin_processing(again).attempt == again.attempt
+    repo.release(first.doc_id, first.attempt)  # a stale release changes nothing
+    with pytest.raises(StaleEvent):
+        repo.begin_processing(claim(first.doc_id, etag="e1"))
+
+
+def test_a_newer_version_noted_during_an_attempt_is_handed_over_once(repo: Any) -> None:
+    c = claim(new_id(), etag="old")
+    repo.begin_processing(c)
+    repo.note_pending(c.doc_id, c.attempt, "new")
+    repo.complete(c.doc_id, c.attempt, {}, [], utcnow())
+    assert repo.take_pending(c.doc_id) == "new"
+    assert repo.take_pending(c.doc_id) is None
+    with pytest.raises(StaleEvent):
+        repo.note_pending(c.doc_id, c.attempt, "newer")  # that attempt is over

@@ -33,11 +33,6 @@ def test_throttling_and_s3_errors_within_the_retry_budget_lose_no_file(aws, dire
     assert dynamo.log.max_attempt <= MAX_ATTEMPTS and s3.log.max_attempt <= MAX_ATTEMPTS
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a 500 or a timeout on a ranged GET (storage._ranged_get) is not retried: the extraction child "
-    "reports it as `corrupt` and a good file ends FAILED",
-)
 def test_a_transient_error_on_a_ranged_read_does_not_fail_a_good_file(aws, direct_bucket, ingest, repository) -> None:
     faults = RangedReadFaults(FaultPlan(seed=3, rate=1.0, max_faults=4, max_in_a_row=1))
     with faults.active():
@@ -46,11 +41,6 @@ def test_a_transient_error_on_a_ranged_read_does_not_fail_a_good_file(aws, direc
     assert figures.lost == [], figures
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="when the finishing write fails after its retries, the attempt keeps its claim (lease_until in the "
-    "future), so the event's redelivery is dropped as stale and the file waits in PROCESSING for the sweeper",
-)
 def test_a_finishing_write_that_fails_is_recovered_by_the_events_redelivery(aws, direct_bucket, ingest) -> None:
     def finishing(body: str) -> bool:
         return '"PROCESSED"' in body
@@ -70,11 +60,6 @@ def test_unprocessed_and_throttled_row_writes_lose_no_csv_row(aws, stack) -> Non
     assert (figures.stored, figures.lost, figures.dead_letters) == (300, 0, 0), figures
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a transient S3 error that outlasts botocore's retries (or its retry quota) while reading the object "
-    "is caught as an unexpected error: the file ends FAILED `internal` instead of being retried",
-)
 def test_an_s3_timeout_that_outlasts_the_retries_is_retried_by_the_events_redelivery(
     aws, direct_bucket, ingest, repository
 ) -> None:

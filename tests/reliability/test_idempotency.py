@@ -43,12 +43,6 @@ def test_events_delivered_out_of_order_end_in_the_newest_version(aws, direct_buc
     assert figures.newest == figures.trials, figures.failures
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a newer version's event that arrives while an older version's attempt holds the lease is dropped "
-    "as stale (SKIPPED); the older attempt then fails `internal` (its If-Match sha256 GET gets 412) or records "
-    "the old bytes, and the newest version is never processed",
-)
 def test_a_newer_version_arriving_during_an_older_attempt_still_ends_in_the_newest_state(
     aws, direct_bucket, ingest, repository
 ) -> None:

@@ -246,3 +246,46 @@ def test_eventbridge_object_created_events_are_decoded_once() -> None:
     (ref,) = objects_from_eventbridge(event)
     assert (ref.key, ref.etag, ref.sequencer, ref.version_id) == ("uploads/a b+c%.pdf", "abc", "0A", "v1")
     assert objects_from_eventbridge({"detail": {"object": {}}}) == []
+
+
+def test_a_transient_storage_failure_gives_the_claim_back_and_the_retry_finishes(parts, monkeypatch) -> None:
+    from botocore.exceptions import EndpointConnectionError
+
+    from chalicelib.errors import TransientError
+
+    service, repo, storage = parts
+    ref = drop(storage, "uploads/flaky.pdf", samples.pdf())
+    real_head = storage.head
+    calls = {"n": 0}
+
+    def head(bucket: str, key: str) -> object:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise EndpointConnectionError(endpoint_url="http://s3")
+        return real_head(bucket, key)
+
+    monkeypatch.setattr(storage, "head", head)
+    with pytest.raises(TransientError):
+        service.process(ref)
+    assert repo.get(dropped_document_id(BUCKET, ref.key)).status is Status.PROCESSING
+    assert service.process(ref).status == "PROCESSED"  # the redelivered event claims at once
+
+
+def test_a_newer_version_that_arrives_during_an_attempt_is_processed_by_that_attempt(parts, monkeypatch) -> None:
+    service, repo, storage = parts
+    old = drop(storage, "uploads/ledger.pdf", samples.pdf(pages=1))
+    newer: list[str] = []
+    real_extract = service._extract
+
+    def extract_then_replace(doc: Document) -> object:
+        result = real_extract(doc)
+        if not newer:  # while the first attempt runs, version 2 lands and its event arrives
+            new = drop(storage, "uploads/ledger.pdf", samples.pdf(pages=5))
+            newer.append(service.process(new).reason or "")
+        return result
+
+    monkeypatch.setattr(service, "_extract", extract_then_replace)
+    outcome = service.process(old)
+    assert newer == ["queued_behind_running_attempt"] and outcome.status == "PROCESSED"
+    doc = repo.get(outcome.doc_id)
+    assert doc is not None and doc.metadata["page_count"] == 5
