@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, BinaryIO, Protocol, cast
@@ -23,6 +24,19 @@ class Source:
     def file(self) -> BinaryIO:
         """The reader typed as the binary file it is, for parsing libraries."""
         return cast(BinaryIO, self.reader)
+
+    def buffered(self, size: int = 64 * 1024) -> BinaryIO:
+        """The reader behind a C-level buffer, from the start, for libraries that read a byte at a time.
+
+        Its own position is independent of `reader`'s; closing it leaves the reader open.
+        """
+        self.reader.seek(0)
+        return cast(BinaryIO, _Unclosing(self.reader, buffer_size=size))
+
+
+class _Unclosing(io.BufferedReader):
+    def close(self) -> None:  # the reader outlives the parser (renditions read it again)
+        pass
 
 
 @dataclass

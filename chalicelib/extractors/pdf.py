@@ -71,11 +71,11 @@ def _open(source: Source) -> Any:
     from pypdf import PdfReader
 
     try:
-        return PdfReader(source.file, strict=True), []
+        return PdfReader(source.buffered(), strict=True), []
     except Exception:  # strict mode refuses any damage: retry leniently
         source.reader.seek(0)
     try:
-        return PdfReader(source.file, strict=False), ["pdf: repaired a damaged file structure"]
+        return PdfReader(source.buffered(), strict=False), ["pdf: repaired a damaged file structure"]
     except Exception as exc:  # pypdf raises PdfReadError, ValueError, UnicodeDecodeError ... on hostile bytes
         raise ExtractionFailed(f"pdf: {type(exc).__name__}: {str(exc)[:200]}", code="corrupt") from exc
 
