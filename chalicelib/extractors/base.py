@@ -25,7 +25,7 @@ class Source:
         """The reader typed as the binary file it is, for parsing libraries."""
         return cast(BinaryIO, self.reader)
 
-    def buffered(self, size: int = 64 * 1024) -> BinaryIO:
+    def buffered(self, size: int = 8 * 1024) -> BinaryIO:
         """The reader behind a C-level buffer, from the start, for libraries that read a byte at a time.
 
         Its own position is independent of `reader`'s; closing it leaves the reader open.

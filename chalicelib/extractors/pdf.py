@@ -68,7 +68,11 @@ def _text(value: Any) -> str | None:
 
 
 def _open(source: Source) -> Any:
+    import logging
+
     from pypdf import PdfReader
+
+    logging.getLogger("pypdf").setLevel(logging.ERROR)  # repairs become one docpipe warning, not log noise
 
     try:
         return PdfReader(source.buffered(), strict=True), []
