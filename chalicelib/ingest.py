@@ -269,9 +269,11 @@ class IngestService:
                 return Outcome(doc.id, "SKIPPED", "changed")
             raise TransientError(exc.message) from exc
         except Exception as exc:
+            # give the claim back whatever failed, so the redelivered event (or the sweeper) may claim at once
+            self._repo.release(doc.id, claim.attempt)
             if not is_transient(exc):
+                log.exception("unexpected failure while finishing; the event will be retried", extra={"doc_id": doc.id})
                 raise
-            self._repo.release(doc.id, claim.attempt)  # the redelivered event may claim at once
             log.warning("transient failure; the event will be retried", extra={"doc_id": doc.id})
             raise TransientError(f"{type(exc).__name__} while processing") from exc
         self._lifecycle.processed(doc, metadata)

@@ -289,3 +289,21 @@ def test_a_newer_version_that_arrives_during_an_attempt_is_processed_by_that_att
     assert newer == ["queued_behind_running_attempt"] and outcome.status == "PROCESSED"
     doc = repo.get(outcome.doc_id)
     assert doc is not None and doc.metadata["page_count"] == 5
+
+
+def test_an_unexpected_failure_while_finishing_gives_the_claim_back_for_the_redelivery(parts, monkeypatch) -> None:
+    service, repo, storage = parts
+    ref = drop(storage, "uploads/finish.pdf", samples.pdf())
+    real = repo.find_by_hash
+    calls = {"n": 0}
+
+    def broken_once(owner: str | None, sha256: str) -> object:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise KeyError("unexpected")
+        return real(owner, sha256)
+
+    monkeypatch.setattr(repo, "find_by_hash", broken_once)
+    with pytest.raises(KeyError):
+        service.process(ref)
+    assert service.process(ref).status == "PROCESSED"
