@@ -136,6 +136,19 @@ def _paths() -> dict[str, Any]:
     }
 
 
+def _page_of(item: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    """A page of items with the opaque `next` cursor (null on the last page)."""
+    return {
+        "type": "object",
+        "required": ["items", "next"],
+        "properties": {
+            "items": {"type": "array", "items": item},
+            "next": {"type": "string", "nullable": True},
+            **extra,
+        },
+    }
+
+
 def _schemas() -> dict[str, Any]:
     string = {"type": "string"}
     nullable = {"type": "string", "nullable": True}
@@ -185,11 +198,7 @@ def _schemas() -> dict[str, Any]:
         },
         "DocumentSummary": summary,
         "Document": document,
-        "Page": {
-            "type": "object",
-            "required": ["items", "next"],
-            "properties": {"items": {"type": "array", "items": _ref("DocumentSummary")}, "next": nullable},
-        },
+        "Page": _page_of(_ref("DocumentSummary")),
         "UploadRequest": {
             "type": "object",
             "required": ["filename", "content_type", "size"],
@@ -243,59 +252,32 @@ def _schemas() -> dict[str, Any]:
                 "detail": {"type": "object"},
             },
         },
-        "EventPage": {
-            "type": "object",
-            "required": ["items", "next"],
-            "properties": {
-                "items": {
-                    "type": "array",
-                    "items": {
-                        "type": "object",
-                        "properties": {
-                            "id": string,
-                            "state": {"type": "string", "enum": ["ACCEPTED", "REJECTED"]},
-                            "source": string,
-                            "detail_type": string,
-                            "time": string,
-                            "stored_at": string,
-                            "detail": {},
-                            "submitted_by": nullable,
-                            "reason": string,
-                        },
-                    },
+        "EventPage": _page_of(
+            {
+                "type": "object",
+                "properties": {
+                    "id": string,
+                    "state": {"type": "string", "enum": ["ACCEPTED", "REJECTED"]},
+                    "source": string,
+                    "detail_type": string,
+                    "time": string,
+                    "stored_at": string,
+                    "detail": {},
+                    "submitted_by": nullable,
+                    "reason": string,
                 },
-                "next": nullable,
-            },
-        },
-        "RecordsPage": {
-            "type": "object",
-            "required": ["items", "next"],
-            "properties": {
-                "items": {
-                    "type": "array",
-                    "items": {
-                        "type": "object",
-                        "properties": {"row": {"type": "integer"}, "cells": {"type": "object"}},
-                    },
-                },
-                "next": nullable,
-                "records": {"type": "object", "nullable": True},
-            },
-        },
-        "RecordErrorsPage": {
-            "type": "object",
-            "required": ["items", "next"],
-            "properties": {
-                "items": {
-                    "type": "array",
-                    "items": {
-                        "type": "object",
-                        "properties": {"row": {"type": "integer"}, "line": {"type": "integer"}, "reason": string},
-                    },
-                },
-                "next": nullable,
-            },
-        },
+            }
+        ),
+        "RecordsPage": _page_of(
+            {"type": "object", "properties": {"row": {"type": "integer"}, "cells": {"type": "object"}}},
+            records={"type": "object", "nullable": True},
+        ),
+        "RecordErrorsPage": _page_of(
+            {
+                "type": "object",
+                "properties": {"row": {"type": "integer"}, "line": {"type": "integer"}, "reason": string},
+            }
+        ),
         "EventAccepted": {
             "type": "object",
             "properties": {"event_id": string, "source": string, "detail_type": string},

@@ -31,10 +31,11 @@ NAMES = [
 DOT_SEGMENTS = ["../escape.txt", "./here/../../up.txt"]
 
 
-def drop_and_read(api: str, demo: dict[str, str], aws: dict[str, Any], bucket: str, name: str) -> dict[str, Any]:
-    """Put a file under the demo user's prefix, wait for the pump to process it, read it back through the API."""
+def drop_and_wait(
+    api: str, demo: dict[str, str], aws: dict[str, Any], bucket: str, name: str, body: bytes
+) -> tuple[dict[str, Any], str, str]:
+    """Put a file under the demo user's prefix and wait for the pump to give it a final status: (doc, id, key)."""
     key = f"uploads/{demo['sub']}/keys-{uuid.uuid4().hex[:8]}/{name}"
-    body = f"contents of {name!r}\n".encode()
     aws["s3"].put_object(Bucket=bucket, Key=key, Body=body)
     doc_id = dropped_document_id(bucket, key)
     headers = {"Authorization": demo["token"]}
@@ -46,6 +47,14 @@ def drop_and_read(api: str, demo: dict[str, str], aws: dict[str, Any], bucket: s
 
     doc = scenarios.wait_until(final, timeout=30)
     assert doc is not None, f"{key!r} never reached a final status"
+    return doc, doc_id, key
+
+
+def drop_and_read(api: str, demo: dict[str, str], aws: dict[str, Any], bucket: str, name: str) -> dict[str, Any]:
+    """Drop a file, wait for it, and read it back through the API and its download link."""
+    body = f"contents of {name!r}\n".encode()
+    doc, doc_id, key = drop_and_wait(api, demo, aws, bucket, name, body)
+    headers = {"Authorization": demo["token"]}
     assert doc["status"] == "PROCESSED" and doc["filename"] == key.rsplit("/", 1)[-1], doc
     link = requests.get(f"{api}/documents/{doc_id}/download", headers=headers, timeout=5)
     assert link.status_code == 200, link.text
@@ -66,20 +75,10 @@ def test_a_dropped_file_whose_key_has_dot_segments_is_processed_and_its_download
     api, demo, aws, stack, pump, name
 ):
     """No link can address such a key (HTTP clients rewrite dot segments), so the API says so instead of a 403."""
-    key = f"uploads/{demo['sub']}/keys-{uuid.uuid4().hex[:8]}/{name}"
-    aws["s3"].put_object(Bucket=stack.names.bucket, Key=key, Body=b"dots\n")
-    doc_id = dropped_document_id(stack.names.bucket, key)
-    headers = {"Authorization": demo["token"]}
-
-    def final() -> dict[str, Any] | None:
-        resp = requests.get(f"{api}/documents/{doc_id}", headers=headers, timeout=5)
-        doc: dict[str, Any] = resp.json() if resp.status_code == 200 else {}
-        return doc if doc.get("status") in ("PROCESSED", "FAILED") else None
-
-    doc = scenarios.wait_until(final, timeout=30)
-    assert doc is not None and doc["status"] == "PROCESSED" and doc["key"] == key
+    doc, doc_id, key = drop_and_wait(api, demo, aws, stack.names.bucket, name, b"dots\n")
+    assert doc["status"] == "PROCESSED" and doc["key"] == key
     assert any("path segments" in w for w in doc["warnings"]), doc["warnings"]
-    link = requests.get(f"{api}/documents/{doc_id}/download", headers=headers, timeout=5)
+    link = requests.get(f"{api}/documents/{doc_id}/download", headers={"Authorization": demo["token"]}, timeout=5)
     assert link.status_code == 409 and link.json()["code"] == "unsupported_key"
 
 
