@@ -168,7 +168,9 @@ def faults(report: Report, aws: dict[str, Any], stack: Any, files: int, rows: in
         f"{len(lost.lost)} of 10 PROCESSING (claims released)",
         True,
     )
-    stuck = [d.id for d in repo.overdue(_status("PROCESSING"), int(time.time()), 1000) if d.bucket == DIRECT_BUCKET]
+    from chalicelib.models import Status
+
+    stuck = [d.id for d in repo.overdue(Status.PROCESSING, int(time.time()), 1000) if d.bucket == DIRECT_BUCKET]
     for doc_id in stuck:  # what the scheduled sweeper and on_reprocess do on AWS for an expired or released lease
         ingest.reprocess(doc_id, None)
     still = [i for i in stuck if (doc := repo.get(i)) is None or doc.status.value != "PROCESSED"]
@@ -387,9 +389,3 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
-
-
-def _status(name: str) -> Any:
-    from chalicelib.models import Status
-
-    return Status(name)
