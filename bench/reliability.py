@@ -94,6 +94,8 @@ def idempotency(report: Report, local: Any, aws: dict[str, Any], files: int, tri
         dup = scenarios.duplicate_deliveries(ingest.process, repo, aws["s3"], DIRECT_BUCKET, files, 5, 10)
     goal = f"{files} docs, {files} extractions"
     measured = f"{dup.documents} docs ({dup.processed} PROCESSED), {dup.extractions} extractions"
+    if dup.unfinished:
+        measured += f"; not PROCESSED: {'; '.join(dup.unfinished)}"
     ok = dup.documents == dup.processed == dup.extractions == files
     report.add("idempotency", f"{files} files x 5 deliveries, 10 concurrent (DynamoDB*)", goal, measured, ok)
     twin = InMemoryRepository()

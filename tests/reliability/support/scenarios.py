@@ -110,6 +110,8 @@ class DuplicateFigures:
     extractions: int = 0
     max_extractions_per_file: int = 0
     outcomes: Counter[str] = field(default_factory=Counter)
+    unfinished: list[str] = field(default_factory=list)
+    """Each document that did not end PROCESSED: its status, error code and timeline (for diagnosis)."""
 
 
 def duplicate_deliveries(
@@ -136,6 +138,11 @@ def duplicate_deliveries(
     docs = [repository.get(dropped_document_id(bucket, ref.key)) for ref in refs]
     figures.documents = sum(1 for d in docs if d is not None)
     figures.processed = sum(1 for d in docs if d is not None and d.status is Status.PROCESSED)
+    figures.unfinished = [
+        f"{d.status.value} {(d.error or {}).get('code', '')} {[e.get('event') for e in d.timeline]}"
+        for d in docs
+        if d is not None and d.status is not Status.PROCESSED
+    ]
     per_file = [counter.calls[ref.key.rsplit("/", 1)[-1]] for ref in refs]
     figures.extractions = sum(per_file)
     figures.max_extractions_per_file = max(per_file, default=0)
