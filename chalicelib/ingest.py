@@ -165,14 +165,9 @@ class IngestService:
     def _hand_to_running_attempt(self, doc_id: str, obj: ObjectRef) -> bool:
         """A newer version arrived while an attempt runs: note it, and that attempt processes it when done."""
         current = self._repo.get(doc_id)
-        newer = (
-            current is not None
-            and current.status is Status.PROCESSING
-            and current.attempt is not None
-            and obj.etag is not None
-            and obj.etag != current.etag
-        )
-        if not newer or current is None or current.attempt is None or obj.etag is None:
+        if current is None or current.status is not Status.PROCESSING or current.attempt is None:
+            return False
+        if obj.etag is None or obj.etag == current.etag:
             return False
         try:
             self._repo.note_pending(doc_id, current.attempt, obj.etag)
@@ -190,12 +185,18 @@ class IngestService:
         if follow >= MAX_FOLLOW_UPS or time.monotonic() > deadline - 30:
             self._requeue(doc.id)
             return Outcome(doc.id, "SKIPPED", "newer_version_requeued")
+        newest = self._current_version(doc)
+        if newest is None:
+            return outcome
+        return self.process(newest, force=True, deadline=deadline, follow=follow + 1)
+
+    def _current_version(self, doc: Document) -> ObjectRef | None:
+        """The object as it is stored now, or None when it is gone."""
         try:
             head = self._storage.head(doc.bucket, doc.key)
         except ExtractionFailed:
-            return outcome
-        newest = ObjectRef(doc.bucket, doc.key, head.size, head.etag, head.version_id)
-        return self.process(newest, force=True, deadline=deadline, follow=follow + 1)
+            return None
+        return ObjectRef(doc.bucket, doc.key, head.size, head.etag, head.version_id)
 
     def _requeue(self, doc_id: str) -> None:
         if self._requeue_hook is not None:
@@ -224,11 +225,7 @@ class IngestService:
         if doc is None or (version is not None and doc.updated_at != version):
             log.info("skipping a reprocess request that is no longer current", extra={"doc_id": doc_id})
             return Outcome(doc_id, "SKIPPED", "stale_request")
-        try:
-            info = self._storage.head(doc.bucket, doc.key)
-        except ExtractionFailed:
-            info = None
-        ref = ObjectRef(doc.bucket, doc.key, etag=info.etag if info else None)
+        ref = self._current_version(doc) or ObjectRef(doc.bucket, doc.key)  # gone: the run records it missing
         return self.process(ref, force=True, deadline=deadline)
 
     def _run(self, doc: Document, claim: Claim, deadline: float) -> Outcome:

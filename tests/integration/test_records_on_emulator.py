@@ -22,6 +22,7 @@ from chalicelib.records import RecordsConsumer, RecordsReader, handle_batch
 from chalicelib.records_store import COMPLETE, COMPLETE_WITH_ERRORS, DynamoRecordsStore, Progress, RowError
 from local.provision import create_queue, queue_arn
 from local.pump import QueuePoller, failed_ids, sqs_record
+from tests.support import samples
 from tests.unit import test_records as contract  # the store contract, run here against DynamoDB
 
 pytestmark = pytest.mark.emulator
@@ -122,20 +123,9 @@ def all_rows(store: DynamoRecordsStore, doc_id: str) -> dict[int, dict[str, str 
         start = page.last_key
 
 
-MESSY = (
-    "\ufeffname;note;amount\r\n"
-    'ann;"two\r\nlines; and a semicolon";150\r\n'
-    "bob;too few\r\n"
-    'cy;"say ""hi""";3\r\n'
-    "\r\n"
-    "dee;;4;extra\r\n"
-    "eve;;5\r\n"
-).encode()
-
-
 def test_a_messy_csv_goes_through_s3_sqs_and_dynamodb_with_the_right_rows(aws, stack, store, queue) -> None:
     doc_id = new_document(aws, stack)
-    key, etag, size = upload(aws, stack, MESSY)
+    key, etag, size = upload(aws, stack, samples.MESSY_CSV)
     service = CsvFanOut(aws["s3"], aws["sqs"], queue.name, store)
     queue.consume(RecordsConsumer(store, service.resume), lambda: time.monotonic() + 60)
     result = service.start(doc_id, stack.names.bucket, key, size, etag, deadline=time.monotonic() + 60)

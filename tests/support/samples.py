@@ -41,3 +41,15 @@ def png(width: int = 32, height: int = 16) -> bytes:
     out = io.BytesIO()
     Image.new("RGBA", (width, height)).save(out, "PNG")
     return out.getvalue()
+
+
+MESSY_CSV = (
+    "\ufeffname;note;amount\r\n"
+    'ann;"two\r\nlines; and a semicolon";150\r\n'
+    "bob;too few\r\n"
+    'cy;"say ""hi""";3\r\n'
+    "\r\n"
+    "dee;;4;extra\r\n"
+    "eve;;5\r\n"
+).encode()
+"""BOM, semicolons, a quoted CRLF, a short row, a blank line and a long row: rows 1, 3 and 5 are good."""

@@ -24,6 +24,7 @@ from chalicelib.csv_fanout import (
 )
 from chalicelib.records import RecordsConsumer, handle_batch
 from chalicelib.records_store import COMPLETE, COMPLETE_WITH_ERRORS, InMemoryRecordsStore, RowError
+from tests.support import samples
 
 DOC = "d" * 32
 
@@ -114,19 +115,8 @@ class Pipeline:
         return {n: e for (_, n), e in sorted(self.store.errors.items())}
 
 
-MESSY = (
-    "\ufeffname;note;amount\r\n"
-    'ann;"two\r\nlines; and a semicolon";150\r\n'
-    "bob;too few\r\n"
-    'cy;"say ""hi""";3\r\n'
-    "\r\n"
-    "dee;;4;extra\r\n"
-    "eve;;5\r\n"
-).encode()
-
-
 def test_a_messy_csv_stores_exactly_the_right_rows_and_reports_the_bad_ones() -> None:
-    pipe = Pipeline(MESSY)
+    pipe = Pipeline(samples.MESSY_CSV)
     result = pipe.produce()
     assert pipe.consume() == {"batchItemFailures": []}
     assert result.done and result.total == 5
