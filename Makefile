@@ -1,13 +1,19 @@
 # docpipe: `make run` starts the whole stack on the embedded AWS emulator; `make test` runs every test.
-PYTHON ?= python3
+# Lambda's python3.13 runtime (Amazon Linux 2023); `.python-version` selects it where pyenv is used.
+PYTHON ?= python3.13
+PYTHON_VERSION := 3.13
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+comma := ,
 
 .PHONY: run test lint format bench cost vendor reliability clean
 
-$(STAMP): requirements.txt requirements-dev.txt
-	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != ($(subst .,$(comma) ,$(PYTHON_VERSION))))' 2>/dev/null || \
+	  { echo "docpipe needs Python $(PYTHON_VERSION) as '$(PYTHON)' (see README: Prerequisites)" >&2; exit 1; }
+	@$(PY) -c 'import sys; sys.exit(sys.version_info[:2] != ($(subst .,$(comma) ,$(PYTHON_VERSION))))' 2>/dev/null || \
+	  { rm -rf $(VENV) && $(PYTHON) -m venv $(VENV); }
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	$(PY) -m pip install --quiet --no-deps -e .

@@ -12,7 +12,7 @@ import json
 import logging
 import re
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 from chalice import Response
 
@@ -21,8 +21,6 @@ from chalicelib.errors import DocpipeError, Unauthorized
 
 log = logging.getLogger("docpipe.http")
 
-F = TypeVar("F", bound=Callable[..., Any])
-
 JSON = {"Content-Type": "application/json"}
 
 
@@ -30,7 +28,7 @@ def json_response(body: Any, status: int = 200, headers: dict[str, str] | None =
     return Response(body=json.dumps(body, default=str), status_code=status, headers={**JSON, **(headers or {})})
 
 
-def api(view: F) -> F:
+def api[F: Callable[..., Any]](view: F) -> F:
     @functools.wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:

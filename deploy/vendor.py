@@ -1,12 +1,11 @@
 """Build vendor/: the native libmagic and its database for the Lambda package.
 
-The Lambda python3.11 runtime runs on Amazon Linux 2 (glibc 2.26) and has no
-libmagic. Debian 12's libmagic1 cannot be shipped there: it needs
-stat/fstat/lstat@GLIBC_2.33 and links libbz2.so.1.0, a soname Amazon Linux
-spells libbz2.so.1. The manylinux2014 (glibc 2.17) build inside the pinned
-`pylibmagic` wheel needs only libc (<= GLIBC_2.14) and libz.so.1; libz.so.1
-is shipped too (Debian's zlib1g, <= GLIBC_2.14) so nothing is left to the
-runtime image but libc.
+The Lambda python3.13 runtime runs on Amazon Linux 2023 (glibc 2.34) and has
+no libmagic. Debian 12's libmagic1 is a poor fit there: it links libbz2.so.1.0
+(a soname Amazon Linux spells libbz2.so.1), liblzma and libzstd. The
+manylinux2014 (glibc 2.17) build inside the pinned `pylibmagic` wheel needs
+only libc (<= GLIBC_2.14) and libz.so.1; libz.so.1 is shipped too (Debian's
+zlib1g, <= GLIBC_2.14) so nothing is left to the runtime image but libc.
 
 Chalice copies vendor/ into the package root: vendor/lib/*.so* land in
 /var/task/lib (on Lambda's LD_LIBRARY_PATH) and vendor/magic.mgc at
@@ -31,8 +30,8 @@ from deploy.templates import REPO
 PYLIBMAGIC = "pylibmagic==0.5.0"
 PYLIBMAGIC_WHEEL_SHA256 = "24b5bb791d42653d2668913c7b9a789b5458a2fff09d0ec3c8af33a1204eea6a"
 ZLIB_PACKAGE = "zlib1g"
-# Lambda python3.11 = Amazon Linux 2: glibc 2.26.
-TARGET_GLIBC = (2, 26)
+# Lambda python3.13 = Amazon Linux 2023: glibc 2.34.
+TARGET_GLIBC = (2, 34)
 STAMP = ".built-from"
 
 
@@ -48,7 +47,7 @@ def fetch_pylibmagic(work: Path) -> Path:
     _run(
         [
             sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary=:all:",
-            "--platform", "manylinux2014_x86_64", "--python-version", "3.11", "--dest", str(work), PYLIBMAGIC,
+            "--platform", "manylinux2014_x86_64", "--python-version", "3.13", "--dest", str(work), PYLIBMAGIC,
         ]
     )  # fmt: skip
     wheel = next(work.glob("pylibmagic-*.whl"))
