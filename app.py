@@ -1,7 +1,7 @@
 """docpipe's Chalice app: a routing table.
 
 Each handler parses its input, calls one service from `chalicelib.wiring`, and
-lets `chalicelib.http.api` map errors. Resource names come from the stage's
+lets `chalicelib.api.http.api` map errors. Resource names come from the stage's
 environment variables, which Lambda (and the local stack) set before import.
 """
 
@@ -15,9 +15,9 @@ from chalice import Chalice, CognitoUserPoolAuthorizer, CORSConfig, Rate, Respon
 from chalice.app import CloudWatchEvent, S3Event, SQSEvent
 
 from chalicelib import wiring
+from chalicelib.api.http import api, caller_from_context, json_body, json_response, normalize_error, query_dict
 from chalicelib.config import upload_events
 from chalicelib.documents import parse_limit
-from chalicelib.http import api, caller_from_context, json_body, json_response, normalize_error, query_dict
 from chalicelib.observability import json_enabled, setup_logging, traced
 
 app = Chalice(app_name="docpipe")
@@ -74,7 +74,7 @@ def public_config() -> Any:
 @app.route("/openapi.json")
 @api
 def openapi() -> Any:
-    from chalicelib.openapi import document
+    from chalicelib.api.openapi import document
 
     return json_response(document())
 

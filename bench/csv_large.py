@@ -59,9 +59,9 @@ class CountingSqs:
 
 
 def produce(path: str, leg_seconds: float) -> dict[str, Any]:
+    from chalicelib.aws.records_store import InMemoryRecordsStore
     from chalicelib.csv_fanout import FanOutSettings, SqsSender, fan_out, first_leg
-    from chalicelib.extractors.tabular import SAMPLE_BYTES
-    from chalicelib.records_store import InMemoryRecordsStore
+    from chalicelib.extraction.extractors.tabular import SAMPLE_BYTES
 
     size = os.path.getsize(path)
     with open(path, "rb") as handle:

@@ -29,10 +29,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from chalicelib.bounds import Limits, run_bounded
 from chalicelib.errors import ExtractionFailed
-from chalicelib.extract import extract
-from chalicelib.reader import file_reader
+from chalicelib.extraction.bounds import Limits, run_bounded
+from chalicelib.extraction.extract import extract
+from chalicelib.extraction.reader import file_reader
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_CORPUS = REPO.parent / "shared" / "corpus"
@@ -126,7 +126,7 @@ def detection_report(runs: list[Run], oracle: dict[str, dict[str, Any]]) -> None
 
 
 def _detected_only(path: Path) -> str:
-    from chalicelib.detect import detect
+    from chalicelib.extraction.detect import detect
 
     reader = file_reader(str(path))
     return detect(reader.head(8192), reader, path.name).mime_type

@@ -28,8 +28,8 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
+from chalicelib.aws.records_store import FINAL_STATES, DynamoRecordsStore, Row, row_item
 from chalicelib.records import RecordsConsumer, handle_batch
-from chalicelib.records_store import FINAL_STATES, DynamoRecordsStore, Row, row_item
 from local.emulator import Emulator, free_port
 from local.provision import clients, create_queue, create_table, queue_arn
 from local.pump import QueuePoller, failed_ids, sqs_record

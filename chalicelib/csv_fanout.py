@@ -42,9 +42,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any, BinaryIO, Protocol, cast
 
-from chalicelib.extractors.tabular import SAMPLE_BYTES, CsvFormat, sniff
-from chalicelib.extractors.text import Encoding
-from chalicelib.records_store import RecordsStore, leg_marker
+from chalicelib.aws.records_store import RecordsStore, leg_marker
+from chalicelib.extraction.extractors.tabular import SAMPLE_BYTES, CsvFormat, sniff
+from chalicelib.extraction.extractors.text import Encoding
 
 log = logging.getLogger("docpipe.csv_fanout")
 

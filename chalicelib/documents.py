@@ -18,12 +18,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from chalicelib import cursor
-from chalicelib.bus import EventBus
+from chalicelib.aws.bus import EventBus
+from chalicelib.aws.repository import Filters, Repository
+from chalicelib.aws.storage import S3Storage
 from chalicelib.config import Settings
 from chalicelib.errors import BadRequest, Conflict, Forbidden, NotFound
 from chalicelib.models import Document, Status, utcnow
-from chalicelib.repository import Filters, Repository
-from chalicelib.storage import S3Storage
 
 MAX_LIMIT = 100
 DEFAULT_LIMIT = 25
@@ -122,7 +122,7 @@ def safe_key_name(filename: str) -> str:
 
 
 def rendition_key(doc_id: str) -> str:
-    from chalicelib.rendition import rendition_key as key
+    from chalicelib.extraction.rendition import rendition_key as key
 
     return key(doc_id)
 
@@ -195,7 +195,7 @@ class DocumentService:
         }
 
     def download(self, caller: Caller, doc_id: str) -> dict[str, Any]:
-        from chalicelib.storage import linkable
+        from chalicelib.aws.storage import linkable
 
         doc = self._uploaded(caller, doc_id)
         if not linkable(doc.key):

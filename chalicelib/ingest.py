@@ -17,13 +17,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from chalicelib import observability
+from chalicelib.aws.repository import Claim, Repository
+from chalicelib.aws.storage import UNLINKABLE_WARNING, S3Storage, linkable
 from chalicelib.config import Settings
 from chalicelib.errors import ExtractionFailed, StaleEvent, TransientError
+from chalicelib.extraction.reader import RangedReader
 from chalicelib.lifecycle import Lifecycle
 from chalicelib.models import Document, ObjectRef, Status, utcnow
-from chalicelib.reader import RangedReader
-from chalicelib.repository import Claim, Repository
-from chalicelib.storage import UNLINKABLE_WARNING, S3Storage, linkable
 
 log = logging.getLogger("docpipe.ingest")
 
@@ -313,7 +313,7 @@ class IngestService:
     def _render(self, doc: Document, metadata: dict[str, Any], warnings: list[str], reader: RangedReader) -> None:
         """Write the HTML rendition; a failure here is a warning, never a failed document."""
         try:
-            from chalicelib.rendition import render, rendition_key
+            from chalicelib.extraction.rendition import render, rendition_key
 
             public = {**doc.to_public(), "status": "PROCESSED", "metadata": metadata, "warnings": list(warnings)}
             page = render(public, reader)
@@ -326,7 +326,7 @@ class IngestService:
             warnings.append("rendition: could not be written")
 
     def _extract(self, doc: Document) -> tuple[dict[str, Any], list[str], RangedReader]:
-        from chalicelib.extract import extract
+        from chalicelib.extraction.extract import extract
 
         info = self._storage.head(doc.bucket, doc.key)
         self._check_declared(doc, info.size)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from chalicelib.bus import EventBus
+from chalicelib.aws.bus import EventBus
 from chalicelib.models import Document
 
 log = logging.getLogger("docpipe.lifecycle")

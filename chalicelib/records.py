@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from chalicelib import cursor
-from chalicelib.records_store import RecordsStore, Row, RowError
+from chalicelib.aws.records_store import RecordsStore, Row, RowError
 
 log = logging.getLogger("docpipe.records")
 

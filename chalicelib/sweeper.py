@@ -15,12 +15,12 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from chalicelib.bus import EventBus
+from chalicelib.aws.bus import EventBus
+from chalicelib.aws.repository import Repository
 from chalicelib.config import Settings
 from chalicelib.documents import API_SOURCE, REPROCESS_REQUESTED
 from chalicelib.errors import StaleEvent
 from chalicelib.models import Document, Status, utcnow
-from chalicelib.repository import Repository
 
 log = logging.getLogger("docpipe.sweeper")
 

@@ -15,16 +15,16 @@ from typing import TYPE_CHECKING, Any
 from chalicelib.config import Settings
 
 if TYPE_CHECKING:
-    from chalicelib.bus import EventBus
+    from chalicelib.aws.bus import EventBus
+    from chalicelib.aws.records_store import DynamoRecordsStore, Progress
+    from chalicelib.aws.repository import DynamoRepository
+    from chalicelib.aws.storage import S3Storage
     from chalicelib.csv_fanout import CsvFanOut
     from chalicelib.documents import DocumentService
     from chalicelib.events import EventStore
     from chalicelib.ingest import IngestService
     from chalicelib.lifecycle import Lifecycle
     from chalicelib.records import RecordsConsumer, RecordsReader
-    from chalicelib.records_store import DynamoRecordsStore, Progress
-    from chalicelib.repository import DynamoRepository
-    from chalicelib.storage import S3Storage
     from chalicelib.sweeper import SweeperService
 
 _lock = threading.Lock()
@@ -64,14 +64,14 @@ def _client(service: str) -> Any:
 
 @functools.cache
 def repository() -> DynamoRepository:
-    from chalicelib.repository import DynamoRepository
+    from chalicelib.aws.repository import DynamoRepository
 
     return DynamoRepository(client("dynamodb"), settings().table)
 
 
 @functools.cache
 def storage() -> S3Storage:
-    from chalicelib.storage import S3Storage
+    from chalicelib.aws.storage import S3Storage
 
     return S3Storage(client("s3"), settings())
 
@@ -99,7 +99,7 @@ def document_service() -> DocumentService:
 
 @functools.cache
 def bus() -> EventBus:
-    from chalicelib.bus import EventBus
+    from chalicelib.aws.bus import EventBus
 
     return EventBus(client("events"), settings().event_bus)
 
@@ -113,7 +113,7 @@ def lifecycle() -> Lifecycle:
 
 @functools.cache
 def records_store() -> DynamoRecordsStore:
-    from chalicelib.records_store import DynamoRecordsStore
+    from chalicelib.aws.records_store import DynamoRecordsStore
 
     return DynamoRecordsStore(client("dynamodb"), settings().table, on_final=_records_final)
 

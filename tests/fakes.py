@@ -10,9 +10,7 @@ import copy
 import threading
 from typing import Any
 
-from chalicelib.errors import Conflict, StaleEvent
-from chalicelib.models import Document, Status
-from chalicelib.repository import (
+from chalicelib.aws.repository import (
     NO_FILTERS,
     Claim,
     Filters,
@@ -25,6 +23,8 @@ from chalicelib.repository import (
     item_from_document,
     pad_sequencer,
 )
+from chalicelib.errors import Conflict, StaleEvent
+from chalicelib.models import Document, Status
 
 
 class InMemoryRepository:
@@ -250,8 +250,8 @@ class InMemoryStorage:
         self.objects[(bucket, key)] = data
 
     def head(self, bucket: str, key: str) -> Any:
+        from chalicelib.aws.storage import ObjectInfo
         from chalicelib.errors import ExtractionFailed
-        from chalicelib.storage import ObjectInfo
 
         data = self.objects.get((bucket, key))
         if data is None:
@@ -259,7 +259,7 @@ class InMemoryStorage:
         return ObjectInfo(size=len(data), etag=_etag(data), content_type=None, version_id=None, metadata={})
 
     def reader(self, bucket: str, key: str, size: int, etag: str | None = None) -> Any:
-        from chalicelib.reader import bytes_reader
+        from chalicelib.extraction.reader import bytes_reader
 
         return bytes_reader(self.objects[(bucket, key)])
 

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
+from chalicelib.aws.repository import Claim, DynamoRepository, Filters
 from chalicelib.errors import Conflict, StaleEvent
 from chalicelib.models import Document, ObjectRef, Status, utcnow
-from chalicelib.repository import Claim, DynamoRepository, Filters
 from tests.fakes import InMemoryRepository
 
 

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from chalicelib.bounds import Limits
 from chalicelib.errors import ExtractionFailed
-from chalicelib.extract import extract
-from chalicelib.reader import file_reader
+from chalicelib.extraction.bounds import Limits
+from chalicelib.extraction.extract import extract
+from chalicelib.extraction.reader import file_reader
 
 CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus"
 KNOWN_CODES = {"corrupt", "encrypted", "too_large", "timeout", "unsupported"}

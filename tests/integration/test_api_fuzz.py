@@ -13,7 +13,7 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 
-from chalicelib.openapi import document
+from chalicelib.api.openapi import document
 
 pytestmark = pytest.mark.emulator
 

@@ -17,9 +17,9 @@ from typing import Any
 
 import pytest
 
+from chalicelib.aws.records_store import COMPLETE, COMPLETE_WITH_ERRORS, DynamoRecordsStore, Progress, RowError
 from chalicelib.csv_fanout import CsvFanOut, FanOutSettings
 from chalicelib.records import RecordsConsumer, RecordsReader, handle_batch
-from chalicelib.records_store import COMPLETE, COMPLETE_WITH_ERRORS, DynamoRecordsStore, Progress, RowError
 from local.provision import create_queue, queue_arn
 from local.pump import QueuePoller, failed_ids, sqs_record
 from tests.support import samples
@@ -239,7 +239,7 @@ def test_a_long_file_continues_across_legs_through_the_queue(aws, stack, store, 
 
 
 def test_rows_are_read_back_page_by_page_with_a_signed_cursor(aws, stack, store) -> None:
-    from chalicelib.records_store import Row
+    from chalicelib.aws.records_store import Row
 
     doc_id = new_document(aws, stack)
     store.begin(doc_id, "r")

@@ -10,8 +10,8 @@ import pytest
 
 import app as app_module
 from chalicelib import wiring
+from chalicelib.aws.repository import Claim
 from chalicelib.models import ObjectRef, Status, utcnow
-from chalicelib.repository import Claim
 from tests.integration.conftest import wait_for
 from tests.support import samples
 

@@ -31,7 +31,7 @@ class KillsExtraction:
         self.kills = 0
 
     def __enter__(self) -> KillsExtraction:
-        import chalicelib.extract as engine
+        import chalicelib.extraction.extract as engine
 
         self._real = engine.extract
         self._thread = threading.get_ident()
@@ -46,7 +46,7 @@ class KillsExtraction:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        import chalicelib.extract as engine
+        import chalicelib.extraction.extract as engine
 
         engine.extract = self._real
 

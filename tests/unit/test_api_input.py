@@ -6,10 +6,10 @@ from typing import Any
 
 import pytest
 
+from chalicelib.api.http import json_body, query_dict
+from chalicelib.aws.storage import content_disposition
 from chalicelib.documents import parse_event, parse_filters, parse_upload, safe_key_name
 from chalicelib.errors import BadRequest
-from chalicelib.http import json_body, query_dict
-from chalicelib.storage import content_disposition
 
 MAX = 1000
 

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from chalicelib.bounds import Limits, run_bounded, sandbox_enabled
 from chalicelib.errors import ExtractionFailed
+from chalicelib.extraction.bounds import Limits, run_bounded, sandbox_enabled
 
 FAST = Limits(wall_seconds=2.0, cpu_seconds=5.0, memory_bytes=256 * 1024 * 1024)
 

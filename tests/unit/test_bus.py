@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from chalicelib.bus import EventBus, PublishFailed
+from chalicelib.aws.bus import EventBus, PublishFailed
 from chalicelib.config import Settings
 from chalicelib.documents import Caller, DocumentService
 from tests.fakes import InMemoryRepository, InMemoryStorage

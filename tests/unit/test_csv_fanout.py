@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from chalicelib.aws.records_store import COMPLETE, COMPLETE_WITH_ERRORS, InMemoryRecordsStore, RowError
 from chalicelib.csv_fanout import (
     Continuation,
     CsvFanOut,
@@ -23,7 +24,6 @@ from chalicelib.csv_fanout import (
     unique_columns,
 )
 from chalicelib.records import RecordsConsumer, handle_batch
-from chalicelib.records_store import COMPLETE, COMPLETE_WITH_ERRORS, InMemoryRecordsStore, RowError
 from tests.support import samples
 
 DOC = "d" * 32

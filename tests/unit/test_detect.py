@@ -14,8 +14,8 @@ import zipfile
 import pytest
 from PIL import Image
 
-from chalicelib.detect import OOXML, Detection, detect, extension_mismatch, extension_of
-from chalicelib.reader import bytes_reader
+from chalicelib.extraction.detect import OOXML, Detection, detect, extension_mismatch, extension_of
+from chalicelib.extraction.reader import bytes_reader
 from tests.support import samples
 from tests.unit.extractors import cfb_fixture
 

@@ -10,12 +10,12 @@ from collections import defaultdict
 
 import pytest
 
-from chalicelib import extract as engine
-from chalicelib.bounds import Limits
 from chalicelib.errors import ExtractionFailed
-from chalicelib.extractors import registry
-from chalicelib.extractors.base import Extraction, Source
-from chalicelib.reader import bytes_reader
+from chalicelib.extraction import extract as engine
+from chalicelib.extraction.bounds import Limits
+from chalicelib.extraction.extractors import registry
+from chalicelib.extraction.extractors.base import Extraction, Source
+from chalicelib.extraction.reader import bytes_reader
 from tests.support import samples
 
 FAST = Limits(wall_seconds=3.0, cpu_seconds=3.0, memory_bytes=256 * 1024 * 1024)

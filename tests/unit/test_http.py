@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
+from chalicelib.api.http import api, caller_from_context, groups_from_claim
 from chalicelib.errors import NotFound, Unauthorized
-from chalicelib.http import api, caller_from_context, groups_from_claim
 
 
 def test_the_caller_is_read_from_the_authorizer_claims() -> None:
@@ -68,7 +68,7 @@ def test_unexpected_errors_become_a_plain_500_that_names_nothing_internal() -> N
 def test_chalices_own_errors_are_rewritten_in_docpipes_shape() -> None:
     from chalice import Response
 
-    from chalicelib.http import normalize_error
+    from chalicelib.api.http import normalize_error
 
     response = normalize_error(Response(body={"Code": "UnsupportedMediaType", "Message": "no"}, status_code=415))
     assert json.loads(response.body) == {"code": "unsupported_media_type", "message": "no"}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import app as app_module
-from chalicelib.openapi import document
+from chalicelib.api.openapi import document
 
 
 def routes_in_app() -> set[tuple[str, str]]:

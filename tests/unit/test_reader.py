@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from chalicelib.reader import RangedReader, bytes_reader, file_reader
+from chalicelib.extraction.reader import RangedReader, bytes_reader, file_reader
 
 KIB = 1024
 

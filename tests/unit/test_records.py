@@ -13,9 +13,7 @@ from typing import Any
 
 import pytest
 
-from chalicelib.errors import BadRequest
-from chalicelib.records import Chunk, PoisonMessage, RecordsConsumer, RecordsReader, handle_batch
-from chalicelib.records_store import (
+from chalicelib.aws.records_store import (
     COMPLETE,
     COMPLETE_WITH_ERRORS,
     INGESTING,
@@ -25,6 +23,8 @@ from chalicelib.records_store import (
     Row,
     RowError,
 )
+from chalicelib.errors import BadRequest
+from chalicelib.records import Chunk, PoisonMessage, RecordsConsumer, RecordsReader, handle_batch
 
 DOC = "c" * 32
 

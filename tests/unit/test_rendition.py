@@ -13,10 +13,10 @@ from typing import Any
 
 import pytest
 
-from chalicelib import bounds, rendition
-from chalicelib.reader import bytes_reader
-from chalicelib.rendition import HEADER_CSP, PAGE_CSP, Rendition, render, rendition_key
-from chalicelib.renditions.base import Budget, Content, Excerpt
+from chalicelib.extraction import bounds, rendition
+from chalicelib.extraction.reader import bytes_reader
+from chalicelib.extraction.rendition import HEADER_CSP, PAGE_CSP, Rendition, render, rendition_key
+from chalicelib.extraction.renditions.base import Budget, Content, Excerpt
 from tests.support import samples
 
 HOSTILE_TITLE = "<script>alert(1)</script>"
@@ -295,7 +295,7 @@ def test_xlsx_with_an_entity_bomb_is_refused_and_the_page_still_renders():
 
 
 def test_pdf_shows_the_text_of_its_first_pages_and_an_inert_title():
-    from chalicelib.extract import extract_inline
+    from chalicelib.extraction.extract import extract_inline
 
     data = text_pdf(["Hello from page one", "javascript:alert(1)"], title=HOSTILE_TITLE)
     metadata = extract_inline(bytes_reader(data), "doc.pdf").metadata

@@ -7,8 +7,8 @@ from email.message import Message
 
 import pytest
 
+from chalicelib.aws.storage import linkable, retrying
 from chalicelib.errors import ExtractionFailed
-from chalicelib.storage import linkable, retrying
 
 
 def flaky(*failures: BaseException):

@@ -6,9 +6,9 @@ import time
 import uuid
 from typing import Any
 
+from chalicelib.aws.repository import Claim
 from chalicelib.config import Settings
 from chalicelib.models import Document, ObjectRef, Status, utcnow
-from chalicelib.repository import Claim
 from chalicelib.sweeper import SweeperService
 from tests.fakes import InMemoryRepository
 

@@ -2,7 +2,7 @@
 
 Nothing in the app is edited: faults are botocore event handlers registered on
 the clients `chalicelib.wiring` created, and a wrapper around
-`chalicelib.storage._ranged_get` (the presigned ranged GETs that the forked
+`chalicelib.aws.storage._ranged_get` (the presigned ranged GETs that the forked
 extraction child makes). Every injector follows a `FaultPlan`: a seeded RNG
 decides which calls fail, `max_faults` bounds the total, and `max_in_a_row`
 bounds how many attempts of one call fail (botocore's retry attempt number,
@@ -390,7 +390,7 @@ class RangedReadFaults:
 
     @contextmanager
     def active(self) -> Iterator[RangedReadFaults]:
-        import chalicelib.storage as storage
+        import chalicelib.aws.storage as storage
 
         real = storage._ranged_get
         storage._ranged_get = self.wrap(real)

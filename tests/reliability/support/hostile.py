@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from chalicelib.bounds import MIB, Limits, run_bounded
 from chalicelib.errors import ExtractionFailed
+from chalicelib.extraction.bounds import MIB, Limits, run_bounded
 
 KNOWN_CODES = {"corrupt", "encrypted", "too_large", "timeout", "unsupported"}
 BUDGET = Limits(wall_seconds=10.0, cpu_seconds=8.0, memory_bytes=512 * MIB)
@@ -74,8 +74,8 @@ class Probe:
 
 
 def _extract_probe(data: bytes, name: str) -> dict[str, str]:
-    from chalicelib.extract import extract_inline
-    from chalicelib.reader import bytes_reader
+    from chalicelib.extraction.extract import extract_inline
+    from chalicelib.extraction.reader import bytes_reader
 
     try:
         result = extract_inline(bytes_reader(data), name)
@@ -102,8 +102,8 @@ def probe_extraction(data: bytes, name: str, limits: Limits = BUDGET) -> Probe:
 
 
 def probe_detection(data: bytes, name: str) -> Probe:
-    from chalicelib import detect
-    from chalicelib.reader import bytes_reader
+    from chalicelib.extraction import detect
+    from chalicelib.extraction.reader import bytes_reader
 
     started = time.monotonic()
     try:

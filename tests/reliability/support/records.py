@@ -29,9 +29,9 @@ class RecordsFigures:
 
 def records_under_faults(aws: dict[str, Any], stack: Any, rows: int, plan: FaultPlan) -> RecordsFigures:
     from chalicelib import wiring
+    from chalicelib.aws.records_store import DynamoRecordsStore
     from chalicelib.csv_fanout import CsvFanOut, FanOutSettings
     from chalicelib.records import RecordsConsumer
-    from chalicelib.records_store import DynamoRecordsStore
     from tests.integration.test_records_on_emulator import Queue, all_rows, new_document, upload, wait_final
 
     client = wiring.client("dynamodb")

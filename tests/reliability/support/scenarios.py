@@ -82,7 +82,7 @@ class ExtractionCounter:
 
     @contextlib.contextmanager
     def active(self) -> Iterator[ExtractionCounter]:
-        import chalicelib.extract as engine
+        import chalicelib.extraction.extract as engine
 
         real = engine.extract
 
@@ -209,7 +209,7 @@ class Gate:
 
     @contextlib.contextmanager
     def active(self) -> Iterator[Gate]:
-        import chalicelib.extract as engine
+        import chalicelib.extraction.extract as engine
 
         real = engine.extract
 

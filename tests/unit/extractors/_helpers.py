@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from chalicelib.extractors.base import Source
-from chalicelib.reader import bytes_reader
+from chalicelib.extraction.extractors.base import Source
+from chalicelib.extraction.reader import bytes_reader
 
 
 def source(data: bytes, mime_type: str, filename: str = "file") -> Source:

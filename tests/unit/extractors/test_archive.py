@@ -9,9 +9,9 @@ import zipfile
 import pytest
 
 from chalicelib.errors import ExtractionFailed
-from chalicelib.extractors import archive
-from chalicelib.extractors.base import Source
-from chalicelib.reader import bytes_reader
+from chalicelib.extraction.extractors import archive
+from chalicelib.extraction.extractors.base import Source
+from chalicelib.extraction.reader import bytes_reader
 
 
 def run(data: bytes, mime: str, name: str = "a"):

@@ -3,7 +3,7 @@ from email.message import EmailMessage
 import pytest
 
 from chalicelib.errors import ExtractionFailed
-from chalicelib.extractors import email as email_extractor
+from chalicelib.extraction.extractors import email as email_extractor
 from tests.unit.extractors._helpers import source
 
 

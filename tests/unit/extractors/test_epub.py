@@ -4,7 +4,7 @@ import zipfile
 import pytest
 
 from chalicelib.errors import ExtractionFailed
-from chalicelib.extractors import epub
+from chalicelib.extraction.extractors import epub
 from tests.unit.extractors._helpers import source
 
 CONTAINER = """<?xml version="1.0"?>

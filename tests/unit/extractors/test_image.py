@@ -12,9 +12,9 @@ import pytest
 from PIL import Image
 
 from chalicelib.errors import ExtractionFailed
-from chalicelib.extractors import image
-from chalicelib.extractors.base import Extraction, Source
-from chalicelib.reader import bytes_reader
+from chalicelib.extraction.extractors import image
+from chalicelib.extraction.extractors.base import Extraction, Source
+from chalicelib.extraction.reader import bytes_reader
 
 
 def run(data: bytes, mime_type: str = "image/jpeg") -> Extraction:

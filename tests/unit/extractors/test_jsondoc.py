@@ -4,9 +4,9 @@ import json
 import pytest
 
 from chalicelib.errors import ExtractionFailed
-from chalicelib.extractors import jsondoc
-from chalicelib.extractors.base import Source
-from chalicelib.reader import bytes_reader
+from chalicelib.extraction.extractors import jsondoc
+from chalicelib.extraction.extractors.base import Source
+from chalicelib.extraction.reader import bytes_reader
 
 
 def run(data: bytes, name: str = "doc.json", mime: str = "application/json"):

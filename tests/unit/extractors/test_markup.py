@@ -4,9 +4,9 @@ import time
 import pytest
 
 from chalicelib.errors import ExtractionFailed
-from chalicelib.extractors import markup
-from chalicelib.extractors.base import Source
-from chalicelib.reader import bytes_reader
+from chalicelib.extraction.extractors import markup
+from chalicelib.extraction.extractors.base import Source
+from chalicelib.extraction.reader import bytes_reader
 
 
 def run(data: bytes, mime: str, name: str = "doc"):

@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 
 from chalicelib.errors import ExtractionFailed
-from chalicelib.extractors import media
-from chalicelib.extractors.base import Extraction, Source
-from chalicelib.reader import RangedReader, bytes_reader
+from chalicelib.extraction.extractors import media
+from chalicelib.extraction.extractors.base import Extraction, Source
+from chalicelib.extraction.reader import RangedReader, bytes_reader
 
 
 def run(data: bytes, mime_type: str, reader: RangedReader | None = None) -> Extraction:

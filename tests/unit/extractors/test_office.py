@@ -4,7 +4,7 @@ import zipfile
 import pytest
 
 from chalicelib.errors import ExtractionFailed
-from chalicelib.extractors import office, ole
+from chalicelib.extraction.extractors import office, ole
 from tests.unit.extractors._helpers import source
 from tests.unit.extractors.cfb_fixture import build
 

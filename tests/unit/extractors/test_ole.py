@@ -4,7 +4,7 @@ from datetime import datetime
 import pytest
 
 from chalicelib.errors import ExtractionFailed
-from chalicelib.extractors import ole
+from chalicelib.extraction.extractors import ole
 from tests.unit.extractors._helpers import source
 from tests.unit.extractors.cfb_fixture import DOCSUMMARY_FMTID, SUMMARY_FMTID, build, property_set
 

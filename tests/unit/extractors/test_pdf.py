@@ -5,7 +5,7 @@ from pypdf import PdfWriter
 from pypdf.generic import ArrayObject, DictionaryObject, NameObject, StreamObject
 
 from chalicelib.errors import ExtractionFailed
-from chalicelib.extractors import pdf
+from chalicelib.extraction.extractors import pdf
 from tests.unit.extractors._helpers import source
 
 XMP = b"""<?xpacket begin="" id="W5M0MpCehiHzreSzNTczkc9d"?>

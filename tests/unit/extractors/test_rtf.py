@@ -1,7 +1,7 @@
 import pytest
 
 from chalicelib.errors import ExtractionFailed
-from chalicelib.extractors import rtf
+from chalicelib.extraction.extractors import rtf
 from tests.unit.extractors._helpers import source
 
 DOC = (

@@ -4,9 +4,9 @@ import csv
 import pytest
 
 from chalicelib.errors import ExtractionFailed
-from chalicelib.extractors import tabular
-from chalicelib.extractors.base import Source
-from chalicelib.reader import bytes_reader
+from chalicelib.extraction.extractors import tabular
+from chalicelib.extraction.extractors.base import Source
+from chalicelib.extraction.reader import bytes_reader
 
 
 def run(data: bytes, name: str = "t.csv", mime: str = "text/csv"):

@@ -1,8 +1,8 @@
 import codecs
 
-from chalicelib.extractors import text
-from chalicelib.extractors.base import Source
-from chalicelib.reader import bytes_reader
+from chalicelib.extraction.extractors import text
+from chalicelib.extraction.extractors.base import Source
+from chalicelib.extraction.reader import bytes_reader
 
 
 def run(data: bytes, mime: str = "text/plain", name: str = "notes.txt"):

@@ -1,0 +1,117 @@
+"""The extraction engine: detect, pick an extractor, normalize, map failures.
+
+Knows nothing of AWS: it takes a seekable reader and a name and returns the
+normalized metadata, or raises `ExtractionFailed` with a stable reason code.
+Parser failures are wrapped with the family's name, as Tika's composite parser
+does, so a reason always says which parser gave up.
+
+Detection and extraction run together under `bounds.run_bounded` (a forked
+child with time and memory limits) unless DOCPIPE_SANDBOX=0. The parent then
+imports the family's module itself so that later children inherit it warm.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import sys
+from dataclasses import dataclass, field
+from typing import Any
+
+from chalicelib.errors import ExtractionFailed
+from chalicelib.extraction import bounds
+from chalicelib.extraction import detect as detection
+from chalicelib.extraction.extractors.base import Extraction, Source
+from chalicelib.extraction.extractors.registry import lookup
+from chalicelib.extraction.reader import RangedReader
+
+HEAD_BYTES = 8192
+
+
+@dataclass
+class Result:
+    metadata: dict[str, Any]
+    warnings: list[str] = field(default_factory=list)
+
+
+def extract(
+    reader: RangedReader, filename: str, head_bytes: int = HEAD_BYTES, limits: bounds.Limits | None = None
+) -> Result:
+    """Detect and extract, bounded in time and memory (in-process when DOCPIPE_SANDBOX=0)."""
+    if not bounds.sandbox_enabled():
+        return extract_inline(reader, filename, head_bytes)
+    detection.preload()
+    fetched, requests = reader.bytes_fetched, reader.requests
+    outcome = bounds.run_bounded(lambda: _in_child(reader, filename, head_bytes, fetched, requests), limits)
+    reader.bytes_fetched += int(outcome["bytes_fetched"])
+    reader.requests += int(outcome["requests"])
+    _warm(outcome.get("modules") or [])
+    failed = outcome.get("failed")
+    if failed:
+        raise ExtractionFailed(failed["message"], code=failed["code"])
+    return Result(outcome["metadata"], list(outcome["warnings"]))
+
+
+def _in_child(reader: RangedReader, filename: str, head_bytes: int, fetched: int, requests: int) -> dict[str, Any]:
+    before = set(sys.modules)
+    payload: dict[str, Any] = {}
+    try:
+        result = extract_inline(reader, filename, head_bytes)
+        payload.update(metadata=result.metadata, warnings=result.warnings)
+    except ExtractionFailed as exc:
+        payload["failed"] = {"code": exc.code, "message": exc.message}
+    payload["bytes_fetched"] = reader.bytes_fetched - fetched
+    payload["requests"] = reader.requests - requests
+    payload["modules"] = sorted(name for name in set(sys.modules) - before if not name.startswith(("__", "tests")))
+    return payload
+
+
+def _warm(modules: list[str]) -> None:
+    """Import what the child imported (extractor, parsing libraries) so later children start warm."""
+    for name in modules:
+        if name not in sys.modules:
+            with contextlib.suppress(Exception):
+                importlib.import_module(name)
+
+
+def extract_inline(reader: RangedReader, filename: str, head_bytes: int = HEAD_BYTES) -> Result:
+    """The unbounded pipeline, in this process."""
+    head = reader.head(head_bytes)
+    found = detection.detect(head, reader, filename)
+    entry = lookup(found.mime_type)
+    extension = detection.extension_of(filename)
+    metadata: dict[str, Any] = {
+        "mime_type": found.mime_type,
+        "family": entry.family,
+        "size": reader.size,
+        "extension": extension,
+        "extension_mismatch": detection.extension_mismatch(found.mime_type, extension),
+    }
+    if found.description:
+        metadata["details"] = {"magic": found.description}
+    source = Source(reader=reader, size=reader.size, filename=filename, mime_type=found.mime_type, head=head)
+    outcome = _run(entry.family, entry.load(), source)
+    metadata.update(outcome.fields)
+    if outcome.details:
+        metadata.setdefault("details", {}).update(outcome.details)
+    return Result({k: v for k, v in metadata.items() if v is not None}, outcome.warnings)
+
+
+def _run(family: str, extractor: Any, source: Source) -> Extraction:
+    source.reader.seek(0)
+    try:
+        result: Extraction = extractor(source)
+        return result
+    except ExtractionFailed:
+        raise
+    except MemoryError as exc:
+        raise ExtractionFailed(f"{family}: file needs too much memory to read", code="too_large") from exc
+    except RecursionError as exc:
+        raise ExtractionFailed(f"{family}: structure nested too deeply", code="corrupt") from exc
+    except Exception as exc:
+        raise ExtractionFailed(f"{family}: {type(exc).__name__}: {_short(exc)}", code="corrupt") from exc
+
+
+def _short(exc: Exception, limit: int = 200) -> str:
+    text = str(exc).replace("\n", " ")
+    return text[:limit] + ("..." if len(text) > limit else "")

@@ -1,0 +1,81 @@
+"""The small protocol every extractor follows, and shared helpers."""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, BinaryIO, Protocol, cast
+
+from chalicelib.extraction.reader import RangedReader
+
+
+@dataclass(frozen=True)
+class Source:
+    """What an extractor may look at: a seekable file plus what detection learned."""
+
+    reader: RangedReader
+    size: int
+    filename: str
+    mime_type: str
+    head: bytes
+
+    @property
+    def file(self) -> BinaryIO:
+        """The reader typed as the binary file it is, for parsing libraries."""
+        return cast(BinaryIO, self.reader)
+
+    def buffered(self, size: int = 8 * 1024) -> BinaryIO:
+        """The reader behind a C-level buffer, from the start, for libraries that read a byte at a time.
+
+        Its own position is independent of `reader`'s; closing it leaves the reader open.
+        """
+        self.reader.seek(0)
+        return cast(BinaryIO, _Unclosing(self.reader, buffer_size=size))
+
+
+class _Unclosing(io.BufferedReader):
+    def close(self) -> None:  # the reader outlives the parser (renditions read it again)
+        pass
+
+
+@dataclass
+class Extraction:
+    """Normalized fields (DESIGN.md vocabulary), family details, warnings."""
+
+    fields: dict[str, Any] = field(default_factory=dict)
+    details: dict[str, Any] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+
+class Extractor(Protocol):
+    def __call__(self, source: Source) -> Extraction: ...
+
+
+def clean(value: Any) -> Any:
+    """Unknown stays absent: turn empty strings/containers into None, strip text."""
+    if isinstance(value, str):
+        value = value.replace("\x00", "").strip()
+        return value or None
+    if isinstance(value, (list, tuple, dict, set)) and not value:
+        return None
+    return value
+
+
+def compact(mapping: dict[str, Any]) -> dict[str, Any]:
+    """Drop keys whose cleaned value is None."""
+    out = {}
+    for key, value in mapping.items():
+        value = clean(value)
+        if value is not None:
+            out[key] = value
+    return out
+
+
+def iso(value: datetime | None) -> str | None:
+    """ISO 8601 with offset; naive datetimes are taken as UTC."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.isoformat()

@@ -1,0 +1,317 @@
+"""Audio and video: duration, codecs, bitrate, sample rate, channels, size, frame rate, tags.
+
+mutagen (pure Python, well kept, no native code) reads the audio formats and
+their tags: MP3, FLAC, Ogg Vorbis/Opus/FLAC/Speex, WAV, AIFF, WMA/ASF and the
+tags and audio stream of MP4. It does not describe video tracks, so the video
+containers are parsed from their headers here: MP4/MOV (mp4.py), Matroska/WebM
+(matroska.py), AVI (avi.py) and FLV (flv.py). Every parser seeks past the media
+data; what is read is headers and indexes, never frames.
+
+A file mutagen cannot finish (truncated, broken frames) keeps what the
+container parser learned; only a file nothing can read fails, as `corrupt`.
+"""
+
+from __future__ import annotations
+
+import re
+import struct
+from collections.abc import Callable
+from typing import Any, BinaryIO
+
+from chalicelib.errors import ExtractionFailed
+from chalicelib.extraction.extractors import avi, flv, isobmff, matroska, mp4
+from chalicelib.extraction.extractors.avinfo import AVInfo, ContainerError
+from chalicelib.extraction.extractors.base import Extraction, Source, compact
+
+_ISOBMFF_TYPES = {b"ftyp", b"moov", b"mdat", b"wide", b"free", b"skip", b"pnot"}
+_TAG_KEYS: dict[str, tuple[str, ...]] = {
+    "title": ("title", "TIT2", "\xa9nam", "Title", "INAM"),
+    "artist": ("artist", "TPE1", "\xa9ART", "Author", "Artist", "aART", "TPE2", "albumartist"),
+    "album": ("album", "TALB", "\xa9alb", "WM/AlbumTitle", "Album"),
+    "year": ("date", "year", "TDRC", "TYER", "\xa9day", "WM/Year", "Year", "ICRD"),
+    "genre": ("genre", "TCON", "\xa9gen", "WM/Genre", "Genre"),
+}
+_CODECS = {
+    "MP3": "mp3",
+    "EasyMP3": "mp3",
+    "FLAC": "flac",
+    "OggVorbis": "vorbis",
+    "OggOpus": "opus",
+    "OggFLAC": "flac",
+    "OggSpeex": "speex",
+    "OggTheora": "theora",
+    "WAVE": "pcm",
+    "AIFF": "pcm",
+    "MonkeysAudio": "ape",
+    "WavPack": "wavpack",
+    "TrueAudio": "tta",
+    "Musepack": "musepack",
+    "AAC": "aac",
+    "AC3": "ac3",
+    "DSF": "dsd",
+    "DSDIFF": "dsd",
+    "OptimFROG": "optimfrog",
+    "SMF": "midi",
+}
+_CODEC_NAMES = {
+    "avc1": "h264",
+    "avc3": "h264",
+    "h264": "h264",
+    "x264": "h264",
+    "v_mpeg4/iso/avc": "h264",
+    "hvc1": "hevc",
+    "hev1": "hevc",
+    "v_mpegh/iso/hevc": "hevc",
+    "mp4v": "mpeg4",
+    "xvid": "mpeg4",
+    "divx": "mpeg4",
+    "dx50": "mpeg4",
+    "fmp4": "mpeg4",
+    "v_mpeg4/iso/asp": "mpeg4",
+    "av01": "av1",
+    "v_av1": "av1",
+    "vp08": "vp8",
+    "v_vp8": "vp8",
+    "vp09": "vp9",
+    "v_vp9": "vp9",
+    "jpeg": "mjpeg",
+    "mjpg": "mjpeg",
+    "mjpa": "mjpeg",
+    "v_mjpeg": "mjpeg",
+    "a_aac": "aac",
+    "a_mpeg/l3": "mp3",
+    "a_vorbis": "vorbis",
+    "a_opus": "opus",
+    "a_flac": "flac",
+    "a_ac3": "ac3",
+    "ac-3": "ac3",
+    "ec-3": "eac3",
+    "a_eac3": "eac3",
+    "a_pcm/int/lit": "pcm",
+    "sowt": "pcm",
+    "twos": "pcm",
+    "lpcm": "pcm",
+    "raw": "pcm",
+    "mp4a.6b": "mp3",
+    "mp4a.69": "mp3",
+    ".mp3": "mp3",
+}
+_CONTAINERS = {"OggVorbis": "ogg", "OggOpus": "ogg", "OggFLAC": "ogg", "OggSpeex": "ogg", "OggTheora": "ogg"}
+_CONTAINERS |= {"WAVE": "wav", "AIFF": "aiff", "ASF": "asf", "MP4": "mp4", "EasyMP4": "mp4", "EasyMP3": "mp3"}
+
+
+def extract(source: Source) -> Extraction:
+    parser = _container_parser(source.head)
+    info: AVInfo | None = None
+    warnings: list[str] = []
+    failure: Exception | None = None
+    if parser is not None:
+        try:
+            info = parser(source.file, source.size)
+        except (ContainerError, isobmff.BoxError, struct.error, ValueError) as exc:
+            failure = exc
+    audio = _mutagen(source, warnings, needed=info is None)
+    if info is None and audio is None:
+        message = str(failure) if failure else "media: not a readable audio or video file"
+        raise ExtractionFailed(message, code="corrupt")
+    return _build(info, audio, source, warnings)
+
+
+def _container_parser(head: bytes) -> Callable[[BinaryIO, int], AVInfo] | None:
+    if head[4:8] in _ISOBMFF_TYPES:
+        return mp4.read
+    if head[:4] == b"\x1a\x45\xdf\xa3":
+        return matroska.read
+    if head[:4] == b"RIFF" and head[8:12] == b"AVI ":
+        return avi.read
+    if head[:3] == b"FLV":
+        return flv.read
+    return None
+
+
+def _mutagen(source: Source, warnings: list[str], needed: bool) -> Any:
+    """The mutagen file object, or None; its failures become warnings or `corrupt`."""
+    import mutagen
+
+    head = source.head
+    if head[:3] == b"FLV" or head[:4] == b"\x1a\x45\xdf\xa3" or (head[:4] == b"RIFF" and head[8:12] == b"AVI "):
+        return None
+    source.reader.seek(0)
+    try:
+        found = mutagen.File(source.file)
+    except mutagen.MutagenError as exc:
+        if needed:
+            raise ExtractionFailed(f"media: {_reason(exc)}", code="corrupt") from exc
+        warnings.append(f"media: tags unreadable ({_reason(exc)})")
+        return None
+    except (struct.error, ValueError, EOFError, OverflowError, IndexError) as exc:
+        if needed:
+            raise ExtractionFailed(f"media: {type(exc).__name__}: {exc}", code="corrupt") from exc
+        warnings.append(f"media: tags unreadable ({type(exc).__name__})")
+        return None
+    return found
+
+
+def _reason(exc: Exception) -> str:
+    text = str(exc).replace("\n", " ")[:200]
+    return f"{type(exc).__name__}: {text}" if text and text != "error" else type(exc).__name__
+
+
+def _build(info: AVInfo | None, audio: Any, source: Source, warnings: list[str]) -> Extraction:
+    stream = getattr(audio, "info", None)
+    kind = type(audio).__name__ if audio is not None else ""
+    tags = _tags(getattr(audio, "tags", None))
+    if info is not None and info.title and "title" not in tags:
+        tags["title"] = info.title
+    duration = (info.duration if info else None) or _stream_length(stream, source.size, warnings)
+    video = info is not None and info.video_tracks > 0
+    audio_codec = _codec_name(_audio_codec(kind, stream) or (info.audio_codec if info else None))
+    video_codec = _codec_name(info.video_codec if info else None)
+    fields: dict[str, Any] = {
+        "duration_seconds": round(duration, 3) if duration else None,
+        "codec": video_codec if video else audio_codec,
+        "bitrate": _bitrate(info, stream, duration, source.size, video),
+        "sample_rate": (info.sample_rate if info else None) or _sample_rate(kind, stream),
+        "channels": (info.channels if info else None) or _int(getattr(stream, "channels", None)),
+        "gps_latitude": info.gps_latitude if info else None,
+        "gps_longitude": info.gps_longitude if info else None,
+        "title": tags.get("title"),
+        "author": tags.get("artist"),
+        "created": info.created if info else None,
+    }
+    if info is not None and video:
+        fields.update({"width": info.width, "height": info.height, "frame_rate": info.frame_rate})
+    details = {
+        "container": (info.container if info else None) or _CONTAINERS.get(kind, kind.lower() or None),
+        "brand": info.brand if info else None,
+        "video_codec": video_codec,
+        "audio_codec": audio_codec,
+        "video_tracks": info.video_tracks if info else None,
+        "audio_tracks": info.audio_tracks if info else (1 if stream is not None else None),
+        "other_tracks": info.other_tracks if info else None,
+        "rotation": info.rotation if info and video else None,
+        "bits_per_sample": _int(getattr(stream, "bits_per_sample", None)),
+        "tags": compact(tags),
+    }
+    all_warnings = (info.warnings if info else []) + warnings
+    return Extraction(fields=compact(fields), details=compact(details), warnings=all_warnings)
+
+
+def _sample_rate(kind: str, stream: Any) -> int | None:
+    """Opus always decodes at 48 kHz; mutagen leaves its rate out."""
+    return _int(getattr(stream, "sample_rate", None)) or (48000 if kind == "OggOpus" else None)
+
+
+def _codec_name(codec: str | None) -> str | None:
+    """One spelling per codec across containers (avc1, H264, V_MPEG4/ISO/AVC are all h264)."""
+    if not codec:
+        return None
+    key = codec.strip().lower()
+    if key in _CODEC_NAMES:
+        return _CODEC_NAMES[key]
+    if key.startswith("mp4a"):
+        return "aac"
+    return codec.strip()
+
+
+def _audio_codec(kind: str, stream: Any) -> str | None:
+    if stream is None:
+        return None
+    codec = getattr(stream, "codec", None) or getattr(stream, "codec_name", None)
+    if isinstance(codec, str) and codec.strip():
+        return codec.strip()
+    if kind in ("MP3", "EasyMP3"):
+        layer = getattr(stream, "layer", 3)
+        return "mp3" if layer == 3 else f"mp{layer}"
+    return _CODECS.get(kind)
+
+
+def _bitrate(info: AVInfo | None, stream: Any, duration: float | None, size: int, video: bool) -> int | None:
+    if info is not None and info.bitrate:
+        return info.bitrate
+    if not video:
+        rate = _int(getattr(stream, "bitrate", None))
+        if rate:
+            return rate
+    if duration and duration > 0:
+        return round(size * 8 / duration) or None
+    return None
+
+
+def _tags(tags: Any) -> dict[str, str]:
+    out: dict[str, str] = {}
+    if not tags:
+        return out
+    for name, keys in _TAG_KEYS.items():
+        for key in keys:
+            value = _tag_text(tags, key)
+            if value:
+                out[name] = value
+                break
+    if "year" in out:
+        match = re.search(r"\d{4}", out["year"])
+        if match:
+            out["year"] = match.group(0)
+        else:
+            del out["year"]
+    if "genre" in out:
+        out["genre"] = _id3_genre(out["genre"])
+    return out
+
+
+def _tag_text(tags: Any, key: str) -> str | None:
+    try:
+        value = tags.get(key)
+    except (KeyError, ValueError, TypeError):
+        return None
+    if value is None:
+        return None
+    if hasattr(value, "text"):
+        value = value.text
+    if isinstance(value, (list, tuple)):
+        value = value[0] if value else None
+    if value is None:
+        return None
+    if hasattr(value, "value"):
+        value = value.value
+    text = str(value).replace("\x00", " ").strip()
+    return text[:1000] or None
+
+
+def _id3_genre(text: str) -> str:
+    """ID3v1 numeric genres written as '(17)' or '17' become names."""
+    match = re.fullmatch(r"\(?(\d{1,3})\)?", text)
+    if not match:
+        return text
+    try:
+        from mutagen._constants import GENRES
+
+        return str(GENRES[int(match.group(1))])
+    except (ImportError, IndexError):
+        return text
+
+
+def _stream_length(stream: Any, size: int, warnings: list[str]) -> float | None:
+    """mutagen's length, unless the stream's own bitrate says the file is far too small for it."""
+    length = _positive(getattr(stream, "length", None))
+    bitrate = _int(getattr(stream, "bitrate", None))
+    if length and bitrate and length * bitrate / 8 > 2 * size + 65536:
+        warnings.append("media: the header's duration does not fit the file size; estimated from the bitrate")
+        return size * 8 / bitrate
+    return length
+
+
+def _positive(value: Any) -> float | None:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if number > 0 and number == number and number != float("inf") else None
+
+
+def _int(value: Any) -> int | None:
+    try:
+        number = int(value)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return number if number > 0 else None

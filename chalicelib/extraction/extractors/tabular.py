@@ -1,0 +1,264 @@
+"""CSV and TSV: encoding, dialect, header, columns and a streamed row count.
+
+The format logic is reusable by the CSV ingestion path: `sniff(sample)`
+decides the encoding and dialect from the file's first bytes (a byte-order
+mark, UTF-8 validity, else the shared detector with Latin-1 as last resort;
+`csv.Sniffer` on a bounded sample, checked by parsing the sample and falling
+back to scoring the usual delimiters when the sniffer's answer does not
+hold up), and `iter_rows(file, fmt)` streams rows from a seekable binary file
+through a text wrapper, never holding the file in memory. Python's csv field
+size limit stays in force: a huge field is a bad row, counted, not a crash.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any, BinaryIO
+
+from chalicelib.errors import ExtractionFailed
+from chalicelib.extraction.extractors.base import Extraction, Source, compact
+from chalicelib.extraction.extractors.text import Encoding, decode_sample, sniff_encoding
+
+SAMPLE_BYTES = 64 * 1024
+"""Bytes looked at to decide encoding, dialect and header."""
+
+MAX_COLUMNS_LISTED = 200
+MAX_COLUMN_NAME = 256
+MAX_BAD_ROWS = 10_000
+"""Stop counting after this many rows the csv module rejects: it is not CSV."""
+
+DELIMITERS = ",;\t|"
+_ENCODING_OVERRIDES = {"latin-1": "iso-8859-1"}
+
+
+@dataclass(frozen=True)
+class CsvFormat:
+    """Everything needed to read the rows again: encoding, dialect, header."""
+
+    encoding: Encoding
+    delimiter: str = ","
+    quotechar: str = '"'
+    doublequote: bool = True
+    escapechar: str | None = None
+    skipinitialspace: bool = False
+    has_header: bool = False
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    def reader_options(self) -> dict[str, Any]:
+        return {
+            "delimiter": self.delimiter,
+            "quotechar": self.quotechar,
+            "doublequote": self.doublequote,
+            "escapechar": self.escapechar,
+            "skipinitialspace": self.skipinitialspace,
+            "strict": False,
+        }
+
+
+def sniff(sample: bytes, complete: bool = False, prefer_tab: bool = False) -> CsvFormat:
+    """Decide encoding, dialect and header from the first bytes of a file.
+
+    `complete` says the sample is the whole file; `prefer_tab` breaks ties
+    toward tab (a .tsv name or text/tab-separated-values).
+    """
+    encoding = sniff_encoding(sample, complete=complete)
+    text = decode_sample(sample, encoding).lstrip("\ufeff")
+    if not complete:
+        text = _whole_lines(text)
+    notes: list[str] = []
+    dialect = _sniffed_dialect(text, prefer_tab)
+    if dialect is None:
+        notes.append("dialect guessed by delimiter scoring")
+        dialect = _scored_dialect(text, prefer_tab)
+    return CsvFormat(
+        encoding=encoding,
+        delimiter=dialect.delimiter,
+        quotechar=dialect.quotechar or '"',
+        # the sniffer says False when it saw no doubled quote; RFC 4180 says True
+        doublequote=bool(dialect.doublequote) or dialect.escapechar is None,
+        escapechar=dialect.escapechar,
+        skipinitialspace=bool(dialect.skipinitialspace),
+        has_header=_has_header(text, dialect),
+        notes=tuple(notes),
+    )
+
+
+def _whole_lines(text: str) -> str:
+    cut = max(text.rfind("\n"), text.rfind("\r"))
+    return text[: cut + 1] if cut > 0 else text
+
+
+class _Dialect(csv.Dialect):
+    delimiter = ","
+    quotechar = '"'
+    doublequote = True
+    escapechar = None
+    skipinitialspace = False
+    lineterminator = "\r\n"
+    quoting = csv.QUOTE_MINIMAL
+
+
+def _dialect(delimiter: str) -> type[csv.Dialect]:
+    return type("Scored", (_Dialect,), {"delimiter": delimiter})
+
+
+def _sniffed_dialect(text: str, prefer_tab: bool) -> type[csv.Dialect] | None:
+    if not text.strip():
+        return None
+    try:
+        found = csv.Sniffer().sniff(text[:SAMPLE_BYTES], delimiters=DELIMITERS)
+    except csv.Error:
+        return None
+    if prefer_tab and found.delimiter != "\t" and _consistency(text, "\t") >= _consistency(text, found.delimiter):
+        return None
+    return found if _consistency(text, found.delimiter) > 0 else None
+
+
+def _consistency(text: str, delimiter: str) -> float:
+    """How well a delimiter explains the sample: share of rows with the most common width (>1)."""
+    try:
+        widths = [len(row) for row in csv.reader(io.StringIO(text), delimiter=delimiter, strict=False) if row]
+    except csv.Error:
+        return 0.0
+    if not widths:
+        return 0.0
+    width, count = Counter(widths).most_common(1)[0]
+    if width < 2:
+        return 0.0
+    return count / len(widths) + min(width, 50) / 1000
+
+
+def _scored_dialect(text: str, prefer_tab: bool) -> type[csv.Dialect]:
+    order = "\t,;|" if prefer_tab else DELIMITERS
+    best = max(order, key=lambda d: (_consistency(text, d), -order.index(d)))
+    return _dialect(best)
+
+
+def _has_header(text: str, dialect: type[csv.Dialect]) -> bool:
+    """csv.Sniffer's header heuristic, applied with the dialect already decided."""
+
+    class _Decided(csv.Sniffer):
+        def sniff(self, sample: str, delimiters: str | None = None) -> type[csv.Dialect]:
+            return dialect
+
+    if not text.strip():
+        return False
+    try:
+        return _Decided().has_header(text[:SAMPLE_BYTES])
+    except (csv.Error, ValueError, TypeError):
+        return False
+
+
+def iter_rows(binary_file: BinaryIO, fmt: CsvFormat) -> Iterator[list[str] | csv.Error]:
+    """Stream the rows of a seekable binary file (header included).
+
+    A row the csv module rejects (a field over the size limit, ...) is
+    yielded as the `csv.Error` itself and reading goes on with the next line.
+    """
+    binary_file.seek(0)
+    buffered = io.BufferedReader(_Unclosed(binary_file), buffer_size=64 * 1024)
+    text = io.TextIOWrapper(buffered, encoding=fmt.encoding.codec, errors="replace", newline="")
+    try:
+        reader = csv.reader(text, **fmt.reader_options())
+        while True:
+            try:
+                row = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:
+                yield exc
+                continue
+            if row and row[0].startswith("\ufeff"):
+                row[0] = row[0][1:]
+            yield row
+    finally:
+        text.detach()
+
+
+class _Unclosed(io.RawIOBase):
+    """A raw view of a binary file that the wrappers may close without closing the file."""
+
+    def __init__(self, inner: BinaryIO) -> None:
+        super().__init__()
+        self._inner = inner
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        data = self._inner.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+
+@dataclass
+class _Tally:
+    rows: int = 0
+    blank: int = 0
+    ragged: int = 0
+    bad: int = 0
+    widths: Counter[int] = field(default_factory=Counter)
+    first: list[str] | None = None
+
+
+def _tally(source: Source, fmt: CsvFormat) -> _Tally:
+    tally = _Tally()
+    for row in iter_rows(source.file, fmt):
+        if isinstance(row, csv.Error):
+            tally.bad += 1
+            if tally.bad >= MAX_BAD_ROWS:
+                raise ExtractionFailed("csv: too many unreadable rows", code="corrupt")
+            continue
+        if not row or (len(row) == 1 and not row[0].strip()):
+            tally.blank += 1
+            continue
+        if tally.first is None:
+            tally.first = row
+        tally.rows += 1
+        if len(tally.widths) < 1000 or len(row) in tally.widths:
+            tally.widths[len(row)] += 1
+    return tally
+
+
+def extract(source: Source) -> Extraction:
+    source.reader.seek(0)
+    sample = source.reader.read(SAMPLE_BYTES)
+    if not sample.strip():
+        raise ExtractionFailed("csv: empty file", code="corrupt")
+    prefer_tab = source.mime_type == "text/tab-separated-values" or source.filename.lower().endswith(".tsv")
+    fmt = sniff(sample, complete=len(sample) >= source.size, prefer_tab=prefer_tab)
+    tally = _tally(source, fmt)
+    width = tally.widths.most_common(1)[0][0] if tally.widths else 0
+    tally.ragged = sum(count for w, count in tally.widths.items() if w != width)
+    header = tally.first if fmt.has_header and tally.first else None
+    fields = {
+        "encoding": _ENCODING_OVERRIDES.get(fmt.encoding.name, fmt.encoding.name),
+        "delimiter": fmt.delimiter,
+        "has_header": fmt.has_header,
+        "column_count": width or None,
+        "columns": [name[:MAX_COLUMN_NAME] for name in header[:MAX_COLUMNS_LISTED]] if header else None,
+        "row_count": tally.rows - (1 if header else 0),
+    }
+    details: dict[str, Any] = {
+        "quotechar": fmt.quotechar,
+        "doublequote": fmt.doublequote,
+        "escapechar": fmt.escapechar,
+        "bom": fmt.encoding.bom,
+        "encoding_confident": fmt.encoding.confident,
+        "ragged_rows": tally.ragged,
+        "bad_rows": tally.bad,
+        "blank_rows": tally.blank,
+        "columns_truncated": bool(header and len(header) > MAX_COLUMNS_LISTED) or None,
+    }
+    fields = compact(fields)
+    fields["delimiter"] = fmt.delimiter  # compact() would strip a tab away
+    warnings = [f"csv: {note}" for note in fmt.notes]
+    if tally.ragged:
+        warnings.append(f"csv: {tally.ragged} rows do not have {width} fields")
+    if tally.bad:
+        warnings.append(f"csv: {tally.bad} rows could not be read")
+    return Extraction(fields=fields, details=compact(details), warnings=warnings)

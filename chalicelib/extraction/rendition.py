@@ -1,0 +1,375 @@
+"""The HTML rendition of a processed document: a small, inert, self-contained page.
+
+Every document gets one page, stored at `renditions/<id>.html` (outside the
+`uploads/` prefix that triggers processing, so writing it cannot start
+another run): the file's name, type, normalized metadata, warnings and, where
+it is cheap and bounded, a look at the content (a text excerpt, the first
+rows of a table, the text of the first pages, a thumbnail, an archive
+listing, e-mail headers and body). Content modules live in
+`chalicelib.extraction.renditions`; they return data, and everything they return, like
+every metadata value, is escaped here on its way into the page.
+
+The page carries no script and loads nothing: its own Content-Security-Policy
+meta tag allows inline styles and `data:` images only, and the stricter
+`HEADER_CSP` (adding `sandbox` and `frame-ancestors`, which a meta tag cannot
+carry) is meant for the response that serves it. Content is read in a forked
+child under time and memory limits (`bounds.run_bounded`), and the page is
+kept under `Budget.max_output_bytes` by shrinking the largest parts.
+`render` does not raise for a bad file: what could not be shown becomes a
+warning, and the page falls back to the metadata.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from chalicelib.errors import ExtractionFailed
+from chalicelib.extraction import bounds
+from chalicelib.extraction.reader import RangedReader
+from chalicelib.extraction.renditions import load, module_for
+from chalicelib.extraction.renditions.base import Block, Budget, Content, Fields, Items, cut, esc
+
+RENDITIONS_PREFIX = "renditions/"
+UPLOADS_PREFIX = "uploads/"
+CONTENT_TYPE = "text/html; charset=utf-8"
+PAGE_CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'"
+HEADER_CSP = f"{PAGE_CSP}; frame-ancestors 'self'; sandbox"
+CACHE_CONTROL = "private, max-age=300"
+MAX_WARNINGS = 50
+MAX_WARNING_CHARS = 500
+MAX_FILENAME_CHARS = 300
+
+_DOC_ID = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
+CORE_FIELDS = (
+    "mime_type",
+    "family",
+    "size",
+    "sha256",
+    "extension",
+    "extension_mismatch",
+    "title",
+    "author",
+    "subject",
+    "keywords",
+    "language",
+    "created",
+    "modified",
+    "creator_tool",
+    "producer",
+    "page_count",
+    "word_count",
+    "encrypted",
+    "width",
+    "height",
+    "orientation",
+    "camera_make",
+    "camera_model",
+    "taken_at",
+    "gps_latitude",
+    "gps_longitude",
+    "duration_seconds",
+    "bitrate",
+    "sample_rate",
+    "channels",
+    "codec",
+    "frame_rate",
+    "row_count",
+    "column_count",
+    "columns",
+    "delimiter",
+    "encoding",
+    "has_header",
+    "entry_count",
+    "uncompressed_size",
+    "from",
+    "to",
+    "cc",
+    "sent_at",
+    "attachment_count",
+)
+"""The documented vocabulary, in the order the page lists it (other keys follow alphabetically)."""
+
+CSS = (
+    "body{margin:0;background:#f6f7f9;color:#1d2330;font:15px/1.5 system-ui,-apple-system,'Segoe UI',sans-serif}"
+    "main{max-width:60rem;margin:0 auto;padding:1.5rem}"
+    "h1{font-size:1.4rem;margin:0 0 .25rem;overflow-wrap:anywhere}"
+    "h2{font-size:1.1rem;margin:1.5rem 0 .5rem;border-bottom:1px solid #d8dce3}"
+    "h3{font-size:1rem;margin:1rem 0 .4rem}"
+    ".sub,.note,footer{color:#5b6474}.note{font-size:.9rem}"
+    "dl{display:grid;grid-template-columns:minmax(8rem,max-content) 1fr;gap:.2rem 1rem;margin:0}"
+    "dt{font-weight:600}dd{margin:0;overflow-wrap:anywhere}"
+    "h1,dd,td,th,li,pre{unicode-bidi:isolate}"
+    "pre{white-space:pre-wrap;overflow-wrap:anywhere;background:#fff;border:1px solid #d8dce3;padding:.75rem;"
+    "max-height:40rem;overflow:auto;font:13px/1.45 ui-monospace,Menlo,Consolas,monospace}"
+    ".scroll{overflow:auto;max-height:40rem;border:1px solid #d8dce3;background:#fff}"
+    "table{border-collapse:collapse;font-size:.9rem}"
+    "th,td{border:1px solid #e3e6eb;padding:.2rem .5rem;text-align:left;vertical-align:top;max-width:24rem;"
+    "overflow-wrap:anywhere}th{background:#eef0f4;position:sticky;top:0}"
+    ".thumb{border:1px solid #d8dce3;background:#fff}"
+    "footer{margin-top:2rem;font-size:.85rem}"
+)
+
+
+@dataclass(frozen=True)
+class Rendition:
+    """The page and how to store and serve it."""
+
+    body: bytes
+    content_type: str = CONTENT_TYPE
+    headers: dict[str, str] = field(default_factory=dict)
+    """HTTP response headers for serving the page (Content-Type and CSP included)."""
+    warnings: list[str] = field(default_factory=list)
+    """Why content was left out; to be added to the document's warnings."""
+    bytes_read: int = 0
+
+    def put_object_args(self) -> dict[str, Any]:
+        """Keyword arguments for S3 `put_object` besides Bucket and Key.
+
+        S3 serves ContentType, CacheControl and ContentDisposition as response
+        headers; it cannot serve a Content-Security-Policy header, so the policy
+        is kept in the object's metadata (`x-amz-meta-content-security-policy`)
+        for whatever serves the page to copy into its response.
+        """
+        return {
+            "Body": self.body,
+            "ContentType": self.content_type,
+            "CacheControl": CACHE_CONTROL,
+            "ContentDisposition": "inline",
+            "Metadata": {"content-security-policy": HEADER_CSP, "rendition-version": "1"},
+        }
+
+
+def serving_headers() -> dict[str, str]:
+    """Response headers for a rendition, whoever serves it (the preview route, a CDN)."""
+    return {
+        "Content-Type": CONTENT_TYPE,
+        "Content-Security-Policy": HEADER_CSP,
+        "X-Content-Type-Options": "nosniff",
+        "Referrer-Policy": "no-referrer",
+        "Cache-Control": CACHE_CONTROL,
+    }
+
+
+def rendition_key(doc_id: str, prefix: str = RENDITIONS_PREFIX, uploads_prefix: str = UPLOADS_PREFIX) -> str:
+    """Where a document's page is stored: `renditions/<doc_id>.html`, never under the uploads prefix."""
+    if not _DOC_ID.match(doc_id):
+        raise ValueError("a document id is 1-128 letters, digits, '-' or '_'")
+    key = f"{prefix}{doc_id}.html"
+    if not prefix or key.startswith(uploads_prefix):
+        raise ValueError(f"renditions must not be stored under {uploads_prefix!r}: that prefix triggers processing")
+    return key
+
+
+def limits_from_env(env: dict[str, str] | None = None) -> bounds.Limits:
+    """Time and memory for reading content: DOCPIPE_RENDITION_TIMEOUT (s), DOCPIPE_RENDITION_MEMORY_MB."""
+    env = dict(os.environ) if env is None else env
+    wall = float(env.get("DOCPIPE_RENDITION_TIMEOUT", "10"))
+    memory = int(env.get("DOCPIPE_RENDITION_MEMORY_MB", "512"))
+    return bounds.Limits(wall_seconds=wall, cpu_seconds=max(1.0, wall - 1.0), memory_bytes=memory * bounds.MIB)
+
+
+def render(
+    document: dict[str, Any],
+    reader: RangedReader | None,
+    budget: Budget | None = None,
+    limits: bounds.Limits | None = None,
+) -> Rendition:
+    """The page for `document` (its public dict), with content read through `reader` when given."""
+    budget = budget or Budget()
+    metadata = _metadata(document)
+    module = module_for(_str(metadata.get("family")), _str(metadata.get("mime_type")))
+    content, warnings, bytes_read = Content(), list[str](), 0
+    if reader is not None and module is not None:
+        before = reader.bytes_fetched
+        content, warnings, fetched = _content(module, reader, document, budget, limits)
+        bytes_read = reader.bytes_fetched - before + fetched
+    body = page(document, content, warnings, budget)
+    return Rendition(body=body, headers=serving_headers(), warnings=warnings, bytes_read=bytes_read)
+
+
+def _metadata(document: dict[str, Any]) -> dict[str, Any]:
+    value = document.get("metadata")
+    return value if isinstance(value, dict) else {}
+
+
+def _str(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _content(
+    module: str, reader: RangedReader, document: dict[str, Any], budget: Budget, limits: bounds.Limits | None
+) -> tuple[Content, list[str], int]:
+    """Run the content module, bounded; a failure becomes a warning and no content."""
+    family = module.rsplit(".", 1)[-1]
+    try:
+        produce = load(module)
+        if not bounds.sandbox_enabled():
+            content = produce(reader, document, budget)
+            return content, list(content.warnings), 0
+        payload = bounds.run_bounded(_in_child(produce, reader, document, budget), limits or limits_from_env())
+        content = Content.from_dict(payload["content"])
+        return content, list(content.warnings), int(payload["bytes_fetched"])
+    except ExtractionFailed as exc:
+        reason = f"{exc.code}: {exc.message}"
+    except Exception as exc:  # a parser's own error on hostile bytes: the page still shows the metadata
+        reason = f"{type(exc).__name__}: {str(exc)[:200]}"
+    return Content(), [f"rendition: {family} content left out ({reason})"], 0
+
+
+def _in_child(
+    produce: Callable[[RangedReader, dict[str, Any], Budget], Content],
+    reader: RangedReader,
+    document: dict[str, Any],
+    budget: Budget,
+) -> Callable[[], dict[str, Any]]:
+    def work() -> dict[str, Any]:
+        before = reader.bytes_fetched
+        content = produce(reader, document, budget)
+        return {"content": content.to_dict(), "bytes_fetched": reader.bytes_fetched - before}
+
+    return work
+
+
+# --- the page ---------------------------------------------------------------
+
+
+def page(document: dict[str, Any], content: Content, warnings: list[str], budget: Budget) -> bytes:
+    """Lay the page out and keep it under `budget.max_output_bytes`."""
+    metadata = _metadata(document)
+    filename, _ = cut(str(document.get("filename") or document.get("id") or "document"), MAX_FILENAME_CHARS)
+    head = (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        f'<meta http-equiv="Content-Security-Policy" content="{esc(PAGE_CSP)}">'
+        '<meta name="referrer" content="no-referrer">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{esc(filename)} · docpipe</title><style>{CSS}</style></head><body><main>"
+        f'<header><h1>{esc(filename)}</h1><p class="sub">{esc(_summary(document, metadata))}</p></header>'
+    )
+    tail = (
+        "<footer>A preview made by docpipe. Everything on this page comes from the file or its metadata and is "
+        "shown as text: nothing from the file runs or loads.</footer></main></body></html>\n"
+    )
+    all_warnings = [str(w) for w in (document.get("warnings") or [])] + warnings
+    sections: list[tuple[str, list[Block]]] = [
+        ("Metadata", [Fields("", _metadata_items(document, metadata, budget))]),
+        ("Warnings", [_warnings_block(all_warnings)] if all_warnings else []),
+        ("Preview", content.blocks or [_no_preview(document, metadata)]),
+        ("Details", [Fields("", _details_items(metadata, budget))] if metadata.get("details") else []),
+    ]
+    fitted = _fit(sections, budget.max_output_bytes - len((head + tail).encode()))
+    body = (head + "".join(fitted) + tail).encode("utf-8")
+    if len(body) > budget.max_output_bytes:
+        raise ValueError(f"max_output_bytes={budget.max_output_bytes} cannot hold even the page's frame")
+    return body
+
+
+def _fit(sections: list[tuple[str, list[Block]]], room: int) -> list[str]:
+    """Each section's HTML, in page order, shrinking blocks (in section order) to stay within `room` bytes."""
+    out: list[str] = []
+    for title, blocks in sections:
+        if not blocks:
+            continue
+        heading = f"<h2>{esc(title)}</h2>"
+        parts = [heading]
+        room -= len(heading.encode())
+        for block in blocks:
+            html = _shrunk(block, room)
+            room -= len(html.encode())
+            parts.append(html)
+        out.append("".join(parts))
+    return out
+
+
+_LEFT_OUT = '<p class="note">Left out to keep the page small.</p>'
+
+
+def _shrunk(block: Block, room: int) -> str:
+    current: Block | None = block
+    while current is not None:
+        html = current.html()
+        if len(html.encode()) <= room:
+            return html
+        current = current.smaller()
+    return _LEFT_OUT if len(_LEFT_OUT) <= room else ""
+
+
+def _summary(document: dict[str, Any], metadata: dict[str, Any]) -> str:
+    parts = [metadata.get("mime_type"), metadata.get("family")]
+    size = metadata.get("size")
+    if isinstance(size, int) and not isinstance(size, bool):
+        parts.append(_human_size(size))
+    parts.append(document.get("status"))
+    return " · ".join(str(p) for p in parts if p not in (None, ""))
+
+
+def _human_size(size: int) -> str:
+    value = float(size)
+    for unit in ("bytes", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{size:,} bytes" if unit == "bytes" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{size:,} bytes"
+
+
+def _metadata_items(document: dict[str, Any], metadata: dict[str, Any], budget: Budget) -> list[list[str]]:
+    items = [[name, _format(document.get(key), budget)] for name, key in _DOCUMENT_FIELDS if document.get(key)]
+    error = document.get("error")
+    if isinstance(error, dict):
+        items.append(["error", f"{error.get('code', '')}: {error.get('message', '')}"])
+    ordered = [k for k in CORE_FIELDS if k in metadata]
+    ordered += sorted(k for k in metadata if k not in CORE_FIELDS and k != "details")
+    for key in ordered:
+        value = metadata[key]
+        if key == "size" and isinstance(value, int) and not isinstance(value, bool):
+            items.append([key, f"{value:,} bytes ({_human_size(value)})"])
+        else:
+            items.append([str(key), _format(value, budget)])
+    return items
+
+
+_DOCUMENT_FIELDS = (
+    ("document id", "id"),
+    ("status", "status"),
+    ("uploaded", "created_at"),
+    ("updated", "updated_at"),
+)
+
+
+def _details_items(metadata: dict[str, Any], budget: Budget) -> list[list[str]]:
+    details = metadata.get("details")
+    if not isinstance(details, dict):
+        return [["details", _format(details, budget)]]
+    return [[str(key), _format(details[key], budget)] for key in sorted(details, key=str)]
+
+
+def _warnings_block(warnings: list[str]) -> Items:
+    shown = [cut(w, MAX_WARNING_CHARS)[0] for w in warnings[:MAX_WARNINGS]]
+    note = f"{len(warnings) - MAX_WARNINGS} more not shown." if len(warnings) > MAX_WARNINGS else None
+    return Items("", shown, note)
+
+
+def _no_preview(document: dict[str, Any], metadata: dict[str, Any]) -> Items:
+    if module_for(_str(metadata.get("family")), _str(metadata.get("mime_type"))) is None:
+        return Items("", [], "No preview for this type of file: the metadata above is what is known.")
+    return Items("", [], "No preview could be made: the metadata above is what is known.")
+
+
+def _format(value: Any, budget: Budget) -> str:
+    """One metadata value as text, at most `budget.value_chars` characters."""
+    if isinstance(value, bool):
+        text = "yes" if value else "no"
+    elif isinstance(value, str):
+        text = value
+    elif isinstance(value, (int, float)):
+        text = str(value)
+    elif isinstance(value, list) and all(isinstance(v, (str, int, float)) for v in value):
+        text = ", ".join(str(v) for v in value)
+    else:
+        text = json.dumps(value, ensure_ascii=False, default=str, sort_keys=True)
+    shown, cut_off = cut(text, budget.value_chars)
+    return shown + "…" if cut_off else shown

@@ -1,0 +1,111 @@
+"""Raster images: a small thumbnail, re-encoded by Pillow.
+
+The image is decoded only when its size is within `Budget.max_pixels` and,
+after JPEG's draft mode has scaled it down at decode time, within
+`Budget.decode_pixels`. The thumbnail is at most `Budget.thumbnail_px` on its
+long side, turned upright from the EXIF orientation, and written as PNG when
+it has transparency (JPEG when that is too big) or else as JPEG: the page
+embeds bytes this code produced, never the file's own.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings as pywarnings
+from typing import Any, BinaryIO, cast
+
+from chalicelib.extraction.reader import RangedReader
+from chalicelib.extraction.renditions.base import Budget, Content, Items, Thumbnail
+
+_ORIENTATION = 0x0112
+UNDECODABLE = frozenset({"image/heic", "image/heif", "image/heic-sequence", "image/heif-sequence"})
+"""Formats the extractor reads from their container but Pillow has no codec for (HEVC)."""
+
+
+def _upright() -> dict[int, Any]:
+    from PIL import Image
+
+    t = Image.Transpose
+    return {
+        2: t.FLIP_LEFT_RIGHT,
+        3: t.ROTATE_180,
+        4: t.FLIP_TOP_BOTTOM,
+        5: t.TRANSPOSE,
+        6: t.ROTATE_270,
+        7: t.TRANSVERSE,
+        8: t.ROTATE_90,
+    }
+
+
+def content(reader: RangedReader, document: dict[str, Any], budget: Budget) -> Content:
+    from PIL import Image, UnidentifiedImageError
+
+    Image.MAX_IMAGE_PIXELS = budget.max_pixels
+    reader.seek(0)
+    with pywarnings.catch_warnings():
+        pywarnings.simplefilter("ignore")
+        try:
+            opened = Image.open(cast(BinaryIO, reader))
+        except UnidentifiedImageError:
+            metadata = document.get("metadata") or {}
+            if metadata.get("mime_type") in UNDECODABLE:
+                return _omitted("No thumbnail: this image format cannot be decoded here.")
+            if (metadata.get("details") or {}).get("frames") == 0:
+                return _omitted("No thumbnail: the file holds no image data.")
+            raise
+        with opened as img:
+            width, height = img.size
+            if width * height > budget.max_pixels:
+                return _omitted(f"The image ({width}x{height}) is too large for a thumbnail.")
+            img.draft("RGB", (budget.thumbnail_px, budget.thumbnail_px))
+            if img.size[0] * img.size[1] > budget.decode_pixels:
+                return _omitted(f"The image ({width}x{height}) is too large for a thumbnail.")
+            img.load()  # decode now: the file is closed when this block ends
+            thumb = _thumbnail(img, budget.thumbnail_px)
+    media_type, data = _encode(thumb, budget)
+    note = f"Thumbnail of the {width}x{height} image."
+    return Content([Thumbnail.of("Thumbnail", media_type, data, thumb.width, thumb.height, note)])
+
+
+def _omitted(reason: str) -> Content:
+    return Content([Items("Thumbnail", [], reason)])
+
+
+def _thumbnail(img: Any, size: int) -> Any:
+    from PIL import Image
+
+    orientation = img.getexif().get(_ORIENTATION)
+    if img.mode not in ("RGB", "RGBA", "L", "LA", "P", "1"):
+        img = img.convert("RGBA" if _transparent(img) else "RGB")
+    img.thumbnail((size, size), Image.Resampling.LANCZOS)
+    if img.mode not in ("RGB", "RGBA", "L", "LA"):
+        img = img.convert("RGBA" if _transparent(img) else "RGB")
+    method = _upright().get(orientation) if isinstance(orientation, int) else None
+    return img.transpose(method) if method is not None else img
+
+
+def _transparent(img: Any) -> bool:
+    return img.mode in ("RGBA", "LA", "PA") or "transparency" in img.info
+
+
+def _encode(img: Any, budget: Budget) -> tuple[str, bytes]:
+    if img.mode in ("RGBA", "LA"):
+        png = io.BytesIO()
+        img.save(png, "PNG", optimize=True)
+        if png.tell() <= budget.thumbnail_bytes:
+            return "image/png", png.getvalue()
+        img = _flatten(img)
+    for quality in (85, 70, 50, 30):
+        jpeg = io.BytesIO()
+        img.convert("RGB").save(jpeg, "JPEG", quality=quality)
+        if jpeg.tell() <= budget.thumbnail_bytes:
+            break
+    return "image/jpeg", jpeg.getvalue()
+
+
+def _flatten(img: Any) -> Any:
+    from PIL import Image
+
+    background = Image.new("RGB", img.size, "white")
+    background.paste(img.convert("RGBA"), mask=img.convert("RGBA").getchannel("A"))
+    return background

@@ -1,0 +1,95 @@
+"""HTML as text only; XML, SVG and feeds as their escaped source.
+
+An HTML document is never passed through, not even "sanitized": the standard
+library's tolerant `html.parser` walks it and only character data survives,
+with the content of script, style and other non-text elements dropped and a
+line break where a block element ends. Attributes (on* handlers, javascript:
+URLs) are never looked at, so none can reach the page. SVG is XML here, shown
+as source text, never as an image.
+"""
+
+from __future__ import annotations
+
+import re
+from html.parser import HTMLParser
+from typing import Any
+
+from chalicelib.extraction.reader import RangedReader
+from chalicelib.extraction.renditions import text as plain
+from chalicelib.extraction.renditions.base import Budget, Content, Excerpt, cut
+
+HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
+
+_SKIPPED = frozenset({"script", "style", "template", "noscript", "iframe", "object", "svg", "math"})
+_BLOCKS = frozenset(
+    {
+        "address", "article", "aside", "blockquote", "br", "dd", "div", "dl", "dt", "figcaption", "figure",
+        "footer", "form", "h1", "h2", "h3", "h4", "h5", "h6", "header", "hr", "li", "main", "nav", "ol", "p",
+        "pre", "section", "table", "td", "th", "tr", "ul", "title",
+    }
+)  # fmt: skip
+_SPACES = re.compile(r"[ \t\f\v\r]+")
+_LINES = re.compile(r"\n\s*\n+")
+
+
+class _TextOnly(HTMLParser):
+    """Collects character data outside skipped elements, up to `limit` characters."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self.size = 0
+        self.limit = limit
+        self.skipping: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in _SKIPPED:
+            self.skipping.append(tag)
+        elif tag in _BLOCKS:
+            self._add("\n")
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in _BLOCKS:
+            self._add("\n")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in self.skipping:
+            while self.skipping and self.skipping.pop() != tag:
+                pass
+        elif tag in _BLOCKS:
+            self._add("\n")
+
+    def handle_data(self, data: str) -> None:
+        if not self.skipping:
+            self._add(data)
+
+    def _add(self, text: str) -> None:
+        if self.size < self.limit:
+            self.parts.append(text)
+            self.size += len(text)
+
+
+def html_text(markup: str, limit: int) -> str:
+    """The readable text of an HTML document (never its markup), about `limit` characters at most."""
+    parser = _TextOnly(limit)
+    for start in range(0, len(markup), 64 * 1024):
+        if parser.size >= parser.limit:
+            break
+        parser.feed(markup[start : start + 64 * 1024])
+    parser.close()
+    text = _SPACES.sub(" ", "".join(parser.parts))
+    text = "\n".join(line.strip() for line in text.split("\n"))
+    return _LINES.sub("\n\n", text).strip()
+
+
+def content(reader: RangedReader, document: dict[str, Any], budget: Budget) -> Content:
+    mime_type = (document.get("metadata") or {}).get("mime_type")
+    if mime_type not in HTML_TYPES:
+        source = plain.content(reader, document, budget)
+        return Content([Excerpt("Source", b.text, b.note) for b in source.blocks if isinstance(b, Excerpt)])
+    markup, more = plain.read_text(reader, budget)
+    text, cut_off = cut(html_text(markup, budget.excerpt_chars), budget.excerpt_chars)
+    note = "Text only: markup, scripts and styles are left out."
+    if more or cut_off:
+        note = f"The first {len(text):,} characters of text; markup, scripts and styles are left out."
+    return Content([Excerpt("Text", text, note)])
