@@ -21,6 +21,7 @@ from typing import Any
 from chalicelib.errors import ExtractionFailed
 from chalicelib.extraction import bounds
 from chalicelib.extraction import detect as detection
+from chalicelib.extraction.extensions import extension_mismatch, extension_of
 from chalicelib.extraction.extractors.base import Extraction, Source
 from chalicelib.extraction.extractors.registry import lookup
 from chalicelib.extraction.reader import RangedReader
@@ -79,13 +80,13 @@ def extract_inline(reader: RangedReader, filename: str, head_bytes: int = HEAD_B
     head = reader.head(head_bytes)
     found = detection.detect(head, reader, filename)
     entry = lookup(found.mime_type)
-    extension = detection.extension_of(filename)
+    extension = extension_of(filename)
     metadata: dict[str, Any] = {
         "mime_type": found.mime_type,
         "family": entry.family,
         "size": reader.size,
         "extension": extension,
-        "extension_mismatch": detection.extension_mismatch(found.mime_type, extension),
+        "extension_mismatch": extension_mismatch(found.mime_type, extension),
     }
     if found.description:
         metadata["details"] = {"magic": found.description}

@@ -14,7 +14,8 @@ import zipfile
 import pytest
 from PIL import Image
 
-from chalicelib.extraction.detect import OOXML, Detection, detect, extension_mismatch, extension_of
+from chalicelib.extraction.detect import Detection, detect
+from chalicelib.extraction.extensions import OOXML, extension_mismatch, extension_of
 from chalicelib.extraction.reader import bytes_reader
 from tests.support import samples
 from tests.unit.extractors import cfb_fixture
