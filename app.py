@@ -171,7 +171,7 @@ def list_all_documents() -> Any:
 
 # -- events --------------------------------------------------------------------
 def _ingest(objects: list[Any], context: Any) -> dict[str, Any]:
-    from chalicelib.csv_fanout import deadline_from_context
+    from chalicelib.deadline import deadline_from_context
 
     service, deadline = wiring.ingest_service(), deadline_from_context(context)
     return {"outcomes": [service.process(obj, deadline=deadline).__dict__ for obj in objects]}
@@ -205,7 +205,7 @@ else:
 @app.on_sqs_message(queue=RECORDS_QUEUE, batch_size=10)
 @traced
 def on_records(event: SQSEvent) -> dict[str, Any]:
-    from chalicelib.csv_fanout import deadline_from_context
+    from chalicelib.deadline import deadline_from_context
     from chalicelib.records import handle_batch
 
     records = event.to_dict().get("Records", [])
@@ -223,7 +223,7 @@ def on_producer_event(event: CloudWatchEvent) -> dict[str, Any]:
 @app.on_cw_event({"source": ["docpipe.api"], "detail-type": ["ReprocessRequested"]})
 @traced
 def on_reprocess(event: CloudWatchEvent) -> dict[str, Any]:
-    from chalicelib.csv_fanout import deadline_from_context
+    from chalicelib.deadline import deadline_from_context
 
     detail = event.detail if isinstance(event.detail, dict) else {}
     doc_id, version = str(detail.get("doc_id", "")), detail.get("version")

@@ -1,8 +1,10 @@
-"""One frozen view of the environment.
+"""One frozen view of the environment, and the CSV producer's limits.
 
 Every tunable the app reads comes through `Settings.from_env`, so the same code
 runs on AWS (no endpoint override) and on the local stack (endpoint set to the
-embedded emulator) without a branch anywhere else.
+embedded emulator) without a branch anywhere else. `FanOutSettings` holds the
+limits of the CSV records producer and of its SQS sending (service quotas and
+bounds, not deployment choices).
 """
 
 from __future__ import annotations
@@ -92,3 +94,21 @@ class Settings:
             "cognito_endpoint": self.cognito_endpoint,
             "bucket": self.bucket,
         }
+
+
+@dataclass(frozen=True)
+class FanOutSettings:
+    message_bytes: int = 256 * 1024
+    """Largest message body sent (also capped by the queue's MaximumMessageSize)."""
+    batch_bytes: int = 1024 * 1024
+    """Largest SendMessageBatch payload (SQS: 1 MiB)."""
+    batch_entries: int = 10
+    max_row_bytes: int = 350 * 1024
+    """Largest row stored (a DynamoDB item is at most 400 KB)."""
+    max_record_bytes: int = 1024 * 1024
+    """Bytes of one CSV record beyond which it is rejected without being held in memory."""
+    max_row_errors: int = 10_000
+    """Past this many rejected rows the file is not the CSV it claims to be: production stops."""
+    read_block: int = 1024 * 1024
+    leg_share_of_visibility: float = 0.5
+    """A resumed leg runs at most this share of the queue's visibility timeout."""

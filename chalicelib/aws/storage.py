@@ -1,7 +1,7 @@
 """S3 access: object heads, ranged seekable readers, streamed hashing.
 
-The only module that knows S3's API shape. Extractors get a `RangedReader`
-and never see boto3.
+With `s3_stream` (an object streamed from an offset), the only modules that
+know S3's API shape. Extractors get a `RangedReader` and never see boto3.
 """
 
 from __future__ import annotations

@@ -18,7 +18,8 @@ from typing import Any
 import pytest
 
 from chalicelib.aws.records_store import COMPLETE, COMPLETE_WITH_ERRORS, DynamoRecordsStore, Progress, RowError
-from chalicelib.csv_fanout import CsvFanOut, FanOutSettings
+from chalicelib.config import FanOutSettings
+from chalicelib.csv_fanout import CsvFanOut
 from chalicelib.records import RecordsConsumer, RecordsReader, handle_batch
 from local.provision import create_queue, queue_arn
 from local.pump import QueuePoller, failed_ids, sqs_record

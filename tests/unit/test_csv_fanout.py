@@ -12,17 +12,11 @@ from typing import Any
 import pytest
 
 from chalicelib.aws.records_store import COMPLETE, COMPLETE_WITH_ERRORS, InMemoryRecordsStore, RowError
-from chalicelib.csv_fanout import (
-    Continuation,
-    CsvFanOut,
-    FanOutResult,
-    FanOutSettings,
-    Lines,
-    SqsSender,
-    fan_out,
-    first_leg,
-    unique_columns,
-)
+from chalicelib.aws.sqs import SqsSender
+from chalicelib.config import FanOutSettings
+from chalicelib.csv_fanout import CsvFanOut
+from chalicelib.csv_production import Continuation, FanOutResult, fan_out, first_leg, unique_columns
+from chalicelib.extraction.lines import Lines
 from chalicelib.records import RecordsConsumer, handle_batch
 from tests.support import samples
 

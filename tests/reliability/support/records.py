@@ -30,7 +30,8 @@ class RecordsFigures:
 def records_under_faults(aws: dict[str, Any], stack: Any, rows: int, plan: FaultPlan) -> RecordsFigures:
     from chalicelib import wiring
     from chalicelib.aws.records_store import DynamoRecordsStore
-    from chalicelib.csv_fanout import CsvFanOut, FanOutSettings
+    from chalicelib.config import FanOutSettings
+    from chalicelib.csv_fanout import CsvFanOut
     from chalicelib.records import RecordsConsumer
     from tests.integration.test_records_on_emulator import Queue, all_rows, new_document, upload, wait_final
 
