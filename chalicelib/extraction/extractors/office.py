@@ -22,6 +22,7 @@ from defusedxml import ElementTree as SafeET
 
 from chalicelib.errors import ExtractionFailed
 from chalicelib.extraction.extractors.base import Extraction, Source, compact, iso
+from chalicelib.extraction.extractors.ole import encryption_scheme, open_ole
 
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 MAX_MEMBER_BYTES = 2 * 1024 * 1024
@@ -397,8 +398,6 @@ def _odf_user_defined(meta: Element | None) -> dict[str, str]:
 
 def encrypted_ooxml(source: Source) -> Extraction:
     """A password-protected OOXML package: report the encryption, not a failure."""
-    from chalicelib.extraction.extractors.ole import open_ole
-
     ole = open_ole(source, "office")
     try:
         if not (ole.exists("EncryptionInfo") and ole.exists("EncryptedPackage")):
@@ -408,21 +407,3 @@ def encrypted_ooxml(source: Source) -> Extraction:
         ole.close()
     warning = "office: the package is encrypted; its metadata cannot be read without the password"
     return Extraction(fields={"encrypted": True}, details=compact(details), warnings=[warning])
-
-
-def encryption_scheme(ole: Any) -> str | None:
-    """'agile', 'standard' or 'extensible' from the EncryptionInfo version (MS-OFFCRYPTO 2.3.4)."""
-    try:
-        head = ole.openstream("EncryptionInfo").read(4)
-    except Exception:
-        return None
-    if len(head) < 4:
-        return None
-    major, minor = int.from_bytes(head[:2], "little"), int.from_bytes(head[2:4], "little")
-    if (major, minor) == (4, 4):
-        return "agile"
-    if minor == 2 and major in (2, 3, 4):
-        return "standard"
-    if minor == 3 and major in (3, 4):
-        return "extensible"
-    return f"version {major}.{minor}"

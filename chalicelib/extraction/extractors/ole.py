@@ -58,6 +58,24 @@ def open_ole(source: Source, family: str) -> Any:
         raise ExtractionFailed(f"{family}: not a readable OLE compound file ({exc})", code="corrupt") from exc
 
 
+def encryption_scheme(ole: Any) -> str | None:
+    """'agile', 'standard' or 'extensible' from the EncryptionInfo version (MS-OFFCRYPTO 2.3.4)."""
+    try:
+        head = ole.openstream("EncryptionInfo").read(4)
+    except Exception:
+        return None
+    if len(head) < 4:
+        return None
+    major, minor = int.from_bytes(head[:2], "little"), int.from_bytes(head[2:4], "little")
+    if (major, minor) == (4, 4):
+        return "agile"
+    if minor == 2 and major in (2, 3, 4):
+        return "standard"
+    if minor == 3 and major in (3, 4):
+        return "extensible"
+    return f"version {major}.{minor}"
+
+
 # --- Bounded stream access ------------------------------------------------------------
 
 
@@ -95,8 +113,6 @@ def _walk_fat(ole: Any, sector: int, wanted: int) -> bytes:
 def _office(ole: Any) -> Extraction:
     warnings: list[str] = []
     if ole.exists("EncryptionInfo") and ole.exists("EncryptedPackage"):
-        from chalicelib.extraction.extractors.office import encryption_scheme
-
         details = {"document_kind": "ooxml", "encryption": encryption_scheme(ole)}
         warnings.append("ole: an encrypted Office Open XML package; its metadata cannot be read without the password")
         return Extraction(fields={"encrypted": True}, details=compact(details), warnings=warnings)
