@@ -8,7 +8,6 @@ continuation message runs at most a share of the queue's visibility timeout.
 
 from __future__ import annotations
 
-import io
 import logging
 import time
 from collections.abc import Callable
@@ -20,45 +19,9 @@ from chalicelib.aws.sqs import SqsSender, queue_limits
 from chalicelib.config import FanOutSettings
 from chalicelib.csv_production import Continuation, FanOutResult, fan_out, first_leg
 from chalicelib.extraction.extractors.tabular import SAMPLE_BYTES
+from chalicelib.extraction.streams import Prefixed, read_exactly
 
 log = logging.getLogger("docpipe.csv_fanout")
-
-
-def _read_exactly(stream: BinaryIO, size: int) -> bytes:
-    parts, got = [], 0
-    while got < size:
-        part = stream.read(size - got)
-        if not part:
-            break
-        parts.append(part)
-        got += len(part)
-    return b"".join(parts)
-
-
-class _Prefixed(io.RawIOBase):
-    """A stream whose first bytes were already read (the sniffing sample), put back in front."""
-
-    def __init__(self, head: bytes, rest: BinaryIO) -> None:
-        super().__init__()
-        self._head = head
-        self._rest = rest
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        if self._head:
-            n = min(len(buffer), len(self._head))
-            buffer[:n] = self._head[:n]
-            self._head = self._head[n:]
-            return n
-        data = self._rest.read(len(buffer))
-        buffer[: len(data)] = data
-        return len(data)
-
-    def close(self) -> None:
-        self._rest.close()
-        super().close()
 
 
 class CsvFanOut:
@@ -105,7 +68,7 @@ class CsvFanOut:
         opener = s3_opener(self._s3, bucket, key, etag, size)
         stream = opener(0)
         try:
-            sample = _read_exactly(stream, SAMPLE_BYTES)
+            sample = read_exactly(stream, SAMPLE_BYTES)
         except BaseException:
             stream.close()
             raise
@@ -113,7 +76,7 @@ class CsvFanOut:
         self._store.begin(doc_id, cont.run)
 
         def reuse_first_stream(offset: int) -> BinaryIO:
-            return cast(BinaryIO, _Prefixed(sample, stream)) if offset == 0 else opener(offset)
+            return cast(BinaryIO, Prefixed(sample, stream)) if offset == 0 else opener(offset)
 
         return fan_out(cont, reuse_first_stream, self._sender(), self._store, self._settings, deadline, self._clock)
 

@@ -30,6 +30,7 @@ from typing import Any, BinaryIO, cast
 
 from chalicelib.errors import ExtractionFailed
 from chalicelib.extraction.extractors.base import Extraction, Source, compact, iso
+from chalicelib.extraction.streams import Prefixed
 
 MAX_ENTRIES = 100_000
 """Entries read at most from a directory or a stream of headers."""
@@ -228,7 +229,7 @@ def _inner_tar(stream: BinaryIO, fmt: str) -> Extraction | None:
         return None
     if len(first) < 512 or (first[257:262] != b"ustar" and not _plain_tar_checksum(first)):
         return None
-    wrapped = io.BufferedReader(_Budgeted(cast(BinaryIO, _Prefixed(first, stream)), STREAM_BUDGET))
+    wrapped = io.BufferedReader(_Budgeted(cast(BinaryIO, Prefixed(first, stream)), STREAM_BUDGET))
     try:
         archive = tarfile.open(fileobj=wrapped, mode="r|")  # noqa: SIM115 (closed by the caller's listing)
     except (tarfile.TarError, _BudgetSpent):
@@ -242,26 +243,6 @@ def _plain_tar_checksum(block: bytes) -> bool:
     except ValueError:
         return False
     return stored == sum(block[:148]) + 256 + sum(block[156:])
-
-
-class _Prefixed(io.RawIOBase):
-    def __init__(self, prefix: bytes, rest: BinaryIO) -> None:
-        super().__init__()
-        self._prefix = prefix
-        self._rest = rest
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        if self._prefix:
-            n = min(len(buffer), len(self._prefix))
-            buffer[:n] = self._prefix[:n]
-            self._prefix = self._prefix[n:]
-            return n
-        data = self._rest.read(len(buffer))
-        buffer[: len(data)] = data
-        return len(data)
 
 
 # --- gzip, bzip2 ----------------------------------------------------------
