@@ -17,8 +17,8 @@ from chalice.app import CloudWatchEvent, S3Event, SQSEvent
 from chalicelib import wiring
 from chalicelib.api.http import api, caller_from_context, json_body, json_response, normalize_error, query_dict
 from chalicelib.config import upload_events
-from chalicelib.documents import parse_limit
 from chalicelib.observability import json_enabled, setup_logging, traced
+from chalicelib.paging import parse_limit
 
 app = Chalice(app_name="docpipe")
 app.log.setLevel(logging.INFO)

@@ -17,16 +17,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from chalicelib import cursor
+from chalicelib import paging
 from chalicelib.aws.bus import EventBus
 from chalicelib.aws.repository import Filters, Repository
 from chalicelib.aws.storage import S3Storage
 from chalicelib.config import Settings
 from chalicelib.errors import BadRequest, Conflict, Forbidden, NotFound
-from chalicelib.models import Document, Status, utcnow
+from chalicelib.models import Caller, Document, Status, utcnow
 
-MAX_LIMIT = 100
-DEFAULT_LIMIT = 25
 UPLOAD_URL_SECONDS = 900
 UPLOAD_GRACE_SECONDS = 300  # an upload started just before the URL expired may still be arriving
 DOWNLOAD_URL_SECONDS = 300
@@ -39,26 +37,6 @@ _CONTENT_TYPE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,63}/[A-Za-z0-9][
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}(T\d{2}(:\d{2}(:\d{2}(\.\d{1,6})?)?)?(Z|[+-]\d{2}:\d{2})?)?$")
 _FAMILY = re.compile(r"^[a-z_]{1,32}$")
 _DETAIL_TYPE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._ -]{0,127}$")
-
-
-@dataclass(frozen=True)
-class Caller:
-    sub: str
-    username: str | None
-    groups: frozenset[str]
-    admin: bool
-
-
-def parse_limit(raw: str | None) -> int:
-    if raw is None or raw == "":
-        return DEFAULT_LIMIT
-    try:
-        value = int(raw)
-    except ValueError as exc:
-        raise BadRequest("limit must be an integer", code="invalid_limit") from exc
-    if not 1 <= value <= MAX_LIMIT:
-        raise BadRequest(f"limit must be between 1 and {MAX_LIMIT}", code="invalid_limit")
-    return value
 
 
 def parse_filters(params: dict[str, str]) -> Filters:
@@ -142,18 +120,18 @@ class DocumentService:
         return doc
 
     def list_mine(self, caller: Caller, params: dict[str, str]) -> dict[str, Any]:
-        filters, limit = parse_filters(params), parse_limit(params.get("limit"))
+        filters, limit = parse_filters(params), paging.parse_limit(params.get("limit"))
         scope = f"owner:{caller.sub}:{_filter_scope(filters)}"
-        start = cursor.decode(params.get("next"), scope, self._secret())
+        start = paging.decode(params.get("next"), scope, self._secret())
         page = self._repo.list_for_owner(caller.sub, limit, start, filters)
         return self._page(page.items, page.last_key, scope)
 
     def list_all(self, caller: Caller, params: dict[str, str]) -> dict[str, Any]:
         if not caller.admin:
             raise Forbidden("Only administrators may list every document")
-        filters, limit = parse_filters(params), parse_limit(params.get("limit"))
+        filters, limit = parse_filters(params), paging.parse_limit(params.get("limit"))
         scope = f"all:{_filter_scope(filters)}"
-        start = cursor.decode(params.get("next"), scope, self._secret())
+        start = paging.decode(params.get("next"), scope, self._secret())
         page = self._repo.list_all(limit, start, filters)
         return self._page(page.items, page.last_key, scope)
 
@@ -252,7 +230,7 @@ class DocumentService:
         return doc
 
     def _page(self, items: list[Document], last: dict[str, str] | None, scope: str) -> dict[str, Any]:
-        return {"items": [d.summary() for d in items], "next": cursor.encode(last, scope, self._secret())}
+        return {"items": [d.summary() for d in items], "next": paging.encode(last, scope, self._secret())}
 
     def _secret(self) -> str:
         return self._settings.signing_secret

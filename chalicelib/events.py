@@ -187,8 +187,7 @@ def handle(store: Any, event: dict[str, Any]) -> str:
 
 def list_for(store: EventStore, caller: Any, params: dict[str, str], settings: Any) -> dict[str, Any]:
     """GET /events: the caller's submitted events (admins: every producer event), newest first."""
-    from chalicelib import cursor
-    from chalicelib.documents import parse_limit
+    from chalicelib import paging
     from chalicelib.errors import BadRequest
 
     unknown = sorted(set(params) - {"limit", "next"})
@@ -197,5 +196,7 @@ def list_for(store: EventStore, caller: Any, params: dict[str, str], settings: A
     owner = None if caller.admin else caller.sub
     scope = f"events:{owner or '*'}"
     secret = settings.signing_secret
-    items, last = store.list(owner, parse_limit(params.get("limit")), cursor.decode(params.get("next"), scope, secret))
-    return {"items": [e.to_public() for e in items], "next": cursor.encode(last, scope, secret)}
+    items, last = store.list(
+        owner, paging.parse_limit(params.get("limit")), paging.decode(params.get("next"), scope, secret)
+    )
+    return {"items": [e.to_public() for e in items], "next": paging.encode(last, scope, secret)}

@@ -1,4 +1,4 @@
-"""Plain data that crosses layers: documents, statuses, object references.
+"""Plain data that crosses layers: documents, statuses, object references, callers.
 
 No AWS types here: the repository converts to and from DynamoDB items, the API
 layer to and from JSON.
@@ -91,3 +91,11 @@ class Document:
         if self.error:
             out["error"] = self.error
         return out
+
+
+@dataclass(frozen=True)
+class Caller:
+    sub: str
+    username: str | None
+    groups: frozenset[str]
+    admin: bool

@@ -1,4 +1,4 @@
-"""Opaque, tamper-proof pagination cursors.
+"""Paging: how many items a caller may ask for, and opaque, tamper-proof cursors.
 
 A cursor is the DynamoDB LastEvaluatedKey plus the scope it was issued for
 (the caller and the listing), signed with HMAC-SHA256. A cursor edited by a
@@ -13,6 +13,9 @@ import hmac
 import json
 
 from chalicelib.errors import BadRequest
+
+MAX_LIMIT = 100
+DEFAULT_LIMIT = 25
 
 
 def _b64(data: bytes) -> str:
@@ -49,3 +52,16 @@ def decode(cursor: str | None, scope: str, secret: str) -> dict[str, str] | None
         return key
     except (ValueError, KeyError, TypeError) as exc:
         raise BadRequest("The pagination cursor is invalid", code="invalid_cursor") from exc
+
+
+def parse_limit(raw: str | None) -> int:
+    """The `limit` query parameter of any listing: 1 to MAX_LIMIT, DEFAULT_LIMIT when absent."""
+    if raw is None or raw == "":
+        return DEFAULT_LIMIT
+    try:
+        value = int(raw)
+    except ValueError as exc:
+        raise BadRequest("limit must be an integer", code="invalid_limit") from exc
+    if not 1 <= value <= MAX_LIMIT:
+        raise BadRequest(f"limit must be between 1 and {MAX_LIMIT}", code="invalid_limit")
+    return value

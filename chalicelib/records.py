@@ -29,7 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from chalicelib import cursor
+from chalicelib import paging
 from chalicelib.aws.records_store import RecordsStore, Row, RowError
 
 log = logging.getLogger("docpipe.records")
@@ -198,22 +198,22 @@ class RecordsReader:
 
     def page(self, doc_id: str, caller_sub: str, limit: int, next_cursor: str | None) -> dict[str, Any]:
         scope = f"records:{doc_id}:{caller_sub}"
-        start = cursor.decode(next_cursor, scope, self._secret)
+        start = paging.decode(next_cursor, scope, self._secret)
         page = self._store.rows_page(doc_id, limit, start)
         progress = self._store.progress(doc_id)
         return {
             "items": [{"row": r.number, "cells": r.cells} for r in page.rows],
-            "next": cursor.encode(page.last_key, scope, self._secret),
+            "next": paging.encode(page.last_key, scope, self._secret),
             "records": _public_progress(progress),
         }
 
     def errors(self, doc_id: str, caller_sub: str, limit: int, next_cursor: str | None) -> dict[str, Any]:
         scope = f"record-errors:{doc_id}:{caller_sub}"
-        start = cursor.decode(next_cursor, scope, self._secret)
+        start = paging.decode(next_cursor, scope, self._secret)
         page = self._store.errors_page(doc_id, limit, start)
         return {
             "items": [{"row": e.number, "line": e.line, "reason": e.reason} for e in page.errors],
-            "next": cursor.encode(page.last_key, scope, self._secret),
+            "next": paging.encode(page.last_key, scope, self._secret),
         }
 
 

@@ -38,8 +38,8 @@ FUNCTION_ACTIONS: dict[str, frozenset[str]] = {
     "on_reprocess": _DOCUMENTS | _OBJECTS | _FAN_OUT | {"events:PutEvents"},
     # consumes row chunks; a continuation message makes it produce the next leg; publishes RecordsIngested
     "on_records": _DOCUMENTS | _FAN_OUT | {"events:PutEvents"},
-    # events.py reaches the repository module: the analysis is per module, so its item operations count.
-    "on_producer_event": _DOCUMENTS,
+    # stores each producer event once (a conditional put) and lists them from the GSIs
+    "on_producer_event": frozenset({"dynamodb:PutItem", "dynamodb:Query"}),
     # the scheduled sweeper: overdue documents from the by_deadline index, retries as ReprocessRequested events
     "sweep": _DOCUMENTS | {"events:PutEvents"},
 }

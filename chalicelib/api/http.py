@@ -16,8 +16,8 @@ from typing import Any
 
 from chalice import Response
 
-from chalicelib.documents import Caller
 from chalicelib.errors import DocpipeError, Unauthorized
+from chalicelib.models import Caller
 
 log = logging.getLogger("docpipe.http")
 

@@ -8,7 +8,8 @@ import pytest
 
 from chalicelib.aws.bus import EventBus, PublishFailed
 from chalicelib.config import Settings
-from chalicelib.documents import Caller, DocumentService
+from chalicelib.documents import DocumentService
+from chalicelib.models import Caller
 from tests.fakes import InMemoryRepository, InMemoryStorage
 
 

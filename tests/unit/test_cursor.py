@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from chalicelib import cursor
+from chalicelib import paging as cursor
 from chalicelib.errors import BadRequest
 
 KEY = {"pk": "DOC#1", "sk": "DOC", "gsi1pk": "OWNER#u1", "gsi1sk": "2026-01-01#1"}

@@ -3,6 +3,8 @@
 - `chalicelib/extraction/` is the core: no AWS SDK, no adapter, no use case, no wiring. The IAM analysis
   (`deploy/calls.py`) skips this package because of this rule, so breaking it would hide AWS calls from it.
 - `chalicelib/aws/` holds the adapters: they speak to AWS for the use cases and never call back up into them.
+- `chalicelib/api/` is the HTTP edge: it turns requests into calls and errors into responses, and needs no use case
+  or adapter to do so (app.py joins the edge to the use cases).
 
 Every import counts, including those inside functions (cold-start imports are still dependencies).
 """
@@ -71,6 +73,10 @@ def test_nothing_under_the_core_imports_the_aws_sdk_an_adapter_a_use_case_or_the
 
 def test_the_adapters_import_no_use_case_no_http_edge_and_no_wiring():
     assert _violations("chalicelib.aws", ("chalicelib.aws", calls.CORE, *ADAPTER_KERNEL, *SDK)) == {}
+
+
+def test_the_http_edge_imports_no_use_case_no_adapter_and_no_wiring():
+    assert _violations("chalicelib.api", ("chalicelib.api", *ADAPTER_KERNEL)) == {}
 
 
 @pytest.mark.parametrize(
