@@ -14,7 +14,7 @@ from typing import Any
 from chalice import Chalice, CognitoUserPoolAuthorizer, CORSConfig, Rate, Response
 from chalice.app import CloudWatchEvent, S3Event, SQSEvent
 
-from chalicelib import wiring
+from chalicelib import contracts, wiring
 from chalicelib.api.http import api, caller_from_context, json_body, json_response, normalize_error, query_dict
 from chalicelib.config import upload_events
 from chalicelib.observability import json_enabled, setup_logging, traced
@@ -152,7 +152,9 @@ def stats() -> Any:
 @app.route("/events", methods=["POST"], authorizer=authorizer)
 @api
 def publish_event() -> Any:
-    return json_response(wiring.document_service().publish_event(_caller(), _body()), 202)
+    from chalicelib import events
+
+    return json_response(events.publish(wiring.bus(), _caller(), _body()), 202)
 
 
 @app.route("/events", authorizer=authorizer)
@@ -181,8 +183,8 @@ if upload_events() == "eventbridge":
     # one CloudFormation stack: the bucket sends Object Created to EventBridge (chalice package supports this)
     @app.on_cw_event(
         {
-            "source": ["aws.s3"],
-            "detail-type": ["Object Created"],
+            "source": [contracts.S3_SOURCE],
+            "detail-type": [contracts.OBJECT_CREATED],
             "detail": {"bucket": {"name": [BUCKET]}, "object": {"key": [{"prefix": "uploads/"}]}},
         }
     )
@@ -212,7 +214,7 @@ def on_records(event: SQSEvent) -> dict[str, Any]:
     return handle_batch(wiring.records_consumer(), records, deadline_from_context(event.context))
 
 
-@app.on_cw_event({"source": ["docpipe.producer"]})
+@app.on_cw_event({"source": [contracts.PRODUCER_SOURCE]})
 @traced
 def on_producer_event(event: CloudWatchEvent) -> dict[str, Any]:
     from chalicelib.events import handle
@@ -220,7 +222,7 @@ def on_producer_event(event: CloudWatchEvent) -> dict[str, Any]:
     return {"state": handle(wiring.event_store(), event.to_dict())}
 
 
-@app.on_cw_event({"source": ["docpipe.api"], "detail-type": ["ReprocessRequested"]})
+@app.on_cw_event({"source": [contracts.API_SOURCE], "detail-type": [contracts.REPROCESS_REQUESTED]})
 @traced
 def on_reprocess(event: CloudWatchEvent) -> dict[str, Any]:
     from chalicelib.deadline import deadline_from_context

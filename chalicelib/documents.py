@@ -22,6 +22,7 @@ from chalicelib.aws.bus import EventBus
 from chalicelib.aws.repository import Filters, Repository
 from chalicelib.aws.storage import S3Storage
 from chalicelib.config import Settings
+from chalicelib.contracts import API_SOURCE, REPROCESS_REQUESTED
 from chalicelib.errors import BadRequest, Conflict, Forbidden, NotFound
 from chalicelib.models import Caller, Document, Status, utcnow
 
@@ -29,14 +30,10 @@ UPLOAD_URL_SECONDS = 900
 UPLOAD_GRACE_SECONDS = 300  # an upload started just before the URL expired may still be arriving
 DOWNLOAD_URL_SECONDS = 300
 LIST_PARAMS = frozenset({"limit", "next", "status", "family", "created_from", "created_to", "name"})
-PRODUCER_SOURCE = "docpipe.producer"
-API_SOURCE = "docpipe.api"
-REPROCESS_REQUESTED = "ReprocessRequested"
 
 _CONTENT_TYPE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,63}/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}$")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}(T\d{2}(:\d{2}(:\d{2}(\.\d{1,6})?)?)?(Z|[+-]\d{2}:\d{2})?)?$")
 _FAMILY = re.compile(r"^[a-z_]{1,32}$")
-_DETAIL_TYPE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._ -]{0,127}$")
 
 
 def parse_filters(params: dict[str, str]) -> Filters:
@@ -215,13 +212,6 @@ class DocumentService:
         self._bus.put(API_SOURCE, REPROCESS_REQUESTED, {"doc_id": doc.id, "version": doc.updated_at})
         return {"id": doc.id, "status": doc.status.value, "reprocess": "requested"}
 
-    def publish_event(self, caller: Caller, body: Any) -> dict[str, Any]:
-        detail_type, detail = parse_event(body)
-        # producers publish on the default bus, where the producer rule listens (docpipe's own bus carries
-        # docpipe's own events)
-        event_id = self._bus.put(PRODUCER_SOURCE, detail_type, {**detail, "submitted_by": caller.sub}, bus="default")
-        return {"event_id": event_id, "source": PRODUCER_SOURCE, "detail_type": detail_type}
-
     # -- helpers -----------------------------------------------------------
     def _uploaded(self, caller: Caller, doc_id: str) -> Document:
         doc = self.get(caller, doc_id)
@@ -234,23 +224,6 @@ class DocumentService:
 
     def _secret(self) -> str:
         return self._settings.signing_secret
-
-
-def parse_event(body: Any) -> tuple[str, dict[str, Any]]:
-    import json
-
-    if not isinstance(body, dict) or set(body) - {"detail_type", "detail"}:
-        raise BadRequest("The body must be {detail_type, detail}", code="invalid_body")
-    detail_type, detail = body.get("detail_type"), body.get("detail")
-    if not isinstance(detail_type, str) or not _DETAIL_TYPE.match(detail_type):
-        raise BadRequest("detail_type must be 1 to 128 letters, digits, spaces, '.', '_' or '-'", code="invalid_event")
-    if not isinstance(detail, dict):
-        raise BadRequest("detail must be a JSON object", code="invalid_event")
-    if "submitted_by" in detail:
-        raise BadRequest("detail.submitted_by is set by docpipe", code="invalid_event")
-    if len(json.dumps(detail)) > 64 * 1024:
-        raise BadRequest("detail must be at most 64 KiB", code="invalid_event")
-    return detail_type, detail
 
 
 def _filter_scope(filters: Filters) -> str:

@@ -22,14 +22,15 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from chalicelib.models import utcnow
+from chalicelib import paging
+from chalicelib.aws.bus import EventBus
+from chalicelib.contracts import MAX_PRODUCER_DETAIL_BYTES, PRODUCER_DETAIL_TYPE, PRODUCER_SOURCE
+from chalicelib.errors import BadRequest
+from chalicelib.models import Caller, utcnow
 
 log = logging.getLogger("docpipe.events")
 
-SOURCE = "docpipe.producer"
-MAX_DETAIL_BYTES = 64 * 1024
 MAX_RAW_BYTES = 256 * 1024
-_DETAIL_TYPE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._ -]{0,127}$")
 _ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 
@@ -40,15 +41,15 @@ class InvalidEvent(ValueError):
 def validate(event: dict[str, Any]) -> dict[str, Any]:
     if not isinstance(event.get("id"), str) or not _ID.match(event["id"]):
         raise InvalidEvent("event has no usable id")
-    if event.get("source") != SOURCE:
-        raise InvalidEvent(f"source must be {SOURCE}")
+    if event.get("source") != PRODUCER_SOURCE:
+        raise InvalidEvent(f"source must be {PRODUCER_SOURCE}")
     detail_type = event.get("detail-type")
-    if not isinstance(detail_type, str) or not _DETAIL_TYPE.match(detail_type):
+    if not isinstance(detail_type, str) or not PRODUCER_DETAIL_TYPE.match(detail_type):
         raise InvalidEvent("detail-type must be 1-128 letters, digits, spaces, '.', '_' or '-'")
     detail = event.get("detail")
     if not isinstance(detail, dict):
         raise InvalidEvent("detail must be a JSON object")
-    if len(json.dumps(detail)) > MAX_DETAIL_BYTES:
+    if len(json.dumps(detail)) > MAX_PRODUCER_DETAIL_BYTES:
         raise InvalidEvent("detail is larger than 64 KiB")
     submitted_by = detail.get("submitted_by")
     if submitted_by is not None and not isinstance(submitted_by, str):
@@ -187,9 +188,6 @@ def handle(store: Any, event: dict[str, Any]) -> str:
 
 def list_for(store: EventStore, caller: Any, params: dict[str, str], settings: Any) -> dict[str, Any]:
     """GET /events: the caller's submitted events (admins: every producer event), newest first."""
-    from chalicelib import paging
-    from chalicelib.errors import BadRequest
-
     unknown = sorted(set(params) - {"limit", "next"})
     if unknown:
         raise BadRequest(f"Unknown query parameter: {unknown[0]}", code="unknown_parameter")
@@ -200,3 +198,28 @@ def list_for(store: EventStore, caller: Any, params: dict[str, str], settings: A
         owner, paging.parse_limit(params.get("limit")), paging.decode(params.get("next"), scope, secret)
     )
     return {"items": [e.to_public() for e in items], "next": paging.encode(last, scope, secret)}
+
+
+def parse_event(body: Any) -> tuple[str, dict[str, Any]]:
+    """A POST /events body: {detail_type, detail}, or a clear 400."""
+    if not isinstance(body, dict) or set(body) - {"detail_type", "detail"}:
+        raise BadRequest("The body must be {detail_type, detail}", code="invalid_body")
+    detail_type, detail = body.get("detail_type"), body.get("detail")
+    if not isinstance(detail_type, str) or not PRODUCER_DETAIL_TYPE.match(detail_type):
+        raise BadRequest("detail_type must be 1 to 128 letters, digits, spaces, '.', '_' or '-'", code="invalid_event")
+    if not isinstance(detail, dict):
+        raise BadRequest("detail must be a JSON object", code="invalid_event")
+    if "submitted_by" in detail:
+        raise BadRequest("detail.submitted_by is set by docpipe", code="invalid_event")
+    if len(json.dumps(detail)) > MAX_PRODUCER_DETAIL_BYTES:
+        raise BadRequest("detail must be at most 64 KiB", code="invalid_event")
+    return detail_type, detail
+
+
+def publish(bus: EventBus, caller: Caller, body: Any) -> dict[str, Any]:
+    """POST /events: publish the caller's producer event, marked with who submitted it."""
+    detail_type, detail = parse_event(body)
+    # producers publish on the default bus, where the producer rule listens (docpipe's own bus carries
+    # docpipe's own events)
+    event_id = bus.put(PRODUCER_SOURCE, detail_type, {**detail, "submitted_by": caller.sub}, bus="default")
+    return {"event_id": event_id, "source": PRODUCER_SOURCE, "detail_type": detail_type}

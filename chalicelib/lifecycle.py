@@ -14,15 +14,16 @@ import logging
 from typing import Any
 
 from chalicelib.aws.bus import EventBus
+from chalicelib.contracts import (
+    DOCUMENT_FAILED,
+    DOCUMENT_PROCESSED,
+    LIFECYCLE_SCHEMA_VERSION,
+    LIFECYCLE_SOURCE,
+    RECORDS_INGESTED,
+)
 from chalicelib.models import Document
 
 log = logging.getLogger("docpipe.lifecycle")
-
-SOURCE = "docpipe"
-SCHEMA_VERSION = "1"
-PROCESSED = "DocumentProcessed"
-FAILED = "DocumentFailed"
-RECORDS_INGESTED = "RecordsIngested"
 
 
 def document_detail(
@@ -49,10 +50,10 @@ class Lifecycle:
         self._bus = bus
 
     def processed(self, doc: Document, metadata: dict[str, Any]) -> bool:
-        return self._publish(PROCESSED, {"document": document_detail(doc, metadata)}, doc.id)
+        return self._publish(DOCUMENT_PROCESSED, {"document": document_detail(doc, metadata)}, doc.id)
 
     def failed(self, doc: Document, error: dict[str, str]) -> bool:
-        return self._publish(FAILED, {"document": document_detail(doc, error=error)}, doc.id)
+        return self._publish(DOCUMENT_FAILED, {"document": document_detail(doc, error=error)}, doc.id)
 
     def records_ingested(self, doc: Document, records: dict[str, Any]) -> bool:
         return self._publish(RECORDS_INGESTED, {"document": document_detail(doc), "records": records}, doc.id)
@@ -61,7 +62,7 @@ class Lifecycle:
         if self._bus is None:
             return False
         try:
-            self._bus.put(SOURCE, detail_type, {"schema_version": SCHEMA_VERSION, **detail})
+            self._bus.put(LIFECYCLE_SOURCE, detail_type, {"schema_version": LIFECYCLE_SCHEMA_VERSION, **detail})
         except Exception:
             log.exception("could not publish %s", detail_type, extra={"doc_id": doc_id})
             return False

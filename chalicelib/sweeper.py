@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from chalicelib.aws.bus import EventBus
 from chalicelib.aws.repository import Repository
 from chalicelib.config import Settings
-from chalicelib.documents import API_SOURCE, REPROCESS_REQUESTED
+from chalicelib.contracts import API_SOURCE, REPROCESS_REQUESTED
 from chalicelib.errors import StaleEvent
 from chalicelib.models import Document, Status, utcnow
 

@@ -182,18 +182,50 @@ def handler_kinds(app_file: Path) -> dict[str, set[str]]:
 
 
 def event_patterns(app_file: Path) -> dict[str, dict[str, object]]:
-    """Lambda function name -> the literal EventBridge pattern of its on_cw_event decorator."""
+    """Lambda function name -> the EventBridge pattern of its on_cw_event decorator.
+
+    A pattern is read as a literal in which `contracts.<NAME>` stands for that
+    constant of chalicelib/contracts.py; a pattern with any other name in it
+    reads as {}.
+    """
     out: dict[str, dict[str, object]] = {}
+    names = _contract_constants(app_file.parent)
     for name, fn in _functions(_parse(app_file)).items():
         for dec in fn.decorator_list:
             method, explicit = _decorator_name(dec)
             if method == "on_cw_event" and isinstance(dec, ast.Call) and dec.args:
                 try:
-                    pattern = ast.literal_eval(dec.args[0])
+                    pattern = ast.literal_eval(_ResolveContracts(names).visit(dec.args[0]))
                 except ValueError:
                     pattern = {}
                 out[explicit or name] = pattern if isinstance(pattern, dict) else {}
     return out
+
+
+def _contract_constants(root: Path) -> dict[str, str]:
+    """The module-level string constants of chalicelib/contracts.py."""
+    path = module_path(f"{LIB}.contracts", root)
+    if path is None:
+        return {}
+    return {
+        target.id: node.value.value
+        for node in _parse(path).body
+        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str)
+        for target in node.targets
+        if isinstance(target, ast.Name)
+    }
+
+
+class _ResolveContracts(ast.NodeTransformer):
+    """Replaces each `contracts.NAME` by the constant it names."""
+
+    def __init__(self, names: dict[str, str]) -> None:
+        self._names = names
+
+    def visit_Attribute(self, node: ast.Attribute) -> ast.expr:
+        if isinstance(node.value, ast.Name) and node.value.id == "contracts" and node.attr in self._names:
+            return ast.copy_location(ast.Constant(self._names[node.attr]), node)
+        return node
 
 
 @dataclass(frozen=True)

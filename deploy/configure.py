@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from chalicelib import contracts
 from deploy import calls, policies
 from deploy.templates import REPO
 
@@ -42,7 +43,7 @@ GATEWAY_RESPONSES = {
     "DEFAULT_5XX": (None, "internal", "Internal error"),
 }
 # Events from AWS services and outside producers arrive on the default bus; docpipe's own on its bus.
-EXTERNAL_SOURCES = ("aws.", "docpipe.producer")
+EXTERNAL_SOURCES = ("aws.", contracts.PRODUCER_SOURCE)
 # Reserved concurrency: caps each function so a burst of uploads cannot starve the API or flood the table.
 # New AWS accounts may have a total concurrency of 10, which allows no reservation at all: --no-reserved.
 RESERVED_CONCURRENCY = {"on_upload": 20, "on_reprocess": 5, "on_producer_event": 5}

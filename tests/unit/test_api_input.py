@@ -8,8 +8,9 @@ import pytest
 
 from chalicelib.api.http import json_body, query_dict
 from chalicelib.aws.storage import content_disposition
-from chalicelib.documents import parse_event, parse_filters, parse_upload, safe_key_name
+from chalicelib.documents import parse_filters, parse_upload, safe_key_name
 from chalicelib.errors import BadRequest
+from chalicelib.events import parse_event
 
 MAX = 1000
 

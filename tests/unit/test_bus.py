@@ -7,10 +7,8 @@ from typing import Any
 import pytest
 
 from chalicelib.aws.bus import EventBus, PublishFailed
-from chalicelib.config import Settings
-from chalicelib.documents import DocumentService
+from chalicelib.events import publish
 from chalicelib.models import Caller
-from tests.fakes import InMemoryRepository, InMemoryStorage
 
 
 class FakeEvents:
@@ -40,10 +38,8 @@ def test_a_rejected_entry_is_an_error_not_a_silent_success() -> None:
 
 def test_producer_events_from_the_api_are_published_where_the_producer_rule_listens() -> None:
     events = FakeEvents()
-    storage: Any = InMemoryStorage()
-    service = DocumentService(InMemoryRepository(), storage, Settings.from_env({}), EventBus(events, "docpipe-prod"))
     caller = Caller("user-1", "demo", frozenset(), False)
-    service.publish_event(caller, {"detail_type": "Invoice Paid", "detail": {"n": 1}})
+    publish(EventBus(events, "docpipe-prod"), caller, {"detail_type": "Invoice Paid", "detail": {"n": 1}})
     (entry,) = events.entries
     assert (entry["EventBusName"], entry["Source"]) == ("default", "docpipe.producer")
     assert '"submitted_by":"user-1"' in entry["Detail"]
