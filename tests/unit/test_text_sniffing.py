@@ -7,7 +7,7 @@ import codecs
 import pytest
 
 from chalicelib.extraction.detect import detect
-from chalicelib.extraction.extractors.text import sniff_encoding
+from chalicelib.extraction.encoding import sniff_encoding
 from chalicelib.extraction.extractors import tabular
 from chalicelib.extraction.reader import bytes_reader
 
