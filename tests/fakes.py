@@ -14,15 +14,12 @@ from chalicelib.aws.repository import (
     NO_FILTERS,
     Claim,
     Filters,
-    Page,
     count_stats,
-    deadline_keys,
-    doc_key,
     document_from_item,
-    hash_key,
     item_from_document,
     pad_sequencer,
 )
+from chalicelib.aws.table import Page, deadline_keys, doc_key, hash_key
 from chalicelib.errors import Conflict, StaleEvent
 from chalicelib.models import Document, Status
 

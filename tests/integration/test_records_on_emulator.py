@@ -118,7 +118,7 @@ def all_rows(store: DynamoRecordsStore, doc_id: str) -> dict[int, dict[str, str 
     rows, start = {}, None
     while True:
         page = store.rows_page(doc_id, 100, start)
-        rows.update({r.number: r.cells for r in page.rows})
+        rows.update({r.number: r.cells for r in page.items})
         if page.last_key is None:
             return rows
         start = page.last_key
@@ -138,7 +138,7 @@ def test_a_messy_csv_goes_through_s3_sqs_and_dynamodb_with_the_right_rows(aws, s
         3: {"name": "cy", "note": 'say "hi"', "amount": "3"},
         5: {"name": "eve", "note": None, "amount": "5"},
     }
-    assert store.errors_page(doc_id, 10, None).errors == [
+    assert store.errors_page(doc_id, 10, None).items == [
         RowError(2, 4, "expected 3 fields, found 2"),
         RowError(4, 7, "expected 3 fields, found 4"),
     ]

@@ -126,13 +126,13 @@ def test_store_writes_rows_and_errors_and_pages_through_them_in_order(fresh: tup
     start = None
     while True:
         page = store.rows_page(doc, 25, start)
-        seen += page.rows
+        seen += page.items
         start = page.last_key
         if start is None:
             break
     assert seen == rows
     errors = store.errors_page(doc, 10, None)
-    assert errors.errors == [RowError(7, 8, "expected 2 fields, found 3")] and errors.last_key is None
+    assert errors.items == [RowError(7, 8, "expected 2 fields, found 3")] and errors.last_key is None
 
 
 def test_store_markers_are_per_run(fresh: tuple[RecordsStore, str]) -> None:
