@@ -15,4 +15,4 @@ from __future__ import annotations
 from typing import Final
 
 EXTRACTOR_VERSION: Final = 1
-SOURCES_DIGEST: Final = "f436cf251e0d7f10a035f536f335c02a046395228812568e6438572243fd0a28"
+SOURCES_DIGEST: Final = "55b4c07ed0fcaa21148be0155135d7b08ba8784d43bf9643e30b5054fba4f55d"

@@ -101,8 +101,8 @@ def test_a_library_upgrade_changes_the_digest(tmp_path: Path) -> None:
     package, requirements = _copy_package(tmp_path)
     before = sources_digest(package, requirements)
     text = requirements.read_text(encoding="utf-8")
-    pinned = next(line for line in text.splitlines() if line.startswith("pypdf=="))
-    requirements.write_text(text.replace(pinned, "pypdf==0.0.1"), encoding="utf-8")
+    pinned = next(line for line in text.splitlines() if "==" in line and not line.startswith("#"))
+    requirements.write_text(text.replace(pinned, pinned.split("==")[0] + "==0.0.1"), encoding="utf-8")
     assert sources_digest(package, requirements) != before
 
 
