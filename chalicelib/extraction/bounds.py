@@ -30,7 +30,8 @@ lacks. `fork` works from any thread (the child holds only the calling thread),
 but not while another thread is importing a module: the child would inherit
 that module's import lock, held by a thread it does not have, and wait for it
 forever. `fork_clean` retries until the child's snapshot has no such lock.
-Set DOCPIPE_SANDBOX=0 to run in-process, e.g. under a debugger.
+The budgets and the switch to run in-process (DOCPIPE_SANDBOX=0, e.g. under a
+debugger) come from `Settings`, where every environment variable is read.
 """
 
 from __future__ import annotations
@@ -46,10 +47,11 @@ import signal
 import struct
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from chalicelib.config import Settings
 from chalicelib.errors import ExtractionFailed
 
 MIB = 1024 * 1024
@@ -76,14 +78,18 @@ class Limits:
     memory_bytes: int = 1024 * MIB
 
     @classmethod
-    def from_env(cls, env: dict[str, str] | None = None) -> Limits:
-        env = dict(os.environ) if env is None else env
-        wall = float(env.get("DOCPIPE_EXTRACT_TIMEOUT", cls.wall_seconds))
-        return cls(
-            wall_seconds=wall,
-            cpu_seconds=float(env.get("DOCPIPE_EXTRACT_CPU_SECONDS", max(1.0, wall - 1.0))),
-            memory_bytes=int(env.get("DOCPIPE_EXTRACT_MEMORY_MB", cls.memory_bytes // MIB)) * MIB,
-        )
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Limits:
+        """The extraction budget the deployment set (DOCPIPE_EXTRACT_*)."""
+        return cls.for_extraction(Settings.from_env(env))
+
+    @classmethod
+    def for_extraction(cls, settings: Settings) -> Limits:
+        return cls(settings.extract_seconds, settings.extract_cpu_seconds, settings.extract_memory_mb * MIB)
+
+    @classmethod
+    def for_rendition(cls, settings: Settings) -> Limits:
+        wall = settings.rendition_seconds
+        return cls(wall, max(1.0, wall - 1.0), settings.rendition_memory_mb * MIB)
 
 
 class StorageGauge:
@@ -139,9 +145,9 @@ def waiting_on_storage() -> Iterator[None]:
         yield
 
 
-def sandbox_enabled() -> bool:
-    """False when DOCPIPE_SANDBOX=0 (run in-process, for debugging)."""
-    return os.environ.get("DOCPIPE_SANDBOX", "1").strip().lower() not in ("0", "false", "no", "off")
+def sandbox_enabled(settings: Settings | None = None) -> bool:
+    """False when the deployment runs parsers in-process (DOCPIPE_SANDBOX=0, for debugging)."""
+    return (settings or Settings.from_env()).sandbox
 
 
 def run_bounded(work: Callable[[], Any], limits: Limits | None = None) -> Any:

@@ -347,9 +347,10 @@ def test_a_platform_fault_during_extraction_gives_the_claim_back_and_never_fails
 ) -> None:
     from chalicelib.errors import TransientError
 
-    service, repo, storage = parts
+    _, repo, storage = parts
+    settings = Settings.from_env({"DOCPIPE_BUCKET": BUCKET, "DOCPIPE_EXTRACT_TIMEOUT": "1"})
+    service = IngestService(repo, storage, settings)  # type: ignore[arg-type]
     ref = drop(storage, "uploads/innocent.pdf", samples.pdf())
-    monkeypatch.setenv("DOCPIPE_EXTRACT_TIMEOUT", "1")
     monkeypatch.setattr(storage, "reader", _reader_that(storage, misbehave))
     with pytest.raises(TransientError):
         service.process(ref)
