@@ -20,7 +20,7 @@ from chalicelib import observability
 from chalicelib.aws.repository import Claim, Repository
 from chalicelib.aws.storage import UNLINKABLE_WARNING, S3Storage, linkable
 from chalicelib.config import Settings
-from chalicelib.errors import ExtractionFailed, StaleEvent, TransientError
+from chalicelib.errors import PLATFORM_CODES, ExtractionFailed, StaleEvent, TransientError
 from chalicelib.extraction import bounds
 from chalicelib.extraction.reader import RangedReader
 from chalicelib.extraction.version import EXTRACTOR_VERSION
@@ -243,7 +243,7 @@ class IngestService:
                     # announced but gone before it could be read: nothing to track
                     self._repo.delete(doc.id)
                     return Outcome(doc.id, "SKIPPED", "missing")
-                if exc.code in ("changed", "unavailable"):
+                if exc.code == "changed" or exc.code in PLATFORM_CODES:
                     raise
                 error = exc.to_dict()
             except Exception as exc:

@@ -78,7 +78,7 @@ def _paths() -> dict[str, Any]:
             ),
             "delete": _op(
                 "Delete the file, its rendition, its records and the document",
-                {"204": {"description": "Deleted"}, **_errors(404)},
+                {"204": {"description": "Deleted"}, **_errors(403, 404)},
                 parameters=[ID],
             ),
         },

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import os
+import signal
+import time
+from typing import Any
 
 import pytest
 
@@ -318,3 +322,49 @@ def test_an_unexpected_failure_while_finishing_gives_the_claim_back_for_the_rede
     with pytest.raises(KeyError):
         service.process(ref)
     assert service.process(ref).status == "PROCESSED"
+
+
+def _reader_that(storage: InMemoryStorage, misbehave: Any) -> Any:
+    """storage.reader whose first fetch misbehaves (in the extraction child), later ones read normally."""
+    from chalicelib.extraction.reader import RangedReader
+
+    real = storage.reader
+    calls = {"n": 0}
+
+    def reader(bucket: str, key: str, size: int, etag: str | None = None) -> RangedReader:
+        calls["n"] += 1
+        good = real(bucket, key, size, etag)
+        if calls["n"] > 1:
+            return good
+
+        def fetch(start: int, end: int) -> bytes:
+            misbehave()
+            return good.head(end + 1)[start:]
+
+        return RangedReader(fetch, size)
+
+    return reader
+
+
+@pytest.mark.parametrize(
+    "misbehave",
+    [
+        pytest.param(lambda: os.kill(os.getpid(), signal.SIGKILL), id="the child killed from outside"),
+        pytest.param(lambda: time.sleep(30), id="storage stalled past the deadline"),
+    ],
+)
+def test_a_platform_fault_during_extraction_gives_the_claim_back_and_never_fails_the_file(
+    parts, monkeypatch, misbehave
+) -> None:
+    from chalicelib.errors import TransientError
+
+    _, repo, storage = parts
+    settings = Settings.from_env({"DOCPIPE_BUCKET": BUCKET, "DOCPIPE_EXTRACT_TIMEOUT": "1"})
+    service = IngestService(repo, storage, settings)  # type: ignore[arg-type]
+    ref = drop(storage, "uploads/innocent.pdf", samples.pdf())
+    monkeypatch.setattr(storage, "reader", _reader_that(storage, misbehave))
+    with pytest.raises(TransientError):
+        service.process(ref)
+    doc = repo.get(dropped_document_id(BUCKET, ref.key))
+    assert doc.status is Status.PROCESSING and doc.error is None and doc.deadline == 0  # released
+    assert service.process(ref).status == "PROCESSED"  # the redelivered event claims at once
