@@ -15,4 +15,4 @@ from __future__ import annotations
 from typing import Final
 
 EXTRACTOR_VERSION: Final = 1
-SOURCES_DIGEST: Final = "55b4c07ed0fcaa21148be0155135d7b08ba8784d43bf9643e30b5054fba4f55d"
+SOURCES_DIGEST: Final = "b6dd9c081777482b2f22730a134b4ba02bf0bc38b4a55ec451059195e9a1d803"
