@@ -7,7 +7,7 @@ import json
 import logging
 from types import SimpleNamespace
 
-from bench.cost import Measured, monthly_cost
+from bench.cost import monthly
 from chalicelib import observability
 
 
@@ -71,8 +71,14 @@ def test_json_logs_are_on_for_lambda_and_off_locally_unless_asked():
 
 
 def test_the_cost_model_grows_with_volume_and_keeps_fixed_costs():
-    measured = Measured(files=3, mean_ms=30.0, p95_ms=50.0, mean_bytes=140_000, mean_requests=1.5)
-    small, large = monthly_cost(10_000, measured), monthly_cost(1_000_000, measured)
+    per_doc = {
+        "lambda_requests": 5, "lambda_gb_s": 0.5, "apigw_requests": 4, "wru": 12, "rru": 3, "ddb_bytes": 3000,
+        "s3_put_class": 2, "s3_get_class": 4, "s3_bytes": 150_000, "s3_transitions": 0.3, "events": 1, "sqs": 0,
+        "log_bytes": 3000,
+    }  # fmt: skip
+    fixed = {"custom_metrics": 4, "alarms": 16, "secrets": 1, "sweep": {"ms": 40.0, "rru": 1.0}}
+    small, large = monthly(10_000, per_doc, fixed), monthly(1_000_000, per_doc, fixed)
     assert sum(large.values()) > sum(small.values())
-    assert large["Lambda compute"] == small["Lambda compute"] * 100
+    assert large["DynamoDB writes"] == small["DynamoDB writes"] * 100
     assert large["Secrets Manager"] == small["Secrets Manager"] > 0
+    assert large["CloudWatch metrics"] == small["CloudWatch metrics"] == 4 * 0.30
