@@ -291,7 +291,10 @@ class Bench:
         size = path.stat().st_size
         self.record = record = Record(path.name, kind, size, upload)
         try:
-            doc_id = self._upload_via_api(path) if upload == "api" else self._drop(path)
+            doc_id = self._upload_via_api(path) if upload == "api" else None
+            if doc_id is None:  # a file the API refuses (empty, a name it rejects) is dropped into the bucket
+                record.upload = "drop"
+                doc_id = self._drop(path)
             self._ingest()
             self._records()
             doc = self._user_calls(doc_id)
@@ -319,13 +322,18 @@ class Bench:
             return {"id": doc_id, "status": f"API {exc.code}", "error": {"code": body.get("code", "")}}
         return doc
 
-    def _upload_via_api(self, path: Path) -> str:
+    def _upload_via_api(self, path: Path) -> str | None:
         import requests
 
         assert self.record is not None
         content_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
         body = {"filename": path.name, "content_type": content_type, "size": path.stat().st_size}
-        created = self.call("POST", "/uploads", body)
+        try:
+            created = self.call("POST", "/uploads", body)
+        except urllib.error.HTTPError as exc:
+            if exc.code != 400:
+                raise
+            return None
         post = created["upload"]
         with path.open("rb") as handle:
             answer = requests.post(post["url"], data=post["fields"], files={"file": (path.name, handle)}, timeout=600)

@@ -2,7 +2,7 @@
 
 The key scheme and its indexes are in `table`: a document is pk = DOC#<id>,
 sk = DOC, listed newest first through by_owner (a user's documents) and
-all_docs (the admin view), found as a duplicate through by_hash, and swept
+all_docs (the admin view), compared for duplicates through by_size, and swept
 through by_deadline; the items that belong to it share its partition and are
 deleted with it.
 
@@ -24,8 +24,8 @@ from chalicelib.aws.batch_write import batch_write, delete_requests
 from chalicelib.aws.table import (
     ALL_DOCS,
     BY_DEADLINE,
-    BY_HASH,
     BY_OWNER,
+    BY_SIZE,
     NO_OWNER,
     Page,
     conditional_failed,
@@ -36,17 +36,19 @@ from chalicelib.aws.table import (
     doc_pk,
     dump,
     from_dynamo_value,
-    hash_key,
     index_keys,
     load,
     load_value,
     owner_pk,
+    size_keys,
+    size_pk,
     to_dynamo_value,
 )
 from chalicelib.errors import Conflict, StaleEvent
-from chalicelib.models import Document, ObjectRef, Status
+from chalicelib.models import Candidate, Content, Document, ObjectRef, Status
 
 MAX_FILTER_ROUNDS = 10
+MAX_CANDIDATES = 50
 _SEQ_WIDTH = 40
 
 
@@ -99,28 +101,44 @@ class Filters:
 NO_FILTERS = Filters()
 
 
+@dataclass(frozen=True)
+class Listed:
+    """A processed document's bytes as the by_size index files them: under its owner and size."""
+
+    owner: str | None
+    created_at: str
+    content: Content
+
+
 class Repository(Protocol):
     def create_pending(self, doc: Document) -> None: ...
     def overdue(self, kind: Status, now_epoch: int, limit: int) -> list[Document]: ...
     def expire_pending(self, doc_id: str, error: dict[str, str], now: str) -> None: ...
     def postpone(self, doc_id: str, kind: Status, until_epoch: int) -> None: ...
-    def release(self, doc_id: str, attempt: str) -> None: ...
+    def release(self, doc_id: str, attempt: str, forget_pending: bool = False) -> None: ...
     def note_pending(self, doc_id: str, attempt: str, etag: str) -> None: ...
-    def take_pending(self, doc_id: str) -> str | None: ...
     def get(self, doc_id: str) -> Document | None: ...
     def begin_processing(self, claim: Claim) -> Document: ...
     def complete(
-        self, doc_id: str, attempt: str, metadata: dict[str, Any], warnings: list[str], now: str, *, version: int
-    ) -> None: ...
+        self,
+        doc_id: str,
+        attempt: str,
+        metadata: dict[str, Any],
+        warnings: list[str],
+        now: str,
+        *,
+        version: int,
+        content: Listed | None = None,
+    ) -> str | None: ...
     def fail(
         self, doc_id: str, attempt: str, error: dict[str, str], warnings: list[str], now: str, *, version: int
-    ) -> None: ...
+    ) -> str | None: ...
     def list_for_owner(
         self, owner: str | None, limit: int, start: dict[str, str] | None, filters: Filters = ...
     ) -> Page[Document]: ...
     def list_all(self, limit: int, start: dict[str, str] | None, filters: Filters = ...) -> Page[Document]: ...
-    def find_by_hash(self, owner: str | None, sha256: str) -> list[Document]: ...
-    def set_hash(self, doc_id: str, owner: str | None, sha256: str, created_at: str) -> None: ...
+    def find_candidates(self, owner: str | None, size: int) -> list[Candidate]: ...
+    def set_sha256(self, doc_id: str, sha256: str) -> None: ...
     def delete(self, doc_id: str) -> int: ...
     def add_event(self, doc_id: str, event: dict[str, Any]) -> None: ...
     def stats(self, owner: str | None, everyone: bool) -> dict[str, Any]: ...
@@ -150,6 +168,13 @@ def document_from_item(item: dict[str, Any]) -> Document:
         deadline=int(item["lease_until"]) if item.get("lease_until") is not None else None,
         extractor_version=int(item["extractor_version"]) if item.get("extractor_version") is not None else None,
     )
+
+
+def candidate_from_entry(entry: dict[str, Any], size: int) -> Candidate:
+    """A by_size index entry (keys, checksum, sha256) as a duplicate candidate."""
+    created_at, _, doc_id = str(entry["gsi3sk"]).rpartition("#")
+    content = Content(size=size, checksum=entry.get("checksum"), sha256=entry.get("sha256"))
+    return Candidate(doc_id=doc_id, created_at=created_at, content=content)
 
 
 def item_from_document(doc: Document) -> dict[str, Any]:
@@ -243,21 +268,40 @@ class DynamoRepository:
         return document_from_item(load(resp["Attributes"]))
 
     def complete(
-        self, doc_id: str, attempt: str, metadata: dict[str, Any], warnings: list[str], now: str, *, version: int
-    ) -> None:
-        """PROCESSED, by the extraction numbered `version` (recorded as extractor_version)."""
+        self,
+        doc_id: str,
+        attempt: str,
+        metadata: dict[str, Any],
+        warnings: list[str],
+        now: str,
+        *,
+        version: int,
+        content: Listed | None = None,
+    ) -> str | None:
+        """PROCESSED, by the extraction numbered `version` (recorded as extractor_version).
+
+        With `content`, the document is filed in by_size with its checksum and
+        sha256, where later uploads of its owner look for duplicates. Returns
+        the version noted while this attempt ran (`note_pending`), if any.
+        """
         event = {"at": now, "event": "processed"}
-        extra = {"metadata": to_dynamo_value(metadata), "extractor_version": version}
-        self._finish(doc_id, attempt, Status.PROCESSED, extra, warnings, event, now)
+        extra: dict[str, Any] = {"metadata": to_dynamo_value(metadata), "extractor_version": version}
+        gone: tuple[str, ...] = ("error",)
+        if content is not None:
+            extra.update(size_keys(content.owner, content.content.size, doc_id, content.created_at))
+            known = {"checksum": content.content.checksum, "sha256": content.content.sha256}
+            extra.update({k: v for k, v in known.items() if v})
+            gone += tuple(k for k, v in known.items() if not v)
+        return self._finish(doc_id, attempt, Status.PROCESSED, extra, warnings, event, now, gone)
 
     def fail(
         self, doc_id: str, attempt: str, error: dict[str, str], warnings: list[str], now: str, *, version: int
-    ) -> None:
-        """FAILED with a reason, by the extraction numbered `version`."""
+    ) -> str | None:
+        """FAILED with a reason, by the extraction numbered `version`; returns the version noted meanwhile."""
         event = {"at": now, "event": "failed", "detail": error.get("code", "")}
-        self._finish(
-            doc_id, attempt, Status.FAILED, {"error": error, "extractor_version": version}, warnings, event, now
-        )
+        extra = {"error": error, "extractor_version": version}
+        gone = ("gsi3pk", "gsi3sk", "checksum", "sha256")  # a failed file is nobody's duplicate
+        return self._finish(doc_id, attempt, Status.FAILED, extra, warnings, event, now, gone)
 
     def _finish(
         self,
@@ -268,7 +312,14 @@ class DynamoRepository:
         warnings: list[str],
         event: dict[str, Any],
         now: str,
-    ) -> None:
+        gone: tuple[str, ...],
+    ) -> str | None:
+        """One conditional write ends the attempt and takes the version noted meanwhile (ReturnValues).
+
+        Folding that into this write (rather than a second update afterwards)
+        is safe: `note_pending` needs this attempt to still hold the document,
+        so nothing can be noted once this write has removed `attempt`.
+        """
         from botocore.exceptions import ClientError
 
         expr = _Expr()
@@ -280,23 +331,25 @@ class DynamoRepository:
             f"{expr.v('event', [event])})",
         ]
         sets += [f"{expr.n(k)} = {expr.v(k, v)}" for k, v in extra.items()]
-        gone = ("attempt", "lease_until", "gsi4pk", "gsi4sk") + (("error",) if status is Status.PROCESSED else ())
-        removes = [expr.n(k) for k in gone]
+        removes = [expr.n(k) for k in ("attempt", "lease_until", "gsi4pk", "gsi4sk", "pending_etag", *gone)]
         update = "SET " + ", ".join(sets) + " REMOVE " + ", ".join(removes)
         condition = f"{expr.n('attempt')} = {expr.v('attempt', attempt)}"
         try:
-            self._db.update_item(
+            resp = self._db.update_item(
                 TableName=self._table,
                 Key=dump(doc_key(doc_id)),
                 UpdateExpression=update,
                 ConditionExpression=condition,
                 ExpressionAttributeNames=expr.names,
                 ExpressionAttributeValues=dump(expr.values),
+                ReturnValues="UPDATED_OLD",
             )
         except ClientError as exc:
             if conditional_failed(exc):
                 raise StaleEvent("This attempt no longer holds the document") from exc
             raise
+        old = resp.get("Attributes", {}).get("pending_etag")
+        return str(load_value(old)) if old else None
 
     # -- the sweeper's view --------------------------------------------------
     def overdue(self, kind: Status, now_epoch: int, limit: int) -> list[Document]:
@@ -356,15 +409,20 @@ class DynamoRepository:
                 raise
 
     # -- handing work on ------------------------------------------------------
-    def release(self, doc_id: str, attempt: str) -> None:
-        """Give up a claim after a transient failure: the next delivery (or the sweeper) may claim at once."""
+    def release(self, doc_id: str, attempt: str, forget_pending: bool = False) -> None:
+        """Give up a claim after a transient failure: the next delivery (or the sweeper) may claim at once.
+
+        `forget_pending` also drops the version noted meanwhile, for a caller
+        that goes on to process the object as it is now anyway.
+        """
         from botocore.exceptions import ClientError
 
+        forget = " REMOVE pending_etag" if forget_pending else ""
         try:
             self._db.update_item(
                 TableName=self._table,
                 Key=dump(doc_key(doc_id)),
-                UpdateExpression="SET lease_until = :zero, gsi4sk = :sk",
+                UpdateExpression="SET lease_until = :zero, gsi4sk = :sk" + forget,
                 ConditionExpression="attempt = :a",
                 ExpressionAttributeValues=dump(
                     {":zero": 0, ":sk": deadline_keys(Status.PROCESSING, 0, doc_id)["gsi4sk"], ":a": attempt}
@@ -391,18 +449,6 @@ class DynamoRepository:
             if conditional_failed(exc):
                 raise StaleEvent("That attempt is no longer running") from exc
             raise
-
-    def take_pending(self, doc_id: str) -> str | None:
-        """The version noted while the last attempt ran, if any (and forget it)."""
-        resp = self._db.update_item(
-            TableName=self._table,
-            Key=dump(doc_key(doc_id)),
-            UpdateExpression="REMOVE pending_etag",
-            ConditionExpression="attribute_exists(pk)",
-            ReturnValues="UPDATED_OLD",
-        )
-        old = resp.get("Attributes", {}).get("pending_etag")
-        return str(load_value(old)) if old else None
 
     # -- reads -------------------------------------------------------------
     def get(self, doc_id: str) -> Document | None:
@@ -480,24 +526,33 @@ class DynamoRepository:
         return params
 
     # -- duplicates, deletion, timeline, stats ----------------------------
-    def find_by_hash(self, owner: str | None, sha256: str) -> list[Document]:
+    def find_candidates(self, owner: str | None, size: int) -> list[Candidate]:
+        """The owner's processed documents of exactly this size (at most MAX_CANDIDATES, oldest first)."""
         resp = self._db.query(
             TableName=self._table,
-            IndexName=BY_HASH,
-            KeyConditionExpression="gsi3pk = :h",
-            ExpressionAttributeValues=dump({":h": hash_key(owner, sha256)}),
-            Limit=20,
+            IndexName=BY_SIZE,
+            KeyConditionExpression="gsi3pk = :k",
+            ExpressionAttributeValues=dump({":k": size_pk(owner, size)}),
+            Limit=MAX_CANDIDATES,
         )
-        return [document_from_item(load(i)) for i in resp.get("Items", [])]
+        return [candidate_from_entry(load(i), size) for i in resp.get("Items", [])]
 
-    def set_hash(self, doc_id: str, owner: str | None, sha256: str, created_at: str) -> None:
-        self._db.update_item(
-            TableName=self._table,
-            Key=dump(doc_key(doc_id)),
-            UpdateExpression="SET gsi3pk = :h, gsi3sk = :s",
-            ConditionExpression="attribute_exists(pk)",
-            ExpressionAttributeValues=dump({":h": hash_key(owner, sha256), ":s": f"{created_at}#{doc_id}"}),
-        )
+    def set_sha256(self, doc_id: str, sha256: str) -> None:
+        """Keep a sha256 computed for a processed document; its by_size entry carries it from then on."""
+        from botocore.exceptions import ClientError
+
+        try:
+            self._db.update_item(
+                TableName=self._table,
+                Key=dump(doc_key(doc_id)),
+                UpdateExpression="SET sha256 = :h, #m.sha256 = :h",
+                ConditionExpression="attribute_exists(gsi3pk) AND attribute_type(#m, :map)",
+                ExpressionAttributeNames={"#m": "metadata"},
+                ExpressionAttributeValues=dump({":h": sha256, ":map": "M"}),
+            )
+        except ClientError as exc:
+            if not conditional_failed(exc):
+                raise
 
     def delete(self, doc_id: str) -> int:
         """Delete the document and every item in its partition (rows, markers); returns items deleted."""

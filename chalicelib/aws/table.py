@@ -11,8 +11,9 @@ The key scheme, in one place:
 
   by_owner    gsi1pk = OWNER#<owner|-> or EVENTS#<submitter|->   gsi1sk = <created or stored at>#<id>
   all_docs    gsi2pk = DOCS or EVENTS                            gsi2sk = <created or stored at>#<id>
-  by_hash     gsi3pk = HASH#<owner|->#<sha256>                   gsi3sk = <created at>#<id>
-              (sparse: set once a document is hashed; finds duplicates)
+  by_size     gsi3pk = SIZE#<owner|->#<bytes>                    gsi3sk = <created at>#<id>
+              (sparse: set when a document is processed; its same-size documents are its possible
+              duplicates, told apart by the S3 checksum and sha256 the index carries)
   by_deadline gsi4pk = DEADLINE#PENDING|PROCESSING               gsi4sk = <epoch, 12 digits>#<id>
               (sparse: present only while an upload or a processing attempt is outstanding)
 
@@ -36,7 +37,7 @@ from typing import Any
 NO_OWNER = "-"
 BY_OWNER = "by_owner"
 ALL_DOCS = "all_docs"
-BY_HASH = "by_hash"
+BY_SIZE = "by_size"
 BY_DEADLINE = "by_deadline"
 DOC_SK = "DOC"
 EVENT_SK = "EVENT"
@@ -101,8 +102,13 @@ def deadline_keys(kind: str, epoch: int, doc_id: str) -> dict[str, str]:
     return {"gsi4pk": deadline_pk(kind), "gsi4sk": f"{max(epoch, 0):012d}#{doc_id}"}
 
 
-def hash_key(owner: str | None, sha256: str) -> str:
-    return f"HASH#{owner or NO_OWNER}#{sha256}"
+def size_keys(owner: str | None, size: int, doc_id: str, created_at: str) -> dict[str, str]:
+    """A processed document's by_size keys: its owner's documents of exactly this many bytes."""
+    return {"gsi3pk": size_pk(owner, size), "gsi3sk": f"{created_at}#{doc_id}"}
+
+
+def size_pk(owner: str | None, size: int) -> str:
+    return f"SIZE#{owner or NO_OWNER}#{size}"
 
 
 # -- values ----------------------------------------------------------------------

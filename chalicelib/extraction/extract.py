@@ -13,6 +13,7 @@ imports the family's module itself so that later children inherit it warm.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import importlib
 import sys
 from dataclasses import dataclass, field
@@ -99,6 +100,9 @@ def extract_inline(reader: RangedReader, filename: str, head_bytes: int = HEAD_B
     metadata.update(outcome.fields)
     if outcome.details:
         metadata.setdefault("details", {}).update(outcome.details)
+    whole = reader.whole()
+    if whole is not None:  # read whole anyway: its sha256 costs no request (larger files get one only if needed)
+        metadata["sha256"] = hashlib.sha256(whole).hexdigest()
     return Result({k: v for k, v in metadata.items() if v is not None}, outcome.warnings)
 
 

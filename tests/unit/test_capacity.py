@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from bench.capacity import Index, Schema, item_size, read_units, write_cost
 
 SCHEMA = Schema(
@@ -14,11 +16,11 @@ SCHEMA = Schema(
 )
 
 
-def s(text: str) -> dict[str, str]:
+def s(text: str) -> dict[str, Any]:
     return {"S": text}
 
 
-def base(**extra: dict[str, object]) -> dict[str, dict[str, object]]:
+def base(**extra: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {"pk": s("DOC#1"), "sk": s("DOC"), **extra}
 
 
