@@ -22,6 +22,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 MIB = 1024 * 1024
+UPLOADS_PREFIX = "uploads/"
+"""Objects put under this prefix are processed."""
+RENDITIONS_PREFIX = "renditions/"
+"""Rendition pages live here, never under the uploads prefix."""
 _UNSET_POOL_ARN = "arn:aws:cognito-idp:us-east-1:123456789012:userpool/us-east-1_unset"
 _OFF = ("0", "false", "no", "off")
 
@@ -79,8 +83,8 @@ class Settings:
     client_id: str
     cognito_endpoint: str | None
     cursor_secret: str
-    uploads_prefix: str = "uploads/"
-    renditions_prefix: str = "renditions/"
+    uploads_prefix: str = UPLOADS_PREFIX
+    renditions_prefix: str = RENDITIONS_PREFIX
     max_upload_bytes: int = 512 * MIB
     hash_max_bytes: int = 2048 * MIB
     head_bytes: int = 8192
