@@ -34,24 +34,22 @@ class ConfigurationError(RuntimeError):
     """The deployment lacks a setting this call needs (a fault of the deployment, never of the request)."""
 
 
-def _int(env: Mapping[str, str], name: str, default: int) -> int:
+def _parsed[T](env: Mapping[str, str], name: str, default: T, parse: Callable[[str], T], kind: str) -> T:
     raw = env.get(name)
     if raw is None or raw == "":
         return default
     try:
-        return int(raw)
+        return parse(raw)
     except ValueError as exc:
-        raise ValueError(f"{name} must be an integer, got {raw!r}") from exc
+        raise ValueError(f"{name} must be {kind}, got {raw!r}") from exc
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    return _parsed(env, name, default, int, "an integer")
 
 
 def _float(env: Mapping[str, str], name: str, default: float) -> float:
-    raw = env.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        return float(raw)
-    except ValueError as exc:
-        raise ValueError(f"{name} must be a number, got {raw!r}") from exc
+    return _parsed(env, name, default, float, "a number")
 
 
 def _log_json(env: Mapping[str, str]) -> bool:
