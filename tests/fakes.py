@@ -93,12 +93,21 @@ class InMemoryRepository:
             item.setdefault("timeline", []).append({"at": claim.now, "event": event})
             return document_from_item(copy.deepcopy(item))
 
-    def complete(self, doc_id: str, attempt: str, metadata: dict[str, Any], warnings: list[str], now: str) -> None:
-        changes = {"metadata": copy.deepcopy(metadata), "warnings": list(warnings), "updated_at": now}
+    def complete(
+        self, doc_id: str, attempt: str, metadata: dict[str, Any], warnings: list[str], now: str, *, version: int
+    ) -> None:
+        changes = {
+            "metadata": copy.deepcopy(metadata),
+            "extractor_version": version,
+            "warnings": list(warnings),
+            "updated_at": now,
+        }
         self._finish(doc_id, attempt, Status.PROCESSED, changes, {"at": now, "event": "processed"})
 
-    def fail(self, doc_id: str, attempt: str, error: dict[str, str], warnings: list[str], now: str) -> None:
-        changes = {"error": dict(error), "warnings": list(warnings), "updated_at": now}
+    def fail(
+        self, doc_id: str, attempt: str, error: dict[str, str], warnings: list[str], now: str, *, version: int
+    ) -> None:
+        changes = {"error": dict(error), "extractor_version": version, "warnings": list(warnings), "updated_at": now}
         self._finish(
             doc_id, attempt, Status.FAILED, changes, {"at": now, "event": "failed", "detail": error.get("code", "")}
         )
