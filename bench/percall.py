@@ -450,7 +450,10 @@ class Bench:
 
     def _storage(self, doc_id: str, doc: dict[str, Any]) -> None:
         """What the document leaves stored: its items and index entries, its object and rendition."""
-        from chalicelib.extraction.rendition import rendition_key
+        try:
+            from chalicelib.aws.storage import rendition_key
+        except ImportError:  # revisions before it moved
+            from chalicelib.extraction.rendition import rendition_key  # type: ignore[attr-defined, no-redef]
 
         assert self.record is not None
         schema = self.meter.schema

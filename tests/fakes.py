@@ -106,40 +106,41 @@ class InMemoryRepository:
         version: int,
         content: Listed | None = None,
     ) -> str | None:
-        extra: dict[str, Any] = {"metadata": copy.deepcopy(metadata), "extractor_version": version}
+        changes = {
+            "metadata": copy.deepcopy(metadata),
+            "extractor_version": version,
+            "warnings": list(warnings),
+            "updated_at": now,
+        }
         gone: tuple[str, ...] = ("error",)
         if content is not None:
-            extra.update(size_keys(content.owner, content.content.size, doc_id, content.created_at))
+            changes.update(size_keys(content.owner, content.content.size, doc_id, content.created_at))
             known = {"checksum": content.content.checksum, "sha256": content.content.sha256}
-            extra.update({k: v for k, v in known.items() if v})
+            changes.update({k: v for k, v in known.items() if v})
             gone += tuple(k for k, v in known.items() if not v)
-        event = {"at": now, "event": "processed"}
-        return self._finish(doc_id, attempt, Status.PROCESSED, extra, warnings, event, now, gone)
+        return self._finish(doc_id, attempt, Status.PROCESSED, changes, {"at": now, "event": "processed"}, gone)
 
     def fail(
         self, doc_id: str, attempt: str, error: dict[str, str], warnings: list[str], now: str, *, version: int
     ) -> str | None:
-        extra = {"error": dict(error), "extractor_version": version}
+        changes = {"error": dict(error), "extractor_version": version, "warnings": list(warnings), "updated_at": now}
         event = {"at": now, "event": "failed", "detail": error.get("code", "")}
-        gone = ("gsi3pk", "gsi3sk", "checksum", "sha256")
-        return self._finish(doc_id, attempt, Status.FAILED, extra, warnings, event, now, gone)
+        return self._finish(doc_id, attempt, Status.FAILED, changes, event, ("gsi3pk", "gsi3sk", "checksum", "sha256"))
 
     def _finish(
         self,
         doc_id: str,
         attempt: str,
         status: Status,
-        extra: dict[str, Any],
-        warnings: list[str],
+        changes: dict[str, Any],
         event: dict[str, Any],
-        now: str,
         gone: tuple[str, ...],
     ) -> str | None:
         with self._lock:
             item = self._items.get(doc_id)
             if item is None or item.get("attempt") != attempt:
                 raise StaleEvent("This attempt no longer holds the document")
-            item.update(status=status.value, updated_at=now, warnings=list(warnings), **extra)
+            item.update(status=status.value, **changes)
             item.setdefault("timeline", []).append(event)
             pending = item.pop("pending_etag", None)
             for key in ("attempt", "lease_until", "gsi4pk", "gsi4sk", *gone):

@@ -20,6 +20,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from botocore.exceptions import ClientError
+
 from chalicelib.aws.batch_write import batch_write, delete_requests
 from chalicelib.aws.table import (
     ALL_DOCS,
@@ -234,8 +236,6 @@ class DynamoRepository:
 
     # -- writes ------------------------------------------------------------
     def create_pending(self, doc: Document) -> None:
-        from botocore.exceptions import ClientError
-
         try:
             self._db.put_item(
                 TableName=self._table,
@@ -248,8 +248,6 @@ class DynamoRepository:
             raise
 
     def begin_processing(self, claim: Claim) -> Document:
-        from botocore.exceptions import ClientError
-
         update, condition, expr = begin_expression(claim)
         try:
             resp = self._db.update_item(
@@ -320,8 +318,6 @@ class DynamoRepository:
         is safe: `note_pending` needs this attempt to still hold the document,
         so nothing can be noted once this write has removed `attempt`.
         """
-        from botocore.exceptions import ClientError
-
         expr = _Expr()
         sets = [
             f"{expr.n('status')} = {expr.v('status', status.value)}",
@@ -365,8 +361,6 @@ class DynamoRepository:
 
     def expire_pending(self, doc_id: str, error: dict[str, str], now: str) -> None:
         """PENDING → FAILED when nothing was uploaded in time; an upload that won the race makes it a StaleEvent."""
-        from botocore.exceptions import ClientError
-
         event = {"at": now, "event": "failed", "detail": error.get("code", "")}
         values = {
             ":failed": Status.FAILED.value,
@@ -393,8 +387,6 @@ class DynamoRepository:
 
     def postpone(self, doc_id: str, kind: Status, until_epoch: int) -> None:
         """Move a document's sweep deadline (not its lease): the sweeper looks again after until_epoch."""
-        from botocore.exceptions import ClientError
-
         keys = deadline_keys(kind, until_epoch, doc_id)
         try:
             self._db.update_item(
@@ -415,8 +407,6 @@ class DynamoRepository:
         `forget_pending` also drops the version noted meanwhile, for a caller
         that goes on to process the object as it is now anyway.
         """
-        from botocore.exceptions import ClientError
-
         forget = " REMOVE pending_etag" if forget_pending else ""
         try:
             self._db.update_item(
@@ -434,8 +424,6 @@ class DynamoRepository:
 
     def note_pending(self, doc_id: str, attempt: str, etag: str) -> None:
         """Record that a newer version arrived while `attempt` runs; that attempt processes it when done."""
-        from botocore.exceptions import ClientError
-
         try:
             self._db.update_item(
                 TableName=self._table,
@@ -539,8 +527,6 @@ class DynamoRepository:
 
     def set_sha256(self, doc_id: str, sha256: str) -> None:
         """Keep a sha256 computed for a processed document; its by_size entry carries it from then on."""
-        from botocore.exceptions import ClientError
-
         try:
             self._db.update_item(
                 TableName=self._table,
@@ -573,8 +559,6 @@ class DynamoRepository:
             params["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
 
     def add_event(self, doc_id: str, event: dict[str, Any]) -> None:
-        from botocore.exceptions import ClientError
-
         try:
             self._db.update_item(
                 TableName=self._table,
