@@ -34,7 +34,17 @@ from chalicelib.aws.repository import (
     item_from_document,
     pad_sequencer,
 )
-from chalicelib.aws.table import Page, deadline_keys, doc_key, doc_pk, error_sk, row_sk, size_keys, size_pk
+from chalicelib.aws.table import (
+    Page,
+    deadline_keys,
+    doc_key,
+    doc_pk,
+    error_sk,
+    row_sk,
+    size_keys,
+    size_pk,
+    summary_fields,
+)
 from chalicelib.errors import Conflict, StaleEvent
 from chalicelib.models import Candidate, Document, Status
 
@@ -111,6 +121,7 @@ class InMemoryRepository:
             "extractor_version": version,
             "warnings": list(warnings),
             "updated_at": now,
+            **summary_fields(metadata),
         }
         gone: tuple[str, ...] = ("error",)
         if content is not None:

@@ -44,6 +44,7 @@ from chalicelib.aws.table import (
     owner_pk,
     size_keys,
     size_pk,
+    summary_fields,
     to_dynamo_value,
 )
 from chalicelib.errors import Conflict, StaleEvent
@@ -159,7 +160,7 @@ def document_from_item(item: dict[str, Any]) -> Document:
         updated_at=item.get("updated_at", item["created_at"]),
         declared_size=from_dynamo_value(item.get("declared_size")),
         declared_type=item.get("declared_type"),
-        metadata=from_dynamo_value(item.get("metadata") or {}),
+        metadata=from_dynamo_value(item.get("metadata") or summary_fields(item)),
         error=item.get("error"),
         warnings=list(item.get("warnings") or []),
         records=from_dynamo_value(item.get("records")),
@@ -192,6 +193,7 @@ def item_from_document(doc: Document) -> dict[str, Any]:
         "created_at": doc.created_at,
         "updated_at": doc.updated_at,
         "metadata": to_dynamo_value(doc.metadata),
+        **to_dynamo_value(summary_fields(doc.metadata)),
         "warnings": list(doc.warnings),
         "timeline": to_dynamo_value(doc.timeline),
     }
@@ -283,7 +285,11 @@ class DynamoRepository:
         the version noted while this attempt ran (`note_pending`), if any.
         """
         event = {"at": now, "event": "processed"}
-        extra: dict[str, Any] = {"metadata": to_dynamo_value(metadata), "extractor_version": version}
+        extra: dict[str, Any] = {
+            "metadata": to_dynamo_value(metadata),
+            "extractor_version": version,
+            **to_dynamo_value(summary_fields(metadata)),
+        }
         gone: tuple[str, ...] = ("error",)
         if content is not None:
             extra.update(size_keys(content.owner, content.content.size, doc_id, content.created_at))
@@ -349,7 +355,12 @@ class DynamoRepository:
 
     # -- the sweeper's view --------------------------------------------------
     def overdue(self, kind: Status, now_epoch: int, limit: int) -> list[Document]:
-        """Documents of this kind whose deadline passed, oldest deadline first (a query on a sparse index)."""
+        """Documents of this kind whose deadline passed, oldest deadline first.
+
+        A query on the sparse, keys-only by_deadline index finds them; each is
+        then read as it is now (consistently). Overdue documents are the rare
+        ones, so the index stays small and cheap to write on every claim.
+        """
         resp = self._db.query(
             TableName=self._table,
             IndexName=BY_DEADLINE,
@@ -357,7 +368,8 @@ class DynamoRepository:
             ExpressionAttributeValues=dump({":k": deadline_pk(kind), ":now": f"{now_epoch:012d}"}),
             Limit=limit,
         )
-        return [document_from_item(load(i)) for i in resp.get("Items", [])]
+        found = (self.get(str(load(i)["pk"]).removeprefix("DOC#")) for i in resp.get("Items", []))
+        return [d for d in found if d is not None]
 
     def expire_pending(self, doc_id: str, error: dict[str, str], now: str) -> None:
         """PENDING → FAILED when nothing was uploaded in time; an upload that won the race makes it a StaleEvent."""
@@ -498,7 +510,7 @@ class DynamoRepository:
         if filters.status:
             clauses.append(f"{expr.n('status')} = {expr.v('status', filters.status)}")
         if filters.family:
-            clauses.append(f"{expr.n('metadata')}.{expr.n('family')} = {expr.v('family', filters.family)}")
+            clauses.append(f"{expr.n('family')} = {expr.v('family', filters.family)}")
         if filters.name_prefix:
             clauses.append(f"begins_with({expr.n('filename')}, {expr.v('prefix', filters.name_prefix)})")
         params: dict[str, Any] = {
@@ -579,8 +591,8 @@ class DynamoRepository:
             "TableName": self._table,
             "IndexName": index,
             "KeyConditionExpression": "#k = :v",
-            "ProjectionExpression": "#s, #m.#f",
-            "ExpressionAttributeNames": {"#k": key, "#s": "status", "#m": "metadata", "#f": "family"},
+            "ProjectionExpression": "#s, #f",
+            "ExpressionAttributeNames": {"#k": key, "#s": "status", "#f": "family"},
             "ExpressionAttributeValues": dump({":v": value}),
         }
         rows = []
@@ -590,7 +602,7 @@ class DynamoRepository:
             if not resp.get("LastEvaluatedKey"):
                 break
             params["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
-        return count_stats((r.get("status", ""), (r.get("metadata") or {}).get("family")) for r in rows)
+        return count_stats((r.get("status", ""), r.get("family")) for r in rows)
 
 
 def count_stats(pairs: Any) -> dict[str, Any]:

@@ -11,11 +11,15 @@ The key scheme, in one place:
 
   by_owner    gsi1pk = OWNER#<owner|-> or EVENTS#<submitter|->   gsi1sk = <created or stored at>#<id>
   all_docs    gsi2pk = DOCS or EVENTS                            gsi2sk = <created or stored at>#<id>
+              (both project LISTED: a document's list-view fields, an event's fields; never a
+              document's metadata, warnings or timeline, so a write that changes only those
+              costs these indexes nothing, and a list page is one query)
   by_size     gsi3pk = SIZE#<owner|->#<bytes>                    gsi3sk = <created at>#<id>
               (sparse: set when a document is processed; its same-size documents are its possible
               duplicates, told apart by the S3 checksum and sha256 the index carries)
   by_deadline gsi4pk = DEADLINE#PENDING|PROCESSING               gsi4sk = <epoch, 12 digits>#<id>
-              (sparse: present only while an upload or a processing attempt is outstanding)
+              (sparse: present only while an upload or a processing attempt is outstanding;
+              keys only, the sweeper reads the few overdue documents themselves)
 
 Everything that belongs to a document lives in its partition, so deleting
 the partition deletes it all. Items are written and read as DynamoDB
@@ -36,6 +40,16 @@ from typing import Any
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
 NO_OWNER = "-"
+SUMMARY = ("family", "mime_type", "size")
+"""Metadata fields a document also keeps at the top level, for the listing indexes to project."""
+LISTED = (
+    *("id", "owner", "filename", "status", "created_at", "updated_at", "error", *SUMMARY),
+    *("state", "source", "detail_type", "time", "stored_at", "detail", "submitted_by", "reason"),
+)
+"""What by_owner and all_docs project (INCLUDE): a document's list view and stats, a producer event whole.
+Every filter on those indexes names one of these; local/provision.py and infra/docpipe.yaml declare them."""
+CANDIDATE_FIELDS = ("checksum", "sha256")
+"""What by_size projects besides its keys."""
 BY_OWNER = "by_owner"
 ALL_DOCS = "all_docs"
 BY_SIZE = "by_size"
@@ -101,6 +115,11 @@ def deadline_pk(kind: str) -> str:
 
 def deadline_keys(kind: str, epoch: int, doc_id: str) -> dict[str, str]:
     return {"gsi4pk": deadline_pk(kind), "gsi4sk": f"{max(epoch, 0):012d}#{doc_id}"}
+
+
+def summary_fields(metadata: dict[str, Any]) -> dict[str, Any]:
+    """The list-view fields of a document's metadata, kept at the top level (see SUMMARY)."""
+    return {k: metadata[k] for k in SUMMARY if metadata.get(k) is not None}
 
 
 def size_keys(owner: str | None, size: int, doc_id: str, created_at: str) -> dict[str, str]:

@@ -40,14 +40,14 @@ def test_exceptions_are_logged_as_one_json_line():
     assert "ValueError: bad <input>" in json.loads(line)["exception"]
 
 
-def test_file_metrics_are_emf_documents_with_stage_and_family_dimensions(monkeypatch):
+def test_file_metrics_are_emf_documents_with_one_stage_dimension_and_the_family_as_a_field(monkeypatch):
     monkeypatch.setenv("DOCPIPE_STAGE", "prod")
     out = io.StringIO()
     doc = observability.file_processed("pdf", 812.5, stream=out)
     assert json.loads(out.getvalue()) == doc
     directive = doc["_aws"]["CloudWatchMetrics"][0]
     assert directive["Namespace"] == "docpipe"
-    assert directive["Dimensions"] == [["Stage"], ["Stage", "Family"]]
+    assert directive["Dimensions"] == [["Stage"]]  # one billed metric each, whatever the family
     assert {m["Name"]: m["Unit"] for m in directive["Metrics"]} == {
         "FilesProcessed": "Count",
         "ExtractionDuration": "Milliseconds",
@@ -61,6 +61,23 @@ def test_failed_files_and_ingested_rows_are_counted():
     assert (failed["Family"], failed["Reason"], failed["FilesFailed"]) == ("unknown", "corrupt", 1.0)
     rows = observability.rows_ingested(500, stream=io.StringIO())
     assert rows["RowsIngested"] == 500.0
+
+
+def test_the_billed_metric_count_does_not_grow_with_families_or_failure_reasons():
+    docs = [observability.file_processed(f, 10.0, stream=io.StringIO()) for f in ("pdf", "image", "media")]
+    docs += [
+        observability.file_failed(f, r, stream=io.StringIO()) for f, r in (("pdf", "corrupt"), ("image", "timeout"))
+    ]
+    docs.append(observability.rows_ingested(5, stream=io.StringIO()))
+    combos = {
+        (metric["Name"], tuple((d, doc[d]) for d in dims))
+        for doc in docs
+        for directive in doc["_aws"]["CloudWatchMetrics"]
+        for dims in directive["Dimensions"]
+        for metric in directive["Metrics"]
+    }
+    assert len(combos) == 4  # FilesProcessed, ExtractionDuration, FilesFailed, RowsIngested, each by Stage
+    assert {doc.get("Family") for doc in docs[:5]} == {"pdf", "image", "media"}  # still in the line for Logs Insights
 
 
 def test_json_logs_are_on_for_lambda_and_off_locally_unless_asked():
