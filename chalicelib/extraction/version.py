@@ -14,5 +14,5 @@ from __future__ import annotations
 
 from typing import Final
 
-EXTRACTOR_VERSION: Final = 2
-SOURCES_DIGEST: Final = "480f8741d9f56266b34ea5c7af584f96d0cbad56051f6e9da690d63ad39cbca9"
+EXTRACTOR_VERSION: Final = 3
+SOURCES_DIGEST: Final = "61e33afcd8a7c5b32cb4cc94627b22cbbf3718b466b98bb076a48e74d89a9d78"
