@@ -21,6 +21,7 @@ import logging
 from dataclasses import replace
 from typing import Protocol
 
+from chalicelib.errors import ExtractionFailed
 from chalicelib.models import Candidate, Content, Document
 
 log = logging.getLogger("docpipe.duplicates")
@@ -102,8 +103,6 @@ class DuplicateCheck:
 
     def _their_sha256(self, candidate: Candidate) -> Content:
         """The candidate's sha256, computed from its object and kept on it; its content unchanged if that fails."""
-        from chalicelib.errors import ExtractionFailed
-
         other = self._store.get(candidate.doc_id)
         if other is None:
             return candidate.content

@@ -43,7 +43,7 @@ NO_OWNER = "-"
 SUMMARY = ("family", "mime_type", "size")
 """Metadata fields a document also keeps at the top level, for the listing indexes to project."""
 LISTED = (
-    *("id", "owner", "filename", "status", "created_at", "updated_at", "error", *SUMMARY),
+    *("id", "owner", "filename", "status", "created_at", "updated_at", "error", "extractor_version", *SUMMARY),
     *("state", "source", "detail_type", "time", "stored_at", "detail", "submitted_by", "reason"),
 )
 """What by_owner and all_docs project (INCLUDE): a document's list view and stats, a producer event whole.
