@@ -12,8 +12,8 @@ every metadata value, is escaped here on its way into the page.
 The page carries no script and loads nothing: its own Content-Security-Policy
 meta tag allows inline styles and `data:` images only, and the stricter
 `HEADER_CSP` (adding `sandbox` and `frame-ancestors`, which a meta tag cannot
-carry) is meant for the response that serves it. Content is read in a forked
-child under time and memory limits (`bounds.run_bounded`), and the page is
+carry) is meant for the response that serves it. Content is read in a sandbox
+worker under time and memory limits (the file's extraction session), and the page is
 kept under `Budget.max_output_bytes` by shrinking the largest parts.
 `render` does not raise for a bad file: what could not be shown becomes a
 warning, and the page falls back to the metadata.
@@ -23,8 +23,8 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from chalicelib.config import Settings
@@ -33,6 +33,7 @@ from chalicelib.extraction import bounds
 from chalicelib.extraction.reader import RangedReader
 from chalicelib.extraction.renditions import load, module_for
 from chalicelib.extraction.renditions.base import Block, Budget, Content, Fields, Items, cut, esc
+from chalicelib.extraction.sandbox import Session
 
 RENDITIONS_PREFIX = "renditions/"
 UPLOADS_PREFIX = "uploads/"
@@ -176,16 +177,20 @@ def render(
     budget: Budget | None = None,
     limits: bounds.Limits | None = None,
     sandbox: bool | None = None,
+    session: Session | None = None,
 ) -> Rendition:
-    """The page for `document` (its public dict), with content read through `reader` when given."""
+    """The page for `document` (its public dict), with content read through `reader` when given.
+
+    Pass the `session` the file was extracted in, so the content is read from the same worker's cache.
+    """
     budget = budget or Budget()
     metadata = _metadata(document)
     module = module_for(_str(metadata.get("family")), _str(metadata.get("mime_type")))
     content, warnings, bytes_read = Content(), list[str](), 0
     if reader is not None and module is not None:
         before = reader.bytes_fetched
-        content, warnings, fetched = _content(module, reader, document, budget, limits, sandbox)
-        bytes_read = reader.bytes_fetched - before + fetched
+        content, warnings = _content(module, reader, document, budget, limits, sandbox, session)
+        bytes_read = reader.bytes_fetched - before
     body = page(document, content, warnings, budget)
     return Rendition(body=body, headers=serving_headers(), warnings=warnings, bytes_read=bytes_read)
 
@@ -206,36 +211,34 @@ def _content(
     budget: Budget,
     limits: bounds.Limits | None,
     sandbox: bool | None,
-) -> tuple[Content, list[str], int]:
+    session: Session | None,
+) -> tuple[Content, list[str]]:
     """Run the content module, bounded; a failure becomes a warning and no content."""
     family = module.rsplit(".", 1)[-1]
     try:
-        produce = load(module)
         if not (bounds.sandbox_enabled() if sandbox is None else sandbox):
-            content = produce(reader, document, budget)
-            return content, list(content.warnings), 0
-        payload = bounds.run_bounded(_in_child(produce, reader, document, budget), limits or limits_from_env())
-        content = Content.from_dict(payload["content"])
-        return content, list(content.warnings), int(payload["bytes_fetched"])
+            content = load(module)(reader, document, budget)
+        elif session is None:
+            with Session(reader) as own:
+                return _content(module, reader, document, budget, limits, True, own)
+        else:
+            payload = session.call(
+                content_in_worker, module, document, asdict(budget), limits=limits or limits_from_env()
+            )
+            content = Content.from_dict(payload)
+        return content, list(content.warnings)
     except ExtractionFailed as exc:
         reason = f"{exc.code}: {exc.message}"
     except Exception as exc:  # a parser's own error on hostile bytes: the page still shows the metadata
         reason = f"{type(exc).__name__}: {str(exc)[:200]}"
-    return Content(), [f"rendition: {family} content left out ({reason})"], 0
+    return Content(), [f"rendition: {family} content left out ({reason})"]
 
 
-def _in_child(
-    produce: Callable[[RangedReader, dict[str, Any], Budget], Content],
-    reader: RangedReader,
-    document: dict[str, Any],
-    budget: Budget,
-) -> Callable[[], dict[str, Any]]:
-    def work() -> dict[str, Any]:
-        before = reader.bytes_fetched
-        content = produce(reader, document, budget)
-        return {"content": content.to_dict(), "bytes_fetched": reader.bytes_fetched - before}
-
-    return work
+def content_in_worker(
+    reader: RangedReader, module: str, document: dict[str, Any], budget: dict[str, Any]
+) -> dict[str, Any]:
+    """The sandbox job: one content module's blocks for the page, as data."""
+    return load(module)(reader, document, Budget(**budget)).to_dict()
 
 
 # --- the page ---------------------------------------------------------------

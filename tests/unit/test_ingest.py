@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import os
-import signal
 import time
 from typing import Any
 
@@ -15,6 +13,7 @@ from chalicelib.ingest import IngestService, dropped_document_id, objects_from_s
 from chalicelib.models import Document, ObjectRef, Status, utcnow
 from tests.fakes import InMemoryRepository, InMemoryStorage
 from tests.support import samples
+from tests.support.sandbox import kill_workers
 
 BUCKET = "docpipe-uploads"
 
@@ -281,8 +280,8 @@ def test_a_newer_version_that_arrives_during_an_attempt_is_processed_by_that_att
     newer: list[str] = []
     real_extract = service._extract
 
-    def extract_then_replace(doc: Document) -> object:
-        result = real_extract(doc)
+    def extract_then_replace(doc: Document, *rest: Any) -> object:
+        result = real_extract(doc, *rest)
         if not newer:  # while the first attempt runs, version 2 lands and its event arrives
             new = drop(storage, "uploads/ledger.pdf", samples.pdf(pages=5))
             newer.append(service.process(new).reason or "")
@@ -314,7 +313,7 @@ def test_an_unexpected_failure_while_finishing_gives_the_claim_back_for_the_rede
 
 
 def _reader_that(storage: InMemoryStorage, misbehave: Any) -> Any:
-    """storage.reader whose first fetch misbehaves (in the extraction child), later ones read normally."""
+    """storage.reader whose first fetch misbehaves (for the extraction worker), later ones read normally."""
     from chalicelib.extraction.reader import RangedReader
 
     real = storage.reader
@@ -338,7 +337,7 @@ def _reader_that(storage: InMemoryStorage, misbehave: Any) -> Any:
 @pytest.mark.parametrize(
     "misbehave",
     [
-        pytest.param(lambda: os.kill(os.getpid(), signal.SIGKILL), id="the child killed from outside"),
+        pytest.param(kill_workers, id="the worker killed from outside"),
         pytest.param(lambda: time.sleep(30), id="storage stalled past the deadline"),
     ],
 )
@@ -349,7 +348,7 @@ def test_a_platform_fault_during_extraction_gives_the_claim_back_and_never_fails
 
     _, repo, storage = parts
     settings = Settings.from_env({"DOCPIPE_BUCKET": BUCKET, "DOCPIPE_EXTRACT_TIMEOUT": "1"})
-    service = IngestService(repo, storage, settings)  # type: ignore[arg-type]
+    service = IngestService(repo, storage, settings)
     ref = drop(storage, "uploads/innocent.pdf", samples.pdf())
     monkeypatch.setattr(storage, "reader", _reader_that(storage, misbehave))
     with pytest.raises(TransientError):
