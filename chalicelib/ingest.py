@@ -24,6 +24,8 @@ from chalicelib.errors import PLATFORM_CODES, ExtractionFailed, StaleEvent, Tran
 from chalicelib.extraction import bounds
 from chalicelib.extraction.reader import RangedReader
 from chalicelib.extraction.sandbox import Session
+from chalicelib.extraction.text import Text, read_text, text_key
+from chalicelib.extraction.text import put_object_args as text_object
 from chalicelib.lifecycle import Lifecycle
 from chalicelib.models import Document, ObjectRef, Status, utcnow
 
@@ -325,13 +327,18 @@ class IngestService:
     def _render(
         self, doc: Document, metadata: dict[str, Any], warnings: list[str], reader: RangedReader, session: Session
     ) -> None:
-        """Write the HTML rendition; a failure here is a warning, never a failed document."""
+        """Write the text and the HTML rendition; a failure here is a warning, never a failed document.
+
+        Both read the file in the session it was extracted in (one worker, one
+        cache), so the object is fetched once for all three.
+        """
+        found = self._text(doc, metadata, warnings, reader, session)
         try:
             from chalicelib.extraction.rendition import render, rendition_key
 
             public = {**doc.to_public(), "status": "PROCESSED", "metadata": metadata, "warnings": list(warnings)}
             limits = bounds.Limits.for_rendition(self._settings)
-            page = render(public, reader, limits=limits, sandbox=self._settings.sandbox, session=session.on(reader))
+            page = render(public, reader, limits=limits, sandbox=self._settings.sandbox, session=session, text=found)
             key = rendition_key(doc.id, self._settings.renditions_prefix, self._settings.uploads_prefix)
             self._storage.put_rendition(doc.bucket, key, page.put_object_args())
             warnings.extend(page.warnings)
@@ -339,6 +346,32 @@ class IngestService:
         except Exception:
             log.exception("rendition failed", extra={"doc_id": doc.id})
             warnings.append("rendition: could not be written")
+
+    def _text(
+        self, doc: Document, metadata: dict[str, Any], warnings: list[str], reader: RangedReader, session: Session
+    ) -> Text | None:
+        """Store the document's plain text beside its rendition; note its language and word count."""
+        limits = bounds.Limits.for_extraction(self._settings)
+        found, problems = read_text(reader, metadata, limits, self._settings.sandbox, session)
+        warnings.extend(problems)
+        if found is None:
+            return None
+        key = text_key(doc.id, self._settings.renditions_prefix, self._settings.uploads_prefix)
+        try:
+            self._storage.put_rendition(doc.bucket, key, text_object(found))
+        except Exception:
+            log.exception("text could not be stored", extra={"doc_id": doc.id})
+            warnings.append("text: could not be written")
+            return found
+        if found.language and not metadata.get("language"):
+            metadata["language"] = found.language
+        metadata.setdefault("word_count", found.word_count)
+        metadata.setdefault("details", {})["text"] = {
+            "bytes": found.size,
+            "truncated": found.truncated,
+            "language": found.language,
+        }
+        return found
 
     def _extract(self, doc: Document, session: Session) -> tuple[dict[str, Any], list[str], RangedReader]:
         from chalicelib.extraction.extract import extract

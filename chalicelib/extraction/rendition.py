@@ -32,8 +32,9 @@ from chalicelib.errors import ExtractionFailed
 from chalicelib.extraction import bounds
 from chalicelib.extraction.reader import RangedReader
 from chalicelib.extraction.renditions import load, module_for
-from chalicelib.extraction.renditions.base import Block, Budget, Content, Fields, Items, cut, esc
+from chalicelib.extraction.renditions.base import Block, Budget, Content, Excerpt, Fields, Items, cut, esc
 from chalicelib.extraction.sandbox import Session
+from chalicelib.extraction.text import Text
 
 RENDITIONS_PREFIX = "renditions/"
 UPLOADS_PREFIX = "uploads/"
@@ -178,10 +179,13 @@ def render(
     limits: bounds.Limits | None = None,
     sandbox: bool | None = None,
     session: Session | None = None,
+    text: Text | None = None,
 ) -> Rendition:
     """The page for `document` (its public dict), with content read through `reader` when given.
 
-    Pass the `session` the file was extracted in, so the content is read from the same worker's cache.
+    Pass the `session` the file was extracted in, so the content is read from
+    the same worker's cache, and the document's `text` (`extraction.text`),
+    which the page shows where the content module shows none.
     """
     budget = budget or Budget()
     metadata = _metadata(document)
@@ -191,8 +195,16 @@ def render(
         before = reader.bytes_fetched
         content, warnings = _content(module, reader, document, budget, limits, sandbox, session)
         bytes_read = reader.bytes_fetched - before
+    if text is not None and not any(isinstance(block, Excerpt) for block in content.blocks):
+        content = Content([*content.blocks, _text_block(text, budget)], content.warnings)
     body = page(document, content, warnings, budget)
     return Rendition(body=body, headers=serving_headers(), warnings=warnings, bytes_read=bytes_read)
+
+
+def _text_block(text: Text, budget: Budget) -> Excerpt:
+    shown, cut_off = cut(text.text, budget.excerpt_chars)
+    note = f"The first {len(shown):,} characters of the document's text." if cut_off or text.truncated else None
+    return Excerpt("Text", shown, note)
 
 
 def _metadata(document: dict[str, Any]) -> dict[str, Any]:

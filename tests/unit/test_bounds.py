@@ -138,8 +138,8 @@ def test_a_parser_spinning_past_the_wall_clock_deadline_ends_as_timeout() -> Non
 
 def test_a_child_that_makes_no_progress_until_the_deadline_is_interrupted_not_the_files_fault() -> None:
     started = time.monotonic()
-    assert code_of(hang, limits=Limits(wall_seconds=0.5, cpu_seconds=5.0)) == "interrupted"
-    assert time.monotonic() - started < 2.0
+    assert code_of(hang, limits=Limits(wall_seconds=2.0, cpu_seconds=5.0)) == "interrupted"
+    assert time.monotonic() - started < 4.0
 
 
 def test_a_busy_loop_ends_as_timeout_through_the_cpu_limit() -> None:

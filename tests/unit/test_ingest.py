@@ -218,6 +218,42 @@ def test_a_rendition_failure_leaves_the_document_processed_with_a_warning(parts,
     assert doc.status is Status.PROCESSED and "rendition: could not be written" in doc.warnings
 
 
+def test_a_text_bearing_document_gets_its_text_stored_beside_the_rendition_read_in_one_pass(parts) -> None:
+    service, repo, storage = parts
+    words = "The committee approved the budget for the new library after a long debate about the roof."
+    data = samples.text_pdf([words, words])
+    reads: list[tuple[int, int]] = []
+    real = storage.reader
+
+    def counted(bucket: str, key: str, size: int, etag: str | None = None) -> object:
+        reader = real(bucket, key, size, etag)
+        fetch = reader._fetch
+        reader._fetch = lambda start, end: reads.append((start, end)) or fetch(start, end)
+        return reader
+
+    storage.reader = counted  # type: ignore[method-assign]
+    outcome = service.process(drop(storage, "uploads/minutes.pdf", data))
+    doc = repo.get(outcome.doc_id)
+    assert doc.metadata["language"] == "en" and doc.metadata["word_count"] == 2 * len(words.split())
+    assert doc.metadata["details"]["text"] == {"bytes": 2 * len(words) + 2, "truncated": False, "language": "en"}
+    assert storage.objects[(BUCKET, f"renditions/{outcome.doc_id}.txt")].decode() == f"{words}\n\n{words}"
+    assert words in storage.objects[(BUCKET, f"renditions/{outcome.doc_id}.html")].decode()
+    assert sum(end - start + 1 for start, end in reads) == len(data)  # extraction, text and page: one read
+
+
+def test_a_document_that_declares_its_language_keeps_it_and_the_detected_one_is_noted(parts) -> None:
+    from tests.unit.extractors.test_office import ooxml
+
+    service, repo, storage = parts
+    french = "Le conseil municipal a approuvé le budget de la nouvelle bibliothèque après un long débat."
+    body = f'<w:document xmlns:w="w"><w:body><w:p><w:r><w:t>{french}</w:t></w:r></w:p></w:body></w:document>'
+    data = ooxml("word/document.xml", **{"word/document.xml": body})  # its core.xml says en-GB, 420 words
+    outcome = service.process(drop(storage, "uploads/note.docx", data))
+    doc = repo.get(outcome.doc_id)
+    assert (doc.metadata["language"], doc.metadata["word_count"]) == ("en-GB", 420)
+    assert doc.metadata["details"]["text"]["language"] == "fr"
+
+
 def test_an_attempt_that_lost_its_lease_stops_quietly(parts, monkeypatch) -> None:
     from chalicelib.errors import StaleEvent
 
