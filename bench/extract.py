@@ -30,9 +30,10 @@ from pathlib import Path
 from typing import Any
 
 from chalicelib.errors import ExtractionFailed
-from chalicelib.extraction.bounds import Limits, run_bounded
+from chalicelib.extraction.bounds import Limits
 from chalicelib.extraction.extract import extract
 from chalicelib.extraction.reader import file_reader
+from chalicelib.extraction.sandbox import run_bounded
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_CORPUS = REPO.parent / "shared" / "corpus"

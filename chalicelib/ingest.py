@@ -15,17 +15,22 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import unquote_plus
+
+from botocore.exceptions import ClientError, HTTPClientError
+from botocore.exceptions import ConnectionError as ConnectionLost
 
 from chalicelib import observability
 from chalicelib.aws.repository import Claim, Repository
-from chalicelib.aws.storage import UNLINKABLE_WARNING, S3Storage, linkable
+from chalicelib.aws.storage import UNLINKABLE_WARNING, S3Storage, linkable, rendition_key, text_key
 from chalicelib.config import Settings
 from chalicelib.errors import PLATFORM_CODES, ExtractionFailed, StaleEvent, TransientError
 from chalicelib.extraction import bounds
 from chalicelib.extraction.reader import RangedReader
 from chalicelib.extraction.sandbox import Session
-from chalicelib.extraction.text import Text, read_text, text_key
+from chalicelib.extraction.text import Text, read_text
 from chalicelib.extraction.text import put_object_args as text_object
+from chalicelib.extraction.version import EXTRACTOR_VERSION
 from chalicelib.lifecycle import Lifecycle
 from chalicelib.models import Document, ObjectRef, Status, utcnow
 
@@ -67,8 +72,6 @@ def dropped_document_id(bucket: str, key: str) -> str:
 
 def objects_from_s3_event(event: dict[str, Any]) -> list[ObjectRef]:
     """Every record of a Lambda S3 event (keys arrive URL-encoded, '+' for space)."""
-    from urllib.parse import unquote_plus
-
     refs = []
     for record in event.get("Records", []):
         s3 = record.get("s3", {})
@@ -90,8 +93,6 @@ def objects_from_s3_event(event: dict[str, Any]) -> list[ObjectRef]:
 
 def objects_from_eventbridge(event: dict[str, Any]) -> list[ObjectRef]:
     """The object of an S3 "Object Created" EventBridge event (keys URL-encoded, as in notifications)."""
-    from urllib.parse import unquote_plus
-
     detail = event.get("detail") or {}
     obj, bucket = detail.get("object") or {}, detail.get("bucket") or {}
     if not isinstance(obj.get("key"), str) or not isinstance(bucket.get("name"), str):
@@ -258,7 +259,7 @@ class IngestService:
                 log.exception("unexpected error while processing", extra={"doc_id": doc.id})
                 error = {"code": "internal", "message": "Unexpected error while processing the file"}
             if error is not None:
-                self._repo.fail(doc.id, claim.attempt, error, warnings, utcnow())
+                self._repo.fail(doc.id, claim.attempt, error, warnings, utcnow(), version=EXTRACTOR_VERSION)
                 log.info("document failed", extra={"doc_id": doc.id, "reason": error["code"]})
                 self._lifecycle.failed(doc, error)
                 observability.file_failed(doc.metadata.get("family"), error["code"])
@@ -298,7 +299,7 @@ class IngestService:
     ) -> None:
         self._mark_duplicate(doc, metadata)
         self._render(doc, metadata, warnings, reader, session)
-        self._repo.complete(doc.id, claim.attempt, metadata, warnings, utcnow())
+        self._repo.complete(doc.id, claim.attempt, metadata, warnings, utcnow(), version=EXTRACTOR_VERSION)
         if metadata.get("sha256"):
             self._repo.set_hash(doc.id, doc.owner, metadata["sha256"], doc.created_at)
         log.info("document processed", extra={"doc_id": doc.id, "family": metadata.get("family")})
@@ -334,7 +335,7 @@ class IngestService:
         """
         found = self._text(doc, metadata, warnings, reader, session)
         try:
-            from chalicelib.extraction.rendition import render, rendition_key
+            from chalicelib.extraction.rendition import render
 
             public = {**doc.to_public(), "status": "PROCESSED", "metadata": metadata, "warnings": list(warnings)}
             limits = bounds.Limits.for_rendition(self._settings)
@@ -415,12 +416,10 @@ def _first_sight(doc: Document) -> bool:
 
 def is_transient(exc: BaseException) -> bool:
     """Throttling, 5xx, timeouts and dropped connections: worth a retry, never a failed document."""
-    from botocore.exceptions import ClientError, ConnectionError, HTTPClientError
-
     if isinstance(exc, TransientError):
         return True
     if isinstance(exc, ClientError):
         error = exc.response.get("Error", {})
         status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
         return error.get("Code") in _THROTTLING or int(status or 0) >= 500
-    return isinstance(exc, (ConnectionError, HTTPClientError, TimeoutError))
+    return isinstance(exc, (ConnectionLost, HTTPClientError, TimeoutError))

@@ -20,6 +20,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from botocore.exceptions import ClientError
+
 from chalicelib.aws.batch_write import batch_write, delete_requests
 from chalicelib.aws.table import (
     ALL_DOCS,
@@ -109,8 +111,12 @@ class Repository(Protocol):
     def take_pending(self, doc_id: str) -> str | None: ...
     def get(self, doc_id: str) -> Document | None: ...
     def begin_processing(self, claim: Claim) -> Document: ...
-    def complete(self, doc_id: str, attempt: str, metadata: dict[str, Any], warnings: list[str], now: str) -> None: ...
-    def fail(self, doc_id: str, attempt: str, error: dict[str, str], warnings: list[str], now: str) -> None: ...
+    def complete(
+        self, doc_id: str, attempt: str, metadata: dict[str, Any], warnings: list[str], now: str, *, version: int
+    ) -> None: ...
+    def fail(
+        self, doc_id: str, attempt: str, error: dict[str, str], warnings: list[str], now: str, *, version: int
+    ) -> None: ...
     def list_for_owner(
         self, owner: str | None, limit: int, start: dict[str, str] | None, filters: Filters = ...
     ) -> Page[Document]: ...
@@ -144,6 +150,7 @@ def document_from_item(item: dict[str, Any]) -> Document:
         attempt=item.get("attempt"),
         attempts=int(item.get("attempts") or 0),
         deadline=int(item["lease_until"]) if item.get("lease_until") is not None else None,
+        extractor_version=int(item["extractor_version"]) if item.get("extractor_version") is not None else None,
     )
 
 
@@ -170,6 +177,7 @@ def item_from_document(doc: Document) -> dict[str, Any]:
         "records": to_dynamo_value(doc.records) if doc.records is not None else None,
         "etag": doc.etag,
         "attempt": doc.attempt,
+        "extractor_version": doc.extractor_version,
     }
     item.update({k: v for k, v in optional.items() if v is not None})
     if doc.status is Status.PENDING and doc.deadline is not None:
@@ -203,8 +211,6 @@ class DynamoRepository:
 
     # -- writes ------------------------------------------------------------
     def create_pending(self, doc: Document) -> None:
-        from botocore.exceptions import ClientError
-
         try:
             self._db.put_item(
                 TableName=self._table,
@@ -217,8 +223,6 @@ class DynamoRepository:
             raise
 
     def begin_processing(self, claim: Claim) -> Document:
-        from botocore.exceptions import ClientError
-
         update, condition, expr = begin_expression(claim)
         try:
             resp = self._db.update_item(
@@ -236,13 +240,22 @@ class DynamoRepository:
             raise
         return document_from_item(load(resp["Attributes"]))
 
-    def complete(self, doc_id: str, attempt: str, metadata: dict[str, Any], warnings: list[str], now: str) -> None:
+    def complete(
+        self, doc_id: str, attempt: str, metadata: dict[str, Any], warnings: list[str], now: str, *, version: int
+    ) -> None:
+        """PROCESSED, by the extraction numbered `version` (recorded as extractor_version)."""
         event = {"at": now, "event": "processed"}
-        self._finish(doc_id, attempt, Status.PROCESSED, {"metadata": to_dynamo_value(metadata)}, warnings, event, now)
+        extra = {"metadata": to_dynamo_value(metadata), "extractor_version": version}
+        self._finish(doc_id, attempt, Status.PROCESSED, extra, warnings, event, now)
 
-    def fail(self, doc_id: str, attempt: str, error: dict[str, str], warnings: list[str], now: str) -> None:
+    def fail(
+        self, doc_id: str, attempt: str, error: dict[str, str], warnings: list[str], now: str, *, version: int
+    ) -> None:
+        """FAILED with a reason, by the extraction numbered `version`."""
         event = {"at": now, "event": "failed", "detail": error.get("code", "")}
-        self._finish(doc_id, attempt, Status.FAILED, {"error": error}, warnings, event, now)
+        self._finish(
+            doc_id, attempt, Status.FAILED, {"error": error, "extractor_version": version}, warnings, event, now
+        )
 
     def _finish(
         self,
@@ -254,8 +267,6 @@ class DynamoRepository:
         event: dict[str, Any],
         now: str,
     ) -> None:
-        from botocore.exceptions import ClientError
-
         expr = _Expr()
         sets = [
             f"{expr.n('status')} = {expr.v('status', status.value)}",
@@ -297,8 +308,6 @@ class DynamoRepository:
 
     def expire_pending(self, doc_id: str, error: dict[str, str], now: str) -> None:
         """PENDING → FAILED when nothing was uploaded in time; an upload that won the race makes it a StaleEvent."""
-        from botocore.exceptions import ClientError
-
         event = {"at": now, "event": "failed", "detail": error.get("code", "")}
         values = {
             ":failed": Status.FAILED.value,
@@ -325,8 +334,6 @@ class DynamoRepository:
 
     def postpone(self, doc_id: str, kind: Status, until_epoch: int) -> None:
         """Move a document's sweep deadline (not its lease): the sweeper looks again after until_epoch."""
-        from botocore.exceptions import ClientError
-
         keys = deadline_keys(kind, until_epoch, doc_id)
         try:
             self._db.update_item(
@@ -343,8 +350,6 @@ class DynamoRepository:
     # -- handing work on ------------------------------------------------------
     def release(self, doc_id: str, attempt: str) -> None:
         """Give up a claim after a transient failure: the next delivery (or the sweeper) may claim at once."""
-        from botocore.exceptions import ClientError
-
         try:
             self._db.update_item(
                 TableName=self._table,
@@ -361,8 +366,6 @@ class DynamoRepository:
 
     def note_pending(self, doc_id: str, attempt: str, etag: str) -> None:
         """Record that a newer version arrived while `attempt` runs; that attempt processes it when done."""
-        from botocore.exceptions import ClientError
-
         try:
             self._db.update_item(
                 TableName=self._table,
@@ -503,8 +506,6 @@ class DynamoRepository:
             params["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
 
     def add_event(self, doc_id: str, event: dict[str, Any]) -> None:
-        from botocore.exceptions import ClientError
-
         try:
             self._db.update_item(
                 TableName=self._table,

@@ -4,7 +4,7 @@ Parsers meet hostile bytes: decompression bombs, quines, billion-laughs XML,
 inputs that send C libraries into endless loops or segfaults. No timeout inside
 the same process can stop a C loop, and a segfault there would take the Lambda
 handler down with it, so the work runs in a sandbox worker
-(`chalicelib.extraction.sandbox`, `worker.py`) under `Limits`: a wall-clock
+(`chalicelib.extraction.sandbox`, `zygote.py`) under `Limits`: a wall-clock
 deadline the host enforces, a CPU limit and an address-space bound the worker
 sets on itself (RLIMIT_CPU, RLIMIT_AS) for each job, no core dumps.
 
@@ -30,9 +30,8 @@ from __future__ import annotations
 
 import os
 import signal
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 from chalicelib.config import Settings
 from chalicelib.errors import ExtractionFailed
@@ -74,19 +73,6 @@ class Limits:
 def sandbox_enabled(settings: Settings | None = None) -> bool:
     """False when the deployment runs parsers in-process (DOCPIPE_SANDBOX=0, for debugging)."""
     return (settings or Settings.from_env()).sandbox
-
-
-def run_bounded(work: Callable[..., Any], *args: Any, limits: Limits | None = None, **kwargs: Any) -> Any:
-    """`work(*args, **kwargs)` in a sandbox worker under `limits`; its JSON-able result.
-
-    `work` is a module-level function (the worker imports it by name).
-    `ExtractionFailed` raised by it keeps its code; any other exception becomes
-    `corrupt`, memory exhaustion `too_large`.
-    """
-    from chalicelib.extraction.sandbox import Session
-
-    with Session() as session:
-        return session.call(work, *args, limits=limits or Limits.from_env(), **kwargs)
 
 
 @dataclass(frozen=True)

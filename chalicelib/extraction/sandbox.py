@@ -11,12 +11,12 @@ The host enforces the wall-clock deadline of each call; the worker enforces
 CPU and memory on itself (RLIMIT_CPU, RLIMIT_AS). How a call ended decides
 whose fault it was (`bounds.failure_of`): only a limit we enforced names the
 file. A worker that crashed, breached a limit or wore out (`max_jobs`,
-`max_growth`) is replaced by a fresh fork of the zygote (`worker.py`), which
+`max_growth`) is replaced by a fresh fork of the zygote (`zygote.py`), which
 costs about a millisecond; a healthy one goes back to the pool.
 
 Nothing here forks: the zygote is started with `subprocess` (fork + exec in
 C) and does all the forking, single-threaded, so the host may have as many
-threads as it likes (see `worker.py` for why that matters).
+threads as it likes (see `zygote.py` for why that matters).
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ from typing import Any, Protocol
 
 from chalicelib.errors import ExtractionFailed
 from chalicelib.extraction import bounds
-from chalicelib.extraction.worker import (
+from chalicelib.extraction.wire import (
     DATA,
     END_SESSION,
     FETCH,
@@ -77,7 +77,7 @@ class _Zygote:
         path = [os.path.abspath(p) if p else os.getcwd() for p in sys.path]  # the host's imports, absolute
         code = (
             "import json, sys; sys.path[:0] = json.loads(sys.argv[2]); "
-            "from chalicelib.extraction.worker import zygote_main; zygote_main(int(sys.argv[1]))"
+            "from chalicelib.extraction import zygote; zygote.main(int(sys.argv[1]))"
         )
         self.process = subprocess.Popen(  # fork + exec in C: safe from a threaded host
             [sys.executable, "-c", code, str(zygote_end.fileno()), json.dumps(path)],
@@ -405,3 +405,14 @@ class Session:
 def session(reader: Fetcher | None = None) -> Iterator[Session]:
     with Session(reader) as opened:
         yield opened
+
+
+def run_bounded(work: Callable[..., Any], *args: Any, limits: bounds.Limits | None = None, **kwargs: Any) -> Any:
+    """`work(*args, **kwargs)` in a sandbox worker under `limits`; its JSON-able result.
+
+    `work` is a module-level function (the worker imports it by name).
+    `ExtractionFailed` raised by it keeps its code; any other exception becomes
+    `corrupt`, memory exhaustion `too_large`.
+    """
+    with Session() as session:
+        return session.call(work, *args, limits=limits or bounds.Limits.from_env(), **kwargs)

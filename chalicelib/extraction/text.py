@@ -32,6 +32,8 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
+import pycld2  # type: ignore[import-untyped]
+
 from chalicelib.errors import ExtractionFailed
 from chalicelib.extraction import bounds
 from chalicelib.extraction.reader import RangedReader
@@ -165,8 +167,6 @@ def word_count(text: str) -> int:
 
 def detect_language(text: str) -> str | None:
     """ISO 639-1 code (or CLD2's code, e.g. 'zh-Hant') of the text's main language, when CLD2 is sure."""
-    import pycld2  # type: ignore[import-untyped]
-
     sample = text.encode("utf-8")[:LANGUAGE_SAMPLE_BYTES].decode("utf-8", "ignore")  # tidy() made it valid
     try:
         reliable, _, details = pycld2.detect(sample)
@@ -218,13 +218,6 @@ def read_text(
     except Exception as exc:  # a parser's own error on hostile bytes: the document keeps its metadata
         reason = f"{type(exc).__name__}: {str(exc)[:200]}"
     return None, [f"text: left out ({reason})"]
-
-
-def text_key(doc_id: str, prefix: str, uploads_prefix: str) -> str:
-    """Where a document's text is stored: beside its rendition, `renditions/<doc_id>.txt`."""
-    from chalicelib.extraction.rendition import rendition_key
-
-    return rendition_key(doc_id, prefix, uploads_prefix).removesuffix(".html") + ".txt"
 
 
 def put_object_args(found: Text) -> dict[str, Any]:

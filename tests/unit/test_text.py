@@ -9,11 +9,12 @@ from typing import Any
 
 import pytest
 
+from chalicelib.aws.storage import text_key
 from chalicelib.extraction.bounds import Limits
 from chalicelib.extraction.extract import extract_inline
 from chalicelib.extraction.reader import RangedReader, bytes_reader
 from chalicelib.extraction.sandbox import Session
-from chalicelib.extraction.text import Full, Sink, TextBudget, extract_text, read_text, text_key, tidy
+from chalicelib.extraction.text import Full, Sink, TextBudget, extract_text, read_text, tidy
 from tests.support import samples
 from tests.unit.extractors.cfb_fixture import build
 from tests.unit.extractors.test_epub import CONTAINER, OPF, book

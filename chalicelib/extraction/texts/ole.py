@@ -14,6 +14,8 @@ from __future__ import annotations
 import struct
 from typing import Any
 
+import olefile  # type: ignore[import-untyped]
+
 from chalicelib.extraction.extractors.ole import stream_head
 from chalicelib.extraction.reader import RangedReader
 from chalicelib.extraction.text import Sink
@@ -26,8 +28,6 @@ _SUBJECT = ("__substg1.0_0037001F", "utf-16-le"), ("__substg1.0_0037001E", "cp12
 
 
 def text(reader: RangedReader, metadata: dict[str, Any], sink: Sink) -> None:
-    import olefile  # type: ignore[import-untyped]
-
     ole = olefile.OleFileIO(reader)
     try:
         if ole.exists("WordDocument"):

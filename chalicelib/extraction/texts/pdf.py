@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any, BinaryIO, cast
 
+from pypdf import PdfReader
+
 from chalicelib.extraction.reader import RangedReader
 from chalicelib.extraction.text import Sink
 
 
 def text(reader: RangedReader, metadata: dict[str, Any], sink: Sink) -> None:
-    from pypdf import PdfReader
-
     pdf = PdfReader(cast(BinaryIO, reader), strict=False)
     if pdf.is_encrypted and not _opens(pdf):
         return  # a user password is needed: no text

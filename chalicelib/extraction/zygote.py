@@ -19,15 +19,14 @@ checks `threading.active_count()` before every fork; the host never forks.
 Modules a worker imports are reported back and imported by the zygote later
 ("warming"), so later workers start with them loaded.
 
-The wire format between host and worker is a frame: one kind byte, a 4-byte
-length and the payload. Jobs and results are JSON; a worker reads the file
-through the host (FETCH/DATA frames), so storage, credentials and the time
-spent waiting on storage all stay in the host.
+The frames between host and worker are in `wire.py`. This module runs only
+in the zygote and its workers; the host never imports it.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import faulthandler
 import importlib
 import json
@@ -36,74 +35,39 @@ import resource
 import select
 import signal
 import socket
-import struct
 import sys
 import threading
 from collections.abc import Callable
 from typing import Any
 
+from chalicelib.errors import ExtractionFailed
+from chalicelib.extraction import detect, extract, rendition, text  # noqa: F401  (every worker starts with them)
 from chalicelib.extraction.bounds import CRASH_SIGNALS, EXIT_NO_MEMORY
+from chalicelib.extraction.extractors.registry import REGISTRY
+from chalicelib.extraction.reader import SESSION_CACHE_BYTES, RangedReader
+from chalicelib.extraction.wire import (
+    DATA,
+    END_SESSION,
+    FETCH,
+    FORKED,
+    FRAME,
+    JOB,
+    PID,
+    RANGE,
+    RESULT,
+    dumps,
+    recv_frame,
+    send_frame,
+)
 
-FRAME = struct.Struct("!cI")
-JOB = b"J"
-END_SESSION = b"X"
-FETCH = b"F"
-DATA = b"D"
-RESULT = b"R"
-FORKED = b"P"
-PID = struct.Struct("!q")
-RANGE = struct.Struct("!QQ")
-MAX_FRAME = 1 << 31
 _PR_SET_PDEATHSIG = 1
 PAGE = os.sysconf("SC_PAGE_SIZE")
-
-
-# --- framing (both sides) -------------------------------------------------------------------------
-
-
-def send_frame(sock: socket.socket, kind: bytes, payload: bytes = b"") -> None:
-    if len(payload) < 65536:  # one system call for the common small frame
-        sock.sendall(FRAME.pack(kind, len(payload)) + payload)
-    else:
-        sock.sendall(FRAME.pack(kind, len(payload)))
-        sock.sendall(payload)
-
-
-def recv_exact(sock: socket.socket, size: int) -> bytes | None:
-    """Exactly `size` bytes, or None at end of stream."""
-    buffer = bytearray(size)
-    view = memoryview(buffer)
-    done = 0
-    while done < size:
-        got = sock.recv_into(view[done:], size - done)
-        if not got:
-            return None
-        done += got
-    return bytes(buffer)
-
-
-def recv_frame(sock: socket.socket) -> tuple[bytes, bytes] | None:
-    """(kind, payload), or None when the other side has gone."""
-    header = recv_exact(sock, FRAME.size)
-    if header is None:
-        return None
-    kind, size = FRAME.unpack(header)
-    if size > MAX_FRAME:
-        raise ValueError(f"frame of {size} bytes")
-    payload = recv_exact(sock, size) if size else b""
-    return None if payload is None else (kind, payload)
-
-
-def dumps(value: Any) -> bytes:
-    """JSON for the wire: strings that are not valid UTF-8 (lone surrogates) are replaced, never fatal."""
-    text = json.dumps(value, default=str, ensure_ascii=False)
-    return text.encode("utf-8", "replace")
 
 
 # --- the zygote -------------------------------------------------------------------------------------
 
 
-def zygote_main(control_fd: int) -> None:
+def main(control_fd: int) -> None:
     """Serve the host's requests on `control_fd` until it closes: fork, reap, warm.
 
     The core (detection, libmagic, the reader) is loaded before the first
@@ -113,8 +77,8 @@ def zygote_main(control_fd: int) -> None:
     workers start warm.
     """
     control = socket.socket(fileno=control_fd)
-    _preload_core()
-    pending = _extractor_modules()
+    detect.preload()
+    pending = list(dict.fromkeys(entry.module for entry in REGISTRY))
     while True:
         if pending and not select.select([control], [], [], 0)[0]:
             _warm(pending.pop(0))
@@ -131,19 +95,6 @@ def zygote_main(control_fd: int) -> None:
         elif command == "warm":  # what a worker needed: load it before the next fork
             for name in request.get("modules") or []:
                 _warm(str(name))
-
-
-def _preload_core() -> None:
-    """What every worker needs: the detection tables, libmagic, the registry, the reader."""
-    from chalicelib.extraction import detect, extract, reader  # noqa: F401
-
-    detect.preload()
-
-
-def _extractor_modules() -> list[str]:
-    from chalicelib.extraction.extractors.registry import REGISTRY
-
-    return list(dict.fromkeys(entry.module for entry in REGISTRY))
 
 
 def _warm(name: str) -> None:
@@ -264,8 +215,6 @@ class Worker:
 
     def _reader(self, session: str, size: int) -> Any:
         if session != self.session or self.reader is None:
-            from chalicelib.extraction.reader import SESSION_CACHE_BYTES, RangedReader
-
             self.session = session
             self.reader = RangedReader(self.fetch, size, cache_bytes=SESSION_CACHE_BYTES)
         self.reader.seek(0)  # every job starts at the beginning; the cache is what carries over
@@ -296,8 +245,6 @@ class Worker:
 
 
 def _error_of(exc: Exception) -> dict[str, str]:
-    from chalicelib.errors import ExtractionFailed
-
     if isinstance(exc, ExtractionFailed):
         return {"code": exc.code, "message": exc.message}
     return {"code": "corrupt", "message": f"{type(exc).__name__}: {str(exc)[:200]}"}
@@ -350,10 +297,4 @@ def resident_bytes() -> int:
 def _die_with_parent() -> None:
     """End with the zygote (Linux PR_SET_PDEATHSIG); its parent is single-threaded, so the signal is reliable."""
     with contextlib.suppress(Exception):
-        import ctypes
-
         ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-
-
-if __name__ == "__main__":  # pragma: no cover - started by the sandbox host
-    zygote_main(int(sys.argv[1]))
