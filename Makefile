@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 comma := ,
 
-.PHONY: run test lint format bench cost vendor reliability clean
+.PHONY: run test lint format bench cost vendor package reliability clean
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != ($(subst .,$(comma) ,$(PYTHON_VERSION))))' 2>/dev/null || \
@@ -46,5 +46,11 @@ cost: $(STAMP)
 vendor: $(STAMP)
 	$(PY) -m deploy.vendor
 
+# The Lambda zip and SAM template of a stage under artifacts/<STAGE>/, offline: from OUTPUTS (a JSON file of
+# the infra stack's outputs) or, without it, deploy/outputs.example.json.
+package: $(STAMP)
+	@test -n "$(STAGE)" || { echo "usage: make package STAGE=name [OUTPUTS=outputs.json] [ARCH=arm64]" >&2; exit 2; }
+	$(PY) -m deploy.package --stage $(STAGE) $(if $(OUTPUTS),--outputs $(OUTPUTS)) $(if $(ARCH),--arch $(ARCH))
+
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache artifacts vendor
