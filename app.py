@@ -204,7 +204,9 @@ else:
         return _ingest(objects_from_s3_event(event.to_dict()), event.context)
 
 
-@app.on_sqs_message(queue=RECORDS_QUEUE, batch_size=10)
+# At most 5 concurrent batches (the mapping's ScalingConfig, set on both deploy paths) so a large CSV cannot
+# take the table's or the account's whole concurrency.
+@app.on_sqs_message(queue=RECORDS_QUEUE, batch_size=10, maximum_concurrency=5)
 @traced
 def on_records(event: SQSEvent) -> dict[str, Any]:
     from chalicelib.deadline import deadline_from_context

@@ -19,6 +19,7 @@ decides `extension_mismatch` (see `extensions`).
 
 from __future__ import annotations
 
+import os
 import threading
 from dataclasses import dataclass
 from typing import Any
@@ -69,11 +70,26 @@ def detect(head: bytes, reader: RangedReader | None = None, filename: str = "") 
 def _magic() -> tuple[Any, Any]:
     pair = getattr(_local, "magic", None)
     if pair is None:
+        _load_packaged_libmagic()
         import magic
 
         pair = (magic.Magic(mime=True), magic.Magic())
         _local.magic = pair
     return pair
+
+
+def _load_packaged_libmagic() -> None:
+    """Load the libmagic that DOCPIPE_LIBMAGIC names before python-magic asks the loader for `libmagic.so.1`.
+
+    python-magic loads the library by soname, and Lambda's loader path puts the image's /lib64 (which has a
+    libmagic of its own, for another database format) before the package's lib/. A library already loaded
+    answers a later dlopen of its soname, so loading the packaged one by path first makes it the one used.
+    """
+    path = os.environ.get("DOCPIPE_LIBMAGIC")
+    if path:
+        import ctypes
+
+        ctypes.CDLL(path)
 
 
 def libmagic(head: bytes) -> Detection:
