@@ -59,11 +59,11 @@ class CountingSqs:
 
 
 def produce(path: str, leg_seconds: float) -> dict[str, Any]:
-    from chalicelib.aws.records_store import InMemoryRecordsStore
     from chalicelib.aws.sqs import SqsSender
     from chalicelib.config import FanOutSettings
     from chalicelib.csv_production import fan_out, first_leg
     from chalicelib.extraction.extractors.tabular import SAMPLE_BYTES
+    from tests.fakes import InMemoryRecordsStore
 
     size = os.path.getsize(path)
     with open(path, "rb") as handle:

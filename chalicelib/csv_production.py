@@ -44,8 +44,8 @@ from typing import Any, BinaryIO, Protocol
 from chalicelib.aws.records_store import RecordsStore
 from chalicelib.aws.sqs import utf8_len
 from chalicelib.config import FanOutSettings
+from chalicelib.extraction.encoding import Encoding
 from chalicelib.extraction.extractors.tabular import CsvFormat, sniff
-from chalicelib.extraction.extractors.text import Encoding
 from chalicelib.extraction.lines import Lines, blocks, decoding_codec, strip_bom
 
 log = logging.getLogger("docpipe.csv_fanout")

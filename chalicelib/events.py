@@ -9,29 +9,30 @@ A valid event is stored ACCEPTED. An invalid one is stored REJECTED with the
 reason (and logged), so nothing that reached the handler is lost. A second
 delivery of the same event id changes nothing.
 
-Items: pk=EVENT#<id>, sk=EVENT; listed through the by_owner GSI under
-EVENTS#<submitted_by|-> and the all_docs GSI under EVENTS, newest first.
+They are stored by `aws.event_store` (pk = EVENT#<id>, listed newest first
+per submitter and for admins).
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
-import re
-from dataclasses import dataclass
 from typing import Any
 
 from chalicelib import paging
 from chalicelib.aws.bus import EventBus
-from chalicelib.contracts import MAX_PRODUCER_DETAIL_BYTES, PRODUCER_DETAIL_TYPE, PRODUCER_SOURCE
+from chalicelib.aws.event_store import EventStore
+from chalicelib.contracts import (
+    MAX_PRODUCER_DETAIL_BYTES,
+    PRODUCER_DETAIL_TYPE,
+    PRODUCER_EVENT_ID,
+    PRODUCER_SOURCE,
+    event_id,
+)
 from chalicelib.errors import BadRequest
-from chalicelib.models import Caller, utcnow
+from chalicelib.models import Caller
 
 log = logging.getLogger("docpipe.events")
-
-MAX_RAW_BYTES = 256 * 1024
-_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 
 class InvalidEvent(ValueError):
@@ -39,7 +40,7 @@ class InvalidEvent(ValueError):
 
 
 def validate(event: dict[str, Any]) -> dict[str, Any]:
-    if not isinstance(event.get("id"), str) or not _ID.match(event["id"]):
+    if not isinstance(event.get("id"), str) or not PRODUCER_EVENT_ID.match(event["id"]):
         raise InvalidEvent("event has no usable id")
     if event.get("source") != PRODUCER_SOURCE:
         raise InvalidEvent(f"source must be {PRODUCER_SOURCE}")
@@ -55,125 +56,6 @@ def validate(event: dict[str, Any]) -> dict[str, Any]:
     if submitted_by is not None and not isinstance(submitted_by, str):
         raise InvalidEvent("detail.submitted_by must be a string")
     return event
-
-
-def event_id(event: dict[str, Any]) -> str:
-    """The event's own id, or (for an event without a usable one) a digest of its content."""
-    raw = event.get("id")
-    if isinstance(raw, str) and _ID.match(raw):
-        return raw
-    digest = hashlib.sha256(json.dumps(event, sort_keys=True, default=str).encode()).hexdigest()[:32]
-    return f"noid-{digest}"
-
-
-@dataclass(frozen=True)
-class StoredEvent:
-    id: str
-    state: str
-    source: str
-    detail_type: str
-    time: str
-    stored_at: str
-    detail: Any
-    submitted_by: str | None
-    reason: str | None = None
-
-    def to_public(self) -> dict[str, Any]:
-        out = dict(self.__dict__)
-        if out["reason"] is None:
-            out.pop("reason")
-        return out
-
-
-class EventStore:
-    def __init__(self, dynamodb: Any, table: str) -> None:
-        self._db = dynamodb
-        self._table = table
-
-    def store(self, event: dict[str, Any], state: str = "ACCEPTED", reason: str | None = None) -> bool:
-        """True if stored, False if this event id was already stored."""
-        from botocore.exceptions import ClientError
-
-        try:
-            self._db.put_item(
-                TableName=self._table,
-                Item=self._item(event, state, reason),
-                ConditionExpression="attribute_not_exists(pk)",
-            )
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
-                return False
-            raise
-        return True
-
-    def _item(self, event: dict[str, Any], state: str, reason: str | None) -> dict[str, Any]:
-        ident = event_id(event)
-        detail = event.get("detail")
-        owner = detail.get("submitted_by") if isinstance(detail, dict) else None
-        stored_at = utcnow()
-        raw = json.dumps(detail if state == "ACCEPTED" else event, sort_keys=True, default=str)
-        item: dict[str, Any] = {
-            "pk": {"S": f"EVENT#{ident}"},
-            "sk": {"S": "EVENT"},
-            "id": {"S": ident},
-            "state": {"S": state},
-            "source": {"S": str(event.get("source") or "")[:256]},
-            "detail_type": {"S": str(event.get("detail-type") or "")[:256]},
-            "time": {"S": str(event.get("time") or "")[:64]},
-            "stored_at": {"S": stored_at},
-            "detail": {"S": raw[:MAX_RAW_BYTES]},
-            "gsi1pk": {"S": f"EVENTS#{owner if isinstance(owner, str) and owner else '-'}"},
-            "gsi1sk": {"S": f"{stored_at}#{ident}"},
-            "gsi2pk": {"S": "EVENTS"},
-            "gsi2sk": {"S": f"{stored_at}#{ident}"},
-        }
-        if isinstance(owner, str) and owner:
-            item["submitted_by"] = {"S": owner}
-        if reason:
-            item["reason"] = {"S": reason[:500]}
-        return item
-
-    def list(self, owner: str | None, limit: int, start: dict[str, str] | None) -> tuple[list[StoredEvent], Any]:
-        """Newest first: one owner's events, or (owner None) everyone's."""
-        index, key, value = (
-            ("all_docs", "gsi2pk", "EVENTS") if owner is None else ("by_owner", "gsi1pk", f"EVENTS#{owner}")
-        )
-        params: dict[str, Any] = {
-            "TableName": self._table,
-            "IndexName": index,
-            "KeyConditionExpression": "#k = :v",
-            "ExpressionAttributeNames": {"#k": key},
-            "ExpressionAttributeValues": {":v": {"S": value}},
-            "ScanIndexForward": False,
-            "Limit": limit,
-        }
-        if start:
-            params["ExclusiveStartKey"] = {k: {"S": v} for k, v in start.items()}
-        resp = self._db.query(**params)
-        last = resp.get("LastEvaluatedKey")
-        return [_stored(i) for i in resp.get("Items", [])], ({k: v["S"] for k, v in last.items()} if last else None)
-
-
-def _stored(item: dict[str, Any]) -> StoredEvent:
-    def s(name: str) -> str | None:
-        value = item.get(name)
-        return value["S"] if value else None
-
-    try:
-        detail = json.loads(s("detail") or "null")
-    except ValueError:
-        detail = s("detail")
-    return StoredEvent(
-        id=s("id") or "",
-        state=s("state") or "ACCEPTED",
-        source=s("source") or "",
-        detail_type=s("detail_type") or "",
-        time=s("time") or "",
-        stored_at=s("stored_at") or "",
-        detail=detail,
-        submitted_by=s("submitted_by"),
-        reason=s("reason"),
-    )
 
 
 def handle(store: Any, event: dict[str, Any]) -> str:
@@ -194,10 +76,9 @@ def list_for(store: EventStore, caller: Any, params: dict[str, str], settings: A
     owner = None if caller.admin else caller.sub
     scope = f"events:{owner or '*'}"
     secret = settings.signing_secret
-    items, last = store.list(
-        owner, paging.parse_limit(params.get("limit")), paging.decode(params.get("next"), scope, secret)
-    )
-    return {"items": [e.to_public() for e in items], "next": paging.encode(last, scope, secret)}
+    start = paging.decode(params.get("next"), scope, secret)
+    page = store.list(owner, paging.parse_limit(params.get("limit")), start)
+    return {"items": [e.to_public() for e in page.items], "next": paging.encode(page.last_key, scope, secret)}
 
 
 def parse_event(body: Any) -> tuple[str, dict[str, Any]]:

@@ -202,7 +202,7 @@ class RecordsReader:
         page = self._store.rows_page(doc_id, limit, start)
         progress = self._store.progress(doc_id)
         return {
-            "items": [{"row": r.number, "cells": r.cells} for r in page.rows],
+            "items": [{"row": r.number, "cells": r.cells} for r in page.items],
             "next": paging.encode(page.last_key, scope, self._secret),
             "records": _public_progress(progress),
         }
@@ -212,7 +212,7 @@ class RecordsReader:
         start = paging.decode(next_cursor, scope, self._secret)
         page = self._store.errors_page(doc_id, limit, start)
         return {
-            "items": [{"row": e.number, "line": e.line, "reason": e.reason} for e in page.errors],
+            "items": [{"row": e.number, "line": e.line, "reason": e.reason} for e in page.items],
             "next": paging.encode(page.last_key, scope, self._secret),
         }
 

@@ -16,12 +16,12 @@ from chalicelib.config import Settings
 
 if TYPE_CHECKING:
     from chalicelib.aws.bus import EventBus
+    from chalicelib.aws.event_store import EventStore
     from chalicelib.aws.records_store import DynamoRecordsStore, Progress
     from chalicelib.aws.repository import DynamoRepository
     from chalicelib.aws.storage import S3Storage
     from chalicelib.csv_fanout import CsvFanOut
     from chalicelib.documents import DocumentService
-    from chalicelib.events import EventStore
     from chalicelib.ingest import IngestService
     from chalicelib.lifecycle import Lifecycle
     from chalicelib.records import RecordsConsumer, RecordsReader
@@ -151,7 +151,7 @@ def records_reader() -> RecordsReader:
 
 @functools.cache
 def event_store() -> EventStore:
-    from chalicelib.events import EventStore
+    from chalicelib.aws.event_store import EventStore
 
     return EventStore(client("dynamodb"), settings().table)
 

@@ -1,28 +1,38 @@
 """In-memory twins of AWS-backed parts, for fast unit tests.
 
-`InMemoryRepository` must pass the same contract suite as `DynamoRepository`
-(tests/integration/test_repository_contract.py), so the two cannot drift.
+Each twin passes the same contract suite as its DynamoDB original, so the two
+cannot drift: `InMemoryRepository` that of `DynamoRepository`
+(tests/test_repository_contract.py), `InMemoryRecordsStore` that of
+`DynamoRecordsStore` (tests/test_records_store_contract.py).
 """
 
 from __future__ import annotations
 
 import copy
 import threading
+from dataclasses import dataclass, field
 from typing import Any
 
+from chalicelib.aws.records_store import (
+    FINAL_STATES,
+    INGESTING,
+    QUEUED,
+    OnFinal,
+    Progress,
+    Row,
+    RowError,
+    chunk_marker,
+)
 from chalicelib.aws.repository import (
     NO_FILTERS,
     Claim,
     Filters,
-    Page,
     count_stats,
-    deadline_keys,
-    doc_key,
     document_from_item,
-    hash_key,
     item_from_document,
     pad_sequencer,
 )
+from chalicelib.aws.table import Page, deadline_keys, doc_key, doc_pk, error_sk, hash_key, row_sk
 from chalicelib.errors import Conflict, StaleEvent
 from chalicelib.models import Document, Status
 
@@ -278,3 +288,102 @@ def _etag(data: bytes) -> str:
     import hashlib
 
     return hashlib.md5(data, usedforsecurity=False).hexdigest()
+
+
+@dataclass
+class InMemoryRecordsStore:
+    """The records store in memory (tests/test_records_store_contract.py holds it to DynamoDB's behaviour)."""
+
+    records: dict[str, dict[str, Any]] = field(default_factory=dict)
+    rows: dict[tuple[str, int], Row] = field(default_factory=dict)
+    errors: dict[tuple[str, int], RowError] = field(default_factory=dict)
+    markers: set[tuple[str, str, str]] = field(default_factory=set)
+    documents: set[str] = field(default_factory=set)
+    row_writes: int = 0
+    on_final: OnFinal | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def add_document(self, doc_id: str) -> None:
+        self.documents.add(doc_id)
+
+    def begin(self, doc_id: str, run: str) -> None:
+        with self._lock:
+            if doc_id not in self.documents:
+                raise KeyError(doc_id)
+            self.records[doc_id] = {"state": QUEUED, "run": run, "written": 0, "failed": 0}
+
+    def progress(self, doc_id: str) -> Progress | None:
+        with self._lock:
+            rec = self.records.get(doc_id)
+            return Progress(**rec) if rec else None
+
+    def count_chunk(self, doc_id: str, run: str, chunk: int, written: int, failed: int) -> bool:
+        with self._lock:
+            rec = self.records.get(doc_id)
+            key = (doc_id, run, chunk_marker(chunk))
+            if rec is None:
+                raise KeyError(doc_id)
+            if key in self.markers or rec["run"] != run or rec["state"] not in (QUEUED, INGESTING):
+                return False
+            self.markers.add(key)
+            rec.update(state=INGESTING, written=rec["written"] + written, failed=rec["failed"] + failed)
+            return True
+
+    def is_counted(self, doc_id: str, run: str, chunk: int) -> bool:
+        with self._lock:
+            return (doc_id, run, chunk_marker(chunk)) in self.markers
+
+    def set_total(self, doc_id: str, run: str, total: int, error: dict[str, str] | None = None) -> None:
+        with self._lock:
+            rec = self.records.get(doc_id)
+            if rec and rec["run"] == run and rec["state"] in (QUEUED, INGESTING):
+                rec["total"] = total
+                if error:
+                    rec["error"] = dict(error)
+
+    def try_complete(self, doc_id: str) -> str | None:
+        with self._lock:
+            rec = self.records.get(doc_id)
+            final = Progress(**rec).final_state() if rec else None
+            transitioned = rec is not None and final is not None and rec["state"] not in FINAL_STATES
+            if rec is not None and final is not None:
+                rec["state"] = final
+            progress = Progress(**rec) if rec is not None else None
+        if transitioned and self.on_final is not None and progress is not None:
+            self.on_final(doc_id, progress)
+        return final
+
+    def has_marker(self, doc_id: str, run: str, name: str) -> bool:
+        with self._lock:
+            return (doc_id, run, name) in self.markers
+
+    def put_marker(self, doc_id: str, run: str, name: str) -> None:
+        with self._lock:
+            self.markers.add((doc_id, run, name))
+
+    def write(self, doc_id: str, rows: list[Row], errors: list[RowError]) -> list[RowError]:
+        with self._lock:
+            for row in rows:
+                self.rows[(doc_id, row.number)] = row
+                self.row_writes += 1
+            for error in errors:
+                self.errors[(doc_id, error.number)] = error
+        return []
+
+    def rows_page(self, doc_id: str, limit: int, start: dict[str, str] | None) -> Page[Row]:
+        numbers = sorted(n for d, n in self.rows if d == doc_id)
+        after = int(start["sk"].split("#")[1]) if start else 0
+        chosen = [n for n in numbers if n > after][: limit + 1]
+        more = len(chosen) > limit
+        chosen = chosen[:limit]
+        last = {"pk": doc_pk(doc_id), "sk": row_sk(chosen[-1])} if more else None
+        return Page([self.rows[(doc_id, n)] for n in chosen], last)
+
+    def errors_page(self, doc_id: str, limit: int, start: dict[str, str] | None) -> Page[RowError]:
+        numbers = sorted(n for d, n in self.errors if d == doc_id)
+        after = int(start["sk"].split("#")[1]) if start else 0
+        chosen = [n for n in numbers if n > after][: limit + 1]
+        more = len(chosen) > limit
+        chosen = chosen[:limit]
+        last = {"pk": doc_pk(doc_id), "sk": error_sk(chosen[-1])} if more else None
+        return Page([self.errors[(doc_id, n)] for n in chosen], last)

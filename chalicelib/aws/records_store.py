@@ -1,12 +1,10 @@
 """Where CSV records live: row items beside their document, and exact progress counters.
 
-Layout, in the documents table (one partition per document):
-  pk = DOC#<id>, sk = DOC                      the document; its `records` map holds
-                                               {state, total, written, failed[, error]}, and
-                                               `records_run`, `records_chunks` the bookkeeping
-  pk = DOC#<id>, sk = ROW#<10-digit row>       one stored row: `row` (number), `cells` (map)
-  pk = DOC#<id>, sk = ROWERR#<10-digit row>    one rejected row: `row`, `line`, `reason`
-  pk = DOC#<id>, sk = MARK#<run>#<name>        a marker: this production leg was done
+Layout (the key scheme is in `table`): the document's `records` map holds
+{state, total, written, failed[, error]}, and `records_run`, `records_chunks`
+the bookkeeping; ROW# items hold one stored row (`row`, `cells`), ROWERR#
+items one rejected row (`row`, `line`, `reason`), MARK# items say a
+production leg was done.
 
 Value rule: a CSV cell is text, so every cell is stored as a DynamoDB string
 exactly as decoded (never a number: no float ever touches a value); an empty
@@ -30,11 +28,26 @@ new run and messages of the old one are ignored.
 from __future__ import annotations
 
 import dataclasses
-import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Protocol
+
+from chalicelib.aws.batch_write import BATCH_WRITE_MAX, batch_write, put_requests
+from chalicelib.aws.table import (
+    DOC_SK,
+    Page,
+    conditional_failed,
+    doc_key,
+    doc_pk,
+    dump,
+    error_code,
+    error_sk,
+    load,
+    load_value,
+    marker_sk,
+    row_sk,
+)
 
 QUEUED = "QUEUED"
 INGESTING = "INGESTING"
@@ -46,26 +59,6 @@ RUN_ATTR = "records_run"
 """Document attribute: the current run's id (beside `records`, out of the API's view)."""
 COUNTED_CHUNKS = "records_chunks"
 """Document attribute: the number set of this run's counted chunks (beside `records`, out of the API's view)."""
-
-BATCH_WRITE_MAX = 25
-"""BatchWriteItem's limit on requests per call."""
-MAX_WRITE_ATTEMPTS = 10
-
-
-def doc_pk(doc_id: str) -> str:
-    return f"DOC#{doc_id}"
-
-
-def row_sk(row: int) -> str:
-    return f"ROW#{row:010d}"
-
-
-def error_sk(row: int) -> str:
-    return f"ROWERR#{row:010d}"
-
-
-def marker_sk(run: str, name: str) -> str:
-    return f"MARK#{run}#{name}"
 
 
 @dataclass(frozen=True)
@@ -115,18 +108,6 @@ class Progress:
         return out
 
 
-@dataclass(frozen=True)
-class RowsPage:
-    rows: list[Row]
-    last_key: dict[str, str] | None
-
-
-@dataclass(frozen=True)
-class ErrorsPage:
-    errors: list[RowError]
-    last_key: dict[str, str] | None
-
-
 class RecordsStore(Protocol):
     def begin(self, doc_id: str, run: str) -> None: ...
     def progress(self, doc_id: str) -> Progress | None: ...
@@ -137,8 +118,8 @@ class RecordsStore(Protocol):
     def is_counted(self, doc_id: str, run: str, chunk: int) -> bool: ...
     def set_total(self, doc_id: str, run: str, total: int, error: dict[str, str] | None = None) -> None: ...
     def try_complete(self, doc_id: str) -> str | None: ...
-    def rows_page(self, doc_id: str, limit: int, start: dict[str, str] | None) -> RowsPage: ...
-    def errors_page(self, doc_id: str, limit: int, start: dict[str, str] | None) -> ErrorsPage: ...
+    def rows_page(self, doc_id: str, limit: int, start: dict[str, str] | None) -> Page[Row]: ...
+    def errors_page(self, doc_id: str, limit: int, start: dict[str, str] | None) -> Page[RowError]: ...
 
 
 OnFinal = Callable[[str, "Progress"], None]
@@ -156,56 +137,39 @@ def leg_marker(leg: int) -> str:
 # -- DynamoDB ----------------------------------------------------------------
 
 
-def _cell(value: str | None) -> dict[str, Any]:
-    return {"NULL": True} if value is None else {"S": value}
-
-
 def row_item(doc_id: str, row: Row) -> dict[str, Any]:
-    return {
-        "pk": {"S": doc_pk(doc_id)},
-        "sk": {"S": row_sk(row.number)},
-        "row": {"N": str(row.number)},
-        "cells": {"M": {name: _cell(value) for name, value in row.cells.items()}},
-    }
+    """A stored row as attribute values: every cell a string, an empty one NULL."""
+    return dump({**doc_key(doc_id, row_sk(row.number)), "row": row.number, "cells": row.cells})
 
 
 def error_item(doc_id: str, error: RowError) -> dict[str, Any]:
-    return {
-        "pk": {"S": doc_pk(doc_id)},
-        "sk": {"S": error_sk(error.number)},
-        "row": {"N": str(error.number)},
-        "line": {"N": str(error.line)},
-        "reason": {"S": error.reason},
-    }
+    return dump(
+        {**doc_key(doc_id, error_sk(error.number)), "row": error.number, "line": error.line, "reason": error.reason}
+    )
 
 
-def _row_from_item(item: dict[str, Any]) -> Row:
-    cells = {name: (None if "NULL" in value else str(value.get("S", ""))) for name, value in item["cells"]["M"].items()}
-    return Row(int(item["row"]["N"]), cells)
+def _row_from(item: dict[str, Any]) -> Row:
+    return Row(int(item["row"]), dict(item["cells"]))
 
 
-def _error_from_item(item: dict[str, Any]) -> RowError:
-    return RowError(int(item["row"]["N"]), int(item["line"]["N"]), item["reason"]["S"])
+def _error_from(item: dict[str, Any]) -> RowError:
+    return RowError(int(item["row"]), int(item["line"]), item["reason"])
 
 
 def _progress_from(records: dict[str, Any], run: str) -> Progress:
     def number(name: str) -> int | None:
         value = records.get(name)
-        return int(value["N"]) if value and "N" in value else None
+        return None if value is None else int(value)
 
-    error = records.get("error", {}).get("M")
+    error = records.get("error")
     return Progress(
-        state=records["state"]["S"],
+        state=records["state"],
         run=run,
         written=number("written") or 0,
         failed=number("failed") or 0,
         total=number("total"),
-        error={k: v["S"] for k, v in error.items()} if error else None,
+        error={k: str(v) for k, v in error.items()} if error else None,
     )
-
-
-def _code(exc: Exception) -> str:
-    return str(getattr(exc, "response", {}).get("Error", {}).get("Code", ""))
 
 
 class DynamoRecordsStore:
@@ -225,20 +189,19 @@ class DynamoRecordsStore:
         self._sleep = sleep
         self._on_final = on_final
 
-    def _key(self, doc_id: str, sk: str = "DOC") -> dict[str, Any]:
-        return {"pk": {"S": doc_pk(doc_id)}, "sk": {"S": sk}}
+    def _key(self, doc_id: str, sk: str = DOC_SK) -> dict[str, Any]:
+        return dump(doc_key(doc_id, sk))
 
     # -- progress -----------------------------------------------------------
     def begin(self, doc_id: str, run: str) -> None:
         """Start (or restart) the ingestion of a document's records as `run`."""
-        initial = {"state": {"S": QUEUED}, "written": {"N": "0"}, "failed": {"N": "0"}}
         self._db.update_item(
             TableName=self._table,
             Key=self._key(doc_id),
             UpdateExpression="SET #records = :initial, #run = :run REMOVE #chunks",
             ConditionExpression="attribute_exists(pk)",
             ExpressionAttributeNames={"#records": "records", "#run": RUN_ATTR, "#chunks": COUNTED_CHUNKS},
-            ExpressionAttributeValues={":initial": {"M": initial}, ":run": {"S": run}},
+            ExpressionAttributeValues=dump({":initial": {"state": QUEUED, "written": 0, "failed": 0}, ":run": run}),
         )
 
     def progress(self, doc_id: str) -> Progress | None:
@@ -249,9 +212,9 @@ class DynamoRecordsStore:
             ProjectionExpression="#records, #run",
             ExpressionAttributeNames={"#records": "records", "#run": RUN_ATTR},
         )
-        item = resp.get("Item", {})
-        records = item.get("records", {}).get("M")
-        return _progress_from(records, item.get(RUN_ATTR, {}).get("S", "")) if records else None
+        item = load(resp.get("Item", {}))
+        records = item.get("records")
+        return _progress_from(records, item.get(RUN_ATTR, "")) if records else None
 
     def count_chunk(self, doc_id: str, run: str, chunk: int, written: int, failed: int) -> bool:
         """Count a chunk's rows once; False when it was already counted (or the run is over)."""
@@ -273,18 +236,20 @@ class DynamoRecordsStore:
                     "#run": RUN_ATTR,
                     "#chunks": COUNTED_CHUNKS,
                 },
-                ExpressionAttributeValues={
-                    ":ingesting": {"S": INGESTING},
-                    ":queued": {"S": QUEUED},
-                    ":w": {"N": str(written)},
-                    ":f": {"N": str(failed)},
-                    ":run": {"S": run},
-                    ":chunk": {"NS": [str(chunk)]},
-                    ":n": {"N": str(chunk)},
-                },
+                ExpressionAttributeValues=dump(
+                    {
+                        ":ingesting": INGESTING,
+                        ":queued": QUEUED,
+                        ":w": written,
+                        ":f": failed,
+                        ":run": run,
+                        ":chunk": {chunk},
+                        ":n": chunk,
+                    }
+                ),
             )
         except ClientError as exc:
-            if _code(exc) == "ConditionalCheckFailedException":
+            if conditional_failed(exc):
                 return False
             raise
         return True
@@ -297,24 +262,18 @@ class DynamoRecordsStore:
             ProjectionExpression="#run, #chunks",
             ExpressionAttributeNames={"#run": RUN_ATTR, "#chunks": COUNTED_CHUNKS},
         )
-        item = resp.get("Item", {})
-        same_run = item.get(RUN_ATTR, {}).get("S") == run
-        return same_run and str(chunk) in item.get(COUNTED_CHUNKS, {}).get("NS", [])
+        item = load(resp.get("Item", {}))
+        return item.get(RUN_ATTR) == run and chunk in {int(n) for n in item.get(COUNTED_CHUNKS, ())}
 
     def set_total(self, doc_id: str, run: str, total: int, error: dict[str, str] | None = None) -> None:
         """The producer is done: `total` rows (stored or rejected) make up this run."""
         from botocore.exceptions import ClientError
 
         sets = "#r.#total = :total" + (", #r.#error = :error" if error else "")
-        values: dict[str, Any] = {
-            ":total": {"N": str(total)},
-            ":run": {"S": run},
-            ":queued": {"S": QUEUED},
-            ":ingesting": {"S": INGESTING},
-        }
+        values: dict[str, Any] = {":total": total, ":run": run, ":queued": QUEUED, ":ingesting": INGESTING}
         names = {"#r": "records", "#total": "total", "#run": RUN_ATTR, "#state": "state"}
         if error:
-            values[":error"] = {"M": {k: {"S": v} for k, v in error.items()}}
+            values[":error"] = dict(error)
             names["#error"] = "error"
         try:
             self._db.update_item(
@@ -323,10 +282,10 @@ class DynamoRecordsStore:
                 UpdateExpression="SET " + sets,
                 ConditionExpression="#run = :run AND #r.#state IN (:queued, :ingesting)",
                 ExpressionAttributeNames=names,
-                ExpressionAttributeValues=values,
+                ExpressionAttributeValues=dump(values),
             )
         except ClientError as exc:
-            if _code(exc) != "ConditionalCheckFailedException":
+            if not conditional_failed(exc):
                 raise
 
     def try_complete(self, doc_id: str) -> str | None:
@@ -354,18 +313,20 @@ class DynamoRecordsStore:
                     "#written": "written",
                     "#failed": "failed",
                 },
-                ExpressionAttributeValues={
-                    ":final": {"S": final},
-                    ":run": {"S": progress.run},
-                    ":queued": {"S": QUEUED},
-                    ":ingesting": {"S": INGESTING},
-                    ":t": {"N": str(progress.total)},
-                    ":w": {"N": str(progress.written)},
-                    ":f": {"N": str(progress.failed)},
-                },
+                ExpressionAttributeValues=dump(
+                    {
+                        ":final": final,
+                        ":run": progress.run,
+                        ":queued": QUEUED,
+                        ":ingesting": INGESTING,
+                        ":t": progress.total,
+                        ":w": progress.written,
+                        ":f": progress.failed,
+                    }
+                ),
             )
         except ClientError as exc:
-            if _code(exc) != "ConditionalCheckFailedException":
+            if not conditional_failed(exc):
                 raise
             again = self.progress(doc_id)
             return again.state if again and again.state in FINAL_STATES else None
@@ -407,26 +368,12 @@ class DynamoRecordsStore:
         from botocore.exceptions import ClientError
 
         try:
-            self._batch_write(items)
+            batch_write(self._db, self._table, put_requests(items), self._sleep)
         except ClientError as exc:
-            if _code(exc) != "ValidationException":
+            if error_code(exc) != "ValidationException":
                 raise
             return self._write_one_by_one(doc_id, items)
         return []
-
-    def _batch_write(self, items: list[dict[str, Any]]) -> None:
-        """BatchWriteItem, resending UnprocessedItems with botocore's jittered exponential backoff."""
-        from botocore.retries.standard import ExponentialBackoff, RetryContext
-
-        backoff = ExponentialBackoff(service_name="dynamodb")
-        requests: list[dict[str, Any]] = [{"PutRequest": {"Item": item}} for item in items]
-        for attempt in range(1, MAX_WRITE_ATTEMPTS + 1):
-            resp = self._db.batch_write_item(RequestItems={self._table: requests})
-            requests = resp.get("UnprocessedItems", {}).get(self._table, [])
-            if not requests:
-                return
-            self._sleep(backoff.delay_amount(RetryContext(attempt_number=attempt)))
-        raise RuntimeError(f"{len(requests)} items still unprocessed after {MAX_WRITE_ATTEMPTS} attempts")
 
     def _write_one_by_one(self, doc_id: str, items: list[dict[str, Any]]) -> list[RowError]:
         """A batch DynamoDB rejects as a whole: find the rows at fault, keep the others."""
@@ -437,22 +384,21 @@ class DynamoRecordsStore:
             try:
                 self._db.put_item(TableName=self._table, Item=item)
             except ClientError as exc:
-                if _code(exc) != "ValidationException" or not item["sk"]["S"].startswith("ROW#"):
+                if error_code(exc) != "ValidationException" or not load_value(item["sk"]).startswith("ROW#"):
                     raise
-                number = int(item["row"]["N"])
+                number = int(load_value(item["row"]))
                 refused.append(RowError(number, 0, f"rejected by the database: {exc.response['Error']['Message']}"))
         if refused:
-            for start in range(0, len(refused), BATCH_WRITE_MAX):
-                self._batch_write([error_item(doc_id, e) for e in refused[start : start + BATCH_WRITE_MAX]])
+            batch_write(self._db, self._table, put_requests([error_item(doc_id, e) for e in refused]), self._sleep)
         return refused
 
-    def rows_page(self, doc_id: str, limit: int, start: dict[str, str] | None) -> RowsPage:
+    def rows_page(self, doc_id: str, limit: int, start: dict[str, str] | None) -> Page[Row]:
         items, last = self._page(doc_id, "ROW#", limit, start)
-        return RowsPage([_row_from_item(i) for i in items], last)
+        return Page([_row_from(i) for i in items], last)
 
-    def errors_page(self, doc_id: str, limit: int, start: dict[str, str] | None) -> ErrorsPage:
+    def errors_page(self, doc_id: str, limit: int, start: dict[str, str] | None) -> Page[RowError]:
         items, last = self._page(doc_id, "ROWERR#", limit, start)
-        return ErrorsPage([_error_from_item(i) for i in items], last)
+        return Page([_error_from(i) for i in items], last)
 
     def _page(
         self, doc_id: str, prefix: str, limit: int, start: dict[str, str] | None
@@ -461,117 +407,15 @@ class DynamoRecordsStore:
         params: dict[str, Any] = {
             "TableName": self._table,
             "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
-            "ExpressionAttributeValues": {":pk": {"S": doc_pk(doc_id)}, ":prefix": {"S": prefix}},
+            "ExpressionAttributeValues": dump({":pk": doc_pk(doc_id), ":prefix": prefix}),
             "Limit": limit + 1,
         }
         if start:
             if start.get("pk") != doc_pk(doc_id) or not start.get("sk", "").startswith(prefix):
                 raise ValueError("the start key belongs to another listing")
-            params["ExclusiveStartKey"] = {"pk": {"S": start["pk"]}, "sk": {"S": start["sk"]}}
-        items = self._db.query(**params).get("Items", [])
+            params["ExclusiveStartKey"] = dump({"pk": start["pk"], "sk": start["sk"]})
+        items = [load(i) for i in self._db.query(**params).get("Items", [])]
         if len(items) <= limit:
             return items, None
         items = items[:limit]
-        return items, {"pk": items[-1]["pk"]["S"], "sk": items[-1]["sk"]["S"]}
-
-
-# -- in memory ---------------------------------------------------------------
-
-
-@dataclass
-class InMemoryRecordsStore:
-    """The same contract in memory, for unit tests (tests/unit/test_records.py runs the contract on both)."""
-
-    records: dict[str, dict[str, Any]] = field(default_factory=dict)
-    rows: dict[tuple[str, int], Row] = field(default_factory=dict)
-    errors: dict[tuple[str, int], RowError] = field(default_factory=dict)
-    markers: set[tuple[str, str, str]] = field(default_factory=set)
-    documents: set[str] = field(default_factory=set)
-    row_writes: int = 0
-    on_final: OnFinal | None = None
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def add_document(self, doc_id: str) -> None:
-        self.documents.add(doc_id)
-
-    def begin(self, doc_id: str, run: str) -> None:
-        with self._lock:
-            if doc_id not in self.documents:
-                raise KeyError(doc_id)
-            self.records[doc_id] = {"state": QUEUED, "run": run, "written": 0, "failed": 0}
-
-    def progress(self, doc_id: str) -> Progress | None:
-        with self._lock:
-            rec = self.records.get(doc_id)
-            return Progress(**rec) if rec else None
-
-    def count_chunk(self, doc_id: str, run: str, chunk: int, written: int, failed: int) -> bool:
-        with self._lock:
-            rec = self.records.get(doc_id)
-            key = (doc_id, run, chunk_marker(chunk))
-            if rec is None:
-                raise KeyError(doc_id)
-            if key in self.markers or rec["run"] != run or rec["state"] not in (QUEUED, INGESTING):
-                return False
-            self.markers.add(key)
-            rec.update(state=INGESTING, written=rec["written"] + written, failed=rec["failed"] + failed)
-            return True
-
-    def is_counted(self, doc_id: str, run: str, chunk: int) -> bool:
-        with self._lock:
-            return (doc_id, run, chunk_marker(chunk)) in self.markers
-
-    def set_total(self, doc_id: str, run: str, total: int, error: dict[str, str] | None = None) -> None:
-        with self._lock:
-            rec = self.records.get(doc_id)
-            if rec and rec["run"] == run and rec["state"] in (QUEUED, INGESTING):
-                rec["total"] = total
-                if error:
-                    rec["error"] = dict(error)
-
-    def try_complete(self, doc_id: str) -> str | None:
-        with self._lock:
-            rec = self.records.get(doc_id)
-            final = Progress(**rec).final_state() if rec else None
-            transitioned = rec is not None and final is not None and rec["state"] not in FINAL_STATES
-            if rec is not None and final is not None:
-                rec["state"] = final
-            progress = Progress(**rec) if rec is not None else None
-        if transitioned and self.on_final is not None and progress is not None:
-            self.on_final(doc_id, progress)
-        return final
-
-    def has_marker(self, doc_id: str, run: str, name: str) -> bool:
-        with self._lock:
-            return (doc_id, run, name) in self.markers
-
-    def put_marker(self, doc_id: str, run: str, name: str) -> None:
-        with self._lock:
-            self.markers.add((doc_id, run, name))
-
-    def write(self, doc_id: str, rows: list[Row], errors: list[RowError]) -> list[RowError]:
-        with self._lock:
-            for row in rows:
-                self.rows[(doc_id, row.number)] = row
-                self.row_writes += 1
-            for error in errors:
-                self.errors[(doc_id, error.number)] = error
-        return []
-
-    def rows_page(self, doc_id: str, limit: int, start: dict[str, str] | None) -> RowsPage:
-        numbers = sorted(n for d, n in self.rows if d == doc_id)
-        after = int(start["sk"].split("#")[1]) if start else 0
-        chosen = [n for n in numbers if n > after][: limit + 1]
-        more = len(chosen) > limit
-        chosen = chosen[:limit]
-        last = {"pk": doc_pk(doc_id), "sk": row_sk(chosen[-1])} if more else None
-        return RowsPage([self.rows[(doc_id, n)] for n in chosen], last)
-
-    def errors_page(self, doc_id: str, limit: int, start: dict[str, str] | None) -> ErrorsPage:
-        numbers = sorted(n for d, n in self.errors if d == doc_id)
-        after = int(start["sk"].split("#")[1]) if start else 0
-        chosen = [n for n in numbers if n > after][: limit + 1]
-        more = len(chosen) > limit
-        chosen = chosen[:limit]
-        last = {"pk": doc_pk(doc_id), "sk": error_sk(chosen[-1])} if more else None
-        return ErrorsPage([self.errors[(doc_id, n)] for n in chosen], last)
+        return items, {"pk": items[-1]["pk"], "sk": items[-1]["sk"]}

@@ -1,13 +1,10 @@
 """Documents in one DynamoDB table, with guarded state transitions.
 
-Layout (single table):
-  pk = DOC#<id>, sk = DOC                  the document
-  gsi1 (by_owner):  OWNER#<owner|->  /  <created_at>#<id>   a user's documents, newest first
-  gsi2 (all_docs):  DOCS             /  <created_at>#<id>   the admin view
-  gsi3 (by_hash):   HASH#<owner|->#<sha256> / <created_at>#<id>   duplicates (sparse: set once hashed)
-  gsi4 (by_deadline): DEADLINE#PENDING|PROCESSING / <epoch, 12 digits>#<id>   what the sweeper checks
-                    (sparse: present only while an upload or a processing attempt is outstanding)
-  pk = DOC#<id>, sk = ROW#... / other  items that belong to the document (deleted with it)
+The key scheme and its indexes are in `table`: a document is pk = DOC#<id>,
+sk = DOC, listed newest first through by_owner (a user's documents) and
+all_docs (the admin view), found as a duplicate through by_hash, and swept
+through by_deadline; the items that belong to it share its partition and are
+deleted with it.
 
 Every transition is a conditional write: processing starts only when no live
 attempt holds the document (or its lease ran out), never for an object version
@@ -18,26 +15,39 @@ out-of-order S3 deliveries harmless.
 
 from __future__ import annotations
 
-import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any, Protocol
 
+from chalicelib.aws.batch_write import batch_write, delete_requests
+from chalicelib.aws.table import (
+    ALL_DOCS,
+    BY_DEADLINE,
+    BY_HASH,
+    BY_OWNER,
+    NO_OWNER,
+    Page,
+    conditional_failed,
+    cursor_key,
+    deadline_keys,
+    deadline_pk,
+    doc_key,
+    doc_pk,
+    dump,
+    from_dynamo_value,
+    hash_key,
+    index_keys,
+    load,
+    load_value,
+    owner_pk,
+    to_dynamo_value,
+)
 from chalicelib.errors import Conflict, StaleEvent
 from chalicelib.models import Document, ObjectRef, Status
 
-BY_OWNER = "by_owner"
-ALL_DOCS = "all_docs"
-BY_HASH = "by_hash"
-BY_DEADLINE = "by_deadline"
 MAX_FILTER_ROUNDS = 10
-NO_OWNER = "-"
 _SEQ_WIDTH = 40
-
-
-def doc_key(doc_id: str) -> dict[str, str]:
-    return {"pk": f"DOC#{doc_id}", "sk": "DOC"}
 
 
 def pad_sequencer(sequencer: str | None) -> str | None:
@@ -60,12 +70,6 @@ class Claim:
     lease_seconds: int
     force: bool = False
     owner: str | None = None
-
-
-@dataclass(frozen=True)
-class Page:
-    items: list[Document]
-    last_key: dict[str, str] | None
 
 
 @dataclass(frozen=True)
@@ -95,14 +99,6 @@ class Filters:
 NO_FILTERS = Filters()
 
 
-def deadline_keys(kind: Status, epoch: int, doc_id: str) -> dict[str, str]:
-    return {"gsi4pk": f"DEADLINE#{kind.value}", "gsi4sk": f"{max(epoch, 0):012d}#{doc_id}"}
-
-
-def hash_key(owner: str | None, sha256: str) -> str:
-    return f"HASH#{owner or NO_OWNER}#{sha256}"
-
-
 class Repository(Protocol):
     def create_pending(self, doc: Document) -> None: ...
     def overdue(self, kind: Status, now_epoch: int, limit: int) -> list[Document]: ...
@@ -117,35 +113,13 @@ class Repository(Protocol):
     def fail(self, doc_id: str, attempt: str, error: dict[str, str], warnings: list[str], now: str) -> None: ...
     def list_for_owner(
         self, owner: str | None, limit: int, start: dict[str, str] | None, filters: Filters = ...
-    ) -> Page: ...
-    def list_all(self, limit: int, start: dict[str, str] | None, filters: Filters = ...) -> Page: ...
+    ) -> Page[Document]: ...
+    def list_all(self, limit: int, start: dict[str, str] | None, filters: Filters = ...) -> Page[Document]: ...
     def find_by_hash(self, owner: str | None, sha256: str) -> list[Document]: ...
     def set_hash(self, doc_id: str, owner: str | None, sha256: str, created_at: str) -> None: ...
     def delete(self, doc_id: str) -> int: ...
     def add_event(self, doc_id: str, event: dict[str, Any]) -> None: ...
     def stats(self, owner: str | None, everyone: bool) -> dict[str, Any]: ...
-
-
-def to_dynamo_value(value: Any) -> Any:
-    """JSON-safe data to DynamoDB-safe data: floats become exact Decimals."""
-    return json.loads(json.dumps(value), parse_float=Decimal)
-
-
-def from_dynamo_value(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    if isinstance(value, dict):
-        return {k: from_dynamo_value(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [from_dynamo_value(v) for v in value]
-    if isinstance(value, set):
-        return sorted(from_dynamo_value(v) for v in value)
-    return value
-
-
-def index_keys(doc_id: str, owner: str | None, created_at: str) -> dict[str, str]:
-    sort = f"{created_at}#{doc_id}"
-    return {"gsi1pk": f"OWNER#{owner or NO_OWNER}", "gsi1sk": sort, "gsi2pk": "DOCS", "gsi2sk": sort}
 
 
 def document_from_item(item: dict[str, Any]) -> Document:
@@ -222,27 +196,10 @@ class _Expr:
 
 
 class DynamoRepository:
-    def __init__(self, dynamodb: Any, table: str) -> None:
-        from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
-
+    def __init__(self, dynamodb: Any, table: str, sleep: Callable[[float], None] = time.sleep) -> None:
         self._db = dynamodb
         self._table = table
-        self._ser = TypeSerializer()
-        self._de = TypeDeserializer()
-
-    # -- marshalling -------------------------------------------------------
-    def _dump(self, item: dict[str, Any]) -> dict[str, Any]:
-        return {k: self._ser.serialize(v) for k, v in item.items()}
-
-    def _load(self, item: dict[str, Any]) -> dict[str, Any]:
-        return {k: self._de.deserialize(v) for k, v in item.items()}
-
-    def _values(self, expr: _Expr) -> dict[str, Any]:
-        return {k: self._ser.serialize(v) for k, v in expr.values.items()}
-
-    def _conditional_failed(self, exc: Exception) -> bool:
-        code = getattr(exc, "response", {}).get("Error", {}).get("Code")
-        return code == "ConditionalCheckFailedException"
+        self._sleep = sleep
 
     # -- writes ------------------------------------------------------------
     def create_pending(self, doc: Document) -> None:
@@ -251,11 +208,11 @@ class DynamoRepository:
         try:
             self._db.put_item(
                 TableName=self._table,
-                Item=self._dump(item_from_document(doc)),
+                Item=dump(item_from_document(doc)),
                 ConditionExpression="attribute_not_exists(pk)",
             )
         except ClientError as exc:
-            if self._conditional_failed(exc):
+            if conditional_failed(exc):
                 raise Conflict("A document with this id already exists") from exc
             raise
 
@@ -266,18 +223,18 @@ class DynamoRepository:
         try:
             resp = self._db.update_item(
                 TableName=self._table,
-                Key=self._dump(doc_key(claim.doc_id)),
+                Key=dump(doc_key(claim.doc_id)),
                 UpdateExpression=update,
                 ConditionExpression=condition,
                 ExpressionAttributeNames=expr.names,
-                ExpressionAttributeValues=self._values(expr),
+                ExpressionAttributeValues=dump(expr.values),
                 ReturnValues="ALL_NEW",
             )
         except ClientError as exc:
-            if self._conditional_failed(exc):
+            if conditional_failed(exc):
                 raise StaleEvent("Another attempt holds this document or this version is already done") from exc
             raise
-        return document_from_item(self._load(resp["Attributes"]))
+        return document_from_item(load(resp["Attributes"]))
 
     def complete(self, doc_id: str, attempt: str, metadata: dict[str, Any], warnings: list[str], now: str) -> None:
         event = {"at": now, "event": "processed"}
@@ -315,14 +272,14 @@ class DynamoRepository:
         try:
             self._db.update_item(
                 TableName=self._table,
-                Key=self._dump(doc_key(doc_id)),
+                Key=dump(doc_key(doc_id)),
                 UpdateExpression=update,
                 ConditionExpression=condition,
                 ExpressionAttributeNames=expr.names,
-                ExpressionAttributeValues=self._values(expr),
+                ExpressionAttributeValues=dump(expr.values),
             )
         except ClientError as exc:
-            if self._conditional_failed(exc):
+            if conditional_failed(exc):
                 raise StaleEvent("This attempt no longer holds the document") from exc
             raise
 
@@ -333,10 +290,10 @@ class DynamoRepository:
             TableName=self._table,
             IndexName=BY_DEADLINE,
             KeyConditionExpression="gsi4pk = :k AND gsi4sk < :now",
-            ExpressionAttributeValues=self._dump({":k": f"DEADLINE#{kind.value}", ":now": f"{now_epoch:012d}"}),
+            ExpressionAttributeValues=dump({":k": deadline_pk(kind), ":now": f"{now_epoch:012d}"}),
             Limit=limit,
         )
-        return [document_from_item(self._load(i)) for i in resp.get("Items", [])]
+        return [document_from_item(load(i)) for i in resp.get("Items", [])]
 
     def expire_pending(self, doc_id: str, error: dict[str, str], now: str) -> None:
         """PENDING → FAILED when nothing was uploaded in time; an upload that won the race makes it a StaleEvent."""
@@ -354,15 +311,15 @@ class DynamoRepository:
         try:
             self._db.update_item(
                 TableName=self._table,
-                Key=self._dump(doc_key(doc_id)),
+                Key=dump(doc_key(doc_id)),
                 UpdateExpression="SET #s = :failed, #e = :error, updated_at = :now, "
                 "#t = list_append(if_not_exists(#t, :empty), :event) REMOVE gsi4pk, gsi4sk",
                 ConditionExpression="#s = :pending",
                 ExpressionAttributeNames={"#s": "status", "#e": "error", "#t": "timeline"},
-                ExpressionAttributeValues=self._dump(values),
+                ExpressionAttributeValues=dump(values),
             )
         except ClientError as exc:
-            if self._conditional_failed(exc):
+            if conditional_failed(exc):
                 raise StaleEvent("The document is no longer pending") from exc
             raise
 
@@ -374,13 +331,13 @@ class DynamoRepository:
         try:
             self._db.update_item(
                 TableName=self._table,
-                Key=self._dump(doc_key(doc_id)),
+                Key=dump(doc_key(doc_id)),
                 UpdateExpression="SET gsi4sk = :sk",
                 ConditionExpression="gsi4pk = :pk",
-                ExpressionAttributeValues=self._dump({":sk": keys["gsi4sk"], ":pk": keys["gsi4pk"]}),
+                ExpressionAttributeValues=dump({":sk": keys["gsi4sk"], ":pk": keys["gsi4pk"]}),
             )
         except ClientError as exc:
-            if not self._conditional_failed(exc):
+            if not conditional_failed(exc):
                 raise
 
     # -- handing work on ------------------------------------------------------
@@ -391,15 +348,15 @@ class DynamoRepository:
         try:
             self._db.update_item(
                 TableName=self._table,
-                Key=self._dump(doc_key(doc_id)),
+                Key=dump(doc_key(doc_id)),
                 UpdateExpression="SET lease_until = :zero, gsi4sk = :sk",
                 ConditionExpression="attempt = :a",
-                ExpressionAttributeValues=self._dump(
+                ExpressionAttributeValues=dump(
                     {":zero": 0, ":sk": deadline_keys(Status.PROCESSING, 0, doc_id)["gsi4sk"], ":a": attempt}
                 ),
             )
         except ClientError as exc:
-            if not self._conditional_failed(exc):
+            if not conditional_failed(exc):
                 raise
 
     def note_pending(self, doc_id: str, attempt: str, etag: str) -> None:
@@ -409,16 +366,14 @@ class DynamoRepository:
         try:
             self._db.update_item(
                 TableName=self._table,
-                Key=self._dump(doc_key(doc_id)),
+                Key=dump(doc_key(doc_id)),
                 UpdateExpression="SET pending_etag = :e",
                 ConditionExpression="attempt = :a AND #s = :processing",
                 ExpressionAttributeNames={"#s": "status"},
-                ExpressionAttributeValues=self._dump(
-                    {":e": etag, ":a": attempt, ":processing": Status.PROCESSING.value}
-                ),
+                ExpressionAttributeValues=dump({":e": etag, ":a": attempt, ":processing": Status.PROCESSING.value}),
             )
         except ClientError as exc:
-            if self._conditional_failed(exc):
+            if conditional_failed(exc):
                 raise StaleEvent("That attempt is no longer running") from exc
             raise
 
@@ -426,31 +381,31 @@ class DynamoRepository:
         """The version noted while the last attempt ran, if any (and forget it)."""
         resp = self._db.update_item(
             TableName=self._table,
-            Key=self._dump(doc_key(doc_id)),
+            Key=dump(doc_key(doc_id)),
             UpdateExpression="REMOVE pending_etag",
             ConditionExpression="attribute_exists(pk)",
             ReturnValues="UPDATED_OLD",
         )
         old = resp.get("Attributes", {}).get("pending_etag")
-        return str(self._de.deserialize(old)) if old else None
+        return str(load_value(old)) if old else None
 
     # -- reads -------------------------------------------------------------
     def get(self, doc_id: str) -> Document | None:
-        resp = self._db.get_item(TableName=self._table, Key=self._dump(doc_key(doc_id)), ConsistentRead=True)
+        resp = self._db.get_item(TableName=self._table, Key=dump(doc_key(doc_id)), ConsistentRead=True)
         item = resp.get("Item")
-        return document_from_item(self._load(item)) if item else None
+        return document_from_item(load(item)) if item else None
 
     def list_for_owner(
         self, owner: str | None, limit: int, start: dict[str, str] | None, filters: Filters = NO_FILTERS
-    ) -> Page:
-        return self._query(BY_OWNER, "gsi1pk", f"OWNER#{owner or NO_OWNER}", limit, start, filters)
+    ) -> Page[Document]:
+        return self._query(BY_OWNER, "gsi1pk", owner_pk(owner), limit, start, filters)
 
-    def list_all(self, limit: int, start: dict[str, str] | None, filters: Filters = NO_FILTERS) -> Page:
+    def list_all(self, limit: int, start: dict[str, str] | None, filters: Filters = NO_FILTERS) -> Page[Document]:
         return self._query(ALL_DOCS, "gsi2pk", "DOCS", limit, start, filters)
 
     def _query(
         self, index: str, key: str, value: str, limit: int, start: dict[str, str] | None, filters: Filters
-    ) -> Page:
+    ) -> Page[Document]:
         """One page, newest first, served by a GSI query (never a Scan).
 
         The created range is part of the key condition; the other filters are
@@ -461,13 +416,13 @@ class DynamoRepository:
         sort_key = {"gsi1pk": "gsi1sk", "gsi2pk": "gsi2sk"}[key]
         params = self._query_params(index, key, sort_key, value, filters)
         found: list[dict[str, Any]] = []
-        exclusive = self._dump(start) if start else None
+        exclusive = dump(start) if start else None
         for _ in range(MAX_FILTER_ROUNDS):
             if exclusive:
                 params["ExclusiveStartKey"] = exclusive
             params["Limit"] = limit + 1 - len(found)
             resp = self._db.query(**params)
-            found += [self._load(i) for i in resp.get("Items", [])]
+            found += [load(i) for i in resp.get("Items", [])]
             exclusive = resp.get("LastEvaluatedKey")
             if len(found) > limit or not exclusive:
                 break
@@ -477,7 +432,7 @@ class DynamoRepository:
         if more and found:
             last = {k: str(found[-1][k]) for k in ("pk", "sk", key, sort_key)}
         elif more and exclusive:
-            last = {k: str(v) for k, v in self._load(exclusive).items()}
+            last = cursor_key(exclusive)
         return Page([document_from_item(i) for i in found], last)
 
     def _query_params(self, index: str, key: str, sort_key: str, value: str, filters: Filters) -> dict[str, Any]:
@@ -502,7 +457,7 @@ class DynamoRepository:
             "IndexName": index,
             "KeyConditionExpression": condition,
             "ExpressionAttributeNames": expr.names,
-            "ExpressionAttributeValues": self._values(expr),
+            "ExpressionAttributeValues": dump(expr.values),
             "ScanIndexForward": False,
         }
         if clauses:
@@ -515,18 +470,18 @@ class DynamoRepository:
             TableName=self._table,
             IndexName=BY_HASH,
             KeyConditionExpression="gsi3pk = :h",
-            ExpressionAttributeValues={":h": {"S": hash_key(owner, sha256)}},
+            ExpressionAttributeValues=dump({":h": hash_key(owner, sha256)}),
             Limit=20,
         )
-        return [document_from_item(self._load(i)) for i in resp.get("Items", [])]
+        return [document_from_item(load(i)) for i in resp.get("Items", [])]
 
     def set_hash(self, doc_id: str, owner: str | None, sha256: str, created_at: str) -> None:
         self._db.update_item(
             TableName=self._table,
-            Key=self._dump(doc_key(doc_id)),
+            Key=dump(doc_key(doc_id)),
             UpdateExpression="SET gsi3pk = :h, gsi3sk = :s",
             ConditionExpression="attribute_exists(pk)",
-            ExpressionAttributeValues=self._dump({":h": hash_key(owner, sha256), ":s": f"{created_at}#{doc_id}"}),
+            ExpressionAttributeValues=dump({":h": hash_key(owner, sha256), ":s": f"{created_at}#{doc_id}"}),
         )
 
     def delete(self, doc_id: str) -> int:
@@ -535,28 +490,17 @@ class DynamoRepository:
         params: dict[str, Any] = {
             "TableName": self._table,
             "KeyConditionExpression": "pk = :pk",
-            "ExpressionAttributeValues": {":pk": {"S": doc_key(doc_id)["pk"]}},
+            "ExpressionAttributeValues": dump({":pk": doc_pk(doc_id)}),
             "ProjectionExpression": "pk, sk",
         }
         while True:
             resp = self._db.query(**params)
             keys = resp.get("Items", [])
-            for start in range(0, len(keys), 25):
-                self._batch_delete(keys[start : start + 25])
+            batch_write(self._db, self._table, delete_requests(keys), self._sleep)
             deleted += len(keys)
             if not resp.get("LastEvaluatedKey"):
                 return deleted
             params["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
-
-    def _batch_delete(self, keys: list[dict[str, Any]]) -> None:
-        requests: list[dict[str, Any]] = [{"DeleteRequest": {"Key": k}} for k in keys]
-        for attempt in range(8):
-            resp = self._db.batch_write_item(RequestItems={self._table: requests})
-            requests = resp.get("UnprocessedItems", {}).get(self._table, [])
-            if not requests:
-                return
-            time.sleep(min(2.0, 0.05 * 2**attempt))
-        raise RuntimeError("items still unprocessed after retries")
 
     def add_event(self, doc_id: str, event: dict[str, Any]) -> None:
         from botocore.exceptions import ClientError
@@ -564,31 +508,31 @@ class DynamoRepository:
         try:
             self._db.update_item(
                 TableName=self._table,
-                Key=self._dump(doc_key(doc_id)),
+                Key=dump(doc_key(doc_id)),
                 UpdateExpression="SET #t = list_append(if_not_exists(#t, :empty), :e)",
                 ConditionExpression="attribute_exists(pk)",
                 ExpressionAttributeNames={"#t": "timeline"},
-                ExpressionAttributeValues=self._dump({":empty": [], ":e": [to_dynamo_value(event)]}),
+                ExpressionAttributeValues=dump({":empty": [], ":e": [to_dynamo_value(event)]}),
             )
         except ClientError as exc:
-            if not self._conditional_failed(exc):
+            if not conditional_failed(exc):
                 raise
 
     def stats(self, owner: str | None, everyone: bool) -> dict[str, Any]:
         """Counts by status and family, from the listing GSI (status and family only are read)."""
-        index, key, value = (ALL_DOCS, "gsi2pk", "DOCS") if everyone else (BY_OWNER, "gsi1pk", f"OWNER#{owner}")
+        index, key, value = (ALL_DOCS, "gsi2pk", "DOCS") if everyone else (BY_OWNER, "gsi1pk", owner_pk(owner))
         params: dict[str, Any] = {
             "TableName": self._table,
             "IndexName": index,
             "KeyConditionExpression": "#k = :v",
             "ProjectionExpression": "#s, #m.#f",
             "ExpressionAttributeNames": {"#k": key, "#s": "status", "#m": "metadata", "#f": "family"},
-            "ExpressionAttributeValues": {":v": {"S": value}},
+            "ExpressionAttributeValues": dump({":v": value}),
         }
         rows = []
         while True:
             resp = self._db.query(**params)
-            rows += [self._load(i) for i in resp.get("Items", [])]
+            rows += [load(i) for i in resp.get("Items", [])]
             if not resp.get("LastEvaluatedKey"):
                 break
             params["ExclusiveStartKey"] = resp["LastEvaluatedKey"]

@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from chalicelib.aws.retry import resend
 from chalicelib.config import FanOutSettings
 
 
@@ -60,29 +61,24 @@ class SqsSender:
     def flush(self) -> None:
         if not self._pending:
             return
-        from botocore.retries.standard import ExponentialBackoff, RetryContext
-
-        entries = {str(i): body for i, (body, _, _) in enumerate(self._pending)}
-        backoff = ExponentialBackoff(service_name="sqs")
-        for attempt in range(1, self.MAX_ATTEMPTS + 1):
-            self.requests += 1
-            resp = self._sqs.send_message_batch(
-                QueueUrl=self._url, Entries=[{"Id": i, "MessageBody": b} for i, b in entries.items()]
-            )
-            failed = resp.get("Failed", [])
-            if any(f.get("SenderFault") for f in failed):
-                reasons = "; ".join(f"{f.get('Code')}: {f.get('Message')}" for f in failed)
-                raise RuntimeError(f"SQS refused records messages: {reasons}")
-            entries = {f["Id"]: entries[f["Id"]] for f in failed}
-            if not entries:
-                break
-            self._sleep(backoff.delay_amount(RetryContext(attempt_number=attempt)))
-        else:
-            raise RuntimeError(f"{len(entries)} records messages still unsent after {self.MAX_ATTEMPTS} attempts")
+        entries = [{"Id": str(i), "MessageBody": body} for i, (body, _, _) in enumerate(self._pending)]
+        unsent = resend(self._send, entries, "sqs", self.MAX_ATTEMPTS, self._sleep)
+        if unsent:
+            raise RuntimeError(f"{len(unsent)} records messages still unsent after {self.MAX_ATTEMPTS} attempts")
         self.messages += len(self._pending)
         self.confirmed_row = max([self.confirmed_row] + [row for _, _, row in self._pending])
         self._pending = []
         self._pending_bytes = 0
+
+    def _send(self, entries: list[dict[str, str]]) -> list[dict[str, str]]:
+        """One SendMessageBatch call; the entries SQS failed (a sender fault raises: resending cannot help)."""
+        self.requests += 1
+        failed = self._sqs.send_message_batch(QueueUrl=self._url, Entries=entries).get("Failed", [])
+        if any(f.get("SenderFault") for f in failed):
+            reasons = "; ".join(f"{f.get('Code')}: {f.get('Message')}" for f in failed)
+            raise RuntimeError(f"SQS refused records messages: {reasons}")
+        by_id = {e["Id"]: e for e in entries}
+        return [by_id[f["Id"]] for f in failed]
 
 
 def queue_limits(sqs: Any, queue_name: str) -> tuple[str, int, int]:

@@ -24,7 +24,7 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
-from chalicelib.extraction.encoding import decode_text
+from chalicelib.extraction.encoding import SAMPLE_BYTES, decode_text
 from chalicelib.extraction.extensions import ALIASES, extension_of, mime_table
 from chalicelib.extraction.reader import RangedReader, bytes_reader
 from chalicelib.extraction.signatures import signature
@@ -108,17 +108,15 @@ def _describe(head: bytes) -> str | None:
 
 # --- text -----------------------------------------------------------------------------------------
 
-_TEXT_SNIFF_BYTES = 64 * 1024
-
 
 def _text(head: bytes, reader: RangedReader, ext: str | None) -> Detection | None:
     complete = len(head) >= reader.size
     sample = head
-    if not complete and len(head) < _TEXT_SNIFF_BYTES:
+    if not complete and len(head) < SAMPLE_BYTES:
         reader.seek(0)
-        sample = reader.read(_TEXT_SNIFF_BYTES)
+        sample = reader.read(SAMPLE_BYTES)
         complete = len(sample) >= reader.size
     decoded = decode_text(sample, complete)
     if decoded is None:
         return None
-    return Detection(classify_text(decoded.text, complete, ext), encoding=decoded.encoding)
+    return Detection(classify_text(decoded.text, complete, ext), encoding=decoded.encoding.name)

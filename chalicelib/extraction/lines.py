@@ -13,7 +13,7 @@ import csv
 from collections.abc import Iterator
 from typing import BinaryIO
 
-from chalicelib.extraction.extractors.text import Encoding
+from chalicelib.extraction.encoding import Encoding
 
 
 def decoding_codec(encoding: Encoding) -> str:

@@ -10,12 +10,15 @@ or None when the bytes are not its format.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import struct
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import BinaryIO, cast
 
+from chalicelib.extraction import isobmff
 from chalicelib.extraction.extensions import OOXML
 from chalicelib.extraction.reader import RangedReader
 
@@ -246,36 +249,28 @@ def _brand(major: bytes, compatible: list[bytes], reader: RangedReader) -> str:
     return "audio/mp4" if b"soun" in handlers and b"vide" not in handlers else "video/mp4"
 
 
-_CONTAINERS = {b"moov", b"trak", b"mdia"}
+_TRACK_PATH = ("moov", "trak", "mdia")
 
 
 def _handlers(reader: RangedReader, limit: int = 4096) -> set[bytes]:
-    """Handler types (`vide`, `soun`...) of the tracks in `moov`, walking box headers only."""
+    """Handler types (`vide`, `soun`...) of the tracks in `moov`, walking box headers only (at most `limit`)."""
     found: set[bytes] = set()
-    stack = [(0, reader.size)]
-    steps = 0
-    while stack and steps < limit:
-        pos, end = stack.pop()
-        while pos + 8 <= end and steps < limit:
-            steps += 1
-            reader.seek(pos)
-            header = reader.read(16)
-            if len(header) < 8:
-                break
-            size, kind = struct.unpack(">I4s", header[:8])
-            skip = 8
-            if size == 1 and len(header) == 16:
-                size, skip = struct.unpack(">Q", header[8:16])[0], 16
-            elif size == 0:
-                size = end - pos
-            if size < skip:
-                break
-            if kind in _CONTAINERS:
-                stack.append((pos + skip, min(end, pos + size)))
-            elif kind == b"hdlr":
-                reader.seek(pos + skip + 8)
+    seen = 0
+
+    def walk(start: int, end: int, depth: int) -> None:
+        nonlocal seen
+        for box in isobmff.boxes(cast(BinaryIO, reader), start, end):
+            seen += 1
+            if seen > limit:
+                return
+            if depth < len(_TRACK_PATH) and box.kind == _TRACK_PATH[depth]:
+                walk(box.payload_start, box.end, depth + 1)
+            elif depth == len(_TRACK_PATH) and box.kind == "hdlr":
+                reader.seek(box.payload_start + 8)
                 found.add(reader.read(4))
-            pos += size
+
+    with contextlib.suppress(isobmff.BoxError):  # a broken box ends the walk; what was found still counts
+        walk(0, reader.size, 0)
     return found
 
 

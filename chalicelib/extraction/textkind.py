@@ -8,11 +8,10 @@ ties: a one-column `.csv`, an `.eml` that starts like an mbox.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import re
-from collections import Counter
+
+from chalicelib.extraction.delimited import best
 
 
 def classify_text(text: str, complete: bool, ext: str | None = None) -> str:
@@ -156,40 +155,13 @@ def _mail(body: str, ext: str | None) -> str | None:
     return None
 
 
-_DELIMITERS = (",", "\t", ";", "|")
-
-
 def _delimited(text: str, complete: bool, ext: str | None) -> str | None:
     lines = text.splitlines(keepends=True)
     if not complete and len(lines) > 1:
         lines = lines[:-1]  # the last line may be cut
-    lines = lines[:200]
-    best: tuple[float, str] | None = None
-    for delimiter in _DELIMITERS:
-        score = _consistency(lines, delimiter)
-        if score and (best is None or score > best[0]):
-            best = (score, delimiter)
-    if best is not None:
-        return "text/tab-separated-values" if best[1] == "\t" and ext != "csv" else "text/csv"
+    found = best("".join(lines[:200]), regular_only=True)
+    if found is not None:
+        return "text/tab-separated-values" if found.delimiter == "\t" and ext != "csv" else "text/csv"
     if ext in ("csv", "tsv") and text.strip():
         return "text/csv" if ext == "csv" else "text/tab-separated-values"
     return None
-
-
-def _consistency(lines: list[str], delimiter: str) -> float:
-    """A score > 0 when most records split into the same number (≥ 2) of fields."""
-    try:
-        rows = [row for row in csv.reader(io.StringIO("".join(lines)), delimiter=delimiter) if row]
-    except csv.Error:
-        return 0.0
-    if len(rows) < 2:
-        return 0.0
-    widths = Counter(len(row) for row in rows)
-    width, count = widths.most_common(1)[0]
-    share = count / len(rows)
-    if width < 2 or share < 0.9 or (len(rows) < 3 and share < 1):
-        return 0.0
-    cells = [cell for row in rows for cell in row]
-    if sum(len(cell) for cell in cells) / max(1, len(cells)) > 60:
-        return 0.0  # prose with commas, not fields
-    return share * min(width, 20)

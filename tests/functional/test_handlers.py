@@ -106,7 +106,7 @@ def test_the_records_consumer_reports_only_the_failed_message(client, stack) -> 
     bad["body"] = "not json"
     result = client.lambda_.invoke("on_records", {"Records": [good, bad]})
     assert result.payload == {"batchItemFailures": [{"itemIdentifier": "poison-1"}]}
-    assert [r.number for r in wiring.records_store().rows_page(doc_id, 10, None).rows] == [1]
+    assert [r.number for r in wiring.records_store().rows_page(doc_id, 10, None).items] == [1]
 
 
 def test_the_eventbridge_handler_stores_a_producer_event_once(client, stack) -> None:

@@ -44,7 +44,7 @@ def test_a_csv_dropped_in_s3_is_ingested_row_by_row_through_the_records_queue(aw
     doc = wait_for(complete, timeout=60)
     assert doc.status is Status.PROCESSED
     assert doc.records == {"state": "COMPLETE", "total": 300, "written": 300, "failed": 0}
-    rows = wiring.records_store().rows_page(doc_id, 5, None).rows
+    rows = wiring.records_store().rows_page(doc_id, 5, None).items
     assert [(r.number, r.cells) for r in rows[:2]] == [
         (1, {"id": "1", "item": "thing 1", "amount": "1.50"}),
         (2, {"id": "2", "item": "thing 2", "amount": "2.50"}),

@@ -24,11 +24,8 @@ from chalicelib.records import RecordsConsumer, RecordsReader, handle_batch
 from local.provision import create_queue, queue_arn
 from local.pump import QueuePoller, failed_ids, sqs_record
 from tests.support import samples
-from tests.unit import test_records as contract  # the store contract, run here against DynamoDB
 
 pytestmark = pytest.mark.emulator
-
-CONTRACT = sorted(name for name in dir(contract) if name.startswith("test_store_"))
 
 
 @pytest.fixture
@@ -43,11 +40,6 @@ def new_document(aws: dict[str, Any], stack: Any) -> str:
         Item={"pk": {"S": f"DOC#{doc_id}"}, "sk": {"S": "DOC"}, "id": {"S": doc_id}},
     )
     return doc_id
-
-
-@pytest.fixture
-def fresh(store: DynamoRecordsStore, aws: dict[str, Any], stack: Any) -> tuple[DynamoRecordsStore, str]:
-    return store, new_document(aws, stack)
 
 
 class Queue:
@@ -118,7 +110,7 @@ def all_rows(store: DynamoRecordsStore, doc_id: str) -> dict[int, dict[str, str 
     rows, start = {}, None
     while True:
         page = store.rows_page(doc_id, 100, start)
-        rows.update({r.number: r.cells for r in page.rows})
+        rows.update({r.number: r.cells for r in page.items})
         if page.last_key is None:
             return rows
         start = page.last_key
@@ -138,7 +130,7 @@ def test_a_messy_csv_goes_through_s3_sqs_and_dynamodb_with_the_right_rows(aws, s
         3: {"name": "cy", "note": 'say "hi"', "amount": "3"},
         5: {"name": "eve", "note": None, "amount": "5"},
     }
-    assert store.errors_page(doc_id, 10, None).errors == [
+    assert store.errors_page(doc_id, 10, None).items == [
         RowError(2, 4, "expected 3 fields, found 2"),
         RowError(4, 7, "expected 3 fields, found 4"),
     ]
@@ -252,8 +244,3 @@ def test_rows_are_read_back_page_by_page_with_a_signed_cursor(aws, stack, store)
         page = reader.page(doc_id, "owner-sub", 3, page["next"])
         numbers += [r["row"] for r in page["items"]]
     assert numbers == list(range(1, 8)) and page["items"][-1] == {"row": 7, "cells": {"a": "7", "b": None}}
-
-
-@pytest.mark.parametrize("case", CONTRACT)
-def test_the_store_contract_holds_on_dynamodb(case: str, fresh: tuple[DynamoRecordsStore, str]) -> None:
-    getattr(contract, case)(fresh)

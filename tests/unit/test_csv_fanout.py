@@ -11,13 +11,14 @@ from typing import Any
 
 import pytest
 
-from chalicelib.aws.records_store import COMPLETE, COMPLETE_WITH_ERRORS, InMemoryRecordsStore, RowError
+from chalicelib.aws.records_store import COMPLETE, COMPLETE_WITH_ERRORS, RowError
 from chalicelib.aws.sqs import SqsSender
 from chalicelib.config import FanOutSettings
 from chalicelib.csv_fanout import CsvFanOut
 from chalicelib.csv_production import Continuation, FanOutResult, fan_out, first_leg, unique_columns
 from chalicelib.extraction.lines import Lines
 from chalicelib.records import RecordsConsumer, handle_batch
+from tests.fakes import InMemoryRecordsStore
 from tests.support import samples
 
 DOC = "d" * 32

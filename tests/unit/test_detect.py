@@ -241,7 +241,7 @@ def test_a_single_column_file_named_csv_is_csv() -> None:
 def test_csv_in_utf16_without_a_bom_is_recognised() -> None:
     data = "a,b\n1,2\n3,4\n5,6\n".encode("utf-16-be")
     found = sniff(data)
-    assert (found.mime_type, found.encoding) == ("text/csv", "utf-16-be")
+    assert (found.mime_type, found.encoding) == ("text/csv", "utf-16be")
 
 
 @pytest.mark.parametrize("encoding", ["utf-16", "utf-32", "utf-8-sig"])

@@ -22,9 +22,10 @@ from deploy.templates import REPO
 
 LIB = REPO / "chalicelib"
 SDK = ("boto3", "botocore")
-# Plain vocabulary every layer may share: domain errors, plain data, one frozen view of the environment.
+# Plain vocabulary every layer may share: domain errors, plain data; the adapters and the edge may also read
+# the environment's settings and the event contracts.
 KERNEL = ("chalicelib.errors", "chalicelib.models")
-ADAPTER_KERNEL = (*KERNEL, "chalicelib.config")
+ADAPTER_KERNEL = (*KERNEL, "chalicelib.config", "chalicelib.contracts")
 
 
 def _module(path: Path, root: Path) -> str:

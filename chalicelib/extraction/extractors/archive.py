@@ -95,7 +95,7 @@ def _zip(source: Source) -> Extraction:
 
 def _zip_names(infos: list[zipfile.ZipInfo]) -> list[str]:
     """Names without the UTF-8 flag were decoded as cp437; re-decode them in their real code page."""
-    from chalicelib.extraction.extractors.text import sniff_encoding
+    from chalicelib.extraction.encoding import sniff_encoding
 
     legacy = [i for i in infos if not i.flag_bits & 0x800 and not i.filename.isascii()]
     if not legacy:

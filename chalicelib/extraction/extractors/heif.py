@@ -14,7 +14,7 @@ import struct
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
-from chalicelib.extraction.extractors import isobmff
+from chalicelib.extraction import isobmff
 
 MAX_META_BYTES = 4 * 1024 * 1024
 MAX_EXIF_BYTES = 1024 * 1024

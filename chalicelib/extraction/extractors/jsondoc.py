@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from chalicelib.errors import ExtractionFailed
+from chalicelib.extraction.encoding import Encoding, sniff_encoding
 from chalicelib.extraction.extractors.base import Extraction, Source, compact
-from chalicelib.extraction.extractors.text import Encoding, sniff_encoding
 
 PARSE_CAP = 16 * 1024 * 1024
 """Bytes parsed into objects at most; above it, the shallow scan."""

@@ -24,8 +24,8 @@ from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import DefusedXMLParser, ParseError
 
 from chalicelib.errors import ExtractionFailed
+from chalicelib.extraction.encoding import Encoding, sniff_encoding
 from chalicelib.extraction.extractors.base import Extraction, Source, compact
-from chalicelib.extraction.extractors.text import Encoding, sniff_encoding
 
 HTML_CAP = 4 * 1024 * 1024
 """Bytes of HTML parsed at most."""

@@ -19,7 +19,8 @@ from collections.abc import Callable
 from typing import Any, BinaryIO
 
 from chalicelib.errors import ExtractionFailed
-from chalicelib.extraction.extractors import avi, flv, isobmff, matroska, mp4
+from chalicelib.extraction import isobmff
+from chalicelib.extraction.extractors import avi, flv, matroska, mp4
 from chalicelib.extraction.extractors.avinfo import AVInfo, ContainerError
 from chalicelib.extraction.extractors.base import Extraction, Source, compact
 

@@ -17,7 +17,7 @@ import struct
 from datetime import UTC, datetime, timedelta
 from typing import BinaryIO
 
-from chalicelib.extraction.extractors import isobmff
+from chalicelib.extraction import isobmff
 from chalicelib.extraction.extractors.avinfo import AVInfo, ContainerError
 
 MAX_SMALL_BOX = 4096

@@ -1,11 +1,10 @@
 """CSV and TSV: encoding, dialect, header, columns and a streamed row count.
 
 The format logic is reusable by the CSV ingestion path: `sniff(sample)`
-decides the encoding and dialect from the file's first bytes (a byte-order
-mark, UTF-8 validity, else the shared detector with Latin-1 as last resort;
-`csv.Sniffer` on a bounded sample, checked by parsing the sample and falling
-back to scoring the usual delimiters when the sniffer's answer does not
-hold up), and `iter_rows(file, fmt)` streams rows from a seekable binary file
+decides the encoding and dialect from the file's first bytes (the encoding
+as `encoding.sniff_encoding` names it; the delimiter as `delimited.choose`
+scores it, the same score detection uses; `csv.Sniffer`'s quoting and
+escaping when it splits on that delimiter too), and `iter_rows(file, fmt)` streams rows from a seekable binary file
 through a text wrapper, never holding the file in memory. Python's csv field
 size limit stays in force: a huge field is a bad row, counted, not a crash.
 """
@@ -20,18 +19,15 @@ from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
 from chalicelib.errors import ExtractionFailed
+from chalicelib.extraction.delimited import DELIMITERS, Fit, choose
+from chalicelib.extraction.encoding import SAMPLE_BYTES, Encoding, decode_sample, sniff_encoding
 from chalicelib.extraction.extractors.base import Extraction, Source, compact
-from chalicelib.extraction.extractors.text import Encoding, decode_sample, sniff_encoding
-
-SAMPLE_BYTES = 64 * 1024
-"""Bytes looked at to decide encoding, dialect and header."""
 
 MAX_COLUMNS_LISTED = 200
 MAX_COLUMN_NAME = 256
 MAX_BAD_ROWS = 10_000
 """Stop counting after this many rows the csv module rejects: it is not CSV."""
 
-DELIMITERS = ",;\t|"
 _ENCODING_OVERRIDES = {"latin-1": "iso-8859-1"}
 
 
@@ -70,10 +66,12 @@ def sniff(sample: bytes, complete: bool = False, prefer_tab: bool = False) -> Cs
     if not complete:
         text = _whole_lines(text)
     notes: list[str] = []
-    dialect = _sniffed_dialect(text, prefer_tab)
+    order = "\t" + DELIMITERS.replace("\t", "") if prefer_tab else DELIMITERS
+    chosen = choose(text, order)
+    dialect = _sniffed_dialect(text, chosen)
     if dialect is None:
         notes.append("dialect guessed by delimiter scoring")
-        dialect = _scored_dialect(text, prefer_tab)
+        dialect = _dialect(chosen.delimiter if chosen else order[0])
     return CsvFormat(
         encoding=encoding,
         delimiter=dialect.delimiter,
@@ -106,36 +104,15 @@ def _dialect(delimiter: str) -> type[csv.Dialect]:
     return type("Scored", (_Dialect,), {"delimiter": delimiter})
 
 
-def _sniffed_dialect(text: str, prefer_tab: bool) -> type[csv.Dialect] | None:
-    if not text.strip():
+def _sniffed_dialect(text: str, chosen: Fit | None) -> type[csv.Dialect] | None:
+    """csv.Sniffer's dialect (its quoting and escaping) when it splits on the delimiter the scoring chose."""
+    if chosen is None or not text.strip():
         return None
     try:
         found = csv.Sniffer().sniff(text[:SAMPLE_BYTES], delimiters=DELIMITERS)
     except csv.Error:
         return None
-    if prefer_tab and found.delimiter != "\t" and _consistency(text, "\t") >= _consistency(text, found.delimiter):
-        return None
-    return found if _consistency(text, found.delimiter) > 0 else None
-
-
-def _consistency(text: str, delimiter: str) -> float:
-    """How well a delimiter explains the sample: share of rows with the most common width (>1)."""
-    try:
-        widths = [len(row) for row in csv.reader(io.StringIO(text), delimiter=delimiter, strict=False) if row]
-    except csv.Error:
-        return 0.0
-    if not widths:
-        return 0.0
-    width, count = Counter(widths).most_common(1)[0]
-    if width < 2:
-        return 0.0
-    return count / len(widths) + min(width, 50) / 1000
-
-
-def _scored_dialect(text: str, prefer_tab: bool) -> type[csv.Dialect]:
-    order = "\t,;|" if prefer_tab else DELIMITERS
-    best = max(order, key=lambda d: (_consistency(text, d), -order.index(d)))
-    return _dialect(best)
+    return found if found.delimiter == chosen.delimiter else None
 
 
 def _has_header(text: str, dialect: type[csv.Dialect]) -> bool:

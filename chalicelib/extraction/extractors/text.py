@@ -1,12 +1,7 @@
 """Plain text and Markdown: encoding, line/word/character counts, Markdown title.
 
-Also the home of `sniff_encoding`, the one encoding guess that the markup,
-JSON and CSV extractors share: a byte-order mark decides first (UTF-32 before
-UTF-16, since the UTF-32-LE mark starts like the UTF-16-LE one), then UTF-8
-validity, then a UTF-16 without a mark (every other byte NUL), then
-charset-normalizer on a bounded sample (pure Python, already a dependency of
-the AWS SDK stack, and maintained, unlike chardet's successors), with
-Latin-1 as the last resort because it decodes any byte.
+The encoding is `encoding.sniff_encoding`'s, the one guess detection and the
+markup, JSON and CSV extractors share.
 
 Counting streams the file through an incremental decoder, at most
 `COUNT_CAP` bytes; past that the counts cover only the first part and
@@ -20,111 +15,16 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from chalicelib.extraction.encoding import SAMPLE_BYTES, Encoding, sniff_encoding
 from chalicelib.extraction.extractors.base import Extraction, Source, compact
 
 COUNT_CAP = 16 * 1024 * 1024
 """Bytes of text decoded and counted at most."""
 
-SAMPLE_BYTES = 64 * 1024
-"""Bytes handed to the encoding detector at most."""
 
 CHUNK = 256 * 1024
-_WESTERN = "cp1252"
-_CHAOS_TOLERANCE = 0.03
-"""Detectors cannot tell the single-byte Latin code pages apart on short text; when
-Windows-1252 decodes as cleanly as the best guess (or no language is evident),
-it wins, being by far the most common of them."""
 TITLE_SCAN_CHARS = 64 * 1024
 _LONG_WORD = 1024 * 1024
-
-_BOMS: tuple[tuple[bytes, str, str], ...] = (
-    (codecs.BOM_UTF32_LE, "utf-32le", "utf-32"),
-    (codecs.BOM_UTF32_BE, "utf-32be", "utf-32"),
-    (codecs.BOM_UTF8, "utf-8", "utf-8-sig"),
-    (codecs.BOM_UTF16_LE, "utf-16le", "utf-16"),
-    (codecs.BOM_UTF16_BE, "utf-16be", "utf-16"),
-)
-
-
-@dataclass(frozen=True)
-class Encoding:
-    """A guessed text encoding.
-
-    `name` is what is reported (lower-case IANA-style, e.g. utf-8, utf-16le,
-    us-ascii, cp1252); `codec` is what Python decodes with (for a BOM, the
-    codec that strips it); `bom` says whether the file starts with a mark.
-    """
-
-    name: str
-    codec: str
-    bom: bool = False
-    confident: bool = True
-
-
-def sniff_encoding(sample: bytes, complete: bool = False) -> Encoding:
-    """Guess the encoding of `sample` (the file's first bytes; `complete` if it is the whole file)."""
-    for mark, name, codec in _BOMS:
-        if sample.startswith(mark):
-            return Encoding(name, codec, bom=True)
-    utf16 = _utf16_without_bom(sample)
-    if utf16:
-        return Encoding(utf16, utf16)
-    if _is_utf8(sample, complete):
-        return Encoding("us-ascii" if sample.isascii() else "utf-8", "utf-8")
-    return _detected(sample)
-
-
-def _is_utf8(sample: bytes, complete: bool) -> bool:
-    decoder = codecs.getincrementaldecoder("utf-8")()
-    try:
-        decoder.decode(sample, final=complete)
-    except UnicodeDecodeError:
-        return False
-    return True
-
-
-def _utf16_without_bom(sample: bytes) -> str | None:
-    """UTF-16 text of mostly Latin script has a NUL in every other byte."""
-    probe = sample[:4096]
-    if len(probe) < 4:
-        return None
-    even, odd = probe[0::2], probe[1::2]
-    if odd.count(0) > 0.4 * len(odd) and even.count(0) < 0.05 * len(even):
-        return "utf-16le"
-    if even.count(0) > 0.4 * len(even) and odd.count(0) < 0.05 * len(odd):
-        return "utf-16be"
-    return None
-
-
-def _detected(sample: bytes) -> Encoding:
-    from charset_normalizer import from_bytes
-
-    sample = sample[:SAMPLE_BYTES]
-    matches = list(from_bytes(sample))
-    if not matches:
-        return Encoding("iso-8859-1", "latin-1", confident=False)
-    best = matches[0]
-    close = [m for m in matches if m.chaos <= best.chaos + _CHAOS_TOLERANCE]
-    if any(_WESTERN in m.could_be_from_charset for m in close):
-        return Encoding(_WESTERN, _WESTERN)
-    if best.coherence == 0 and _decodes(sample, _WESTERN):
-        return Encoding(_WESTERN, _WESTERN, confident=False)
-    codec = codecs.lookup(best.encoding).name
-    return Encoding(codec.replace("_", "-"), codec)
-
-
-def _decodes(sample: bytes, codec: str) -> bool:
-    try:
-        codecs.getincrementaldecoder(codec)().decode(sample, final=False)
-    except UnicodeDecodeError:
-        return False
-    return True
-
-
-def decode_sample(sample: bytes, encoding: Encoding) -> str:
-    """Decode a prefix of a file, tolerating a character cut at the end."""
-    decoder = codecs.getincrementaldecoder(encoding.codec)(errors="replace")
-    return str(decoder.decode(sample, final=False))
 
 
 @dataclass

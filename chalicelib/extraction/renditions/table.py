@@ -13,10 +13,9 @@ import csv
 from dataclasses import replace
 from typing import Any, BinaryIO, cast
 
+from chalicelib.extraction.encoding import SAMPLE_BYTES
 from chalicelib.extraction.reader import RangedReader
 from chalicelib.extraction.renditions.base import Budget, Content, Table, cut
-
-SAMPLE_BYTES = 64 * 1024
 
 
 def shape(row: list[str], budget: Budget) -> list[str]:

@@ -20,7 +20,7 @@ JSON_TYPES = frozenset({"application/json"})
 
 def read_text(reader: RangedReader, budget: Budget) -> tuple[str, bool]:
     """The file's first `read_bytes`, decoded; the flag says whether the file goes on."""
-    from chalicelib.extraction.extractors.text import decode_sample, sniff_encoding
+    from chalicelib.extraction.encoding import decode_sample, sniff_encoding
 
     reader.seek(0)
     sample = reader.read(budget.read_bytes)

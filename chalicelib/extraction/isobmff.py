@@ -1,6 +1,7 @@
 """ISO base media file format (MP4, MOV, M4A, HEIF, AVIF): walking boxes by seek/read.
 
-Both the video and the still-image extractors sit on the same box structure.
+Detection (track handlers), the video and the still-image extractors walk the
+same box structure with this one walker.
 Only box headers are read while walking, so skipping a multi-gigabyte `mdat`
 costs one 8- or 16-byte read; a box's payload is read only when asked for, and
 then within a cap. Hostile sizes (a box longer than its parent, shorter than its
