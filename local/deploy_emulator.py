@@ -156,186 +156,149 @@ def _patch_apigateway() -> None:
 # --- CloudFormation: resources moto accepts without creating ---------------------------------------
 
 
-def _cloudformation_models() -> None:
-    from moto.cloudformation import parsing
-    from moto.cloudwatch.models import cloudwatch_backends
+Created = tuple[str, dict[str, str]]
+"""A created resource's physical id (what Ref returns) and attributes (what GetAtt returns)."""
+
+
+def _user_pool(props: dict[str, Any], name: str, account: str, region: str) -> Created:
     from moto.cognitoidp.models import cognitoidp_backends
-    from moto.core.common_models import CloudFormationModel
+
+    config = {k: v for k, v in props.items() if k != "UserPoolName"}
+    pool = cognitoidp_backends[account][region].create_user_pool(props.get("UserPoolName", name), config)
+    url = f"https://cognito-idp.{region}.amazonaws.com/{pool.id}"
+    return pool.id, {"Arn": pool.arn, "ProviderName": url[8:], "ProviderURL": url}
+
+
+def _user_pool_client(props: dict[str, Any], name: str, account: str, region: str) -> Created:
+    from moto.cognitoidp.models import cognitoidp_backends
+
+    config = {k: v for k, v in props.items() if k != "UserPoolId"}
+    client = cognitoidp_backends[account][region].create_user_pool_client(
+        props["UserPoolId"], bool(props.get("GenerateSecret")), config
+    )
+    return client.id, {"ClientSecret": client.secret or ""}
+
+
+def _user_pool_group(props: dict[str, Any], name: str, account: str, region: str) -> Created:
+    from moto.cognitoidp.models import cognitoidp_backends
+
+    group = cognitoidp_backends[account][region].create_group(
+        props["UserPoolId"], props["GroupName"], props.get("Description", ""), props.get("RoleArn", ""),
+        props.get("Precedence", 0),
+    )  # fmt: skip
+    return group.group_name, {}
+
+
+def _user_pool_domain(props: dict[str, Any], name: str, account: str, region: str) -> Created:
+    from moto.cognitoidp.models import cognitoidp_backends
+
+    backend = cognitoidp_backends[account][region]
+    backend.create_user_pool_domain(props["UserPoolId"], props["Domain"], props.get("CustomDomainConfig"))
+    return props["Domain"], {}
+
+
+def _secret(props: dict[str, Any], name: str, account: str, region: str) -> Created:
     from moto.secretsmanager.models import secretsmanager_backends
 
-    class _Created:
-        """A resource created through a backend call: remembers its physical id and attributes (a mixin:
-        moto finds models among CloudFormationModel's direct subclasses)."""
+    value = props.get("SecretString")
+    if value is None:
+        value = _generate(props.get("GenerateSecretString") or {})
+    created = secretsmanager_backends[account][region].create_secret(
+        name=props.get("Name", name), secret_string=value, secret_binary=None, description=props.get("Description"),
+        tags=props.get("Tags"), kms_key_id=props.get("KmsKeyId"), client_request_token=None, replica_regions=[],
+        force_overwrite=False,
+    )  # fmt: skip
+    arn = json.loads(created)["ARN"]
+    return arn, {"Id": arn}
 
-        type_name = ""
 
-        def __init__(self, physical_id: str, attributes: dict[str, str] | None = None) -> None:
-            self._physical_id = physical_id
-            self._attributes = attributes or {}
+def _alarm(p: dict[str, Any], name: str, account: str, region: str) -> Created:
+    from moto.cloudwatch.models import cloudwatch_backends
 
-        @property
-        def physical_resource_id(self) -> str:
-            return self._physical_id
+    alarm = cloudwatch_backends[account][region].put_metric_alarm(
+        name=p.get("AlarmName", name), namespace=p["Namespace"], metric_name=p["MetricName"],
+        comparison_operator=p["ComparisonOperator"], evaluation_periods=int(p["EvaluationPeriods"]),
+        period=int(p.get("Period", 60)), threshold=float(p.get("Threshold", 0)), statistic=p["Statistic"],
+        description=p.get("AlarmDescription", ""),
+        dimensions=[{"Name": d["Name"], "Value": d["Value"]} for d in p.get("Dimensions") or []],
+        alarm_actions=list(p.get("AlarmActions") or []), treat_missing_data=p.get("TreatMissingData"),
+    )  # fmt: skip
+    return alarm.name, {"Arn": alarm.alarm_arn}
 
-        @classmethod
-        def has_cfn_attr(cls, attr: str) -> bool:
-            return True
 
-        def get_cfn_attribute(self, attribute_name: str) -> Any:
-            from moto.cloudformation.exceptions import UnformattedGetAttTemplateException
+def _event_invoke_config(p: dict[str, Any], name: str, account: str, region: str) -> Created:
+    from moto.awslambda.models import lambda_backends
 
+    config = {k: v for k, v in p.items() if k not in ("FunctionName", "Qualifier")}
+    lambda_backends[account][region].put_function_event_invoke_config(p["FunctionName"], config)
+    return f"{p['FunctionName']}:{p.get('Qualifier', '$LATEST')}", {}
+
+
+def _api_stage(p: dict[str, Any], name: str, account: str, region: str) -> Created:
+    from moto.apigateway.models import apigateway_backends
+
+    api = apigateway_backends[account][region].get_rest_api(p["RestApiId"])
+    if p["StageName"] not in api.stages:
+        api.create_stage(p["StageName"], p.get("DeploymentId", ""), p.get("Variables"), p.get("Description", ""),
+                         None, None, None, p.get("TracingEnabled"))  # fmt: skip
+    return p["StageName"], {}
+
+
+CREATED = {
+    "AWS::Cognito::UserPool": _user_pool,
+    "AWS::Cognito::UserPoolClient": _user_pool_client,
+    "AWS::Cognito::UserPoolGroup": _user_pool_group,
+    "AWS::Cognito::UserPoolDomain": _user_pool_domain,
+    "AWS::SecretsManager::Secret": _secret,
+    "AWS::CloudWatch::Alarm": _alarm,
+    "AWS::Lambda::EventInvokeConfig": _event_invoke_config,
+    "AWS::ApiGateway::Stage": _api_stage,
+}
+
+
+_MODELS: list[type] = []
+
+
+def _cloudformation_models() -> None:
+    """One moto CloudFormation model per CREATED type (moto finds models among its base's direct subclasses)."""
+    from moto.cloudformation import parsing
+    from moto.cloudformation.exceptions import UnformattedGetAttTemplateException
+    from moto.core.common_models import CloudFormationModel
+
+    def model(type_name: str, create: Any) -> type:
+        def __init__(self: Any, created: Created) -> None:
+            self._physical_id, self._attributes = created
+
+        def get_cfn_attribute(self: Any, attribute_name: str) -> Any:
             if attribute_name in self._attributes:
                 return self._attributes[attribute_name]
             raise UnformattedGetAttTemplateException()
 
-        @staticmethod
-        def cloudformation_name_type() -> str:
-            return ""
-
-        @classmethod
-        def cloudformation_type(cls) -> str:
-            return cls.type_name
-
-        @classmethod
-        def update_from_cloudformation_json(
-            cls, original_resource: Any, new_resource_name: str, cloudformation_json: dict[str, Any],
-            account_id: str, region_name: str,
+        def create_from_cloudformation_json(
+            cls: Any, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str,
+            **kwargs: Any,
         ) -> Any:  # fmt: skip
-            return original_resource
+            return cls(create(cloudformation_json.get("Properties") or {}, resource_name, account_id, region_name))
 
-        @classmethod
-        def delete_from_cloudformation_json(
-            cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str
-        ) -> None:
-            return None
+        return type(
+            type_name.replace("::", ""),
+            (CloudFormationModel,),
+            {
+                "__init__": __init__,
+                "__module__": __name__,
+                "physical_resource_id": property(lambda self: self._physical_id),
+                "get_cfn_attribute": get_cfn_attribute,
+                "has_cfn_attr": classmethod(lambda cls, attr: True),
+                "cloudformation_type": staticmethod(lambda: type_name),
+                "cloudformation_name_type": staticmethod(lambda: ""),
+                "create_from_cloudformation_json": classmethod(create_from_cloudformation_json),
+                "update_from_cloudformation_json": classmethod(lambda cls, original, *args, **kw: original),
+                "delete_from_cloudformation_json": classmethod(lambda cls, *args, **kw: None),
+            },
+        )
 
-    def _config(properties: dict[str, Any], skip: tuple[str, ...]) -> dict[str, Any]:
-        return {k: v for k, v in properties.items() if k not in skip}
-
-    class UserPool(_Created, CloudFormationModel):
-        type_name = "AWS::Cognito::UserPool"
-
-        @classmethod
-        def create_from_cloudformation_json(
-            cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str, **kw: Any
-        ) -> UserPool:
-            props = cloudformation_json.get("Properties") or {}
-            pool = cognitoidp_backends[account_id][region_name].create_user_pool(
-                props.get("UserPoolName", resource_name), _config(props, ("UserPoolName",))
-            )
-            url = f"https://cognito-idp.{region_name}.amazonaws.com/{pool.id}"
-            return cls(pool.id, {"Arn": pool.arn, "ProviderName": url[8:], "ProviderURL": url})
-
-    class UserPoolClient(_Created, CloudFormationModel):
-        type_name = "AWS::Cognito::UserPoolClient"
-
-        @classmethod
-        def create_from_cloudformation_json(
-            cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str, **kw: Any
-        ) -> UserPoolClient:
-            props = cloudformation_json.get("Properties") or {}
-            client = cognitoidp_backends[account_id][region_name].create_user_pool_client(
-                props["UserPoolId"], bool(props.get("GenerateSecret")), _config(props, ("UserPoolId",))
-            )
-            return cls(client.id, {"ClientSecret": client.secret or ""})
-
-    class UserPoolGroup(_Created, CloudFormationModel):
-        type_name = "AWS::Cognito::UserPoolGroup"
-
-        @classmethod
-        def create_from_cloudformation_json(
-            cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str, **kw: Any
-        ) -> UserPoolGroup:
-            props = cloudformation_json.get("Properties") or {}
-            group = cognitoidp_backends[account_id][region_name].create_group(
-                props["UserPoolId"], props["GroupName"], props.get("Description", ""), props.get("RoleArn", ""),
-                props.get("Precedence", 0),
-            )  # fmt: skip
-            return cls(group.group_name)
-
-    class UserPoolDomain(_Created, CloudFormationModel):
-        type_name = "AWS::Cognito::UserPoolDomain"
-
-        @classmethod
-        def create_from_cloudformation_json(
-            cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str, **kw: Any
-        ) -> UserPoolDomain:
-            props = cloudformation_json.get("Properties") or {}
-            cognitoidp_backends[account_id][region_name].create_user_pool_domain(
-                props["UserPoolId"], props["Domain"], props.get("CustomDomainConfig")
-            )
-            return cls(props["Domain"])
-
-    class Secret(_Created, CloudFormationModel):
-        type_name = "AWS::SecretsManager::Secret"
-
-        @classmethod
-        def create_from_cloudformation_json(
-            cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str, **kw: Any
-        ) -> Secret:
-            props = cloudformation_json.get("Properties") or {}
-            value = props.get("SecretString")
-            if value is None:
-                value = _generate(props.get("GenerateSecretString") or {})
-            created = secretsmanager_backends[account_id][region_name].create_secret(
-                name=props.get("Name", resource_name), secret_string=value, secret_binary=None,
-                description=props.get("Description"), tags=props.get("Tags"), kms_key_id=props.get("KmsKeyId"),
-                client_request_token=None, replica_regions=[], force_overwrite=False,
-            )  # fmt: skip
-            arn = json.loads(created)["ARN"]
-            return cls(arn, {"Id": arn})
-
-    class Alarm(_Created, CloudFormationModel):
-        type_name = "AWS::CloudWatch::Alarm"
-
-        @classmethod
-        def create_from_cloudformation_json(
-            cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str, **kw: Any
-        ) -> Alarm:
-            p = cloudformation_json.get("Properties") or {}
-            alarm = cloudwatch_backends[account_id][region_name].put_metric_alarm(
-                name=p.get("AlarmName", resource_name), namespace=p["Namespace"], metric_name=p["MetricName"],
-                comparison_operator=p["ComparisonOperator"], evaluation_periods=int(p["EvaluationPeriods"]),
-                period=int(p.get("Period", 60)), threshold=float(p.get("Threshold", 0)), statistic=p["Statistic"],
-                description=p.get("AlarmDescription", ""),
-                dimensions=[{"Name": d["Name"], "Value": d["Value"]} for d in p.get("Dimensions") or []],
-                alarm_actions=list(p.get("AlarmActions") or []), treat_missing_data=p.get("TreatMissingData"),
-            )  # fmt: skip
-            return cls(alarm.name, {"Arn": alarm.alarm_arn})
-
-    class EventInvokeConfig(_Created, CloudFormationModel):
-        type_name = "AWS::Lambda::EventInvokeConfig"
-
-        @classmethod
-        def create_from_cloudformation_json(
-            cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str, **kw: Any
-        ) -> EventInvokeConfig:
-            from moto.awslambda.models import lambda_backends
-
-            p = cloudformation_json.get("Properties") or {}
-            config = {k: v for k, v in p.items() if k not in ("FunctionName", "Qualifier")}
-            lambda_backends[account_id][region_name].put_function_event_invoke_config(p["FunctionName"], config)
-            return cls(f"{p['FunctionName']}:{p.get('Qualifier', '$LATEST')}")
-
-    class ApiStage(_Created, CloudFormationModel):
-        type_name = "AWS::ApiGateway::Stage"
-
-        @classmethod
-        def create_from_cloudformation_json(
-            cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str, **kw: Any
-        ) -> ApiStage:
-            from moto.apigateway.models import apigateway_backends
-
-            p = cloudformation_json.get("Properties") or {}
-            api = apigateway_backends[account_id][region_name].get_rest_api(p["RestApiId"])
-            name = p["StageName"]
-            if name not in api.stages:
-                api.create_stage(name, p.get("DeploymentId", ""), p.get("Variables"), p.get("Description", ""),
-                                 None, None, None, p.get("TracingEnabled"))  # fmt: skip
-            return cls(name)
-
-    registered = (UserPool, UserPoolClient, UserPoolGroup, UserPoolDomain, Secret, Alarm, EventInvokeConfig, ApiStage)
-    assert all(model.cloudformation_type() for model in registered)
+    # __subclasses__ holds weak references: the models are kept here for the server's lifetime.
+    _MODELS.extend(model(type_name, create) for type_name, create in CREATED.items())
     parsing.get_model_list.cache_clear()
     parsing.get_model_map.cache_clear()
     parsing.get_name_type_map.cache_clear()
