@@ -213,7 +213,8 @@ def on_records(event: SQSEvent) -> dict[str, Any]:
     from chalicelib.records import handle_batch
 
     records = event.to_dict().get("Records", [])
-    return handle_batch(wiring.records_consumer(), records, deadline_from_context(event.context))
+    response = handle_batch(wiring.records_consumer(), records, deadline_from_context(event.context))
+    return wiring.records_response(records, response)
 
 
 @app.on_cw_event({"source": [contracts.PRODUCER_SOURCE]})

@@ -56,6 +56,9 @@ class Settings:
     upload_events: str = "s3"
     lease_seconds: int = 600
     max_attempts: int = 3
+    reports_batch_item_failures: bool = False
+    """The records mapping has ReportBatchItemFailures (the packaged template sets both); without it the
+    consumer deletes what it handled and fails (aws.sqs.settle_batch), as after `chalice deploy`."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -77,6 +80,7 @@ class Settings:
             upload_events=upload_events(env),
             lease_seconds=_int(env, "DOCPIPE_LEASE_SECONDS", 600),
             max_attempts=_int(env, "DOCPIPE_MAX_ATTEMPTS", 3),
+            reports_batch_item_failures=env.get("DOCPIPE_REPORTS_BATCH_ITEM_FAILURES", "") in ("1", "true"),
         )
 
     @property

@@ -142,6 +142,16 @@ def records_consumer() -> RecordsConsumer:
     return RecordsConsumer(records_store(), csv_fanout().resume)
 
 
+def records_response(records: list[dict[str, Any]], response: dict[str, Any]) -> dict[str, Any]:
+    """What on_records returns: the batch item failures where the mapping reports them, else the batch
+    settled here (handled messages deleted, the invocation failed for the rest)."""
+    if settings().reports_batch_item_failures:
+        return response
+    from chalicelib.aws.sqs_batch import settle_batch
+
+    return settle_batch(client("sqs"), records, response)
+
+
 @functools.cache
 def records_reader() -> RecordsReader:
     from chalicelib.records import RecordsReader

@@ -57,6 +57,7 @@ EXTERNAL_SOURCES = ("aws.", contracts.PRODUCER_SOURCE)
 # New AWS accounts may have a total concurrency of 10, which allows no reservation at all: --no-reserved.
 RESERVED_CONCURRENCY = {"on_upload": 20, "on_reprocess": 5, "on_producer_event": 5}
 XRAY_POLICY = "arn:aws:iam::aws:policy/AWSXRayDaemonWriteAccess"
+REPORTS_BATCH_ITEM_FAILURES = "DOCPIPE_REPORTS_BATCH_ITEM_FAILURES"
 # Lambda unpacks the deployment package into LAMBDA_TASK_ROOT, always /var/task; Chalice copies vendor/ there.
 # https://docs.aws.amazon.com/lambda/latest/dg/configuration-envvars.html#configuration-envvars-runtime
 TASK_ROOT = "/var/task"
@@ -219,9 +220,11 @@ def merge_template(stage: Stage, kinds: Mapping[str, set[str]]) -> dict[str, Any
         # and the alarms (infra stack) name the function as `chalice deploy` does.
         props: dict[str, Any] = {"FunctionName": extra.name}
         if extra.kind == "on_sqs_message":
+            # The mapping reports batch item failures, and the function is told so (Settings): both or neither.
             props["Events"] = {
                 f"{logical}SqsEventSource": {"Properties": {"FunctionResponseTypes": ["ReportBatchItemFailures"]}}
             }
+            props["Environment"] = {"Variables": {REPORTS_BATCH_ITEM_FAILURES: "1"}}
         if extra.rule:
             # Every rule is on the default bus, as `chalice deploy` creates it (see `forwarded`).
             # Chalice writes CloudWatchEvent, a SAM event type without dead-letter queues: EventBridgeRule has them.

@@ -36,8 +36,9 @@ FUNCTION_ACTIONS: dict[str, frozenset[str]] = {
     API: _DOCUMENTS | _OBJECTS | {"events:PutEvents"},
     "on_upload": _DOCUMENTS | _OBJECTS | _FAN_OUT | {"events:PutEvents"},
     "on_reprocess": _DOCUMENTS | _OBJECTS | _FAN_OUT | {"events:PutEvents"},
-    # consumes row chunks; a continuation message makes it produce the next leg; publishes RecordsIngested
-    "on_records": _DOCUMENTS | _FAN_OUT | {"events:PutEvents"},
+    # consumes row chunks; a continuation message makes it produce the next leg; publishes RecordsIngested;
+    # deletes what it handled where the mapping cannot report batch item failures (aws.sqs.settle_batch)
+    "on_records": _DOCUMENTS | _FAN_OUT | {"events:PutEvents", "sqs:DeleteMessage"},
     # stores each producer event once (a conditional put) and lists them from the GSIs
     "on_producer_event": frozenset({"dynamodb:PutItem", "dynamodb:Query"}),
     # the scheduled sweeper: overdue documents from the by_deadline index, retries as ReprocessRequested events
@@ -63,6 +64,7 @@ ACTION_RESOURCES: dict[str, tuple[str, ...]] = {
     "sqs:SendMessage": ("records_queue",),
     "sqs:GetQueueUrl": ("records_queue",),
     "sqs:GetQueueAttributes": ("records_queue",),
+    "sqs:DeleteMessage": ("records_queue",),
     "events:PutEvents": ("event_bus", "default_bus"),
 }
 

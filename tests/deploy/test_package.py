@@ -94,6 +94,13 @@ def test_the_records_mapping_reports_batch_item_failures_with_a_concurrency_cap(
     assert json.dumps(props["EventSourceArn"]).endswith(f':{packaged.outputs["RecordsQueueName"]}"}}')
     consumer = _functions(translated)["OnRecords"]
     assert int(packaged.outputs["RecordsVisibilityTimeout"]) >= 6 * consumer["Timeout"]
+    # the consumer is told, and only where the mapping reports them (else it settles the batch itself)
+    reporting = {
+        logical for logical, props in _functions(translated).items()
+        if props["Environment"]["Variables"].get(configure.REPORTS_BATCH_ITEM_FAILURES) == "1"
+    }  # fmt: skip
+    assert reporting == {"OnRecords"}
+    assert consumer["Environment"]["Variables"]["DOCPIPE_TABLE"] == packaged.outputs["TableName"]
 
 
 def test_async_functions_send_failures_to_the_async_failures_queue(packaged, translated):
