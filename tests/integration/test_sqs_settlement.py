@@ -10,8 +10,8 @@ import pytest
 
 from chalicelib import wiring
 from chalicelib.aws.sqs_batch import PartialBatchFailure, settle_batch
-from local.pump import sqs_record
 from local.provision import clients, create_queue
+from local.pump import sqs_record
 
 pytestmark = pytest.mark.emulator
 
