@@ -81,7 +81,7 @@ def _set_architecture(project: Path, stage: str, arch: str) -> None:
     path.write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
 
 
-def _sync_cache(src: Path, dest: Path) -> None:
+def sync_cache(src: Path, dest: Path) -> None:
     if src.is_dir():
         dest.mkdir(parents=True, exist_ok=True)
         for zipped in src.glob("*.zip"):
@@ -120,9 +120,9 @@ def build(
     out = root / "package"
     if out.exists():
         shutil.rmtree(out)
-    _sync_cache(DEPENDENCY_CACHE, project / ".chalice" / "deployments")
+    sync_cache(DEPENDENCY_CACHE, project / ".chalice" / "deployments")
     chalice_package(project, stage.name, merge, out, stage.outputs["Region"])
-    _sync_cache(project / ".chalice" / "deployments", DEPENDENCY_CACHE)
+    sync_cache(project / ".chalice" / "deployments", DEPENDENCY_CACHE)
     package = out / "deployment.zip"
     pyc = bytecode.add_to_zip(package) if precompile else 0
     report = artifact.check_zip(package, arch)

@@ -73,6 +73,8 @@ class Stack:
             "DOCPIPE_CLIENT_ID": self.client_id,
             "DOCPIPE_COGNITO_ENDPOINT": self.endpoint,
             "DOCPIPE_CURSOR_SECRET": self.cursor_secret,
+            # The pump, like the packaged template's SQS mapping, honours batchItemFailures.
+            "DOCPIPE_REPORTS_BATCH_ITEM_FAILURES": "1",
         }
 
 
