@@ -2,13 +2,13 @@
 
 Each handler parses its input, calls one service from `chalicelib.wiring`, and
 lets `chalicelib.api.http.api` map errors. Resource names come from the stage's
-environment variables, which Lambda (and the local stack) set before import.
+environment variables, which Lambda (and the local stack) set before import,
+read through `Settings` like every other setting.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 from typing import Any
 
 from chalice import Chalice, CognitoUserPoolAuthorizer, CORSConfig, Rate, Response
@@ -16,23 +16,22 @@ from chalice.app import CloudWatchEvent, S3Event, SQSEvent
 
 from chalicelib import contracts, wiring
 from chalicelib.api.http import api, caller_from_context, json_body, json_response, normalize_error, query_dict
-from chalicelib.config import upload_events
-from chalicelib.observability import json_enabled, setup_logging, traced
+from chalicelib.config import Settings
+from chalicelib.observability import setup_logging, traced
 from chalicelib.paging import parse_limit
 
+SETTINGS = Settings.from_env()  # read at import, as Chalice reads the decorators
 app = Chalice(app_name="docpipe")
 app.log.setLevel(logging.INFO)
 logging.getLogger("docpipe").setLevel(logging.INFO)
-if json_enabled():  # on Lambda: one JSON object per line (request id, document id, extra fields)
+if SETTINGS.log_json:  # on Lambda: one JSON object per line (request id, document id, extra fields)
     setup_logging()
 
-BUCKET = os.environ.get("DOCPIPE_BUCKET", "docpipe-uploads")
-RECORDS_QUEUE = os.environ.get("DOCPIPE_RECORDS_QUEUE", "docpipe-records")
-USER_POOL_ARN = os.environ.get(
-    "DOCPIPE_USER_POOL_ARN", "arn:aws:cognito-idp:us-east-1:123456789012:userpool/us-east-1_unset"
-)
+BUCKET = SETTINGS.bucket
+RECORDS_QUEUE = SETTINGS.records_queue
+USER_POOL_ARN = SETTINGS.user_pool_arn
 app.api.cors = CORSConfig(
-    allow_origin=os.environ.get("DOCPIPE_WEB_ORIGIN", "http://127.0.0.1:8000"),
+    allow_origin=SETTINGS.web_origin,
     allow_headers=["Authorization", "Content-Type"],
     max_age=600,
 )
@@ -179,7 +178,7 @@ def _ingest(objects: list[Any], context: Any) -> dict[str, Any]:
     return {"outcomes": [service.process(obj, deadline=deadline).__dict__ for obj in objects]}
 
 
-if upload_events() == "eventbridge":
+if SETTINGS.upload_events == "eventbridge":
     # one CloudFormation stack: the bucket sends Object Created to EventBridge (chalice package supports this)
     @app.on_cw_event(
         {

@@ -1,19 +1,33 @@
 """One frozen view of the environment, and the CSV producer's limits.
 
-Every tunable the app reads comes through `Settings.from_env`, so the same code
-runs on AWS (no endpoint override) and on the local stack (endpoint set to the
-embedded emulator) without a branch anywhere else. `FanOutSettings` holds the
-limits of the CSV records producer and of its SQS sending (service quotas and
-bounds, not deployment choices).
+Every environment variable docpipe reads is read here, by `Settings.from_env`
+(a test keeps every other module of chalicelib from reading the environment),
+so the same code runs on AWS (no endpoint override) and on the local stack
+(endpoint set to the embedded emulator) without a branch anywhere else. The
+AWS-free core takes its limits from a `Settings` too (see `extraction.bounds`).
+`FanOutSettings` holds the limits of the CSV records producer and of its SQS
+sending (service quotas and bounds, not deployment choices).
+
+The key that signs pagination cursors fails closed: with no
+DOCPIPE_CURSOR_SECRET (and no `secret_resolver`, which a deployment may plug
+in to read it from Secrets Manager at run time) no cursor is issued or
+accepted, rather than one signed with a guessable key.
 """
 
 from __future__ import annotations
 
+import functools
 import os
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 
 MIB = 1024 * 1024
+_UNSET_POOL_ARN = "arn:aws:cognito-idp:us-east-1:123456789012:userpool/us-east-1_unset"
+_OFF = ("0", "false", "no", "off")
+
+
+class ConfigurationError(RuntimeError):
+    """The deployment lacks a setting this call needs (a fault of the deployment, never of the request)."""
 
 
 def _int(env: Mapping[str, str], name: str, default: int) -> int:
@@ -24,6 +38,24 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         return int(raw)
     except ValueError as exc:
         raise ValueError(f"{name} must be an integer, got {raw!r}") from exc
+
+
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError as exc:
+        raise ValueError(f"{name} must be a number, got {raw!r}") from exc
+
+
+def _log_json(env: Mapping[str, str]) -> bool:
+    """DOCPIPE_LOG_JSON when set, else on exactly when running on Lambda."""
+    flag = env.get("DOCPIPE_LOG_JSON")
+    if flag is not None:
+        return flag.lower() in ("1", "true", "yes")
+    return "AWS_LAMBDA_FUNCTION_NAME" in env
 
 
 def upload_events(env: Mapping[str, str] | None = None) -> str:
@@ -56,14 +88,30 @@ class Settings:
     upload_events: str = "s3"
     lease_seconds: int = 600
     max_attempts: int = 3
+    user_pool_arn: str = _UNSET_POOL_ARN
+    web_origin: str = "http://127.0.0.1:8000"
+    stage: str = "local"
+    log_json: bool = False
+    sandbox: bool = True
+    """Parsers run in a forked, bounded child; DOCPIPE_SANDBOX=0 runs them in-process (for debugging)."""
+    extract_seconds: float = 30.0
+    extract_cpu_seconds: float = 29.0
+    extract_memory_mb: int = 1024
+    rendition_seconds: float = 10.0
+    rendition_memory_mb: int = 512
+    secret_resolver: Callable[[], str] | None = field(default=None, repr=False, compare=False)
+    """Where the cursor key comes from when DOCPIPE_CURSOR_SECRET is empty (read once, on first use)."""
     reports_batch_item_failures: bool = False
     """The records mapping has ReportBatchItemFailures (the packaged template sets both); without it the
-    consumer deletes what it handled and fails (aws.sqs.settle_batch), as after `chalice deploy`."""
+    consumer deletes what it handled and fails (aws.sqs_batch.settle_batch), as after `chalice deploy`."""
+    libmagic_path: str = ""
+    """The packaged libmagic (DOCPIPE_LIBMAGIC), loaded by path before python-magic asks for it by soname."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if env is None else env
         region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1"
+        extract_seconds = _float(env, "DOCPIPE_EXTRACT_TIMEOUT", 30.0)
         return cls(
             region=region,
             aws_endpoint=env.get("DOCPIPE_AWS_ENDPOINT") or None,
@@ -80,13 +128,34 @@ class Settings:
             upload_events=upload_events(env),
             lease_seconds=_int(env, "DOCPIPE_LEASE_SECONDS", 600),
             max_attempts=_int(env, "DOCPIPE_MAX_ATTEMPTS", 3),
+            user_pool_arn=env.get("DOCPIPE_USER_POOL_ARN", _UNSET_POOL_ARN),
+            web_origin=env.get("DOCPIPE_WEB_ORIGIN", "http://127.0.0.1:8000"),
+            stage=env.get("DOCPIPE_STAGE", "local"),
+            log_json=_log_json(env),
+            sandbox=env.get("DOCPIPE_SANDBOX", "1").strip().lower() not in _OFF,
+            extract_seconds=extract_seconds,
+            extract_cpu_seconds=_float(env, "DOCPIPE_EXTRACT_CPU_SECONDS", max(1.0, extract_seconds - 1.0)),
+            extract_memory_mb=_int(env, "DOCPIPE_EXTRACT_MEMORY_MB", 1024),
+            rendition_seconds=_float(env, "DOCPIPE_RENDITION_TIMEOUT", 10.0),
+            rendition_memory_mb=_int(env, "DOCPIPE_RENDITION_MEMORY_MB", 512),
             reports_batch_item_failures=env.get("DOCPIPE_REPORTS_BATCH_ITEM_FAILURES", "") in ("1", "true"),
+            libmagic_path=env.get("DOCPIPE_LIBMAGIC", ""),
         )
 
     @property
     def signing_secret(self) -> str:
-        """The key that signs pagination cursors (DOCPIPE_CURSOR_SECRET; a stable fallback for local runs)."""
-        return self.cursor_secret or f"{self.table}:{self.user_pool_id}"
+        """The key that signs pagination cursors: DOCPIPE_CURSOR_SECRET, else the resolver's; never a guess."""
+        if self.cursor_secret:
+            return self.cursor_secret
+        resolved = self._resolved_secret
+        if not resolved:
+            raise ConfigurationError("No cursor key: set DOCPIPE_CURSOR_SECRET (or plug in a secret resolver)")
+        return resolved
+
+    @functools.cached_property
+    def _resolved_secret(self) -> str:
+        """The resolver's key, asked once per Settings (a failing resolver is asked again next time)."""
+        return self.secret_resolver() if self.secret_resolver is not None else ""
 
     def public_config(self) -> dict[str, str | int | None]:
         """What a client needs to log in and upload (served by GET /config)."""

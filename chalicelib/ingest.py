@@ -21,6 +21,7 @@ from chalicelib.aws.repository import Claim, Repository
 from chalicelib.aws.storage import UNLINKABLE_WARNING, S3Storage, linkable
 from chalicelib.config import Settings
 from chalicelib.errors import ExtractionFailed, StaleEvent, TransientError
+from chalicelib.extraction import bounds
 from chalicelib.extraction.reader import RangedReader
 from chalicelib.lifecycle import Lifecycle
 from chalicelib.models import Document, ObjectRef, Status, utcnow
@@ -316,7 +317,8 @@ class IngestService:
             from chalicelib.extraction.rendition import render, rendition_key
 
             public = {**doc.to_public(), "status": "PROCESSED", "metadata": metadata, "warnings": list(warnings)}
-            page = render(public, reader)
+            limits = bounds.Limits.for_rendition(self._settings)
+            page = render(public, reader, limits=limits, sandbox=self._settings.sandbox)
             key = rendition_key(doc.id, self._settings.renditions_prefix, self._settings.uploads_prefix)
             self._storage.put_rendition(doc.bucket, key, page.put_object_args())
             warnings.extend(page.warnings)
@@ -331,7 +333,8 @@ class IngestService:
         info = self._storage.head(doc.bucket, doc.key)
         self._check_declared(doc, info.size)
         reader = self._storage.reader(doc.bucket, doc.key, info.size, info.etag)
-        result = extract(reader, doc.filename, self._settings.head_bytes)
+        limits = bounds.Limits.for_extraction(self._settings)
+        result = extract(reader, doc.filename, self._settings.head_bytes, limits, self._settings.sandbox)
         metadata = result.metadata
         digest = self._storage.sha256(doc.bucket, doc.key, info.size, info.etag)
         if digest:

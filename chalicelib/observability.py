@@ -18,13 +18,14 @@ from __future__ import annotations
 import contextvars
 import json
 import logging
-import os
 import sys
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from types import MappingProxyType
 from typing import Any, TextIO
+
+from chalicelib.config import Settings
 
 NAMESPACE = "docpipe"
 _CONTEXT: contextvars.ContextVar[Mapping[str, str]] = contextvars.ContextVar(
@@ -54,11 +55,8 @@ class JsonFormatter(logging.Formatter):
 
 
 def json_enabled(env: Mapping[str, str] | None = None) -> bool:
-    env = os.environ if env is None else env
-    flag = env.get("DOCPIPE_LOG_JSON")
-    if flag is not None:
-        return flag.lower() in ("1", "true", "yes")
-    return "AWS_LAMBDA_FUNCTION_NAME" in env
+    """JSON lines on Lambda, plain text elsewhere, unless DOCPIPE_LOG_JSON says otherwise (see `Settings`)."""
+    return Settings.from_env(env).log_json
 
 
 def setup_logging(level: int = logging.INFO, stream: TextIO | None = None, force_json: bool | None = None) -> None:
@@ -146,7 +144,7 @@ def emf(
 
 
 def _stage() -> str:
-    return os.environ.get("DOCPIPE_STAGE", "local")
+    return Settings.from_env().stage
 
 
 def file_processed(family: str | None, duration_ms: float, stream: TextIO | None = None) -> dict[str, Any]:
@@ -162,9 +160,3 @@ def file_failed(family: str | None, code: str, stream: TextIO | None = None) -> 
 
 def rows_ingested(count: int, stream: TextIO | None = None) -> dict[str, Any]:
     return emf({"RowsIngested": (float(count), "Count")}, {"Stage": _stage()}, [["Stage"]], stream)
-
-
-def xray_enabled(env: Mapping[str, str] | None = None) -> bool:
-    """Lambda sets _X_AMZN_TRACE_ID when active tracing is on (chalice config "xray": true)."""
-    env = os.environ if env is None else env
-    return bool(env.get("_X_AMZN_TRACE_ID"))

@@ -24,6 +24,7 @@ os.environ.update(
         "DOCPIPE_BUCKET": "docpipe-uploads",
         "DOCPIPE_TABLE": "docpipe",
         "DOCPIPE_RECORDS_QUEUE": "docpipe-records",
+        "DOCPIPE_CURSOR_SECRET": "docpipe-test-cursor-key",  # cursors fail closed without a key
     }
 )
 os.environ.pop("AWS_PROFILE", None)

@@ -16,7 +16,8 @@ The outcome maps to the stable reason codes: a deadline or CPU limit ->
 `timeout`, memory exhaustion -> `too_large`, a crash -> `corrupt`.
 `multiprocessing` is not used: its queues and pools need /dev/shm, which Lambda
 lacks. `fork` works from any thread (the child holds only the calling thread).
-Set DOCPIPE_SANDBOX=0 to run in-process, e.g. under a debugger.
+The budgets and the switch to run in-process (DOCPIPE_SANDBOX=0, e.g. under a
+debugger) come from `Settings`, where every environment variable is read.
 """
 
 from __future__ import annotations
@@ -30,10 +31,11 @@ import select
 import signal
 import struct
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from chalicelib.config import Settings
 from chalicelib.errors import ExtractionFailed
 
 MIB = 1024 * 1024
@@ -53,19 +55,23 @@ class Limits:
     memory_bytes: int = 1024 * MIB
 
     @classmethod
-    def from_env(cls, env: dict[str, str] | None = None) -> Limits:
-        env = dict(os.environ) if env is None else env
-        wall = float(env.get("DOCPIPE_EXTRACT_TIMEOUT", cls.wall_seconds))
-        return cls(
-            wall_seconds=wall,
-            cpu_seconds=float(env.get("DOCPIPE_EXTRACT_CPU_SECONDS", max(1.0, wall - 1.0))),
-            memory_bytes=int(env.get("DOCPIPE_EXTRACT_MEMORY_MB", cls.memory_bytes // MIB)) * MIB,
-        )
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Limits:
+        """The extraction budget the deployment set (DOCPIPE_EXTRACT_*)."""
+        return cls.for_extraction(Settings.from_env(env))
+
+    @classmethod
+    def for_extraction(cls, settings: Settings) -> Limits:
+        return cls(settings.extract_seconds, settings.extract_cpu_seconds, settings.extract_memory_mb * MIB)
+
+    @classmethod
+    def for_rendition(cls, settings: Settings) -> Limits:
+        wall = settings.rendition_seconds
+        return cls(wall, max(1.0, wall - 1.0), settings.rendition_memory_mb * MIB)
 
 
-def sandbox_enabled() -> bool:
-    """False when DOCPIPE_SANDBOX=0 (run in-process, for debugging)."""
-    return os.environ.get("DOCPIPE_SANDBOX", "1").strip().lower() not in ("0", "false", "no", "off")
+def sandbox_enabled(settings: Settings | None = None) -> bool:
+    """False when the deployment runs parsers in-process (DOCPIPE_SANDBOX=0, for debugging)."""
+    return (settings or Settings.from_env()).sandbox
 
 
 def run_bounded(work: Callable[[], Any], limits: Limits | None = None) -> Any:

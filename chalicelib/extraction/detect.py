@@ -19,7 +19,6 @@ decides `extension_mismatch` (see `extensions`).
 
 from __future__ import annotations
 
-import os
 import threading
 from dataclasses import dataclass
 from typing import Any
@@ -85,7 +84,9 @@ def _load_packaged_libmagic() -> None:
     libmagic of its own, for another database format) before the package's lib/. A library already loaded
     answers a later dlopen of its soname, so loading the packaged one by path first makes it the one used.
     """
-    path = os.environ.get("DOCPIPE_LIBMAGIC")
+    from chalicelib.config import Settings
+
+    path = Settings.from_env().libmagic_path
     if path:
         import ctypes
 

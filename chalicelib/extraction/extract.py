@@ -36,10 +36,14 @@ class Result:
 
 
 def extract(
-    reader: RangedReader, filename: str, head_bytes: int = HEAD_BYTES, limits: bounds.Limits | None = None
+    reader: RangedReader,
+    filename: str,
+    head_bytes: int = HEAD_BYTES,
+    limits: bounds.Limits | None = None,
+    sandbox: bool | None = None,
 ) -> Result:
-    """Detect and extract, bounded in time and memory (in-process when DOCPIPE_SANDBOX=0)."""
-    if not bounds.sandbox_enabled():
+    """Detect and extract, bounded in time and memory (in-process when the settings turn the sandbox off)."""
+    if not (bounds.sandbox_enabled() if sandbox is None else sandbox):
         return extract_inline(reader, filename, head_bytes)
     detection.preload()
     fetched, requests = reader.bytes_fetched, reader.requests

@@ -22,12 +22,12 @@ warning, and the page falls back to the metadata.
 from __future__ import annotations
 
 import json
-import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from chalicelib.config import Settings
 from chalicelib.errors import ExtractionFailed
 from chalicelib.extraction import bounds
 from chalicelib.extraction.reader import RangedReader
@@ -165,12 +165,9 @@ def rendition_key(doc_id: str, prefix: str = RENDITIONS_PREFIX, uploads_prefix: 
     return key
 
 
-def limits_from_env(env: dict[str, str] | None = None) -> bounds.Limits:
+def limits_from_env(env: Mapping[str, str] | None = None) -> bounds.Limits:
     """Time and memory for reading content: DOCPIPE_RENDITION_TIMEOUT (s), DOCPIPE_RENDITION_MEMORY_MB."""
-    env = dict(os.environ) if env is None else env
-    wall = float(env.get("DOCPIPE_RENDITION_TIMEOUT", "10"))
-    memory = int(env.get("DOCPIPE_RENDITION_MEMORY_MB", "512"))
-    return bounds.Limits(wall_seconds=wall, cpu_seconds=max(1.0, wall - 1.0), memory_bytes=memory * bounds.MIB)
+    return bounds.Limits.for_rendition(Settings.from_env(env))
 
 
 def render(
@@ -178,6 +175,7 @@ def render(
     reader: RangedReader | None,
     budget: Budget | None = None,
     limits: bounds.Limits | None = None,
+    sandbox: bool | None = None,
 ) -> Rendition:
     """The page for `document` (its public dict), with content read through `reader` when given."""
     budget = budget or Budget()
@@ -186,7 +184,7 @@ def render(
     content, warnings, bytes_read = Content(), list[str](), 0
     if reader is not None and module is not None:
         before = reader.bytes_fetched
-        content, warnings, fetched = _content(module, reader, document, budget, limits)
+        content, warnings, fetched = _content(module, reader, document, budget, limits, sandbox)
         bytes_read = reader.bytes_fetched - before + fetched
     body = page(document, content, warnings, budget)
     return Rendition(body=body, headers=serving_headers(), warnings=warnings, bytes_read=bytes_read)
@@ -202,13 +200,18 @@ def _str(value: Any) -> str | None:
 
 
 def _content(
-    module: str, reader: RangedReader, document: dict[str, Any], budget: Budget, limits: bounds.Limits | None
+    module: str,
+    reader: RangedReader,
+    document: dict[str, Any],
+    budget: Budget,
+    limits: bounds.Limits | None,
+    sandbox: bool | None,
 ) -> tuple[Content, list[str], int]:
     """Run the content module, bounded; a failure becomes a warning and no content."""
     family = module.rsplit(".", 1)[-1]
     try:
         produce = load(module)
-        if not bounds.sandbox_enabled():
+        if not (bounds.sandbox_enabled() if sandbox is None else sandbox):
             content = produce(reader, document, budget)
             return content, list(content.warnings), 0
         payload = bounds.run_bounded(_in_child(produce, reader, document, budget), limits or limits_from_env())

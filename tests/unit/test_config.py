@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
-from chalicelib.config import Settings
+from chalicelib.config import ConfigurationError, Settings
 
 
 def test_on_aws_there_is_no_endpoint_override() -> None:
@@ -27,3 +29,30 @@ def test_public_config_has_exactly_what_a_client_needs_to_log_in() -> None:
 def test_a_non_numeric_limit_is_a_clear_error() -> None:
     with pytest.raises(ValueError, match="DOCPIPE_MAX_UPLOAD_BYTES"):
         Settings.from_env({"DOCPIPE_MAX_UPLOAD_BYTES": "lots"})
+
+
+def test_the_cursor_key_fails_closed_without_a_key() -> None:
+    with pytest.raises(ConfigurationError, match="DOCPIPE_CURSOR_SECRET"):
+        _ = Settings.from_env({"DOCPIPE_TABLE": "t", "DOCPIPE_USER_POOL_ID": "us-east-1_x"}).signing_secret
+
+
+def test_the_cursor_key_comes_from_the_environment_before_a_resolver_asked_once() -> None:
+    asked: list[int] = []
+
+    def resolver() -> str:
+        asked.append(1)
+        return "from-the-secret-store"
+
+    assert replace(Settings.from_env({"DOCPIPE_CURSOR_SECRET": "k"}), secret_resolver=resolver).signing_secret == "k"
+    settings = replace(Settings.from_env({}), secret_resolver=resolver)
+    assert (settings.signing_secret, settings.signing_secret, asked) == ("from-the-secret-store",) * 2 + ([1],)
+
+
+def test_parsing_limits_and_switches_are_read_from_the_environment_once_here() -> None:
+    settings = Settings.from_env(
+        {"DOCPIPE_EXTRACT_TIMEOUT": "7", "DOCPIPE_SANDBOX": "off", "DOCPIPE_STAGE": "prod", "DOCPIPE_LOG_JSON": "1"}
+    )
+    assert (settings.extract_seconds, settings.extract_cpu_seconds, settings.sandbox) == (7.0, 6.0, False)
+    assert (settings.stage, settings.log_json) == ("prod", True)
+    with pytest.raises(ValueError, match="DOCPIPE_RENDITION_TIMEOUT"):
+        Settings.from_env({"DOCPIPE_RENDITION_TIMEOUT": "soon"})

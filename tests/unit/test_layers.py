@@ -22,10 +22,10 @@ from deploy.templates import REPO
 
 LIB = REPO / "chalicelib"
 SDK = ("boto3", "botocore")
-# Plain vocabulary every layer may share: domain errors, plain data; the adapters and the edge may also read
-# the environment's settings and the event contracts.
-KERNEL = ("chalicelib.errors", "chalicelib.models")
-ADAPTER_KERNEL = (*KERNEL, "chalicelib.config", "chalicelib.contracts")
+# Plain vocabulary every layer may share: domain errors, plain data, the one frozen view of the environment;
+# the adapters and the edge may also read the event contracts.
+KERNEL = ("chalicelib.errors", "chalicelib.models", "chalicelib.config")
+ADAPTER_KERNEL = (*KERNEL, "chalicelib.contracts")
 
 
 def _module(path: Path, root: Path) -> str:
@@ -74,6 +74,25 @@ def test_nothing_under_the_core_imports_the_aws_sdk_an_adapter_a_use_case_or_the
 
 def test_the_adapters_import_no_use_case_no_http_edge_and_no_wiring():
     assert _violations("chalicelib.aws", ("chalicelib.aws", calls.CORE, *ADAPTER_KERNEL, *SDK)) == {}
+
+
+def _reads_environment(path: Path) -> bool:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    return any(
+        (isinstance(node, ast.Attribute) and node.attr in ("environ", "getenv", "environb"))
+        or (
+            isinstance(node, ast.ImportFrom)
+            and node.module == "os"
+            and any(a.name in ("environ", "getenv") for a in node.names)
+        )
+        for node in ast.walk(tree)
+    )
+
+
+def test_only_the_settings_read_the_environment():
+    files = [REPO / "app.py", *sorted(LIB.rglob("*.py"))]
+    readers = [str(path.relative_to(REPO)) for path in files if _reads_environment(path)]
+    assert readers == ["chalicelib/config.py"]
 
 
 def test_the_http_edge_imports_no_use_case_no_adapter_and_no_wiring():
