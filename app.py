@@ -161,7 +161,7 @@ def publish_event() -> Any:
 def list_events() -> Any:
     from chalicelib.events import list_for
 
-    return json_response(list_for(wiring.event_store(), _caller(), _params(), wiring.settings()))
+    return json_response(list_for(wiring.event_store(), _caller(), _params(), wiring.cursor_settings()))
 
 
 @app.route("/admin/documents", authorizer=authorizer)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import threading
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from chalicelib.config import Settings
@@ -33,6 +34,23 @@ _lock = threading.Lock()
 @functools.cache
 def settings() -> Settings:
     return Settings.from_env()
+
+
+@functools.cache
+def cursor_settings() -> Settings:
+    """Settings for the services that sign or check page cursors (the API): where the stage names a
+    Secrets Manager secret, the key is read from it on first use, once per execution environment.
+    Kept apart from `settings()` so that only the API is granted the secret (deploy/policies.py)."""
+    found = settings()
+    if found.cursor_secret_arn and not found.cursor_secret:
+        return replace(found, secret_resolver=lambda: _read_secret(found.cursor_secret_arn))
+    return found
+
+
+def _read_secret(arn: str) -> str:
+    from chalicelib.aws.secrets import read_secret
+
+    return read_secret(client("secretsmanager"), arn)
 
 
 @functools.cache
@@ -94,7 +112,7 @@ def _requeue(doc_id: str) -> None:
 def document_service() -> DocumentService:
     from chalicelib.documents import DocumentService
 
-    return DocumentService(repository(), storage(), settings(), bus())
+    return DocumentService(repository(), storage(), cursor_settings(), bus())
 
 
 @functools.cache
@@ -156,7 +174,7 @@ def records_response(records: list[dict[str, Any]], response: dict[str, Any]) ->
 def records_reader() -> RecordsReader:
     from chalicelib.records import RecordsReader
 
-    return RecordsReader(records_store(), settings().signing_secret)
+    return RecordsReader(records_store(), cursor_settings().signing_secret)
 
 
 @functools.cache
@@ -175,7 +193,7 @@ def sweeper() -> SweeperService:
 
 def reset() -> None:
     """Forget every cached client and service (after the environment changed)."""
-    caches = (settings, _session, _client, repository, storage, ingest_service, document_service, bus)
+    caches = (settings, cursor_settings, _session, _client, repository, storage, ingest_service, document_service, bus)
     records = (records_store, csv_fanout, records_consumer, records_reader, lifecycle)
     for cached in (*caches, *records, event_store, sweeper):
         cached.cache_clear()

@@ -94,7 +94,8 @@ class Stage:
         origins = o.get("WebOrigins", "")
         return {
             **{variable: o[output] for output, variable in ENVIRONMENT.items()},
-            "DOCPIPE_CURSOR_SECRET": secret_reference(o["CursorSecretArn"]),
+            # The key itself is read from Secrets Manager at run time (chalicelib.aws.secrets), on both paths.
+            "DOCPIPE_CURSOR_SECRET_ARN": o["CursorSecretArn"],
             "DOCPIPE_MAX_UPLOAD_BYTES": o.get("MaxUploadBytes", str(512 * 1024 * 1024)),
             "DOCPIPE_WEB_ORIGIN": origins.split(",")[0] if origins else "",
             "DOCPIPE_UPLOAD_EVENTS": UPLOAD_EVENTS,
@@ -105,11 +106,6 @@ class Stage:
             "MAGIC": f"{TASK_ROOT}/magic.mgc",
             "DOCPIPE_LIBMAGIC": f"{TASK_ROOT}/lib/libmagic.so.1",
         }
-
-
-def secret_reference(arn: str) -> str:
-    """A CloudFormation dynamic reference: resolved when the app stack deploys, never stored in the repo."""
-    return "{{resolve:secretsmanager:" + arn + ":SecretString}}"
 
 
 def _logical_id(function: str) -> str:

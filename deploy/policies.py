@@ -33,7 +33,8 @@ _OBJECTS = frozenset({"s3:GetObject", "s3:PutObject", "s3:DeleteObject"})
 _FAN_OUT = frozenset({"s3:GetObject", "sqs:SendMessage", "sqs:GetQueueUrl", "sqs:GetQueueAttributes"})
 
 FUNCTION_ACTIONS: dict[str, frozenset[str]] = {
-    API: _DOCUMENTS | _OBJECTS | {"events:PutEvents"},
+    # signs and checks page cursors with the key it reads from Secrets Manager (chalicelib.aws.secrets)
+    API: _DOCUMENTS | _OBJECTS | {"events:PutEvents", "secretsmanager:GetSecretValue"},
     "on_upload": _DOCUMENTS | _OBJECTS | _FAN_OUT | {"events:PutEvents"},
     "on_reprocess": _DOCUMENTS | _OBJECTS | _FAN_OUT | {"events:PutEvents"},
     # consumes row chunks; a continuation message makes it produce the next leg; publishes RecordsIngested;
@@ -66,6 +67,7 @@ ACTION_RESOURCES: dict[str, tuple[str, ...]] = {
     "sqs:GetQueueAttributes": ("records_queue",),
     "sqs:DeleteMessage": ("records_queue",),
     "events:PutEvents": ("event_bus", "default_bus"),
+    "secretsmanager:GetSecretValue": ("cursor_secret",),
 }
 
 # Narrower resources for one function: the pipeline reads uploads and writes renditions only.
@@ -104,6 +106,7 @@ class Resources:
     event_bus_arn: str
     async_failures_arn: str
     user_pool_arn: str
+    cursor_secret_arn: str = ""
     indexes: tuple[str, ...] = field(default_factory=table_indexes)
     partition: str = "aws"
 
@@ -119,6 +122,7 @@ class Resources:
             event_bus_arn=outputs["EventBusArn"],
             async_failures_arn=outputs["AsyncFailuresQueueArn"],
             user_pool_arn=outputs.get("UserPoolArn", ""),
+            cursor_secret_arn=outputs.get("CursorSecretArn", ""),
         )
 
     def function_name(self, function: str) -> str:
@@ -138,6 +142,7 @@ class Resources:
             "default_bus": [f"arn:{p}:events:{r}:{a}:event-bus/default"],
             "async_failures": [self.async_failures_arn],
             "user_pool": [self.user_pool_arn],
+            "cursor_secret": [self.cursor_secret_arn],
         }
         if key not in known:
             raise KeyError(f"unknown resource key {key!r}")

@@ -104,34 +104,52 @@ def read_rules(events: Any, function_arn: str) -> list[dict[str, Any]]:
     return out
 
 
-def read_api(apigateway: Any, name: str = "docpipe") -> dict[str, Any] | None:
-    apis = [a for a in apigateway.get_rest_apis()["items"] if a.get("name") == name]
-    if not apis:
-        return None
-    api = apis[-1]
-    responses = {
-        r["responseType"]: r for r in apigateway.get_gateway_responses(restApiId=api["id"]).get("items", [])
-    }
+def read_api(apigateway: Any, api_id: str) -> dict[str, Any]:
+    api = apigateway.get_rest_api(restApiId=api_id)
+    responses = {r["responseType"]: r for r in apigateway.get_gateway_responses(restApiId=api["id"]).get("items", [])}
     authorizers = apigateway.get_authorizers(restApiId=api["id"]).get("items", [])
     return {
         "id": api["id"],
         "authorizers": sorted((a["type"], tuple(a.get("providerARNs") or ())) for a in authorizers),
         "gateway_responses": {
-            kind: {"status": r.get("statusCode"), "templates": r.get("responseTemplates"),
-                   "headers": r.get("responseParameters")}  # fmt: skip
+            kind: {
+                "status": r.get("statusCode"),
+                "templates": r.get("responseTemplates"),
+                "headers": r.get("responseParameters"),
+            }
             for kind, r in responses.items()
         },
         "stages": sorted(s["stageName"] for s in apigateway.get_stages(restApiId=api["id"]).get("item", [])),
     }
 
 
-def read_stage(aws: dict[str, Any], stage: configure.Stage) -> dict[str, Any]:
+def read_stage(aws: dict[str, Any], stage: configure.Stage, api_id: str | None) -> dict[str, Any]:
+    """The stage's functions and, given its id (`api_id_of`), its REST API."""
     functions = sorted(calls.handler_kinds(REPO / "app.py"))
     res = stage.resources
     return {
         "functions": {fn: read_function(aws, res.function_name(fn)) for fn in functions},
-        "api": read_api(aws["apigateway"]),
+        "api": read_api(aws["apigateway"], api_id) if api_id else None,
     }
+
+
+def api_id_of(aws: dict[str, Any], stage: str, project: Path = REPO) -> str | None:
+    """The REST API of a stage: the app stack's RestAPIId output (template path), else what
+    `chalice deploy` recorded in .chalice/deployed/<stage>.json."""
+    from botocore.exceptions import ClientError
+
+    try:
+        stack = aws["cloudformation"].describe_stacks(StackName=f"docpipe-{stage}")["Stacks"][0]
+        outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
+        if outputs.get("RestAPIId"):
+            return outputs["RestAPIId"]
+    except ClientError:
+        pass
+    recorded = project / ".chalice" / "deployed" / f"{stage}.json"
+    if recorded.exists():
+        resources = json.loads(recorded.read_text(encoding="utf-8")).get("resources", [])
+        return next((r["rest_api_id"] for r in resources if r.get("resource_type") == "rest_api"), None)
+    return None
 
 
 def problems(readback: dict[str, Any], stage: configure.Stage) -> list[str]:
@@ -144,6 +162,8 @@ def problems(readback: dict[str, Any], stage: configure.Stage) -> list[str]:
             out.append(f"{where}: runtime {f['runtime']}, not python3.13")
         if any("{{resolve:" in str(v) for v in f["environment"].values()):
             out.append(f"{where}: an unresolved {{{{resolve:...}}}} in its environment")
+        if "DOCPIPE_CURSOR_SECRET" in f["environment"]:
+            out.append(f"{where}: the cursor key is in its configuration (read it from Secrets Manager)")
         if f["environment"].get("MAGIC") != f"{configure.TASK_ROOT}/magic.mgc":
             out.append(f"{where}: MAGIC does not name the packaged database")
         if not f["log_group"]["exists"]:
@@ -169,7 +189,7 @@ def clients(region: str | None = None) -> dict[str, Any]:
     import boto3
 
     session = boto3.session.Session(region_name=region)
-    return {n: session.client(n) for n in ("lambda", "iam", "logs", "events", "apigateway")}
+    return {n: session.client(n) for n in ("lambda", "iam", "logs", "events", "apigateway", "cloudformation")}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -180,10 +200,12 @@ def main(argv: list[str] | None = None) -> int:
     source.add_argument("--outputs", type=Path, help="JSON file of the infra stack's outputs")
     parser.add_argument("--region")
     parser.add_argument("--json", action="store_true", help="print everything read")
+    parser.add_argument("--project", type=Path, default=REPO, help="where .chalice/deployed/ is (chalice deploy)")
     args = parser.parse_args(argv)
     outputs = package.load_outputs(args.stage, args.outputs, args.stack, args.region)
     stage = configure.Stage(args.stage, outputs)
-    readback = read_stage(clients(args.region or outputs.get("Region")), stage)
+    aws = clients(args.region or outputs.get("Region"))
+    readback = read_stage(aws, stage, api_id_of(aws, args.stage, args.project))
     if args.json:
         print(json.dumps(readback, indent=2, default=str))
     found = problems(readback, stage)

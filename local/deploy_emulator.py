@@ -19,11 +19,17 @@ deployment back run unchanged against it:
 - CloudFormation: the AWS::Serverless-2016-10-31 transform, which moto
   ignores (it would create nothing and report success), is applied with
   aws-sam-translator, the transform's published implementation; the
-  default of a list parameter is a list, not a string; and it
+  default of a list parameter is a list, not a string; a TemplateURL on the
+  emulator's IP address is read path-style; and it
   creates Cognito user pools, clients, groups and domains, Secrets Manager
   secrets (GenerateSecretString), CloudWatch alarms and Lambda event invoke
   configs, which moto accepts without creating.
-- EventBridge: Ref of an event bus is its name (moto passes the object on).
+- IAM: a role's inline policy from a template reads back as JSON, as one put
+  through the API does (moto keeps the template's dict and answers its repr).
+- Lambda: ListEventSourceMappings by function name finds mappings made with
+  the function's ARN (moto compares the strings).
+- EventBridge and API Gateway: Ref of an event bus is its name, of a deployment
+  its id (moto passes the model object on).
   A rule target that is a Lambda function raises in moto. The
   emulator cannot run functions, so the matched event is written to the log
   group /emulator/invocations/<function name>, where tests read which
@@ -130,6 +136,8 @@ def _patch_apigateway() -> None:
         self.put_rest_api(api.id, api_doc, fail_on_warnings=fail_on_warnings)
         return api
 
+    # Ref of an AWS::ApiGateway::Deployment is its id; moto hands the model object to whatever refers to it.
+    models.Deployment.physical_resource_id = property(lambda self: self.id)  # type: ignore[attr-defined]
     backend_class.put_rest_api = put_rest_api  # type: ignore[method-assign]
     backend_class.import_rest_api = import_rest_api  # type: ignore[method-assign]
 
@@ -322,7 +330,23 @@ def _generate(spec: dict[str, Any]) -> str:
 
 
 def _patch_cloudformation() -> None:
-    from moto.cloudformation import models, parsing
+    import ipaddress
+    from urllib.parse import urlparse
+
+    from moto.cloudformation import models, parsing, responses, utils
+
+    original_fetch = utils.get_stack_from_s3_url
+
+    def get_stack_from_s3_url(template_url: str, account_id: str, partition: str) -> str:
+        url = urlparse(template_url)
+        try:
+            ipaddress.ip_address(url.hostname or "")
+        except ValueError:
+            return original_fetch(template_url, account_id, partition)
+        # The emulator's own address, as `aws cloudformation deploy --s3-bucket` writes it: path-style.
+        return original_fetch(f"http://localhost{url.path}", account_id, partition)
+
+    responses.get_stack_from_s3_url = get_stack_from_s3_url  # type: ignore[attr-defined]
 
     original_load = parsing.ResourceMap.load_parameters
 
@@ -386,7 +410,36 @@ def _patch_events() -> None:
     models.Rule.send_to_targets = send_to_targets  # type: ignore[method-assign]
 
 
+def _patch_lambda() -> None:
+    from moto.awslambda import models
+
+    original = models.LambdaBackend.list_event_source_mappings
+
+    def list_event_source_mappings(self: Any, event_source_arn: str, function_name: str) -> Any:
+        mappings = original(self, event_source_arn, "")
+        if not function_name:
+            return mappings
+        wanted = function_name.split(":function:", 1)[-1].split(":", 1)[0]
+        return [m for m in mappings if str(m.function_name).split(":function:", 1)[-1].split(":", 1)[0] == wanted]
+
+    models.LambdaBackend.list_event_source_mappings = list_event_source_mappings  # type: ignore[method-assign]
+
+
+def _patch_iam() -> None:
+    from moto.iam import models
+
+    original = models.Role.put_policy
+
+    def put_policy(self: Any, policy_name: str, policy_json: Any) -> None:
+        text = policy_json if isinstance(policy_json, str) else json.dumps(policy_json)
+        original(self, policy_name, text)
+
+    models.Role.put_policy = put_policy  # type: ignore[method-assign]
+
+
 def apply() -> None:
+    _patch_iam()
+    _patch_lambda()
     _patch_apigateway()
     _cloudformation_models()
     _patch_cloudformation()

@@ -70,8 +70,8 @@ def chalice_deployed(infra_stack: Any, tmp_path_factory: pytest.TempPathFactory)
     package.sync_cache(project / ".chalice" / "deployments", package.DEPENDENCY_CACHE)
     aws = clients(endpoint, *AWS_NAMES)
     done = finish.finish(stage, aws, project)
-    return {"stage": stage, "project": project, "output": out, "finish": done, "aws": aws,
-            "readback": readback.read_stage(aws, stage)}  # fmt: skip
+    back = readback.read_stage(aws, stage, readback.api_id_of(aws, STAGE, project))
+    return {"stage": stage, "project": project, "output": out, "finish": done, "aws": aws, "readback": back}
 
 
 @pytest.fixture(scope="module")
@@ -91,7 +91,8 @@ def template_deployed(emulator: Any, tmp_path_factory: pytest.TempPathFactory) -
           str(packaged), "--s3-bucket", bucket, "--capabilities", "CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"],
          built.root, endpoint)  # fmt: skip
     aws = clients(endpoint, *AWS_NAMES)
-    return {"stage": stage, "built": built, "aws": aws, "readback": readback.read_stage(aws, stage)}
+    back = readback.read_stage(aws, stage, readback.api_id_of(aws, TEMPLATE_STAGE, built.project))
+    return {"stage": stage, "built": built, "aws": aws, "readback": back}
 
 
 def test_chalice_deploy_reads_back_as_a_working_stage(chalice_deployed):
@@ -126,8 +127,14 @@ def test_reprocess_requests_published_on_the_stage_bus_reach_the_reprocess_funct
 
     detail = {"doc_id": "d" * 32, "version": None}
     aws["events"].put_events(
-        Entries=[{"Source": contracts.API_SOURCE, "DetailType": contracts.REPROCESS_REQUESTED,
-                  "Detail": json.dumps(detail), "EventBusName": stage.outputs["EventBusName"]}]  # fmt: skip
+        Entries=[
+            {
+                "Source": contracts.API_SOURCE,
+                "DetailType": contracts.REPROCESS_REQUESTED,
+                "Detail": json.dumps(detail),
+                "EventBusName": stage.outputs["EventBusName"],
+            }
+        ]
     )
     group = INVOCATIONS_LOG_GROUP + stage.resources.function_name("on_reprocess")
     deadline = time.monotonic() + 10
@@ -146,7 +153,7 @@ def test_a_second_chalice_deploy_followed_by_finish_keeps_every_setting(chalice_
     project, stage, aws = chalice_deployed["project"], chalice_deployed["stage"], chalice_deployed["aws"]
     _run([tool("chalice"), "deploy", "--stage", STAGE], project, chalice_deployed["aws"]["lambda"].meta.endpoint_url)
     finish.finish(stage, aws, project)
-    assert readback.problems(readback.read_stage(aws, stage), stage) == []
+    assert readback.problems(readback.read_stage(aws, stage, readback.api_id_of(aws, STAGE, project)), stage) == []
 
 
 def test_the_template_deploy_reads_back_as_a_working_stage(template_deployed):
@@ -174,10 +181,13 @@ def _comparable(back: dict[str, Any], stage: configure.Stage) -> dict[str, dict[
     """The read-back with stage-specific names, ids and account details replaced by placeholders."""
     text = json.dumps(back["functions"])
     o = stage.outputs
-    for value, token in ((o["UserPoolArn"], "<pool-arn>"), (o["UserPoolId"], "<pool>"), (o["UserPoolClientId"], "<client>"),
-                         (o["CursorSecretArn"], "<secret>")):  # fmt: skip
-        text = text.replace(value, token)
-    text = text.replace(f"docpipe-{stage.name}", "docpipe-<stage>").replace(f"docpipe/{stage.name}/", "docpipe/<stage>/")
+    tokens = {"UserPoolArn": "<pool-arn>", "UserPoolId": "<pool>", "UserPoolClientId": "<client>",
+              "CursorSecretArn": "<secret>"}  # fmt: skip
+    for output, token in tokens.items():
+        text = text.replace(o[output], token)
+    text = text.replace(f"docpipe-{stage.name}", "docpipe-<stage>").replace(
+        f"docpipe/{stage.name}/", "docpipe/<stage>/"
+    )
     out: dict[str, dict[str, Any]] = json.loads(text)
     for f in out.values():
         f.pop("arn")

@@ -131,11 +131,14 @@ def test_memory_timeout_and_reserved_concurrency_come_from_the_config(template):
         assert props["Runtime"] == "python3.13"
 
 
-def test_the_environment_names_the_packaged_libmagic_and_its_database(packaged, template):
+def test_the_environment_names_the_packaged_libmagic_and_the_cursor_secret_but_holds_no_secret(packaged, template):
     for logical in (_logical(f) for f in calls.handler_kinds(REPO / "app.py")):
         env = template["Resources"][logical]["Properties"]["Environment"]["Variables"]
         assert env["MAGIC"] == "/var/task/magic.mgc"
         assert env["DOCPIPE_LIBMAGIC"] == "/var/task/lib/libmagic.so.1"
+        assert env["DOCPIPE_CURSOR_SECRET_ARN"] == packaged.outputs["CursorSecretArn"]
+        assert "DOCPIPE_CURSOR_SECRET" not in env
+        assert "{{resolve:" not in json.dumps(env)
     with zipfile.ZipFile(packaged.zip) as zf:
         assert {"magic.mgc", "lib/libmagic.so.1"} <= set(zf.namelist())
 
