@@ -81,12 +81,16 @@ def _set_architecture(project: Path, stage: str, arch: str) -> None:
     path.write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
 
 
-def sync_cache(src: Path, dest: Path) -> None:
+def sync_cache(src: Path, dest: Path, keep: int = 4) -> None:
+    """Copy Chalice's cached dependency zips (keyed by requirements and vendor/) that dest lacks; keep the
+    `keep` newest there."""
     if src.is_dir():
         dest.mkdir(parents=True, exist_ok=True)
-        for zipped in src.glob("*.zip"):
+        for zipped in sorted(src.glob("*.zip"), key=lambda p: p.stat().st_mtime, reverse=True)[:keep]:
             if not (dest / zipped.name).exists():
-                shutil.copyfile(zipped, dest / zipped.name)
+                shutil.copy2(zipped, dest / zipped.name)
+        for stale in sorted(dest.glob("*.zip"), key=lambda p: p.stat().st_mtime, reverse=True)[keep:]:
+            stale.unlink()
 
 
 def chalice_package(project: Path, stage: str, merge: Path, out: Path, region: str) -> None:

@@ -15,7 +15,11 @@ environment variable names (both set by deploy.configure).
 Needs only pip and PyPI (any OS: the wheel is downloaded for the Lambda
 platform, not the build machine's).
 
-    python -m deploy.vendor [--dest vendor] [--arch x86_64|arm64]
+    python -m deploy.vendor [--dest vendor] [--arch x86_64|arm64] [--bytecode-from deployment.zip]
+
+--bytecode-from copies the precompiled bytecode of the dependencies out of a
+package built by `make package` into vendor/, for `chalice deploy`, which
+builds its own zip (without bytecode) and copies vendor/ into it.
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-from deploy import artifact, lambda_image
+from deploy import artifact, bytecode, lambda_image
 from deploy.templates import REPO
 
 PYLIBMAGIC = "pylibmagic==0.5.0"
@@ -100,11 +104,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dest", type=Path, default=REPO / "vendor")
     parser.add_argument("--arch", choices=sorted(PYLIBMAGIC_WHEEL_SHA256), default="x86_64")
     parser.add_argument("--force", action="store_true")
+    parser.add_argument("--bytecode-from", type=Path, help="a deployment zip whose dependencies' .pyc to add")
     args = parser.parse_args(argv)
-    if is_built(args.dest, args.arch) and not args.force:
+    if args.force or not is_built(args.dest, args.arch):
+        build(args.dest, args.arch)
+    else:
         print(f"{args.dest} is up to date ({args.arch})")
+    if args.bytecode_from:
+        # Not the app's own modules: chalice deploy takes app.py and chalicelib/ (compiled in place) from
+        # the project, and vendor/ changing with every code change would rebuild the dependencies each time.
+        count = bytecode.copy_caches(args.bytecode_from, args.dest, skip=("chalicelib", "__pycache__"))
+        print(f"{args.dest}: {count} precompiled modules of the dependencies")
         return 0
-    build(args.dest, args.arch)
     for native in artifact.native_files(args.dest):
         glibc = ".".join(map(str, native.glibc))
         print(f"{native.path}: {native.machine}, needs GLIBC_{glibc}, links {', '.join(native.needed)}")

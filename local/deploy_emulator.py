@@ -20,7 +20,8 @@ deployment back run unchanged against it:
   ignores (it would create nothing and report success), is applied with
   aws-sam-translator, the transform's published implementation; the
   default of a list parameter is a list, not a string; a TemplateURL on the
-  emulator's IP address is read path-style; and it
+  emulator's IP address is read path-style; a stack made or updated by a
+  change set (`aws cloudformation deploy`) has its template's outputs; and it
   creates Cognito user pools, clients, groups and domains, Secrets Manager
   secrets (GenerateSecretString), CloudWatch alarms and Lambda event invoke
   configs, which moto accepts without creating.
@@ -346,7 +347,7 @@ def _patch_cloudformation() -> None:
         # The emulator's own address, as `aws cloudformation deploy --s3-bucket` writes it: path-style.
         return original_fetch(f"http://localhost{url.path}", account_id, partition)
 
-    responses.get_stack_from_s3_url = get_stack_from_s3_url  # type: ignore[attr-defined]
+    responses.get_stack_from_s3_url = get_stack_from_s3_url
 
     original_load = parsing.ResourceMap.load_parameters
 
@@ -373,6 +374,18 @@ def _patch_cloudformation() -> None:
         self.template_dict = sam.translate(self.template_dict)
 
     models.ChangeSet._parse_template = change_set_parse  # type: ignore[method-assign]
+    original_execute = models.CloudFormationBackend.execute_change_set
+
+    def execute_change_set(self: Any, change_set_name: str, stack_name: str | None = None) -> None:
+        original_execute(self, change_set_name, stack_name)
+        for change_set in self.change_sets.values():
+            if change_set_name in (change_set.change_set_id, change_set.change_set_name):
+                stack = self.stacks[change_set.stack_id]
+                stack.template_dict = change_set.template_dict
+                stack.output_map = stack._create_output_map()
+                stack.description = stack.template_dict.get("Description")
+
+    models.CloudFormationBackend.execute_change_set = execute_change_set  # type: ignore[method-assign]
 
 
 # --- EventBridge: Lambda targets -------------------------------------------------------------------

@@ -27,7 +27,7 @@ from deploy import artifact, bytecode, lambda_image, lambda_local
 from tests.deploy.conftest import STAGE
 from tests.support import families, samples
 
-PROBE = Path(__file__).with_name("lambda_probe.py")
+PROBE = Path(lambda_local.__file__).with_name("lambda_probe.py")
 RECORDED_EVENT = Path(__file__).parent / "events" / "s3-object-created.json"
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "docpipe-test", "AWS_SECRET_ACCESS_KEY": "docpipe-test"}
 

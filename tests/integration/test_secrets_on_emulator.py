@@ -24,7 +24,12 @@ def test_the_key_is_read_once_per_execution_environment(stack: Any, monkeypatch:
 
     reads = []
     real = secrets.read_secret
-    monkeypatch.setattr(secrets, "read_secret", lambda *a: reads.append(a) or real(*a))
+
+    def counted(*args: Any) -> str:
+        reads.append(args)
+        return real(*args)
+
+    monkeypatch.setattr(secrets, "read_secret", counted)
     wiring.reset()
     for _ in range(3):
         assert wiring.cursor_settings().signing_secret == stack.cursor_secret

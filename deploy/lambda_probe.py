@@ -1,5 +1,7 @@
 """Runs inside `deploy.lambda_local` (the package at /var/task, nothing else of the project): prints JSON.
 
+Used by tests/deploy/test_artifact.py and bench/coldstart.py. A script, not a module of the package.
+
     imports                 import app and every extension module the package ships; which libmagic is loaded
     extract <folder>        detect + extract every file of the folder as on_upload would
     invoke <handler> <json> call app.<handler>(event, context) as Lambda would; print its result
