@@ -1,10 +1,9 @@
 """What a verified caller may do with documents.
 
-Ownership is decided here and only here: a document belongs to its owner;
-admins (the signed `cognito:groups` claim) may read every document, including
-files dropped into S3 with no owner. Anyone else gets 404, never 403, so ids
-of other users' documents cannot be probed. Input from the API is validated
-here too, with a clear 400 for anything malformed.
+Who may do what is `chalicelib.access`'s rule (owners do everything with their
+documents; admins read and reprocess every document and delete only files
+without an owner), applied here to every route. Input from the API is
+validated here too, with a clear 400 for anything malformed.
 """
 
 from __future__ import annotations
@@ -18,12 +17,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from chalicelib import paging
+from chalicelib.access import Action, require, require_admin
 from chalicelib.aws.bus import EventBus
 from chalicelib.aws.repository import Filters, Repository
 from chalicelib.aws.storage import S3Storage
 from chalicelib.config import Settings
 from chalicelib.contracts import API_SOURCE, REPROCESS_REQUESTED
-from chalicelib.errors import BadRequest, Conflict, Forbidden, NotFound
+from chalicelib.errors import BadRequest, Conflict, NotFound
 from chalicelib.models import Caller, Document, Status, utcnow
 
 UPLOAD_URL_SECONDS = 900
@@ -110,10 +110,11 @@ class DocumentService:
         self._bus = bus
 
     # -- reading -----------------------------------------------------------
-    def get(self, caller: Caller, doc_id: str) -> Document:
+    def get(self, caller: Caller, doc_id: str, action: Action = Action.READ) -> Document:
         doc = self._repo.get(doc_id) if _plausible_id(doc_id) else None
-        if doc is None or not (caller.admin or doc.owner == caller.sub):
+        if doc is None:
             raise NotFound("No such document")
+        require(caller, doc.owner, action)
         return doc
 
     def list_mine(self, caller: Caller, params: dict[str, str]) -> dict[str, Any]:
@@ -124,8 +125,7 @@ class DocumentService:
         return self._page(page.items, page.last_key, scope)
 
     def list_all(self, caller: Caller, params: dict[str, str]) -> dict[str, Any]:
-        if not caller.admin:
-            raise Forbidden("Only administrators may list every document")
+        require_admin(caller, "list every document")
         filters, limit = parse_filters(params), paging.parse_limit(params.get("limit"))
         scope = f"all:{_filter_scope(filters)}"
         start = paging.decode(params.get("next"), scope, self._secret())
@@ -195,14 +195,14 @@ class DocumentService:
         return {"url": url, "expires_in": DOWNLOAD_URL_SECONDS}
 
     def delete(self, caller: Caller, doc_id: str) -> None:
-        doc = self.get(caller, doc_id)
+        doc = self.get(caller, doc_id, Action.DELETE)
         self._storage.delete(doc.bucket, doc.key)
         self._storage.delete(doc.bucket, rendition_key(doc.id))
         self._repo.delete(doc.id)
 
     def request_reprocess(self, caller: Caller, doc_id: str) -> dict[str, Any]:
         """Queue one re-extraction; asking again while one is pending or running changes nothing."""
-        doc = self._uploaded(caller, doc_id)
+        doc = self._uploaded(caller, doc_id, Action.OPERATE)
         if doc.status is Status.PROCESSING:
             return {"id": doc.id, "status": doc.status.value, "reprocess": "already_in_progress"}
         pending = [e for e in doc.timeline if e.get("event") == "reprocess_requested"]
@@ -213,8 +213,8 @@ class DocumentService:
         return {"id": doc.id, "status": doc.status.value, "reprocess": "requested"}
 
     # -- helpers -----------------------------------------------------------
-    def _uploaded(self, caller: Caller, doc_id: str) -> Document:
-        doc = self.get(caller, doc_id)
+    def _uploaded(self, caller: Caller, doc_id: str, action: Action = Action.READ) -> Document:
+        doc = self.get(caller, doc_id, action)
         if doc.status is Status.PENDING:
             raise Conflict("Nothing has been uploaded for this document yet", code="not_uploaded")
         return doc

@@ -67,10 +67,16 @@ class ExtractionFailed(DocpipeError):
     """A file could not be understood; `code` is the document's failure reason.
 
     Reason codes: corrupt, encrypted, too_large, timeout, unsupported,
-    missing, size_mismatch, internal; and two that never end a document:
-    `changed` (a newer version replaced the object while it was read) and
-    `unavailable` (storage kept failing; the event is retried).
+    missing, size_mismatch, internal; and three that never end a document:
+    `changed` (a newer version replaced the object while it was read),
+    `unavailable` (storage kept failing or stalled) and `interrupted` (the
+    extraction was stopped by something other than a limit we enforce); for
+    the last two the event is retried (`PLATFORM_CODES`).
     """
 
     code = "corrupt"
     http_status = 422
+
+
+PLATFORM_CODES = frozenset({"unavailable", "interrupted"})
+"""ExtractionFailed codes that are the platform's fault, never the file's: the attempt is retried."""

@@ -61,11 +61,12 @@ def _bearer(header_value: str | None) -> str:
 
 
 def gateway_claims(claims: dict[str, Any]) -> dict[str, str]:
-    """Claims as API Gateway's REST authorizer passes them: every value a string."""
+    """Claims as API Gateway's authorizer passes them: every value a string; an array of one as that
+    value, a longer one as "[a b]" (see `chalicelib.api.http.groups_from_claim`)."""
     out = {}
     for name, value in claims.items():
         if isinstance(value, (list, tuple)):
-            out[name] = ",".join(str(v) for v in value)
+            out[name] = str(value[0]) if len(value) == 1 else "[" + " ".join(str(v) for v in value) + "]"
         elif isinstance(value, bool):
             out[name] = str(value).lower()
         else:

@@ -93,23 +93,27 @@ class InMemoryRepository:
             item.setdefault("timeline", []).append({"at": claim.now, "event": event})
             return document_from_item(copy.deepcopy(item))
 
-    def complete(self, doc_id: str, attempt: str, metadata: dict[str, Any], warnings: list[str], now: str) -> None:
+    def complete(
+        self, doc_id: str, attempt: str, metadata: dict[str, Any], warnings: list[str], now: str, *, version: int
+    ) -> None:
         self._finish(
             doc_id,
             attempt,
             Status.PROCESSED,
-            {"metadata": copy.deepcopy(metadata)},
+            {"metadata": copy.deepcopy(metadata), "extractor_version": version},
             warnings,
             {"at": now, "event": "processed"},
             now,
         )
 
-    def fail(self, doc_id: str, attempt: str, error: dict[str, str], warnings: list[str], now: str) -> None:
+    def fail(
+        self, doc_id: str, attempt: str, error: dict[str, str], warnings: list[str], now: str, *, version: int
+    ) -> None:
         self._finish(
             doc_id,
             attempt,
             Status.FAILED,
-            {"error": dict(error)},
+            {"error": dict(error), "extractor_version": version},
             warnings,
             {"at": now, "event": "failed", "detail": error.get("code", "")},
             now,

@@ -43,13 +43,32 @@ def api[F: Callable[..., Any]](view: F) -> F:
 
 
 def groups_from_claim(raw: Any) -> frozenset[str]:
-    """`cognito:groups` is a list in the token and a string like "[a, b]" or "a,b" behind API Gateway."""
+    """The caller's group names, each whole, from `cognito:groups` in any form API Gateway delivers it.
+
+    The id token holds a JSON array. API Gateway hands the function every claim
+    as a string: one group as its bare name, several as a bracketed list,
+    "[readers admins]" or "[readers, admins]". A JSON array (a list, or its
+    text) is read as such. Cognito group names cannot contain whitespace, so a
+    comma separates names only where whitespace follows it: "readers,admins"
+    and "[readers,admins]" are one group, which is not `admins`.
+    """
     if isinstance(raw, (list, tuple)):
-        return frozenset(str(g) for g in raw)
-    if isinstance(raw, str):
-        parts = raw.strip().strip("[]").replace(",", " ").split()
-        return frozenset(parts)
-    return frozenset()
+        return frozenset(str(g) for g in raw if str(g))
+    if not isinstance(raw, str):
+        return frozenset()
+    text = raw.strip()
+    if not (text.startswith("[") and text.endswith("]")):
+        return frozenset(text.split())
+    try:
+        parsed = json.loads(text)
+    except ValueError:
+        parsed = None
+    if isinstance(parsed, list):
+        return frozenset(str(g) for g in parsed if str(g))
+    names = text[1:-1].split()
+    if len(names) > 1 and all(n.endswith(",") for n in names[:-1]):  # "[a, b]": a comma and a space separate
+        names = [n[:-1] for n in names[:-1]] + names[-1:]
+    return frozenset(n for n in names if n)
 
 
 def caller_from_context(context: dict[str, Any] | None, admin_group: str) -> Caller:

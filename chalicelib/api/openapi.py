@@ -78,7 +78,7 @@ def _paths() -> dict[str, Any]:
             ),
             "delete": _op(
                 "Delete the file, its rendition, its records and the document",
-                {"204": {"description": "Deleted"}, **_errors(404)},
+                {"204": {"description": "Deleted"}, **_errors(403, 404)},
                 parameters=[ID],
             ),
         },
@@ -181,6 +181,11 @@ def _schemas() -> dict[str, Any]:
             "warnings": {"type": "array", "items": string},
             "records": {"type": "object", "description": "CSV ingestion: state, total, written, failed"},
             "timeline": {"type": "array", "items": {"type": "object"}},
+            "extractor_version": {
+                "type": "integer",
+                "nullable": True,
+                "description": "The extraction that produced a PROCESSED/FAILED document (null: not yet, or older)",
+            },
         },
     }
     return {

@@ -220,6 +220,30 @@ def test_another_users_document_is_404_on_every_route(api, tokens, pump) -> None
     assert requests.get(f"{api}/documents/{doc_id}", headers=h(tokens, "demo"), timeout=5).status_code == 200
 
 
+def test_admins_read_and_reprocess_a_users_document_but_only_its_owner_deletes_it(api, tokens, pump) -> None:
+    created = upload(api, tokens, "demo", "kept.pdf", samples.pdf(), "application/pdf")
+    doc_id = created["document"]["id"]
+    final(api, tokens, "demo", doc_id)
+    url = f"{api}/documents/{doc_id}"
+    assert requests.get(url, headers=h(tokens, "admin"), timeout=5).status_code == 200
+    assert requests.get(f"{url}/download", headers=h(tokens, "admin"), timeout=5).status_code == 200
+    assert requests.post(f"{url}/reprocess", headers=h(tokens, "admin"), timeout=5).status_code == 202
+    refused = requests.delete(url, headers=h(tokens, "admin"), timeout=5)
+    assert refused.status_code == 403 and refused.json()["code"] == "owner_only"
+    assert requests.get(url, headers=h(tokens, "demo"), timeout=5).status_code == 200
+
+
+def test_admins_delete_files_that_have_no_owner(api, tokens, pump, aws, stack) -> None:
+    from chalicelib.ingest import dropped_document_id
+
+    key = f"uploads/feed-{uuid.uuid4().hex}/orphan.pdf"
+    aws["s3"].put_object(Bucket=stack.names.bucket, Key=key, Body=samples.pdf())
+    doc_id = dropped_document_id(stack.names.bucket, key)
+    final(api, tokens, "admin", doc_id)
+    assert requests.delete(f"{api}/documents/{doc_id}", headers=h(tokens, "demo"), timeout=5).status_code == 404
+    assert requests.delete(f"{api}/documents/{doc_id}", headers=h(tokens, "admin"), timeout=5).status_code in (202, 204)
+
+
 def test_every_protected_route_refuses_a_missing_or_access_token(api, tokens) -> None:
     doc_id = "0" * 32
     for method, path in PROTECTED:

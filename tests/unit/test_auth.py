@@ -146,4 +146,4 @@ def test_a_token_with_an_unknown_key_id_is_refused(verifier: CognitoVerifier) ->
 
 def test_claims_reach_the_app_as_strings_like_api_gateway_passes_them() -> None:
     out = gateway_claims({"sub": "u", "cognito:groups": ["admins", "staff"], "exp": 5, "email_verified": True})
-    assert out == {"sub": "u", "cognito:groups": "admins,staff", "exp": "5", "email_verified": "true"}
+    assert out == {"sub": "u", "cognito:groups": "[admins staff]", "exp": "5", "email_verified": "true"}

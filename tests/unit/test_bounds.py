@@ -3,21 +3,26 @@
 from __future__ import annotations
 
 import ctypes
+import importlib
 import os
+import signal
+import sys
 import threading
 import time
+import uuid
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from chalicelib.errors import ExtractionFailed
-from chalicelib.extraction.bounds import Limits, run_bounded, sandbox_enabled
+from chalicelib.extraction.bounds import Limits, StorageGauge, run_bounded, sandbox_enabled, waiting_on_storage
 
 FAST = Limits(wall_seconds=2.0, cpu_seconds=5.0, memory_bytes=256 * 1024 * 1024)
 
 
 def hang() -> None:
-    while True:
+    while True:  # waits on nothing the file controls: a stuck lock, a stopped or starved process
         time.sleep(0.01)
 
 
@@ -50,9 +55,15 @@ def test_the_work_runs_in_another_process() -> None:
     assert run_bounded(os.getpid, FAST) != os.getpid()
 
 
-def test_a_hanging_extractor_ends_as_timeout_at_the_wall_clock_deadline() -> None:
+def test_a_parser_spinning_past_the_wall_clock_deadline_ends_as_timeout() -> None:
     started = time.monotonic()
-    assert code_of(hang, Limits(wall_seconds=0.5, cpu_seconds=5.0)) == "timeout"
+    assert code_of(spin, Limits(wall_seconds=1.0, cpu_seconds=5.0)) == "timeout"
+    assert time.monotonic() - started < 3.0
+
+
+def test_a_child_that_makes_no_progress_until_the_deadline_is_interrupted_not_the_files_fault() -> None:
+    started = time.monotonic()
+    assert code_of(hang, Limits(wall_seconds=0.5, cpu_seconds=5.0)) == "interrupted"
     assert time.monotonic() - started < 2.0
 
 
@@ -99,7 +110,7 @@ def test_bounds_work_from_non_main_threads_at_the_same_time() -> None:
             results[name] = exc.code
 
     threads = [
-        threading.Thread(target=run, args=("hang", hang)),
+        threading.Thread(target=run, args=("hang", spin)),
         threading.Thread(target=run, args=("hog", hog)),
         threading.Thread(target=run, args=("crash", crash)),
         threading.Thread(target=run, args=("ok", lambda: 42)),
@@ -121,3 +132,72 @@ def test_the_sandbox_switch_reads_the_environment(monkeypatch: pytest.MonkeyPatc
 def test_limits_come_from_the_environment() -> None:
     limits = Limits.from_env({"DOCPIPE_EXTRACT_TIMEOUT": "7", "DOCPIPE_EXTRACT_MEMORY_MB": "300"})
     assert (limits.wall_seconds, limits.cpu_seconds, limits.memory_bytes) == (7.0, 6.0, 300 * 1024 * 1024)
+
+
+# -- the platform's faults never name the file ------------------------------------
+
+
+def test_a_child_killed_from_outside_is_interrupted_not_too_large() -> None:
+    assert code_of(lambda: os.kill(os.getpid(), signal.SIGKILL)) == "interrupted"
+
+
+def test_a_child_terminated_from_outside_is_interrupted() -> None:
+    assert code_of(lambda: os.kill(os.getpid(), signal.SIGTERM)) == "interrupted"
+
+
+@pytest.mark.parametrize("sig", [signal.SIGSEGV, signal.SIGBUS, signal.SIGFPE, signal.SIGABRT])
+def test_a_crash_signal_sent_from_outside_does_not_stop_the_work(sig: signal.Signals) -> None:
+    def work() -> int:
+        os.kill(os.getpid(), sig)
+        return 42
+
+    assert run_bounded(work, FAST) == 42
+
+
+def test_a_real_abort_in_a_parser_is_still_corrupt() -> None:
+    assert code_of(lambda: ctypes.CDLL(None).abort()) == "corrupt"
+
+
+def test_a_child_stalled_on_storage_past_its_deadline_is_unavailable_not_timeout() -> None:
+    def stalled_read() -> None:
+        with waiting_on_storage():
+            time.sleep(10)
+
+    started = time.monotonic()
+    with pytest.raises(ExtractionFailed) as caught:
+        run_bounded(stalled_read, Limits(wall_seconds=1.0, cpu_seconds=5.0))
+    assert caught.value.code == "unavailable" and "Storage did not answer" in caught.value.message
+    assert time.monotonic() - started < 4.0
+
+
+def test_the_storage_gauge_counts_finished_and_running_waits() -> None:
+    gauge = StorageGauge()
+    try:
+        with gauge.waiting():
+            time.sleep(0.05)
+        assert 0.04 < gauge.seconds() < 1.0
+        with gauge.waiting():
+            time.sleep(0.05)
+            assert gauge.seconds() > 0.09
+    finally:
+        gauge.close()
+
+
+def test_forking_while_another_thread_imports_the_module_the_child_needs_does_not_deadlock(tmp_path: Path) -> None:
+    marker = tmp_path / "importing"
+    name = f"docpipe_slow_import_{uuid.uuid4().hex}"
+    (tmp_path / f"{name}.py").write_text(
+        f"import pathlib, time\npathlib.Path({str(marker)!r}).touch()\ntime.sleep(1.5)\nVALUE = 7\n"
+    )
+    sys.path.insert(0, str(tmp_path))
+    try:
+        importer = threading.Thread(target=importlib.import_module, args=(name,))
+        importer.start()
+        while not marker.exists():
+            time.sleep(0.005)
+        value = run_bounded(lambda: importlib.import_module(name).VALUE, Limits(wall_seconds=6.0, cpu_seconds=5.0))
+        importer.join(5)
+    finally:
+        sys.path.remove(str(tmp_path))
+        sys.modules.pop(name, None)
+    assert value == 7

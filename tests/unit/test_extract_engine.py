@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import importlib
 import io
+import os
+import signal
 import time
 import zipfile
 from collections import defaultdict
@@ -15,7 +17,7 @@ from chalicelib.extraction import extract as engine
 from chalicelib.extraction.bounds import Limits
 from chalicelib.extraction.extractors import registry
 from chalicelib.extraction.extractors.base import Extraction, Source
-from chalicelib.extraction.reader import bytes_reader
+from chalicelib.extraction.reader import RangedReader, bytes_reader
 from tests.support import samples
 
 FAST = Limits(wall_seconds=3.0, cpu_seconds=3.0, memory_bytes=256 * 1024 * 1024)
@@ -75,8 +77,8 @@ def test_an_extractor_error_is_wrapped_with_the_family_name(monkeypatch: pytest.
 
 
 def _hanging(source: Source) -> Extraction:
-    while True:
-        time.sleep(0.01)
+    while True:  # a parser stuck in a loop on hostile bytes keeps the CPU busy
+        pass
 
 
 def test_a_hanging_extractor_ends_as_timeout_and_the_caller_goes_on(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -85,9 +87,9 @@ def test_a_hanging_extractor_ends_as_timeout_and_the_caller_goes_on(monkeypatch:
     monkeypatch.setattr(registry.Entry, "load", lambda self: _hanging)
     started = time.monotonic()
     with pytest.raises(ExtractionFailed) as caught:
-        engine.extract(bytes_reader(samples.pdf()), "slow.pdf", limits=Limits(wall_seconds=0.5, cpu_seconds=5))
+        engine.extract(bytes_reader(samples.pdf()), "slow.pdf", limits=Limits(wall_seconds=1.0, cpu_seconds=5))
     assert caught.value.code == "timeout"
-    assert time.monotonic() - started < 3
+    assert time.monotonic() - started < 4
 
 
 def test_a_zip_bomb_member_does_not_blow_up_detection() -> None:
@@ -98,3 +100,27 @@ def test_a_zip_bomb_member_does_not_blow_up_detection() -> None:
     result = engine.extract(reader, "bomb.docx", limits=FAST)
     assert result.metadata["mime_type"] == "application/zip"
     assert reader.bytes_fetched <= len(buffer.getvalue()) + 64 * 1024
+
+
+def test_a_read_that_stalls_past_the_deadline_is_the_storages_fault_not_the_files() -> None:
+    data = samples.pdf()
+
+    def stalled(start: int, end: int) -> bytes:
+        time.sleep(30)
+        return data[start : end + 1]
+
+    with pytest.raises(ExtractionFailed) as caught:
+        engine.extract(RangedReader(stalled, len(data)), "a.pdf", limits=Limits(wall_seconds=1.0, cpu_seconds=5))
+    assert caught.value.code == "unavailable"
+
+
+def test_an_extraction_killed_from_outside_is_interrupted_not_blamed_on_the_file() -> None:
+    data = samples.pdf()
+
+    def killed(start: int, end: int) -> bytes:
+        os.kill(os.getpid(), signal.SIGKILL)  # in the sandbox: whatever process runs the parser
+        return data[start : end + 1]
+
+    with pytest.raises(ExtractionFailed) as caught:
+        engine.extract(RangedReader(killed, len(data)), "a.pdf", limits=FAST)
+    assert caught.value.code == "interrupted"

@@ -30,13 +30,26 @@ def test_a_request_without_claims_is_unauthorized() -> None:
         (["admins", "x"], {"admins", "x"}),
         ("admins", {"admins"}),
         ("[admins, staff]", {"admins", "staff"}),
-        ("admins,staff", {"admins", "staff"}),
+        ("[admins staff]", {"admins", "staff"}),
+        ('["admins", "staff"]', {"admins", "staff"}),
+        ("readers,admins", {"readers,admins"}),
+        ("[readers,admins]", {"readers,admins"}),
+        ("[readers,admins other]", {"readers,admins", "other"}),
+        ("[readers,admins, other]", {"readers,admins", "other"}),
+        (["readers,admins"], {"readers,admins"}),
+        ("[]", set()),
         (None, set()),
         (7, set()),
     ],
 )
 def test_groups_are_read_in_every_shape_api_gateway_uses(raw: object, expected: set[str]) -> None:
     assert groups_from_claim(raw) == expected
+
+
+@pytest.mark.parametrize("raw", ["readers,admins", "[readers,admins]", '["readers,admins"]', ["readers,admins"]])
+def test_a_group_whose_name_contains_a_comma_and_admins_does_not_grant_admin(raw: object) -> None:
+    ctx = {"authorizer": {"claims": {"sub": "abc", "cognito:groups": raw}}}
+    assert caller_from_context(ctx, "admins").admin is False
 
 
 def test_a_group_named_like_admins_is_not_admin() -> None:

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import hashlib
+import os
+import signal
+import time
+from typing import Any
 
 import pytest
 
 from chalicelib.config import Settings
+from chalicelib.extraction.version import EXTRACTOR_VERSION
 from chalicelib.ingest import IngestService, dropped_document_id, objects_from_s3_event
 from chalicelib.models import Document, ObjectRef, Status, utcnow
 from tests.fakes import InMemoryRepository, InMemoryStorage
@@ -57,6 +62,16 @@ def test_a_broken_pdf_fails_with_a_reason_instead_of_raising(parts) -> None:
     assert doc is not None and doc.status is Status.FAILED
     assert doc.error is not None and doc.error["code"] == "corrupt"
     assert doc.error["message"].startswith("pdf")
+
+
+def test_processed_and_failed_documents_record_the_extraction_that_produced_them(parts) -> None:
+    service, repo, storage = parts
+    done = repo.get(service.process(drop(storage, "uploads/ok.pdf", samples.pdf(pages=1))).doc_id)
+    broken = repo.get(service.process(drop(storage, "uploads/bad.pdf", b"%PDF-1.7\n1 0 obj << /Type")).doc_id)
+    assert done is not None and done.status is Status.PROCESSED
+    assert broken is not None and broken.status is Status.FAILED
+    assert done.extractor_version == broken.extractor_version == EXTRACTOR_VERSION
+    assert done.to_public()["extractor_version"] == EXTRACTOR_VERSION
 
 
 def test_a_dropped_object_deleted_before_it_is_read_leaves_no_record(parts) -> None:
@@ -307,3 +322,49 @@ def test_an_unexpected_failure_while_finishing_gives_the_claim_back_for_the_rede
     with pytest.raises(KeyError):
         service.process(ref)
     assert service.process(ref).status == "PROCESSED"
+
+
+def _reader_that(storage: InMemoryStorage, misbehave: Any) -> Any:
+    """storage.reader whose first fetch misbehaves (in the extraction child), later ones read normally."""
+    from chalicelib.extraction.reader import RangedReader
+
+    real = storage.reader
+    calls = {"n": 0}
+
+    def reader(bucket: str, key: str, size: int, etag: str | None = None) -> RangedReader:
+        calls["n"] += 1
+        good = real(bucket, key, size, etag)
+        if calls["n"] > 1:
+            return good
+
+        def fetch(start: int, end: int) -> bytes:
+            misbehave()
+            return good.head(end + 1)[start:]
+
+        return RangedReader(fetch, size)
+
+    return reader
+
+
+@pytest.mark.parametrize(
+    "misbehave",
+    [
+        pytest.param(lambda: os.kill(os.getpid(), signal.SIGKILL), id="the child killed from outside"),
+        pytest.param(lambda: time.sleep(30), id="storage stalled past the deadline"),
+    ],
+)
+def test_a_platform_fault_during_extraction_gives_the_claim_back_and_never_fails_the_file(
+    parts, monkeypatch, misbehave
+) -> None:
+    from chalicelib.errors import TransientError
+
+    _, repo, storage = parts
+    settings = Settings.from_env({"DOCPIPE_BUCKET": BUCKET, "DOCPIPE_EXTRACT_TIMEOUT": "1"})
+    service = IngestService(repo, storage, settings)
+    ref = drop(storage, "uploads/innocent.pdf", samples.pdf())
+    monkeypatch.setattr(storage, "reader", _reader_that(storage, misbehave))
+    with pytest.raises(TransientError):
+        service.process(ref)
+    doc = repo.get(dropped_document_id(BUCKET, ref.key))
+    assert doc.status is Status.PROCESSING and doc.error is None and doc.deadline == 0  # released
+    assert service.process(ref).status == "PROCESSED"  # the redelivered event claims at once
