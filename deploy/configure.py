@@ -58,6 +58,7 @@ EXTERNAL_SOURCES = ("aws.", contracts.PRODUCER_SOURCE)
 RESERVED_CONCURRENCY = {"on_upload": 20, "on_reprocess": 5, "on_producer_event": 5}
 XRAY_POLICY = "arn:aws:iam::aws:policy/AWSXRayDaemonWriteAccess"
 REPORTS_BATCH_ITEM_FAILURES = "DOCPIPE_REPORTS_BATCH_ITEM_FAILURES"
+EXAMPLE_OUTPUTS = REPO / "deploy" / "outputs.example.json"
 # Lambda unpacks the deployment package into LAMBDA_TASK_ROOT, always /var/task; Chalice copies vendor/ there.
 # https://docs.aws.amazon.com/lambda/latest/dg/configuration-envvars.html#configuration-envvars-runtime
 TASK_ROOT = "/var/task"
@@ -302,6 +303,30 @@ def write_all(contents: Mapping[Path, str]) -> None:
                 os.unlink(tmp)
 
 
+def example_outputs(stage: str) -> dict[str, str]:
+    """The example infra outputs (deploy/outputs.example.json) for `stage`."""
+    raw = json.loads(EXAMPLE_OUTPUTS.read_text(encoding="utf-8"))
+    return {key: str(value).replace("${Stage}", stage) for key, value in raw.items()}
+
+
+def add_stage_arguments(parser: argparse.ArgumentParser, required: bool = True) -> None:
+    """--stage and where the infra stack's outputs come from (--stack, or --outputs for a JSON file)."""
+    parser.add_argument("--stage", required=True)
+    source = parser.add_mutually_exclusive_group(required=required)
+    source.add_argument("--stack", help="name of the deployed infra stack (reads its outputs)")
+    source.add_argument("--outputs", type=Path, help="JSON file of the infra stack's outputs")
+    parser.add_argument("--region")
+
+
+def load_outputs(stage: str, outputs: Path | None, stack: str | None, region: str | None) -> dict[str, str]:
+    if stack:
+        return stack_outputs(stack, region)
+    if outputs:
+        data: dict[str, Any] = json.loads(outputs.read_text(encoding="utf-8"))
+        return {k: str(v) for k, v in data.items()}
+    return example_outputs(stage)
+
+
 def stack_outputs(stack: str, region: str | None) -> dict[str, str]:
     import boto3
 
@@ -315,18 +340,12 @@ def stack_outputs(stack: str, region: str | None) -> dict[str, str]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m deploy.configure", description=__doc__.splitlines()[0])
-    parser.add_argument("--stage", required=True)
-    source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("--stack", help="name of the deployed infra stack")
-    source.add_argument("--outputs", type=Path, help="JSON file of the infra stack's outputs (offline)")
-    parser.add_argument("--region")
+    add_stage_arguments(parser)
     parser.add_argument("--xray", action="store_true", help="turn on X-Ray active tracing")
     parser.add_argument("--no-reserved", action="store_true", help="no reserved concurrency (new accounts)")
     parser.add_argument("--project", type=Path, default=REPO)
     args = parser.parse_args(argv)
-    outputs = (
-        json.loads(args.outputs.read_text(encoding="utf-8")) if args.outputs else stack_outputs(args.stack, args.region)
-    )
+    outputs = load_outputs(args.stage, args.outputs, args.stack, args.region)
     if outputs.get("Stage") != args.stage:
         print(f"the stack is for stage {outputs.get('Stage')!r}, not {args.stage!r}", file=sys.stderr)
         return 2

@@ -27,7 +27,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from deploy import calls, configure, package, policies
+from deploy import calls, configure, policies
 from deploy.templates import REPO
 
 
@@ -109,15 +109,11 @@ def clients(region: str | None = None) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m deploy.finish", description=__doc__.splitlines()[0])
-    parser.add_argument("--stage", required=True)
-    source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("--stack", help="name of the deployed infra stack")
-    source.add_argument("--outputs", type=Path, help="JSON file of the infra stack's outputs")
-    parser.add_argument("--region")
+    configure.add_stage_arguments(parser)
     parser.add_argument("--xray", action="store_true", help="the stage was configured with --xray")
     parser.add_argument("--project", type=Path, default=REPO)
     args = parser.parse_args(argv)
-    outputs = package.load_outputs(args.stage, args.outputs, args.stack, args.region)
+    outputs = configure.load_outputs(args.stage, args.outputs, args.stack, args.region)
     stage = configure.Stage(args.stage, outputs, xray=args.xray)
     try:
         done = finish(stage, clients(args.region or outputs.get("Region")), args.project)

@@ -25,12 +25,13 @@ import sys
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from deploy import artifact, bytecode, configure, lambda_image, vendor
+from deploy.configure import example_outputs
 from deploy.templates import REPO
 
-EXAMPLE_OUTPUTS = REPO / "deploy" / "outputs.example.json"
+__all__ = ["Built", "build", "copy_sources", "example_outputs", "sync_cache"]
+
 SOURCES = ("app.py", "chalicelib", "requirements.txt", ".chalice/config.json")
 # Chalice caches the dependency zip it builds per requirements/vendor hash here (gitignored).
 DEPENDENCY_CACHE = REPO / ".chalice" / "deployments"
@@ -54,12 +55,6 @@ class Built:
     def unpacked_bytes(self) -> int:
         with zipfile.ZipFile(self.zip) as zf:
             return sum(i.file_size for i in zf.infolist())
-
-
-def example_outputs(stage: str) -> dict[str, str]:
-    """The example infra outputs (deploy/outputs.example.json) for `stage`."""
-    raw = json.loads(EXAMPLE_OUTPUTS.read_text(encoding="utf-8"))
-    return {key: str(value).replace("${Stage}", stage) for key, value in raw.items()}
 
 
 def copy_sources(dest: Path, source: Path = REPO) -> None:
@@ -137,28 +132,15 @@ def build(
     return Built(stage.name, root, project, out / "sam.json", package, report, pyc, dict(stage.outputs))
 
 
-def load_outputs(stage: str, outputs: Path | None, stack: str | None, region: str | None) -> dict[str, str]:
-    if stack:
-        return configure.stack_outputs(stack, region)
-    if outputs:
-        data: dict[str, Any] = json.loads(outputs.read_text(encoding="utf-8"))
-        return {k: str(v) for k, v in data.items()}
-    return example_outputs(stage)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m deploy.package", description=__doc__.splitlines()[0])
-    parser.add_argument("--stage", required=True)
-    source = parser.add_mutually_exclusive_group()
-    source.add_argument("--stack", help="name of the deployed infra stack (reads its outputs)")
-    source.add_argument("--outputs", type=Path, help="JSON file of the infra stack's outputs (default: the example)")
-    parser.add_argument("--region")
+    configure.add_stage_arguments(parser, required=False)  # neither: deploy/outputs.example.json
     parser.add_argument("--arch", choices=sorted(lambda_image.ELF_MACHINE), default="x86_64")
     parser.add_argument("--xray", action="store_true", help="turn on X-Ray active tracing")
     parser.add_argument("--no-reserved", action="store_true", help="no reserved concurrency (new accounts)")
     parser.add_argument("--no-bytecode", action="store_true", help="ship sources only (slower cold starts)")
     args = parser.parse_args(argv)
-    outputs = load_outputs(args.stage, args.outputs, args.stack, args.region)
+    outputs = configure.load_outputs(args.stage, args.outputs, args.stack, args.region)
     if outputs.get("Stage") != args.stage:
         print(f"the outputs are for stage {outputs.get('Stage')!r}, not {args.stage!r}", file=sys.stderr)
         return 2

@@ -14,5 +14,5 @@ from __future__ import annotations
 
 from typing import Final
 
-EXTRACTOR_VERSION: Final = 1
-SOURCES_DIGEST: Final = "b6dd9c081777482b2f22730a134b4ba02bf0bc38b4a55ec451059195e9a1d803"
+EXTRACTOR_VERSION: Final = 2
+SOURCES_DIGEST: Final = "e4b62ab22fcc69fb8252a25231bd0f7881d064976fd4ab016f2179569fc3e02d"
