@@ -131,30 +131,35 @@ def check_tree(root: Path, arch: str = "x86_64") -> Report:
         if native.soname:
             shipped[folder].add(native.soname)
     for native in report.files:
-        issues = _issues(native, machine, provided, shipped)
+        broken, unlinked = _issues(native, machine, provided, shipped)
         reason = next((why for prefix, why in OPTIONAL.items() if native.path.startswith(prefix)), None)
-        if issues and reason:
-            report.optional.extend(f"{native.path}: {issue} (optional: {reason})" for issue in issues)
+        if reason:  # only a missing library can be excused, never the wrong machine or C library
+            report.optional.extend(f"{native.path}: {issue} (optional: {reason})" for issue in unlinked)
         else:
-            report.problems.extend(f"{native.path}: {issue}" for issue in issues)
+            broken += unlinked
+        report.problems.extend(f"{native.path}: {issue}" for issue in broken)
     return report
 
 
-def _issues(native: NativeFile, machine: str, provided: frozenset[str], shipped: dict[str, set[str]]) -> list[str]:
-    out = []
+def _issues(
+    native: NativeFile, machine: str, provided: frozenset[str], shipped: dict[str, set[str]]
+) -> tuple[list[str], list[str]]:
+    """(wrong machine or C library, libraries the loader would not find)."""
+    broken = []
     if native.machine != machine:
-        out.append(f"built for {native.machine}, not {machine}")
+        broken.append(f"built for {native.machine}, not {machine}")
     if native.glibc > lambda_image.GLIBC:
         need = ".".join(map(str, native.glibc))
-        out.append(f"needs GLIBC_{need}, newer than the runtime's {'.'.join(map(str, lambda_image.GLIBC))}")
+        broken.append(f"needs GLIBC_{need}, newer than the runtime's {'.'.join(map(str, lambda_image.GLIBC))}")
     # Lambda's loader path holds /var/task and /var/task/lib; RPATH/RUNPATH entries add their folders.
     folders = ("", "lib", *(s for s in native.search if s))
-    for library in native.needed:
-        if library in provided or any(library in shipped.get(folder, ()) for folder in folders):
-            continue
-        out.append(f"links {library}, which the {lambda_image.RUNTIME} image does not provide and the package "
-                   "does not ship where the loader looks")  # fmt: skip
-    return out
+    unlinked = [
+        f"links {library}, which the {lambda_image.RUNTIME} image does not provide and the package does not "
+        "ship where the loader looks"
+        for library in native.needed
+        if library not in provided and not any(library in shipped.get(folder, ()) for folder in folders)
+    ]
+    return broken, unlinked
 
 
 def check_zip(package: Path, arch: str = "x86_64") -> Report:

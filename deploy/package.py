@@ -33,8 +33,14 @@ from deploy.templates import REPO
 __all__ = ["Built", "build", "copy_sources", "example_outputs", "sync_cache"]
 
 SOURCES = ("app.py", "chalicelib", "requirements.txt", ".chalice/config.json")
-# Chalice caches the dependency zip it builds per requirements/vendor hash here (gitignored).
-DEPENDENCY_CACHE = REPO / ".chalice" / "deployments"
+# What builds reuse: Chalice's dependency zips (keyed by requirements and vendor/) and the vendored libmagic.
+# DOCPIPE_BUILD_CACHE moves it out of the checkout (CI keeps it between clean clones); default: gitignored here.
+BUILD_CACHE = Path(os.environ.get("DOCPIPE_BUILD_CACHE") or REPO / ".chalice")
+DEPENDENCY_CACHE = BUILD_CACHE / "deployments"
+
+
+def vendor_cache(arch: str) -> Path:
+    return vendor.ensure(BUILD_CACHE / f"vendor-{arch}", arch)
 
 
 @dataclass(frozen=True)
@@ -112,8 +118,7 @@ def build(
     configure.configure(stage, project)
     if arch != "x86_64":
         _set_architecture(project, stage.name, arch)
-    vendor.ensure(source / "artifacts" / ".vendor" / arch, arch)
-    shutil.copytree(source / "artifacts" / ".vendor" / arch, project / "vendor")
+    shutil.copytree(vendor_cache(arch), project / "vendor", ignore=shutil.ignore_patterns(vendor.STAMP))
     merge = root / "app-overrides.json"
     shutil.copyfile(project / "artifacts" / stage.name / "app-overrides.json", merge)
     out = root / "package"

@@ -23,7 +23,6 @@ from typing import Any
 import pytest
 
 from deploy import configure, finish, package, readback, vendor
-from deploy.templates import REPO
 from local.deploy_emulator import INVOCATIONS_LOG_GROUP
 from tests.deploy.conftest import REGION, STAGE, clients, create_infra_stack, tool
 
@@ -64,7 +63,7 @@ def chalice_deployed(infra_stack: Any, tmp_path_factory: pytest.TempPathFactory)
     package.copy_sources(project)
     stage = configure.Stage(STAGE, infra_stack["outputs"])
     configure.configure(stage, project)
-    shutil.copytree(vendor.ensure(REPO / "artifacts" / ".vendor" / "x86_64"), project / "vendor")
+    shutil.copytree(package.vendor_cache("x86_64"), project / "vendor", ignore=shutil.ignore_patterns(vendor.STAMP))
     package.sync_cache(package.DEPENDENCY_CACHE, project / ".chalice" / "deployments")
     out = _run([tool("chalice"), "deploy", "--stage", STAGE], project, endpoint)
     package.sync_cache(project / ".chalice" / "deployments", package.DEPENDENCY_CACHE)
