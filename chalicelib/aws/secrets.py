@@ -12,6 +12,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from chalicelib.errors import TransientError
 
 log = logging.getLogger("docpipe.secrets")
@@ -19,8 +21,6 @@ log = logging.getLogger("docpipe.secrets")
 
 def read_secret(secretsmanager: Any, secret_id: str) -> str:
     """The secret's current string value (AWSCURRENT)."""
-    from botocore.exceptions import BotoCoreError, ClientError
-
     try:
         value = secretsmanager.get_secret_value(SecretId=secret_id).get("SecretString")
     except (BotoCoreError, ClientError) as exc:

@@ -25,6 +25,7 @@ from typing import Any
 
 from chalicelib.extraction.encoding import SAMPLE_BYTES, decode_text
 from chalicelib.extraction.extensions import ALIASES, extension_of, mime_table
+from chalicelib.extraction.magic_binding import magic
 from chalicelib.extraction.reader import RangedReader, bytes_reader
 from chalicelib.extraction.signatures import signature
 from chalicelib.extraction.textkind import classify_text
@@ -44,7 +45,6 @@ def preload() -> None:
     """Import what detection uses, so forked children inherit it warm."""
     _magic()
     mime_table()
-    import olefile  # type: ignore[import-untyped]  # noqa: F401
 
 
 def detect(head: bytes, reader: RangedReader | None = None, filename: str = "") -> Detection:
@@ -69,28 +69,9 @@ def detect(head: bytes, reader: RangedReader | None = None, filename: str = "") 
 def _magic() -> tuple[Any, Any]:
     pair = getattr(_local, "magic", None)
     if pair is None:
-        _load_packaged_libmagic()
-        import magic
-
         pair = (magic.Magic(mime=True), magic.Magic())
         _local.magic = pair
     return pair
-
-
-def _load_packaged_libmagic() -> None:
-    """Load the libmagic that DOCPIPE_LIBMAGIC names before python-magic asks the loader for `libmagic.so.1`.
-
-    python-magic loads the library by soname, and Lambda's loader path puts the image's /lib64 (which has a
-    libmagic of its own, for another database format) before the package's lib/. A library already loaded
-    answers a later dlopen of its soname, so loading the packaged one by path first makes it the one used.
-    """
-    from chalicelib.config import Settings
-
-    path = Settings.from_env().libmagic_path
-    if path:
-        import ctypes
-
-        ctypes.CDLL(path)
 
 
 def libmagic(head: bytes) -> Detection:

@@ -14,5 +14,5 @@ from __future__ import annotations
 
 from typing import Final
 
-EXTRACTOR_VERSION: Final = 2
-SOURCES_DIGEST: Final = "e4b62ab22fcc69fb8252a25231bd0f7881d064976fd4ab016f2179569fc3e02d"
+EXTRACTOR_VERSION: Final = 3
+SOURCES_DIGEST: Final = "9487ea1dd87b7985b5a802c34d0a4b05a44af634c2f44692c004bd92ca120751"
