@@ -14,5 +14,5 @@ from __future__ import annotations
 
 from typing import Final
 
-EXTRACTOR_VERSION: Final = 3
-SOURCES_DIGEST: Final = "95a152b926488f948eaf2958f95ea47ccc971c2e396c4c0335ee6078496af9ac"
+EXTRACTOR_VERSION: Final = 4
+SOURCES_DIGEST: Final = "1062f608d9a4f0d3032777bca560d7ffc916938e2c0b758acdd439297e53b8f8"
