@@ -41,24 +41,10 @@ from collections.abc import Callable
 from typing import Any
 
 from chalicelib.errors import ExtractionFailed
-from chalicelib.extraction import detect, extract, rendition, text  # noqa: F401  (every worker starts with them)
+from chalicelib.extraction import detect, extract, rendition, text, wire  # noqa: F401  (every worker starts with them)
 from chalicelib.extraction.bounds import CRASH_SIGNALS, EXIT_NO_MEMORY
 from chalicelib.extraction.extractors.registry import REGISTRY
 from chalicelib.extraction.reader import SESSION_CACHE_BYTES, RangedReader
-from chalicelib.extraction.wire import (
-    DATA,
-    END_SESSION,
-    FETCH,
-    FORKED,
-    FRAME,
-    JOB,
-    PID,
-    RANGE,
-    RESULT,
-    dumps,
-    recv_frame,
-    send_frame,
-)
 
 _PR_SET_PDEATHSIG = 1
 PAGE = os.sysconf("SC_PAGE_SIZE")
@@ -83,7 +69,7 @@ def main(control_fd: int) -> None:
         if pending and not select.select([control], [], [], 0)[0]:
             _warm(pending.pop(0))
             continue
-        frame = recv_frame(control)
+        frame = wire.recv_frame(control)
         if frame is None:
             return  # the host is gone; workers follow through PR_SET_PDEATHSIG
         request = json.loads(frame[1])
@@ -91,7 +77,7 @@ def main(control_fd: int) -> None:
         if command == "fork":
             _fork_worker(control, request)
         elif command == "wait":
-            send_frame(control, RESULT, dumps(_reap(int(request["pid"]))))
+            wire.send_frame(control, wire.RESULT, wire.dumps(_reap(int(request["pid"]))))
         elif command == "warm":  # what a worker needed: load it before the next fork
             for name in request.get("modules") or []:
                 _warm(str(name))
@@ -116,7 +102,7 @@ def _fork_worker(control: socket.socket, request: dict[str, Any]) -> None:
     for pid in request.get("reap") or []:
         _reap(int(pid))
     if threading.active_count() != 1:  # never expected: refuse rather than fork a process with threads
-        send_frame(control, RESULT, dumps({"error": "the zygote has threads; it will not fork"}))
+        wire.send_frame(control, wire.RESULT, wire.dumps({"error": "the zygote has threads; it will not fork"}))
         return
     host_end, worker_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
@@ -124,7 +110,7 @@ def _fork_worker(control: socket.socket, request: dict[str, Any]) -> None:
     except OSError as exc:
         host_end.close()
         worker_end.close()
-        send_frame(control, RESULT, dumps({"error": f"fork failed: {exc}"}))
+        wire.send_frame(control, wire.RESULT, wire.dumps({"error": f"fork failed: {exc}"}))
         return
     if pid == 0:
         code = 0
@@ -139,7 +125,7 @@ def _fork_worker(control: socket.socket, request: dict[str, Any]) -> None:
         finally:
             os._exit(code)
     worker_end.close()
-    socket.send_fds(control, [FRAME.pack(FORKED, PID.size) + PID.pack(pid)], [host_end.fileno()])
+    socket.send_fds(control, [wire.FRAME.pack(wire.FORKED, wire.PID.size) + wire.PID.pack(pid)], [host_end.fileno()])
     host_end.close()
 
 
@@ -166,14 +152,14 @@ class Worker:
         signal.pthread_sigmask(signal.SIG_BLOCK, CRASH_SIGNALS)
         self.baseline = resident_bytes()
         while True:
-            frame = recv_frame(self.sock)
+            frame = wire.recv_frame(self.sock)
             if frame is None:
                 return 0
             kind, payload = frame
-            if kind == END_SESSION:
+            if kind == wire.END_SESSION:
                 self.session, self.reader = None, None
                 continue
-            if kind != JOB:
+            if kind != wire.JOB:
                 return 1
             retire = self.job(json.loads(payload))
             if retire:
@@ -200,10 +186,10 @@ class Worker:
         retire = retire or self._worn_out()
         body.update(cpu=cpu_seconds(), retire=retire, modules=self._new_modules())
         try:
-            data = dumps(body)
+            data = wire.dumps(body)
         except MemoryError:
             os._exit(EXIT_NO_MEMORY)
-        send_frame(self.sock, RESULT, data)
+        wire.send_frame(self.sock, wire.RESULT, data)
         return retire
 
     def call(self, job: dict[str, Any]) -> Any:
@@ -222,9 +208,9 @@ class Worker:
 
     def fetch(self, start: int, end: int) -> bytes:
         """Bytes start..end (inclusive) of the file, asked of the host."""
-        send_frame(self.sock, FETCH, RANGE.pack(start, end))
-        frame = recv_frame(self.sock)
-        if frame is None or frame[0] != DATA:
+        wire.send_frame(self.sock, wire.FETCH, wire.RANGE.pack(start, end))
+        frame = wire.recv_frame(self.sock)
+        if frame is None or frame[0] != wire.DATA:
             os._exit(0)  # the host abandoned this job (storage failed or stalled): nothing left to do
         return frame[1]
 

@@ -13,6 +13,7 @@ import signal
 import threading
 import time
 import warnings
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -286,65 +287,61 @@ def grow(megabytes: int) -> int:
 _kept = bytearray()
 
 
-def test_one_worker_serves_file_after_file() -> None:
-    pool = Pool()
-    try:
-        pids = {_pid_in(pool) for _ in range(5)}
-    finally:
+@pytest.fixture
+def make_pool() -> Iterator[Callable[..., Pool]]:
+    """Private pools (so a test's workers are its own), closed after the test."""
+    made: list[Pool] = []
+
+    def make(**settings: int) -> Pool:
+        made.append(Pool(**settings))
+        return made[-1]
+
+    yield make
+    for pool in made:
         pool.close()
+
+
+def test_one_worker_serves_file_after_file(make_pool: Callable[..., Pool]) -> None:
+    pool = make_pool()
+    pids = {_pid_in(pool) for _ in range(5)}
     assert len(pids) == 1 and pool.forks == 1
 
 
-def test_a_crashed_worker_is_replaced_and_the_next_file_is_served() -> None:
-    pool = Pool()
-    try:
-        first = _pid_in(pool)
-        with Session(owner=pool) as session, pytest.raises(ExtractionFailed):
-            session.call(crash, limits=FAST)
-        assert _pid_in(pool) not in (first, os.getpid())
-    finally:
-        pool.close()
+def test_a_crashed_worker_is_replaced_and_the_next_file_is_served(make_pool: Callable[..., Pool]) -> None:
+    pool = make_pool()
+    first = _pid_in(pool)
+    with Session(owner=pool) as session, pytest.raises(ExtractionFailed):
+        session.call(crash, limits=FAST)
+    assert _pid_in(pool) not in (first, os.getpid())
 
 
-def test_a_worker_that_breached_the_memory_bound_is_replaced() -> None:
-    pool = Pool()
-    try:
-        first = _pid_in(pool)
-        with Session(owner=pool) as session, pytest.raises(ExtractionFailed, match="too much memory"):
-            session.call(hog, limits=FAST)
-        assert _pid_in(pool) != first
-    finally:
-        pool.close()
+def test_a_worker_that_breached_the_memory_bound_is_replaced(make_pool: Callable[..., Pool]) -> None:
+    pool = make_pool()
+    first = _pid_in(pool)
+    with Session(owner=pool) as session, pytest.raises(ExtractionFailed, match="too much memory"):
+        session.call(hog, limits=FAST)
+    assert _pid_in(pool) != first
 
 
-def test_a_worker_retires_after_its_number_of_files() -> None:
-    pool = Pool(max_jobs=3)
-    try:
-        pids = [_pid_in(pool) for _ in range(7)]
-    finally:
-        pool.close()
+def test_a_worker_retires_after_its_number_of_files(make_pool: Callable[..., Pool]) -> None:
+    pool = make_pool(max_jobs=3)
+    pids = [_pid_in(pool) for _ in range(7)]
     assert pids[0] == pids[1] == pids[2] != pids[3] == pids[4] == pids[5] != pids[6]
 
 
-def test_a_worker_whose_memory_grew_past_the_bound_retires() -> None:
-    pool = Pool(max_growth=64 * 1024 * 1024)
-    try:
-        with Session(owner=pool) as session:
-            first = session.call(grow, 100, limits=FAST)
-        assert _pid_in(pool) != first
-    finally:
-        pool.close()
+def test_a_worker_whose_memory_grew_past_the_bound_retires(make_pool: Callable[..., Pool]) -> None:
+    pool = make_pool(max_growth=64 * 1024 * 1024)
+    with Session(owner=pool) as session:
+        first = session.call(grow, 100, limits=FAST)
+    assert _pid_in(pool) != first
 
 
-def test_a_worker_killed_while_idle_is_replaced_without_failing_the_next_file() -> None:
-    pool = Pool()
-    try:
-        first = _pid_in(pool)
-        os.kill(first, signal.SIGKILL)
-        time.sleep(0.1)
-        assert _pid_in(pool) != first
-    finally:
-        pool.close()
+def test_a_worker_killed_while_idle_is_replaced_without_failing_the_next_file(make_pool: Callable[..., Pool]) -> None:
+    pool = make_pool()
+    first = _pid_in(pool)
+    os.kill(first, signal.SIGKILL)
+    time.sleep(0.1)
+    assert _pid_in(pool) != first
 
 
 def _pid_in(pool: Pool) -> int:
