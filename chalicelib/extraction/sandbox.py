@@ -143,11 +143,11 @@ class Pool:
     max_idle: int = MAX_IDLE
     max_jobs: int = MAX_JOBS
     max_growth: int = MAX_GROWTH
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-    _zygote: _Zygote | None = None
-    _idle: list[_Worker] = field(default_factory=list)
-    _reap: list[int] = field(default_factory=list)
-    forks: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False)
+    _zygote: _Zygote | None = field(default=None, init=False)
+    _idle: list[_Worker] = field(default_factory=list, init=False)
+    _reap: list[int] = field(default_factory=list, init=False)
+    forks: int = field(default=0, init=False)
 
     def acquire(self) -> _Worker:
         with self._lock:
