@@ -15,4 +15,4 @@ from __future__ import annotations
 from typing import Final
 
 EXTRACTOR_VERSION: Final = 4
-SOURCES_DIGEST: Final = "1062f608d9a4f0d3032777bca560d7ffc916938e2c0b758acdd439297e53b8f8"
+SOURCES_DIGEST: Final = "bdfab42fb8ee24985ebf976449b53327eb34c555d9f11816cf2ac854f8927b90"
