@@ -30,9 +30,10 @@ from pathlib import Path
 from typing import Any
 
 from chalicelib.errors import ExtractionFailed
-from chalicelib.extraction.bounds import Limits, run_bounded
+from chalicelib.extraction.bounds import Limits
 from chalicelib.extraction.extract import extract
 from chalicelib.extraction.reader import file_reader
+from chalicelib.extraction.sandbox import run_bounded
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_CORPUS = REPO.parent / "shared" / "corpus"
@@ -309,7 +310,7 @@ def fork_report() -> None:
     samples = []
     for _ in range(30):
         started = time.perf_counter()
-        run_bounded(lambda: None, LIMITS)
+        run_bounded(os.getpid, limits=LIMITS)
         samples.append(time.perf_counter() - started)
     print(
         f"\nSandbox fork overhead: median {1000 * statistics.median(samples):.1f} ms, max {1000 * max(samples):.1f} ms"

@@ -14,5 +14,5 @@ from __future__ import annotations
 
 from typing import Final
 
-EXTRACTOR_VERSION: Final = 3
-SOURCES_DIGEST: Final = "61e33afcd8a7c5b32cb4cc94627b22cbbf3718b466b98bb076a48e74d89a9d78"
+EXTRACTOR_VERSION: Final = 5
+SOURCES_DIGEST: Final = "09e6dd5f0888b572c18ea88255e1baf73a1098810423f2bf558b931458fb0c0e"
