@@ -14,5 +14,5 @@ from __future__ import annotations
 
 from typing import Final
 
-EXTRACTOR_VERSION: Final = 4
-SOURCES_DIGEST: Final = "bdfab42fb8ee24985ebf976449b53327eb34c555d9f11816cf2ac854f8927b90"
+EXTRACTOR_VERSION: Final = 5
+SOURCES_DIGEST: Final = "68253819bc2a92383194faee45282cfd18d4ccf79f25cfd2dbba4ede10e45a94"
