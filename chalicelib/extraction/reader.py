@@ -117,7 +117,8 @@ class RangedReader(io.RawIOBase):
             self._blocks.move_to_end(index)
             return block
         self._run = min(self._run * 2, self._max_run) if index == self._next_sequential else 1
-        self._load(index, self._run)
+        count = next((n for n in range(1, self._run) if index + n in self._blocks), self._run)
+        self._load(index, count)  # read-ahead stops at a cached block: nothing is fetched twice while cached
         return self._blocks.get(index, b"")
 
     def _load(self, first: int, count: int) -> None:

@@ -14,5 +14,5 @@ from __future__ import annotations
 
 from typing import Final
 
-EXTRACTOR_VERSION: Final = 5
-SOURCES_DIGEST: Final = "09e6dd5f0888b572c18ea88255e1baf73a1098810423f2bf558b931458fb0c0e"
+EXTRACTOR_VERSION: Final = 6
+SOURCES_DIGEST: Final = "3d4fbd95cfb211ff7e4a6e1733dc6afc1c6d88ebb48a6dd0241f98c3cde03f14"

@@ -144,7 +144,7 @@ def test_a_small_pdf_costs_three_document_writes_and_reads_only_what_it_is(count
     }
     assert tally.item_writes == {"DOC": 3}
     assert calls(tally, "s3:") == {
-        "s3:GetObject (presigned range)": 2,  # extraction and rendition, one block each
+        "s3:GetObject (presigned range)": 1,  # one block, read once for extraction, text and rendition
         "s3:HeadObject": 1,
         "s3:PutObject": 1,  # the rendition
     }
