@@ -14,5 +14,5 @@ from __future__ import annotations
 
 from typing import Final
 
-EXTRACTOR_VERSION: Final = 5
-SOURCES_DIGEST: Final = "68253819bc2a92383194faee45282cfd18d4ccf79f25cfd2dbba4ede10e45a94"
+EXTRACTOR_VERSION: Final = 6
+SOURCES_DIGEST: Final = "c8c7756ce17ca10deb53c5b151228a653737be4d30e853d69428eef5525a109a"

@@ -230,9 +230,9 @@ class Worker:
         return new
 
 
-def _error_of(exc: Exception) -> dict[str, str]:
+def _error_of(exc: Exception) -> dict[str, Any]:
     if isinstance(exc, ExtractionFailed):
-        return {"code": exc.code, "message": exc.message}
+        return {"code": exc.code, "message": exc.message, "metadata": exc.metadata}
     return {"code": "corrupt", "message": f"{type(exc).__name__}: {str(exc)[:200]}"}
 
 
