@@ -14,5 +14,5 @@ from __future__ import annotations
 
 from typing import Final
 
-EXTRACTOR_VERSION: Final = 6
-SOURCES_DIGEST: Final = "c8c7756ce17ca10deb53c5b151228a653737be4d30e853d69428eef5525a109a"
+EXTRACTOR_VERSION: Final = 7
+SOURCES_DIGEST: Final = "60e2c2324595e8d6d0dab02d8180882a988682c910289e443b6fde151878a010"

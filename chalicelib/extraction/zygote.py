@@ -68,6 +68,8 @@ def main(control_fd: int) -> None:
     while True:
         if pending and not select.select([control], [], [], 0)[0]:
             _warm(pending.pop(0))
+            if not pending:
+                text.preload()  # the language profiles, last: the first file need not wait for them
             continue
         frame = wire.recv_frame(control)
         if frame is None:
