@@ -132,9 +132,19 @@ class InMemoryRepository:
         return self._finish(doc_id, attempt, Status.PROCESSED, changes, {"at": now, "event": "processed"}, gone)
 
     def fail(
-        self, doc_id: str, attempt: str, error: dict[str, str], warnings: list[str], now: str, *, version: int
+        self,
+        doc_id: str,
+        attempt: str,
+        error: dict[str, str],
+        warnings: list[str],
+        now: str,
+        *,
+        version: int,
+        metadata: dict[str, Any] | None = None,
     ) -> str | None:
         changes = {"error": dict(error), "extractor_version": version, "warnings": list(warnings), "updated_at": now}
+        if metadata:
+            changes.update({"metadata": copy.deepcopy(metadata), **summary_fields(metadata)})
         event = {"at": now, "event": "failed", "detail": error.get("code", "")}
         return self._finish(doc_id, attempt, Status.FAILED, changes, event, ("gsi3pk", "gsi3sk", "checksum", "sha256"))
 

@@ -134,7 +134,15 @@ class Repository(Protocol):
         content: Listed | None = None,
     ) -> str | None: ...
     def fail(
-        self, doc_id: str, attempt: str, error: dict[str, str], warnings: list[str], now: str, *, version: int
+        self,
+        doc_id: str,
+        attempt: str,
+        error: dict[str, str],
+        warnings: list[str],
+        now: str,
+        *,
+        version: int,
+        metadata: dict[str, Any] | None = None,
     ) -> str | None: ...
     def list_for_owner(
         self, owner: str | None, limit: int, start: dict[str, str] | None, filters: Filters = ...
@@ -299,11 +307,24 @@ class DynamoRepository:
         return self._finish(doc_id, attempt, Status.PROCESSED, extra, warnings, event, now, gone)
 
     def fail(
-        self, doc_id: str, attempt: str, error: dict[str, str], warnings: list[str], now: str, *, version: int
+        self,
+        doc_id: str,
+        attempt: str,
+        error: dict[str, str],
+        warnings: list[str],
+        now: str,
+        *,
+        version: int,
+        metadata: dict[str, Any] | None = None,
     ) -> str | None:
-        """FAILED with a reason, by the extraction numbered `version`; returns the version noted meanwhile."""
+        """FAILED with a reason, by the extraction numbered `version`, keeping what was learned (`metadata`).
+
+        Returns the version noted while this attempt ran (`note_pending`), if any.
+        """
         event = {"at": now, "event": "failed", "detail": error.get("code", "")}
-        extra = {"error": error, "extractor_version": version}
+        extra: dict[str, Any] = {"error": error, "extractor_version": version}
+        if metadata:
+            extra.update({"metadata": to_dynamo_value(metadata), **to_dynamo_value(summary_fields(metadata))})
         gone = ("gsi3pk", "gsi3sk", "checksum", "sha256")  # a failed file is nobody's duplicate
         return self._finish(doc_id, attempt, Status.FAILED, extra, warnings, event, now, gone)
 

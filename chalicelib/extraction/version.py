@@ -14,5 +14,5 @@ from __future__ import annotations
 
 from typing import Final
 
-EXTRACTOR_VERSION: Final = 6
-SOURCES_DIGEST: Final = "3d4fbd95cfb211ff7e4a6e1733dc6afc1c6d88ebb48a6dd0241f98c3cde03f14"
+EXTRACTOR_VERSION: Final = 8
+SOURCES_DIGEST: Final = "192b76d6fb3960cd8995df8e69c847b307752dba9bd4061f41b1352a67bb80c0"
