@@ -15,11 +15,16 @@ from typing import TYPE_CHECKING, Any
 from chalicelib.config import Settings
 
 if TYPE_CHECKING:
+    from chalicelib.aws.backfill_queue import SqsBackfillQueue
+    from chalicelib.aws.backfills import BackfillStore
     from chalicelib.aws.bus import EventBus
     from chalicelib.aws.event_store import EventStore
+    from chalicelib.aws.manifest import ManifestWriter
     from chalicelib.aws.records_store import DynamoRecordsStore, Progress
     from chalicelib.aws.repository import DynamoRepository
     from chalicelib.aws.storage import S3Storage
+    from chalicelib.aws.workflow import Workflow
+    from chalicelib.backfill import BackfillService, BackfillWorker
     from chalicelib.csv_fanout import CsvFanOut
     from chalicelib.documents import DocumentService
     from chalicelib.ingest import IngestService
@@ -163,9 +168,53 @@ def sweeper() -> SweeperService:
     return SweeperService(repository(), bus(), settings())
 
 
+@functools.cache
+def backfill_store() -> BackfillStore:
+    from chalicelib.aws.backfills import BackfillStore
+
+    return BackfillStore(client("dynamodb"), settings().table)
+
+
+@functools.cache
+def backfill_queue() -> SqsBackfillQueue:
+    from chalicelib.aws.backfill_queue import SqsBackfillQueue
+
+    return SqsBackfillQueue(client("sqs"), settings().backfill_queue)
+
+
+@functools.cache
+def workflow() -> Workflow:
+    from chalicelib.aws.workflow import Workflow
+
+    return Workflow(client("stepfunctions"), settings().backfill_state_machine)
+
+
+def _manifest(key: str, state: dict[str, Any] | None) -> ManifestWriter:
+    from chalicelib.aws.manifest import ManifestWriter
+
+    return ManifestWriter(client("s3"), settings().bucket, key, state)
+
+
+@functools.cache
+def backfill_service() -> BackfillService:
+    from chalicelib.backfill import BackfillService
+
+    return BackfillService(backfill_store(), backfill_queue(), workflow, settings())
+
+
+@functools.cache
+def backfill_worker() -> BackfillWorker:
+    from chalicelib.backfill import BackfillWorker
+
+    return BackfillWorker(
+        backfill_store(), repository(), ingest_service(), storage(), workflow, backfill_queue(), _manifest, settings()
+    )
+
+
 def reset() -> None:
     """Forget every cached client and service (after the environment changed)."""
     caches = (settings, _session, _client, repository, storage, ingest_service, document_service, bus)
     records = (records_store, csv_fanout, records_consumer, records_reader, lifecycle)
-    for cached in (*caches, *records, event_store, sweeper):
+    backfills = (backfill_store, backfill_queue, workflow, backfill_service, backfill_worker)
+    for cached in (*caches, *records, *backfills, event_store, sweeper):
         cached.cache_clear()

@@ -1,4 +1,4 @@
-"""The AWS emulator (moto in server mode) as a child process on loopback."""
+"""The AWS emulator (moto in server mode, with `local.sfn_shim`) as a child process on loopback."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from pathlib import Path
 
 
 def port_in_use(host: str, port: int) -> bool:
@@ -40,9 +41,12 @@ class Emulator:
         if port_in_use(self.host, self.port):
             raise RuntimeError(f"port {self.port} is already in use (is another docpipe stack running?)")
         out = subprocess.DEVNULL if self.quiet else None
-        env = {**os.environ, "MOTO_PORT": str(self.port)}
+        # MOTO_PORT: where the emulator's Step Functions interpreter sends its own service calls
+        root = str(Path(__file__).resolve().parent.parent)
+        path = os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH", "")) if p)
+        env = {**os.environ, "MOTO_PORT": str(self.port), "PYTHONPATH": path}
         self._proc = subprocess.Popen(
-            [sys.executable, "-m", "moto.server", "-H", self.host, "-p", str(self.port)],
+            [sys.executable, "-m", "local.moto_server", "-H", self.host, "-p", str(self.port)],
             stdout=out,
             stderr=out,
             env=env,

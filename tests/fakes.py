@@ -34,7 +34,7 @@ from chalicelib.aws.repository import (
 )
 from chalicelib.aws.table import Page, deadline_keys, doc_key, doc_pk, error_sk, hash_key, row_sk
 from chalicelib.errors import Conflict, StaleEvent
-from chalicelib.models import Document, Status
+from chalicelib.models import Document, StaleSelection, Status
 
 
 class InMemoryRepository:
@@ -58,7 +58,9 @@ class InMemoryRepository:
         with self._lock:
             item = self._items.get(claim.doc_id)
             seq = pad_sequencer(claim.obj.sequencer)
-            if item is not None and not _may_begin(item, claim, seq):
+            if (item is None and claim.stale_below is not None) or (
+                item is not None and not _may_begin(item, claim, seq)
+            ):
                 raise StaleEvent("Another attempt holds this document or this version is already done")
             if item is None:
                 item = item_from_document(
@@ -236,11 +238,38 @@ class InMemoryRepository:
             rows = [i for i in self._items.values() if everyone or i.get("gsi1pk") == f"OWNER#{owner or '-'}"]
             return count_stats((r["status"], (r.get("metadata") or {}).get("family")) for r in rows)
 
+    def get_many(self, doc_ids: list[str]) -> dict[str, Document]:
+        with self._lock:
+            return {d: document_from_item(copy.deepcopy(self._items[d])) for d in doc_ids if d in self._items}
+
+    def stale_ids(self, selection: StaleSelection, start: dict[str, str] | None, page_size: int = 1000) -> Page:
+        filters = Filters(selection.status, selection.family, selection.created_from, selection.created_to)
+        with self._lock:
+            rows = sorted((i for i in self._items.values() if i.get("gsi2pk") == "DOCS"), key=lambda i: i["gsi2sk"])
+            rows.reverse()
+            if start:
+                rows = [r for r in rows if r["gsi2sk"] < start["gsi2sk"]]
+            page, rest = rows[:page_size], rows[page_size:]
+            ids = [r["id"] for r in page if _stale(document_from_item(copy.deepcopy(r)), selection, filters)]
+            last = {k: page[-1][k] for k in ("pk", "sk", "gsi2pk", "gsi2sk")} if rest and page else None
+            return Page(ids, last)
+
+
+def _stale(doc: Document, selection: StaleSelection, filters: Filters) -> bool:
+    final = doc.status in (Status.PROCESSED, Status.FAILED)
+    older = doc.extractor_version is None or doc.extractor_version < selection.below
+    expired = (doc.error or {}).get("code") == "expired"
+    return final and older and not expired and filters.matches(doc)
+
 
 def _may_begin(item: dict[str, Any], claim: Claim, seq: str | None) -> bool:
     free = item.get("status") != Status.PROCESSING.value or item.get("lease_until", 0) < claim.now_epoch
     if not free:
         return False
+    if claim.stale_below is not None:
+        final = item.get("status") in (Status.PROCESSED.value, Status.FAILED.value)
+        version = item.get("extractor_version")
+        return final and (version is None or int(version) < claim.stale_below)
     if claim.force:
         return True
     etag_ok = (

@@ -43,8 +43,8 @@ from chalicelib.aws.table import (
     owner_pk,
     to_dynamo_value,
 )
-from chalicelib.errors import Conflict, StaleEvent
-from chalicelib.models import Document, ObjectRef, Status
+from chalicelib.errors import Conflict, StaleEvent, TransientError
+from chalicelib.models import Document, ObjectRef, StaleSelection, Status
 
 MAX_FILTER_ROUNDS = 10
 _SEQ_WIDTH = 40
@@ -70,6 +70,8 @@ class Claim:
     lease_seconds: int
     force: bool = False
     owner: str | None = None
+    stale_below: int | None = None
+    """A re-extraction: claim only an existing final document recorded with an extractor version below this."""
 
 
 @dataclass(frozen=True)
@@ -124,6 +126,8 @@ class Repository(Protocol):
     def delete(self, doc_id: str) -> int: ...
     def add_event(self, doc_id: str, event: dict[str, Any]) -> None: ...
     def stats(self, owner: str | None, everyone: bool) -> dict[str, Any]: ...
+    def get_many(self, doc_ids: list[str]) -> dict[str, Document]: ...
+    def stale_ids(self, selection: StaleSelection, start: dict[str, str] | None) -> Page[str]: ...
 
 
 def document_from_item(item: dict[str, Any]) -> Document:
@@ -553,6 +557,63 @@ class DynamoRepository:
             params["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
         return count_stats((r.get("status", ""), (r.get("metadata") or {}).get("family")) for r in rows)
 
+    # -- backfills -----------------------------------------------------------------
+    def get_many(self, doc_ids: list[str]) -> dict[str, Document]:
+        """The documents that exist among `doc_ids` (BatchGetItem: 100 keys a call, unprocessed keys retried)."""
+        found: dict[str, Document] = {}
+        unique = list(dict.fromkeys(doc_ids))
+        for start in range(0, len(unique), 100):
+            keys = [dump(doc_key(d)) for d in unique[start : start + 100]]
+            request: dict[str, Any] = {self._table: {"Keys": keys, "ConsistentRead": True}}
+            for attempt in range(8):
+                resp = self._db.batch_get_item(RequestItems=request)
+                for item in resp.get("Responses", {}).get(self._table, []):
+                    doc = document_from_item(load(item))
+                    found[doc.id] = doc
+                request = resp.get("UnprocessedKeys") or {}
+                if not request:
+                    break
+                self._sleep(min(0.05 * 2**attempt, 2.0))
+            else:
+                raise TransientError("DynamoDB kept keys unprocessed")
+        return found
+
+    def stale_ids(self, selection: StaleSelection, start: dict[str, str] | None) -> Page[str]:
+        """One query page of ids of final documents whose extractor version is below `selection.below`.
+
+        A query on the admin listing index (never a Scan), newest first; the
+        created range is part of the key condition, the rest a filter, so a
+        page may hold no id and still have a next key. Uploads that expired
+        before any file arrived have nothing to extract and are left out.
+        """
+        expr = _Expr()
+        params = self._query_params(ALL_DOCS, "gsi2pk", "gsi2sk", "DOCS", _stale_filters(selection))
+        expr.names.update(params["ExpressionAttributeNames"])
+        expr.values.update(load(params["ExpressionAttributeValues"]))
+        status, version, error = expr.n("status"), expr.n("extractor_version"), expr.n("error")
+        clauses = [params["FilterExpression"]] if "FilterExpression" in params else []
+        if selection.status is None:
+            finals = f"{expr.v('processed', Status.PROCESSED.value)}, {expr.v('failed', Status.FAILED.value)}"
+            clauses.append(f"{status} IN ({finals})")
+        clauses.append(f"(attribute_not_exists({version}) OR {version} < {expr.v('below', selection.below)})")
+        clauses.append(
+            f"(attribute_not_exists({error}.{expr.n('code')}) OR {error}.#code <> {expr.v('expired', 'expired')})"
+        )
+        params.update(
+            FilterExpression=" AND ".join(clauses),
+            ExpressionAttributeNames=expr.names,
+            ExpressionAttributeValues=dump(expr.values),
+            ProjectionExpression=expr.n("id"),
+        )
+        if start:
+            params["ExclusiveStartKey"] = dump(start)
+        resp = self._db.query(**params)
+        return Page([str(load(i)["id"]) for i in resp.get("Items", [])], cursor_key(resp.get("LastEvaluatedKey")))
+
+
+def _stale_filters(selection: StaleSelection) -> Filters:
+    return Filters(selection.status, selection.family, selection.created_from, selection.created_to)
+
 
 def count_stats(pairs: Any) -> dict[str, Any]:
     by_status: dict[str, int] = {}
@@ -612,6 +673,13 @@ def begin_expression(claim: Claim) -> tuple[str, str, _Expr]:
         conditions.append(f"attribute_not_exists({expr.n('etag')}) OR {expr.n('etag')} <> :etag OR {in_flight}")
     if not claim.force and seq:
         conditions.append(f"attribute_not_exists({expr.n('sequencer')}) OR {expr.n('sequencer')} <= :seq")
+    if claim.stale_below is not None:
+        # re-extraction: only a document still final and still older than the wanted version (two runs never both)
+        final = f"{status} IN ({expr.v('processed', Status.PROCESSED.value)}, {expr.v('failed', Status.FAILED.value)})"
+        version = expr.n("extractor_version")
+        older = f"attribute_not_exists({version}) OR {version} < {expr.v('below', claim.stale_below)}"
+        conditions += [final, older]
+        return update, f"attribute_exists({expr.n('pk')}) AND " + " AND ".join(f"({c})" for c in conditions), expr
     guarded = " AND ".join(f"({c})" for c in conditions)
     condition = f"attribute_not_exists({expr.n('pk')}) OR " + (guarded if len(conditions) == 1 else f"({guarded})")
     return update, condition, expr
