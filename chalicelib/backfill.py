@@ -47,8 +47,8 @@ PLAN_MARGIN_SECONDS = 60.0
 """Planning stops (and continues in a new message) this long before the Lambda deadline."""
 ITEM_MARGIN_SECONDS = 90.0
 """An item is started only if this much time is left: one extraction, rendition and write fit in it."""
-STATUS_EVERY_SECONDS = 20.0
-"""How often a batch looks at its run again (a stopped run's remaining items are skipped)."""
+STATUS_EVERY_SECONDS = 2.0
+"""How often a batch looks at its run again, at most (a stopped run's remaining items are skipped)."""
 MAX_RETRY_DELAY = 900
 _BODY_KEYS = frozenset({"missing", "stale", "max_concurrency"})
 _STALE_KEYS = frozenset({"family", "status", "created_from", "created_to", "extractor_version_below"})
@@ -304,7 +304,7 @@ class BackfillWorker:
             if selected is None:
                 return {"run": run_id, "plan": "continues"}
         if run.selection.missing_prefix is None and not selected:
-            self._store.finish(run.id, RunStatus.SUCCEEDED, utcnow(), expected=(RunStatus.PLANNING,))
+            self._store.finish(run.id, RunStatus.SUCCEEDED, utcnow(), expected=(RunStatus.PLANNING,), selected=selected)
             log.info("backfill selected nothing", extra={"run": run.id})
             return {"run": run_id, "plan": "empty"}
         self._store.begin(run.id, self._workflow().execution_arn(run.id), selected, utcnow())

@@ -4,10 +4,13 @@
 
 - Step Functions: `local.sfn_shim` (ItemBatcher, tolerated failures, the full
   S3 listing, ResultWriter parameters).
-- DynamoDB: every write to an item is atomic on AWS (a conditional update is
-  checked and applied as one step). moto reads, checks and stores without a
-  lock, so two concurrent conditional writes could both succeed and two ADDs
-  lose one; its write operations are serialized here.
+- DynamoDB: on AWS every request sees and leaves each item whole (a
+  conditional update is checked and applied as one step, a read never sees
+  half an update). moto applies an update's actions to the stored item one by
+  one, without a lock, so two concurrent conditional writes could both
+  succeed, two ADDs could lose one, and a read could catch an item created by
+  an update before its attributes are set. Its DynamoDB requests are handled
+  one at a time here (stricter than AWS, never weaker).
   https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/WorkingWithItems.html#WorkingWithItems.ConditionalUpdate
 """
 
@@ -19,35 +22,30 @@ from typing import Any
 
 from local import sfn_shim
 
-_WRITES = ("put_item", "update_item", "delete_item", "transact_write_items")  # BatchWriteItem calls the first two
-_write_lock = threading.RLock()
+_dynamodb_lock = threading.RLock()
 
 
-def serialize_dynamodb_writes() -> None:
-    from moto.dynamodb.models import DynamoDBBackend
+def serialize_dynamodb() -> None:
+    from moto.dynamodb.responses import DynamoHandler
 
-    for name in _WRITES:
-        original = getattr(DynamoDBBackend, name, None)
-        if original is None or getattr(original, "_docpipe_serialized", False):
-            continue
-        setattr(DynamoDBBackend, name, _serialized(original))
+    original = DynamoHandler.call_action
+    if getattr(original, "_docpipe_serialized", False):
+        return
 
+    @functools.wraps(original)
+    def call_action(self: Any) -> Any:
+        with _dynamodb_lock:
+            return original(self)
 
-def _serialized(method: Any) -> Any:
-    @functools.wraps(method)
-    def locked(*args: Any, **kwargs: Any) -> Any:
-        with _write_lock:
-            return method(*args, **kwargs)
-
-    locked._docpipe_serialized = True  # type: ignore[attr-defined]
-    return locked
+    call_action._docpipe_serialized = True  # type: ignore[attr-defined]
+    DynamoHandler.call_action = call_action  # type: ignore[method-assign]
 
 
 def main() -> None:
     from moto.server import main as moto_main
 
     sfn_shim.install()
-    serialize_dynamodb_writes()
+    serialize_dynamodb()
     moto_main()
 
 

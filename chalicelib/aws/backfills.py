@@ -130,7 +130,13 @@ class BackfillStore:
         self._update(run_id, update, values, (RunStatus.PLANNING,))
 
     def finish(
-        self, run_id: str, status: RunStatus, now: str, expected: tuple[RunStatus, ...], error: str | None = None
+        self,
+        run_id: str,
+        status: RunStatus,
+        now: str,
+        expected: tuple[RunStatus, ...],
+        error: str | None = None,
+        selected: int | None = None,
     ) -> None:
         """Move to a final status from one of `expected`; raises StaleEvent when the run is elsewhere."""
         values: dict[str, Any] = {":final": status.value, ":now": now}
@@ -138,6 +144,9 @@ class BackfillStore:
         if error is not None:
             update += ", #e = :error"
             values[":error"] = error
+        if selected is not None:
+            update += ", selected = :selected"
+            values[":selected"] = selected
         self._update(run_id, update, values, expected)
 
     def _update(self, run_id: str, update: str, values: dict[str, Any], expected: tuple[RunStatus, ...]) -> None:

@@ -156,7 +156,137 @@ def test_a_backfill_indexes_missing_objects_and_re_extracts_stale_documents_exac
 
     # the same backfill again changes nothing
     before = {d: (document(aws, table, d) or {}).get("updated_at") for d in missing_ids + stale_ids}
-    again = finished(api, tokens, start(api, tokens, {"missing": {"prefix": prefix}, "stale": {"created_from": since}})["id"])
+    again = finished(
+        api, tokens, start(api, tokens, {"missing": {"prefix": prefix}, "stale": {"created_from": since}})["id"]
+    )
     assert again["status"] == "SUCCEEDED", again
     assert again["progress"]["processed"] == 0 and again["progress"]["failed"] == 0, again
     assert {d: (document(aws, table, d) or {}).get("updated_at") for d in before} == before
+
+
+def put_processed(aws: dict[str, Any], stack: Any, prefix: str, n: int, version: int | None = None) -> list[str]:
+    """n dropped files, processed by the live path, then stamped as processed by an older extraction."""
+    bucket, table = stack.names.bucket, stack.names.table
+    ids = []
+    for name, body in files(n):
+        key = f"{prefix}{name}"
+        aws["s3"].put_object(Bucket=bucket, Key=key, Body=body)
+        ids.append(dropped_document_id(bucket, key))
+    for doc_id in ids:
+        wait_for(lambda d=doc_id: (document(aws, table, d) or {}).get("status") == "PROCESSED", timeout=60)
+        stamp_old(aws, table, doc_id, version)
+    return ids
+
+
+def test_an_empty_selection_finishes_at_once_with_zero_items(
+    stack: Any, aws: dict[str, Any], api: str, tokens: dict[str, Any], pump: Any
+) -> None:
+    nothing_stale = start(api, tokens, {"stale": {"created_from": "2999-01-01"}})
+    done = finished(api, tokens, nothing_stale["id"], timeout=30)
+    assert done["status"] == "SUCCEEDED" and done["selected"] == 0
+    assert all(v == 0 for v in done["progress"].values()), done
+    empty_prefix = start(api, tokens, {"missing": {"prefix": f"uploads/empty-{uuid.uuid4().hex}/"}})
+    done = finished(api, tokens, empty_prefix["id"], timeout=30)
+    assert done["status"] == "SUCCEEDED" and all(v == 0 for v in done["progress"].values()), done
+
+
+def test_two_overlapping_runs_extract_each_stale_document_once(
+    stack: Any, aws: dict[str, Any], api: str, tokens: dict[str, Any], pump: Any
+) -> None:
+    since = utcnow()
+    ids = put_processed(aws, stack, f"uploads/overlap-{uuid.uuid4().hex[:8]}/", 12)
+    body = {"stale": {"created_from": since}, "max_concurrency": 2}
+    first, second = start(api, tokens, body), start(api, tokens, body)
+    runs = [finished(api, tokens, first["id"], timeout=180), finished(api, tokens, second["id"], timeout=180)]
+    assert [r["status"] for r in runs] == ["SUCCEEDED", "SUCCEEDED"], runs
+    assert sum(r["progress"]["processed"] for r in runs) == len(ids), runs
+    assert sum(r["progress"]["skipped"] for r in runs) == len(ids), runs
+    for doc_id in ids:
+        doc = document(aws, stack.names.table, doc_id) or {}
+        assert processed_events(doc) == 2 and int(doc["extractor_version"]) == EXTRACTOR_VERSION, doc
+
+
+def test_a_stopped_run_hands_nothing_more_over_and_leaves_every_document_final(
+    stack: Any, aws: dict[str, Any], api: str, tokens: dict[str, Any], pump: Any
+) -> None:
+    bucket, table = stack.names.bucket, stack.names.table
+    prefix = f"uploads/stop-{uuid.uuid4().hex[:8]}/"
+    keys = [f"{prefix}{name}" for name, _ in files(100)]
+    with notifications_off(aws, bucket):
+        for key, (_, body) in zip(keys, files(100), strict=True):
+            aws["s3"].put_object(Bucket=bucket, Key=key, Body=body)
+    run = start(api, tokens, {"missing": {"prefix": prefix}, "max_concurrency": 1})
+    wait_for(lambda: run_of(api, tokens, run["id"])["progress"]["listed"] > 0, timeout=60)
+    stopped = requests.delete(f"{api}/admin/backfills/{run['id']}", headers=h(tokens), timeout=10)
+    assert stopped.status_code == 200, stopped.text
+    assert stopped.json()["status"] == "STOPPED" and stopped.json()["finished_at"]
+    again = requests.delete(f"{api}/admin/backfills/{run['id']}", headers=h(tokens), timeout=10)
+    assert again.status_code == 409 and again.json()["code"] == "backfill_finished"
+
+    def settled() -> bool:
+        docs = [document(aws, table, dropped_document_id(bucket, k)) for k in keys]
+        assert all(d is None or "status" in d for d in docs), [d for d in docs if d is not None and "status" not in d]
+        return all(d is None or d["status"] in ("PROCESSED", "FAILED") for d in docs)
+
+    wait_for(settled, timeout=120)
+    time.sleep(3)  # nothing is handed over after the stop
+    final = run_of(api, tokens, run["id"])
+    assert final["status"] == "STOPPED"
+    touched = [d for d in (document(aws, table, dropped_document_id(bucket, k)) for k in keys) if d is not None]
+    assert len(touched) < len(keys), "the stop came too late to show anything"
+    assert all(d["status"] in ("PROCESSED", "FAILED") for d in touched)
+    execution = aws["stepfunctions"].describe_execution(
+        executionArn=f"{stack.backfill_state_machine}".replace(":stateMachine:", ":execution:") + f":{run['id']}"
+    )
+    assert execution["status"] == "ABORTED"
+
+
+def test_backfills_are_for_administrators_only(api: str, tokens: dict[str, Any]) -> None:
+    some_id = uuid.uuid4().hex
+    calls = [
+        ("POST", "/admin/backfills", {"missing": True}),
+        ("GET", "/admin/backfills", None),
+        ("GET", f"/admin/backfills/{some_id}", None),
+        ("DELETE", f"/admin/backfills/{some_id}", None),
+    ]
+    for method, path, body in calls:
+        resp = requests.request(method, f"{api}{path}", headers=h(tokens, "demo"), json=body, timeout=10)
+        assert resp.status_code == 403, (method, path, resp.text)
+        anonymous = requests.request(method, f"{api}{path}", json=body, timeout=10)
+        assert anonymous.status_code == 401, (method, path, anonymous.text)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {},
+        {"everything": True},
+        {"missing": {"prefix": "renditions/"}},
+        {"missing": "uploads/"},
+        {"stale": {"status": "PENDING"}},
+        {"stale": {"family": "PDF!"}},
+        {"stale": {"created_from": "yesterday"}},
+        {"stale": {"extractor_version_below": EXTRACTOR_VERSION + 1}},
+        {"stale": {}, "max_concurrency": 0},
+        {"stale": {}, "max_concurrency": 101},
+        {"stale": {"name": "x"}},
+    ],
+)
+def test_a_malformed_backfill_request_is_a_clear_400(api: str, tokens: dict[str, Any], body: dict[str, Any]) -> None:
+    resp = requests.post(f"{api}/admin/backfills", headers=h(tokens), json=body, timeout=10)
+    assert resp.status_code == 400, resp.text
+    assert resp.json()["code"] in ("invalid_body", "invalid_filter")
+
+
+def test_unknown_backfills_are_404_and_listings_page_newest_first(
+    stack: Any, api: str, tokens: dict[str, Any], pump: Any
+) -> None:
+    for run_id in (uuid.uuid4().hex, "not-an-id"):
+        assert requests.get(f"{api}/admin/backfills/{run_id}", headers=h(tokens), timeout=10).status_code == 404
+    made = [start(api, tokens, {"stale": {"created_from": "2999-01-01"}})["id"] for _ in range(3)]
+    page = requests.get(f"{api}/admin/backfills", headers=h(tokens), params={"limit": 2}, timeout=10).json()
+    assert [r["id"] for r in page["items"]] == made[::-1][:2] and page["next"]
+    rest = requests.get(
+        f"{api}/admin/backfills", headers=h(tokens), params={"limit": 2, "next": page["next"]}, timeout=10
+    ).json()
+    assert rest["items"][0]["id"] == made[0]
