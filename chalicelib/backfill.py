@@ -60,7 +60,8 @@ class BackfillQueue(Protocol):
 
 
 class Manifest(Protocol):
-    rows: int
+    @property
+    def rows(self) -> int: ...
 
     def add(self, doc_id: str) -> None: ...
     def checkpoint(self) -> dict[str, Any]: ...

@@ -34,7 +34,7 @@ from chalicelib.aws.repository import (
 )
 from chalicelib.aws.table import Page, deadline_keys, doc_key, doc_pk, error_sk, hash_key, row_sk
 from chalicelib.errors import Conflict, StaleEvent
-from chalicelib.models import Document, StaleSelection, Status
+from chalicelib.models import BackfillRun, Document, RunStatus, StaleSelection, Status
 
 
 class InMemoryRepository:
@@ -420,3 +420,96 @@ class InMemoryRecordsStore:
         chosen = chosen[:limit]
         last = {"pk": doc_pk(doc_id), "sk": error_sk(chosen[-1])} if more else None
         return Page([self.errors[(doc_id, n)] for n in chosen], last)
+
+
+class InMemoryBackfillStore:
+    """BackfillStore's twin (tests/test_backfill_store_contract.py holds both to one contract)."""
+
+    def __init__(self) -> None:
+        self.runs: dict[str, BackfillRun] = {}
+        self.parts: set[tuple[str, str]] = set()
+        self._lock = threading.Lock()
+
+    def create(self, run: BackfillRun) -> None:
+        with self._lock:
+            if run.id in self.runs:
+                raise Conflict("A backfill with this id already exists")
+            self.runs[run.id] = copy.deepcopy(run)
+            self.runs[run.id].updated_at = run.created_at
+
+    def get(self, run_id: str) -> BackfillRun | None:
+        with self._lock:
+            run = self.runs.get(run_id)
+            return copy.deepcopy(run) if run else None
+
+    def status(self, run_id: str) -> RunStatus | None:
+        run = self.get(run_id)
+        return run.status if run else None
+
+    def page(self, limit: int, start: dict[str, str] | None) -> Page:
+        with self._lock:
+            runs = sorted(self.runs.values(), key=lambda r: (r.created_at, r.id), reverse=True)
+            if start:
+                runs = [r for r in runs if f"{r.created_at}#{r.id}" < start["gsi2sk"]]
+            page, more = runs[:limit], len(runs) > limit
+            last = None
+            if more and page:
+                tail = page[-1]
+                last = {"pk": f"BACKFILL#{tail.id}", "sk": "RUN", "gsi2pk": "BACKFILLS"}
+                last["gsi2sk"] = f"{tail.created_at}#{tail.id}"
+            return Page([copy.deepcopy(r) for r in page], last)
+
+    def _move(self, run_id: str, expected: tuple[RunStatus, ...]) -> BackfillRun:
+        run = self.runs.get(run_id)
+        if run is None or run.status not in expected:
+            raise StaleEvent("The backfill is no longer in the expected state")
+        return run
+
+    def save_plan(self, run_id: str, plan: dict[str, Any], now: str) -> None:
+        with self._lock:
+            run = self._move(run_id, (RunStatus.PLANNING,))
+            run.plan, run.updated_at = copy.deepcopy(plan), now
+
+    def begin(self, run_id: str, execution_arn: str, selected: int | None, now: str) -> None:
+        with self._lock:
+            run = self._move(run_id, (RunStatus.PLANNING,))
+            run.status, run.execution_arn, run.updated_at = RunStatus.RUNNING, execution_arn, now
+            if selected is not None:
+                run.selected = selected
+
+    def finish(
+        self,
+        run_id: str,
+        status: RunStatus,
+        now: str,
+        expected: tuple[RunStatus, ...],
+        error: str | None = None,
+        selected: int | None = None,
+    ) -> None:
+        with self._lock:
+            run = self._move(run_id, expected)
+            run.status, run.finished_at, run.updated_at = status, now, now
+            if error is not None:
+                run.error = error
+            if selected is not None:
+                run.selected = selected
+
+    def count_part(self, run_id: str, part_id: str, counts: dict[str, int], skipped_by: dict[str, int]) -> bool:
+        with self._lock:
+            if (run_id, part_id) in self.parts:
+                return False
+            run = self.runs.get(run_id)
+            if run is None:
+                raise StaleEvent("No such backfill")  # the DynamoDB transaction's condition fails likewise
+            self.parts.add((run_id, part_id))
+            for name, n in counts.items():
+                run.counts[name] = run.counts.get(name, 0) + n
+            for reason, n in skipped_by.items():
+                run.skipped_by[reason] = run.skipped_by.get(reason, 0) + n
+            return True
+
+    def add(self, run_id: str, counter: str, n: int) -> None:
+        """What the state machine's counting states do (ADD on the run record)."""
+        with self._lock:
+            run = self.runs[run_id]
+            run.counts[counter] = run.counts.get(counter, 0) + n

@@ -211,12 +211,19 @@ class BackfillStore:
                 ]
             )
         except Exception as exc:
-            if error_code(exc) == "TransactionCanceledException" and _marker_existed(exc):
+            failed = _failed_conditions(exc)
+            if failed[0]:
                 return False
+            if failed[1]:
+                raise StaleEvent("No such backfill") from exc
             raise
         return True
 
 
-def _marker_existed(exc: Exception) -> bool:
+def _failed_conditions(exc: Exception) -> tuple[bool, bool]:
+    """Which of count_part's two writes a cancelled transaction failed on: (the marker, the run)."""
+    if error_code(exc) != "TransactionCanceledException":
+        return False, False
     reasons = getattr(exc, "response", {}).get("CancellationReasons") or []
-    return bool(reasons) and reasons[0].get("Code") == "ConditionalCheckFailed"
+    codes = [r.get("Code") for r in reasons] + [None, None]
+    return codes[0] == "ConditionalCheckFailed", codes[1] == "ConditionalCheckFailed"
