@@ -24,7 +24,8 @@ if TYPE_CHECKING:
     from chalicelib.aws.repository import DynamoRepository
     from chalicelib.aws.storage import S3Storage
     from chalicelib.aws.workflow import Workflow
-    from chalicelib.backfill import BackfillService, BackfillWorker
+    from chalicelib.backfill import BackfillService
+    from chalicelib.backfill_worker import BackfillWorker
     from chalicelib.csv_fanout import CsvFanOut
     from chalicelib.documents import DocumentService
     from chalicelib.ingest import IngestService
@@ -197,17 +198,20 @@ def _manifest(key: str, state: dict[str, Any] | None) -> ManifestWriter:
 
 @functools.cache
 def backfill_service() -> BackfillService:
+    from chalicelib.aws.executions import ExecutionStopper
     from chalicelib.backfill import BackfillService
 
-    return BackfillService(backfill_store(), backfill_queue(), workflow, settings())
+    return BackfillService(backfill_store(), backfill_queue(), ExecutionStopper(client("stepfunctions")), settings())
 
 
 @functools.cache
 def backfill_worker() -> BackfillWorker:
-    from chalicelib.backfill import BackfillWorker
+    from chalicelib.aws.document_reads import DynamoDocumentReads
+    from chalicelib.backfill_worker import BackfillWorker
 
+    reads = DynamoDocumentReads(client("dynamodb"), settings().table)
     return BackfillWorker(
-        backfill_store(), repository(), ingest_service(), storage(), workflow, backfill_queue(), _manifest, settings()
+        backfill_store(), reads, ingest_service(), storage(), workflow, backfill_queue(), _manifest, settings()
     )
 
 

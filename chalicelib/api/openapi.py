@@ -292,6 +292,8 @@ def _schemas() -> dict[str, Any]:
 
 @functools.cache
 def document() -> dict[str, Any]:
+    from chalicelib.api import openapi_backfills as backfills
+
     return {
         "openapi": "3.0.3",
         "info": {
@@ -300,9 +302,9 @@ def document() -> dict[str, Any]:
             "description": "Upload, follow, inspect and download documents. Authenticate with a Cognito id token "
             "in the Authorization header (a `Bearer ` prefix is accepted).",
         },
-        "paths": _paths(),
+        "paths": {**_paths(), **backfills.paths()},
         "components": {
             "securitySchemes": {"cognito": {"type": "apiKey", "in": "header", "name": "Authorization"}},
-            "schemas": _schemas(),
+            "schemas": {**_schemas(), **backfills.schemas()},
         },
     }

@@ -43,8 +43,8 @@ from chalicelib.aws.table import (
     owner_pk,
     to_dynamo_value,
 )
-from chalicelib.errors import Conflict, StaleEvent, TransientError
-from chalicelib.models import Document, ObjectRef, StaleSelection, Status
+from chalicelib.errors import Conflict, StaleEvent
+from chalicelib.models import Document, ObjectRef, Status
 
 MAX_FILTER_ROUNDS = 10
 _SEQ_WIDTH = 40
@@ -126,8 +126,6 @@ class Repository(Protocol):
     def delete(self, doc_id: str) -> int: ...
     def add_event(self, doc_id: str, event: dict[str, Any]) -> None: ...
     def stats(self, owner: str | None, everyone: bool) -> dict[str, Any]: ...
-    def get_many(self, doc_ids: list[str]) -> dict[str, Document]: ...
-    def stale_ids(self, selection: StaleSelection, start: dict[str, str] | None) -> Page[str]: ...
 
 
 def document_from_item(item: dict[str, Any]) -> Document:
@@ -433,7 +431,7 @@ class DynamoRepository:
         read so the last page carries no cursor.
         """
         sort_key = {"gsi1pk": "gsi1sk", "gsi2pk": "gsi2sk"}[key]
-        params = self._query_params(index, key, sort_key, value, filters)
+        params = listing_params(self._table, index, key, sort_key, value, filters)
         found: list[dict[str, Any]] = []
         exclusive = dump(start) if start else None
         for _ in range(MAX_FILTER_ROUNDS):
@@ -453,35 +451,6 @@ class DynamoRepository:
         elif more and exclusive:
             last = cursor_key(exclusive)
         return Page([document_from_item(i) for i in found], last)
-
-    def _query_params(self, index: str, key: str, sort_key: str, value: str, filters: Filters) -> dict[str, Any]:
-        expr = _Expr()
-        condition = f"{expr.n(key)} = {expr.v('pk', value)}"
-        low, high = filters.created_from, filters.created_to
-        if low and high:
-            condition += f" AND {expr.n(sort_key)} BETWEEN {expr.v('lo', low)} AND {expr.v('hi', high + '~')}"
-        elif low:
-            condition += f" AND {expr.n(sort_key)} >= {expr.v('lo', low)}"
-        elif high:
-            condition += f" AND {expr.n(sort_key)} <= {expr.v('hi', high + '~')}"
-        clauses = []
-        if filters.status:
-            clauses.append(f"{expr.n('status')} = {expr.v('status', filters.status)}")
-        if filters.family:
-            clauses.append(f"{expr.n('metadata')}.{expr.n('family')} = {expr.v('family', filters.family)}")
-        if filters.name_prefix:
-            clauses.append(f"begins_with({expr.n('filename')}, {expr.v('prefix', filters.name_prefix)})")
-        params: dict[str, Any] = {
-            "TableName": self._table,
-            "IndexName": index,
-            "KeyConditionExpression": condition,
-            "ExpressionAttributeNames": expr.names,
-            "ExpressionAttributeValues": dump(expr.values),
-            "ScanIndexForward": False,
-        }
-        if clauses:
-            params["FilterExpression"] = " AND ".join(clauses)
-        return params
 
     # -- duplicates, deletion, timeline, stats ----------------------------
     def find_by_hash(self, owner: str | None, sha256: str) -> list[Document]:
@@ -557,62 +526,36 @@ class DynamoRepository:
             params["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
         return count_stats((r.get("status", ""), (r.get("metadata") or {}).get("family")) for r in rows)
 
-    # -- backfills -----------------------------------------------------------------
-    def get_many(self, doc_ids: list[str]) -> dict[str, Document]:
-        """The documents that exist among `doc_ids` (BatchGetItem: 100 keys a call, unprocessed keys retried)."""
-        found: dict[str, Document] = {}
-        unique = list(dict.fromkeys(doc_ids))
-        for start in range(0, len(unique), 100):
-            keys = [dump(doc_key(d)) for d in unique[start : start + 100]]
-            request: dict[str, Any] = {self._table: {"Keys": keys, "ConsistentRead": True}}
-            for attempt in range(8):
-                resp = self._db.batch_get_item(RequestItems=request)
-                for item in resp.get("Responses", {}).get(self._table, []):
-                    doc = document_from_item(load(item))
-                    found[doc.id] = doc
-                request = resp.get("UnprocessedKeys") or {}
-                if not request:
-                    break
-                self._sleep(min(0.05 * 2**attempt, 2.0))
-            else:
-                raise TransientError("DynamoDB kept keys unprocessed")
-        return found
 
-    def stale_ids(self, selection: StaleSelection, start: dict[str, str] | None) -> Page[str]:
-        """One query page of ids of final documents whose extractor version is below `selection.below`.
-
-        A query on the admin listing index (never a Scan), newest first; the
-        created range is part of the key condition, the rest a filter, so a
-        page may hold no id and still have a next key. Uploads that expired
-        before any file arrived have nothing to extract and are left out.
-        """
-        expr = _Expr()
-        params = self._query_params(ALL_DOCS, "gsi2pk", "gsi2sk", "DOCS", _stale_filters(selection))
-        expr.names.update(params["ExpressionAttributeNames"])
-        expr.values.update(load(params["ExpressionAttributeValues"]))
-        status, version, error = expr.n("status"), expr.n("extractor_version"), expr.n("error")
-        clauses = [params["FilterExpression"]] if "FilterExpression" in params else []
-        if selection.status is None:
-            finals = f"{expr.v('processed', Status.PROCESSED.value)}, {expr.v('failed', Status.FAILED.value)}"
-            clauses.append(f"{status} IN ({finals})")
-        clauses.append(f"(attribute_not_exists({version}) OR {version} < {expr.v('below', selection.below)})")
-        clauses.append(
-            f"(attribute_not_exists({error}.{expr.n('code')}) OR {error}.#code <> {expr.v('expired', 'expired')})"
-        )
-        params.update(
-            FilterExpression=" AND ".join(clauses),
-            ExpressionAttributeNames=expr.names,
-            ExpressionAttributeValues=dump(expr.values),
-            ProjectionExpression=expr.n("id"),
-        )
-        if start:
-            params["ExclusiveStartKey"] = dump(start)
-        resp = self._db.query(**params)
-        return Page([str(load(i)["id"]) for i in resp.get("Items", [])], cursor_key(resp.get("LastEvaluatedKey")))
-
-
-def _stale_filters(selection: StaleSelection) -> Filters:
-    return Filters(selection.status, selection.family, selection.created_from, selection.created_to)
+def listing_params(table: str, index: str, key: str, sort_key: str, value: str, filters: Filters) -> dict[str, Any]:
+    """A newest-first query of one listing partition: the created range in the key condition, the rest a filter."""
+    expr = _Expr()
+    condition = f"{expr.n(key)} = {expr.v('pk', value)}"
+    low, high = filters.created_from, filters.created_to
+    if low and high:
+        condition += f" AND {expr.n(sort_key)} BETWEEN {expr.v('lo', low)} AND {expr.v('hi', high + '~')}"
+    elif low:
+        condition += f" AND {expr.n(sort_key)} >= {expr.v('lo', low)}"
+    elif high:
+        condition += f" AND {expr.n(sort_key)} <= {expr.v('hi', high + '~')}"
+    clauses = []
+    if filters.status:
+        clauses.append(f"{expr.n('status')} = {expr.v('status', filters.status)}")
+    if filters.family:
+        clauses.append(f"{expr.n('metadata')}.{expr.n('family')} = {expr.v('family', filters.family)}")
+    if filters.name_prefix:
+        clauses.append(f"begins_with({expr.n('filename')}, {expr.v('prefix', filters.name_prefix)})")
+    params: dict[str, Any] = {
+        "TableName": table,
+        "IndexName": index,
+        "KeyConditionExpression": condition,
+        "ExpressionAttributeNames": expr.names,
+        "ExpressionAttributeValues": dump(expr.values),
+        "ScanIndexForward": False,
+    }
+    if clauses:
+        params["FilterExpression"] = " AND ".join(clauses)
+    return params
 
 
 def count_stats(pairs: Any) -> dict[str, Any]:

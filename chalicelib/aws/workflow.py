@@ -1,5 +1,6 @@
-"""The backfill state machine, as the app drives it: start a run, stop it, answer a batch's task token.
+"""The backfill state machine, as the backfill queue's consumer drives it: start a run, answer a batch's token.
 
+(Stopping is `executions.ExecutionStopper`, apart, so only the API may stop.)
 Starting is idempotent: the execution is named after the run, and Step
 Functions answers a repeated StartExecution with the same name and input with
 the execution it already has (Standard workflows). A token whose execution
@@ -37,13 +38,6 @@ class Workflow:
         """arn:aws:states:<region>:<account>:execution:<state machine name>:<execution name>."""
         prefix, _, machine = self._arn.rpartition(":stateMachine:")
         return f"{prefix}:execution:{machine}:{name}"
-
-    def stop(self, execution_arn: str, cause: str) -> None:
-        try:
-            self._sfn.stop_execution(executionArn=execution_arn, cause=cause[:32768])
-        except Exception as exc:
-            if error_code(exc) != "ExecutionDoesNotExist":
-                raise
 
     def report(self, token: str, output: dict[str, Any]) -> bool:
         """Answer a batch's task token; False when nothing waits for it any more."""

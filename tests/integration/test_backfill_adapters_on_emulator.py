@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from chalicelib.aws.executions import ExecutionStopper
 from chalicelib.aws.manifest import MIN_PART_BYTES, ManifestWriter
 from chalicelib.aws.workflow import Workflow
 
@@ -64,7 +65,8 @@ def test_starting_an_execution_twice_under_one_name_gives_the_same_execution(sta
     workflow = Workflow(sfn, machine)
     first = workflow.start("run-1", {"a": 1})
     assert workflow.start("run-1", {"a": 1}) == first == workflow.execution_arn("run-1")
-    workflow.stop(first, "test")
+    stopper = ExecutionStopper(sfn)
+    stopper.stop(first, "test")
     assert sfn.describe_execution(executionArn=first)["status"] == "ABORTED"
-    workflow.stop(workflow.execution_arn("never-started"), "test")  # nothing to stop is not an error
+    stopper.stop(workflow.execution_arn("never-started"), "test")  # nothing to stop is not an error
     assert workflow.report("not-a-token", {}) is False

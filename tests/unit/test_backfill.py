@@ -8,13 +8,8 @@ from typing import Any
 
 import pytest
 
-from chalicelib.backfill import (
-    BackfillService,
-    BackfillWorker,
-    Batch,
-    manifest_key,
-    parse_request,
-)
+from chalicelib.backfill import BackfillService, parse_request
+from chalicelib.backfill_worker import BackfillWorker, Batch, manifest_key
 from chalicelib.config import ConfigurationError, Settings
 from chalicelib.errors import BadRequest, Conflict, Forbidden, NotFound, TransientError
 from chalicelib.extraction.version import EXTRACTOR_VERSION
@@ -117,7 +112,7 @@ class Parts:
             self.settings,
             clock=lambda: float(next(self.clock)),
         )
-        self.service = BackfillService(self.store, self.queue, lambda: self.workflow, self.settings)  # type: ignore[arg-type,return-value]
+        self.service = BackfillService(self.store, self.queue, self.workflow, self.settings)  # type: ignore[arg-type]
 
     def _manifest(self, key: str, state: dict[str, Any] | None) -> ListManifest:
         manifest = ListManifest(key, state)
@@ -370,7 +365,7 @@ def test_a_run_stopped_mid_batch_leaves_the_rest_of_the_batch_alone(parts: Parts
         return process(*args, **kwargs)
 
     monkeypatch.setattr(parts.ingest, "process", process_then_stop)
-    monkeypatch.setattr("chalicelib.backfill.STATUS_EVERY_SECONDS", 0.0)
+    monkeypatch.setattr("chalicelib.backfill_worker.STATUS_EVERY_SECONDS", 0.0)
     parts.worker.handle(batch(run, "missing", parts.listed(*keys)), FAR_AWAY)
     got = parts.store.get(run.id)
     assert got is not None and got.progress()["processed"] == 1 and got.skipped_by == {"stopped": 3}

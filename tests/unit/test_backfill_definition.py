@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from chalicelib.aws.table import backfill_key
-from chalicelib.backfill import Batch
+from chalicelib.backfill_worker import Batch
 from chalicelib.models import COUNTERS, RunStatus
 from local.backfill_machine import definition
 
