@@ -8,6 +8,7 @@ read through `Settings` like every other setting.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from typing import Any
@@ -258,10 +259,6 @@ def on_reprocess(event: CloudWatchEvent) -> dict[str, Any]:
 @traced
 def on_backfill(event: SQSEvent) -> dict[str, Any]:
     """Planning legs and batches of a backfill; a failure raises, so SQS hands the message over again."""
-    import json
-
-    from chalicelib.deadline import deadline_from_context
-
     deadline = deadline_from_context(event.context)
     return {
         "results": [

@@ -26,6 +26,7 @@ from chalicelib import paging
 from chalicelib.access import require_admin
 from chalicelib.aws.backfills import BackfillStore
 from chalicelib.config import ConfigurationError, Settings
+from chalicelib.documents import parse_filters
 from chalicelib.errors import BadRequest, Conflict, NotFound, StaleEvent
 from chalicelib.extraction.version import EXTRACTOR_VERSION
 from chalicelib.models import BackfillRun, Caller, RunStatus, Selection, StaleSelection, utcnow
@@ -52,8 +53,6 @@ class ExecutionStopper(Protocol):
 
 def parse_request(body: Any, settings: Settings) -> tuple[Selection, int]:
     """A POST /admin/backfills body as a selection and a max concurrency, or a clear 400."""
-    from chalicelib.documents import parse_filters
-
     if not isinstance(body, dict):
         raise BadRequest("The body must be a JSON object", code="invalid_body")
     unknown = sorted(set(body) - _BODY_KEYS)

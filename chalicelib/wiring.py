@@ -15,12 +15,15 @@ module has already loaded; they vary with the machine.)
   Lambda function loads only its own use case (each of these pulls in boto3,
   about 200 ms, and the ingest path the extraction core); deploy/calls.py
   also reads these imports to tell which modules each function reaches.
-- chalicelib/wiring.py: boto3, botocore.config, chalicelib.aws.bus,
-  chalicelib.aws.event_store, chalicelib.aws.records_store,
-  chalicelib.aws.repository, chalicelib.aws.storage, chalicelib.csv_fanout,
-  chalicelib.documents, chalicelib.ingest, chalicelib.lifecycle,
-  chalicelib.records, chalicelib.sweeper — an invocation builds only the
-  clients (boto3 170-265 ms, botocore.config) and services it uses.
+- chalicelib/wiring.py: boto3, botocore.config, chalicelib.aws.backfill_queue,
+  chalicelib.aws.backfills, chalicelib.aws.bus, chalicelib.aws.document_reads,
+  chalicelib.aws.event_store, chalicelib.aws.executions, chalicelib.aws.manifest,
+  chalicelib.aws.records_store, chalicelib.aws.repository, chalicelib.aws.storage,
+  chalicelib.aws.workflow, chalicelib.backfill, chalicelib.backfill_worker,
+  chalicelib.csv_fanout, chalicelib.documents, chalicelib.ingest,
+  chalicelib.lifecycle, chalicelib.records, chalicelib.sweeper — an invocation
+  builds only the clients (boto3 170-265 ms, botocore.config) and services it
+  uses.
 - chalicelib/ingest.py: chalicelib.extraction.extract,
   chalicelib.extraction.rendition — a duplicate or stale delivery ends before
   extraction and does not load the core (18-59 ms and 7-11 ms).
