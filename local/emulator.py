@@ -25,12 +25,15 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 class Emulator:
-    """Starts `moto.server` and waits until it answers."""
+    """Starts the emulator (`local.moto_server` unless told otherwise) and waits until it answers."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 4566, quiet: bool = True) -> None:
+    def __init__(
+        self, host: str = "127.0.0.1", port: int = 4566, quiet: bool = True, module: str = "local.moto_server"
+    ) -> None:
         self.host = host
         self.port = port
         self.quiet = quiet
+        self.module = module  # local.moto_server (moto made faithful where docpipe needs it), local.deploy_emulator
         self._proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -46,7 +49,7 @@ class Emulator:
         path = os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH", "")) if p)
         env = {**os.environ, "MOTO_PORT": str(self.port), "PYTHONPATH": path}
         self._proc = subprocess.Popen(
-            [sys.executable, "-m", "local.moto_server", "-H", self.host, "-p", str(self.port)],
+            [sys.executable, "-m", self.module, "-H", self.host, "-p", str(self.port)],
             stdout=out,
             stderr=out,
             env=env,
