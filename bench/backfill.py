@@ -135,10 +135,13 @@ def run_backfill(api: str, token: str, body: dict[str, Any], timeout: float) -> 
     resp.raise_for_status()
     run_id = resp.json()["id"]
     while time.monotonic() - started < timeout:
-        run: dict[str, Any] = requests.get(f"{api}/admin/backfills/{run_id}", headers=headers, timeout=30).json()
+        try:
+            run: dict[str, Any] = requests.get(f"{api}/admin/backfills/{run_id}", headers=headers, timeout=120).json()
+        except requests.RequestException:
+            continue  # a busy emulator answered slowly: ask again
         if run["status"] in ("SUCCEEDED", "FAILED", "STOPPED"):
             return run, time.monotonic() - started
-        time.sleep(1.0)
+        time.sleep(2.0)
     raise RuntimeError(f"the backfill did not end within {timeout:.0f} s")
 
 

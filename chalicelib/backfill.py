@@ -7,12 +7,13 @@ Two selections, alone or together:
   (the current one by default), narrowed by family, status and created range.
 
 An admin starts a run (`BackfillService`, here); its planning message goes to
-the backfill queue, where `backfill_worker.BackfillWorker.plan` streams the stale selection from
-DynamoDB into an S3 manifest (never into memory) and starts the state machine
-(infra/backfill.asl.json). Its Distributed Maps read the S3 listing and the
-manifest and hand batches to the same queue with a task token; `BackfillWorker`
-runs each item through the idempotent ingest path (the claim protocol makes
-overlapping runs, retries and live uploads harmless) and answers the token.
+the backfill queue, where `backfill_worker.BackfillWorker.plan` streams the
+stale selection from DynamoDB into an S3 manifest (never into memory) and
+starts the state machine (BackfillStateMachine in infra/docpipe.yaml). Its
+Distributed Maps read the S3 listing and the manifest and hand batches to the
+same queue with a task token; `BackfillWorker` runs each item through the
+idempotent ingest path (the claim protocol makes overlapping runs, retries and
+live uploads harmless) and answers the token.
 The queue has its own consumer and concurrency, so live uploads keep priority.
 """
 

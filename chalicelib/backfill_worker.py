@@ -39,6 +39,10 @@ STATUS_EVERY_SECONDS = 2.0
 MAX_RETRY_DELAY = 900
 
 
+class PartCounter(Protocol):
+    def count_part(self, run_id: str, part_id: str, counts: dict[str, int], skipped_by: dict[str, int]) -> bool: ...
+
+
 class Manifest(Protocol):
     @property
     def rows(self) -> int: ...
@@ -122,6 +126,7 @@ class BackfillWorker:
     def __init__(
         self,
         store: BackfillStore,
+        parts: PartCounter,
         documents: DocumentReads,
         ingest: IngestService,
         storage: S3Storage,
@@ -132,6 +137,7 @@ class BackfillWorker:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._store = store
+        self._parts = parts
         self._documents = documents
         self._ingest = ingest
         self._storage = storage
@@ -219,7 +225,7 @@ class BackfillWorker:
             tally.skip("stopped", len(batch.items))
         else:
             rest, retry = self._work(run, batch, tally, deadline)
-        self._store.count_part(batch.run_id, batch.part_id, tally.counts(), dict(tally.skipped))
+        self._parts.count_part(batch.run_id, batch.part_id, tally.counts(), dict(tally.skipped))
         if rest:
             delay = min(MAX_RETRY_DELAY, 15 * 2**batch.retries) if retry else 0
             self._queue.send(batch.rest(rest, retry), delay_seconds=delay)

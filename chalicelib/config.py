@@ -104,7 +104,7 @@ class Settings:
     backfill_queue: str = "docpipe-backfill"
     """The queue backfill batches wait in; its own consumer and concurrency keep live uploads first."""
     backfill_state_machine: str = ""
-    """The ARN of the backfill state machine (infra/backfill.asl.json)."""
+    """The ARN of the backfill state machine (BackfillStateMachine in infra/docpipe.yaml)."""
     secret_resolver: Callable[[], str] | None = field(default=None, repr=False, compare=False)
     """Where the cursor key comes from when DOCPIPE_CURSOR_SECRET is empty (read once, on first use)."""
     reports_batch_item_failures: bool = False

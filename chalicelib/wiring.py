@@ -15,8 +15,8 @@ module has already loaded; they vary with the machine.)
   Lambda function loads only its own use case (each of these pulls in boto3,
   about 200 ms, and the ingest path the extraction core); deploy/calls.py
   also reads these imports to tell which modules each function reaches.
-- chalicelib/wiring.py: boto3, botocore.config, chalicelib.aws.backfill_queue,
-  chalicelib.aws.backfills, chalicelib.aws.bus, chalicelib.aws.document_reads,
+- chalicelib/wiring.py: boto3, botocore.config, chalicelib.aws.backfill_parts,
+  chalicelib.aws.backfill_queue, chalicelib.aws.backfills, chalicelib.aws.bus, chalicelib.aws.document_reads,
   chalicelib.aws.event_store, chalicelib.aws.executions, chalicelib.aws.manifest,
   chalicelib.aws.records_store, chalicelib.aws.repository, chalicelib.aws.secrets,
   chalicelib.aws.sqs_batch, chalicelib.aws.storage, chalicelib.aws.workflow,
@@ -27,7 +27,8 @@ module has already loaded; they vary with the machine.)
   API reads the cursor key from Secrets Manager (botocore.exceptions 8-20 ms);
   deploy/calls.py reads these imports to tell what each factory reaches (so only
   on_records is granted sqs:DeleteMessage for settling its batches, and only
-  on_backfill BatchGetItem, Step Functions' StartExecution and SendTaskSuccess).
+  on_backfill BatchGetItem, TransactWriteItems, Step Functions' StartExecution
+  and SendTaskSuccess).
 - chalicelib/ingest.py: chalicelib.extraction.extract,
   chalicelib.extraction.rendition — a duplicate or stale delivery ends before
   extraction and does not load the core (18-59 ms and 7-11 ms).
@@ -264,12 +265,14 @@ def backfill_service() -> BackfillService:
 
 @functools.cache
 def backfill_worker() -> BackfillWorker:
+    from chalicelib.aws.backfill_parts import BackfillParts
     from chalicelib.aws.document_reads import DynamoDocumentReads
     from chalicelib.backfill_worker import BackfillWorker
 
-    reads = DynamoDocumentReads(client("dynamodb"), settings().table)
+    db, table = client("dynamodb"), settings().table
+    parts, reads = BackfillParts(db, table), DynamoDocumentReads(db, table)
     return BackfillWorker(
-        backfill_store(), reads, ingest_service(), storage(), workflow, backfill_queue(), _manifest, settings()
+        backfill_store(), parts, reads, ingest_service(), storage(), workflow, backfill_queue(), _manifest, settings()
     )
 
 

@@ -72,6 +72,8 @@ ENVIRONMENT = {
     "UserPoolId": "DOCPIPE_USER_POOL_ID",
     "UserPoolArn": "DOCPIPE_USER_POOL_ARN",
     "UserPoolClientId": "DOCPIPE_CLIENT_ID",
+    "BackfillQueueName": "DOCPIPE_BACKFILL_QUEUE",
+    "BackfillStateMachineArn": "DOCPIPE_BACKFILL_STATE_MACHINE",
 }
 
 

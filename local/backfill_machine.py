@@ -1,4 +1,4 @@
-"""The backfill state machine on the emulator, from the same definition AWS gets (infra/backfill.asl.json).
+"""The backfill state machine on the emulator, from the same definition AWS gets (in infra/docpipe.yaml).
 
 The emulator runs state machines only when its `stepfunctions.execute_state_machine`
 setting is on (moto's /moto-api/config endpoint); its interpreter is completed
@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import json
 import urllib.request
-from pathlib import Path
 from typing import Any
 
-DEFINITION = Path(__file__).resolve().parent.parent / "infra" / "backfill.asl.json"
+RESOURCE = "BackfillStateMachine"
 ROLE = "arn:aws:iam::123456789012:role/docpipe-backfill-local"  # the emulator does not check roles
 
 
 def definition() -> str:
-    return DEFINITION.read_text(encoding="utf-8")
+    """The ASL of the infra template's BackfillStateMachine (its `Definition`), as JSON."""
+    from deploy.templates import load_template
+
+    return json.dumps(load_template()["Resources"][RESOURCE]["Properties"]["Definition"])
 
 
 def enable_execution(endpoint: str) -> None:

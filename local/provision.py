@@ -235,7 +235,7 @@ def _rules(aws: dict[str, Any], app: Chalice, stack: Stack) -> None:
 
 
 def _backfill(aws: dict[str, Any], stack: Stack) -> None:
-    """The backfill state machine, from infra/backfill.asl.json (its queue is made with the others)."""
+    """The backfill state machine, from infra/docpipe.yaml's definition (its queue is made with the others)."""
     from local import backfill_machine
 
     stack.backfill_state_machine = backfill_machine.create(

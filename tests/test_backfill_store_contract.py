@@ -1,4 +1,4 @@
-"""One contract for backfill runs: the in-memory twin and DynamoDB (on the emulator) must both pass it."""
+"""One contract for backfill runs and their part counting: the in-memory twin and DynamoDB must both pass it."""
 
 from __future__ import annotations
 
@@ -7,10 +7,19 @@ from typing import Any
 
 import pytest
 
+from chalicelib.aws.backfill_parts import BackfillParts
 from chalicelib.aws.backfills import BackfillStore
 from chalicelib.errors import Conflict, StaleEvent
 from chalicelib.models import BackfillRun, RunStatus, Selection, StaleSelection, utcnow
 from tests.fakes import InMemoryBackfillStore
+
+
+class DynamoBackfills(BackfillStore):
+    """The run records and the part counting, as the consumer holds them, side by side."""
+
+    def __init__(self, dynamodb: Any, table: str) -> None:
+        super().__init__(dynamodb, table)
+        self.count_part = BackfillParts(dynamodb, table).count_part
 
 
 @pytest.fixture(params=["memory", pytest.param("dynamodb", marks=pytest.mark.emulator)])
@@ -19,7 +28,7 @@ def store(request: pytest.FixtureRequest) -> Any:
         return InMemoryBackfillStore()
     stack = request.getfixturevalue("stack")
     aws = request.getfixturevalue("aws")
-    return BackfillStore(aws["dynamodb"], stack.names.table)
+    return DynamoBackfills(aws["dynamodb"], stack.names.table)
 
 
 def new_run(created_at: str | None = None) -> BackfillRun:

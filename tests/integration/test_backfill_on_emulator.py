@@ -1,6 +1,6 @@
 """Backfills end to end on the emulator: the admin API, the real state machine, the backfill queue, ingest.
 
-The state machine is the definition AWS gets (infra/backfill.asl.json), run by
+The state machine is the definition AWS gets (BackfillStateMachine in infra/docpipe.yaml), run by
 the emulator's interpreter; the backfill queue is drained by the pump exactly
 as the on_backfill Lambda's event source would drain it, next to (not instead
 of) the live upload path.

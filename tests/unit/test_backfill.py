@@ -103,6 +103,7 @@ class Parts:
         self.manifests: list[ListManifest] = []
         self.worker = BackfillWorker(
             self.store,  # type: ignore[arg-type]
+            self.store,
             self.repo,
             self.ingest,
             self.storage,  # type: ignore[arg-type]
@@ -242,7 +243,7 @@ def test_planning_writes_the_stale_documents_to_a_manifest_and_starts_the_machin
     assert result["selected"] == 3
     assert sorted(ListManifest.objects[manifest_key(run.id)]) == sorted(old) and current not in old
     payload = parts.workflow.started[run.id]
-    # exactly what infra/backfill.asl.json reads (tests/unit/test_backfill_definition.py)
+    # exactly what the state machine (infra/docpipe.yaml) reads (tests/unit/test_backfill_definition.py)
     assert set(payload) == {"run", "table", "queue", "bucket", "max_concurrency", "missing", "stale"}
     assert payload["missing"] == {"prefix": "uploads/"} and payload["stale"] == {"key": manifest_key(run.id)}
     assert payload["queue"] == parts.queue.url() and payload["max_concurrency"] == 2

@@ -1,4 +1,4 @@
-"""The one backfill state machine definition (infra/backfill.asl.json) agrees with the code around it."""
+"""The one backfill state machine definition (in infra/docpipe.yaml) agrees with the code around it."""
 
 from __future__ import annotations
 
