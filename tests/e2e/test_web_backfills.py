@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from local.provision import DEFAULT_ADMIN_PASSWORD
-from tests.e2e.web_support import CHROMIUM_FLAGS, LAPTOP, WebStack, chromium_path, web_stack
+from tests.e2e.web_support import LAPTOP, WebStack, chromium, web_stack
 
 pytestmark = pytest.mark.e2e
 
@@ -18,13 +18,8 @@ sync_api = pytest.importorskip("playwright.sync_api", reason="the Python Playwri
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    executable = chromium_path()
-    if executable is None:
-        pytest.skip("chromium is not installed: apt-get install chromium")
-    with sync_api.sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_FLAGS)
+    with chromium(sync_api) as launched:
         yield launched
-        launched.close()
 
 
 @pytest.fixture(scope="module")
