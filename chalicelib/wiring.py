@@ -260,7 +260,8 @@ def backfill_service() -> BackfillService:
     from chalicelib.aws.executions import ExecutionStopper
     from chalicelib.backfill import BackfillService
 
-    return BackfillService(backfill_store(), backfill_queue(), ExecutionStopper(client("stepfunctions")), settings())
+    stopper = ExecutionStopper(client("stepfunctions"))
+    return BackfillService(backfill_store(), backfill_queue(), stopper, cursor_settings())
 
 
 @functools.cache
