@@ -8,12 +8,14 @@ The key scheme, in one place:
   pk = DOC#<id>,   sk = ROWERR#<10-digit row>  a rejected CSV row: `row`, `line`, `reason`
   pk = DOC#<id>,   sk = MARK#<run>#<name>      a marker: a chunk counted, a production leg done
   pk = EVENT#<id>, sk = EVENT                  a producer event (event_store.py)
+  pk = BACKFILL#<id>, sk = RUN                 a backfill run: selection, status, counters (backfills.py)
+  pk = BACKFILL#<id>, sk = PART#<part id>      a batch part counted for that run (expires with expires_at)
 
   by_owner    gsi1pk = OWNER#<owner|-> or EVENTS#<submitter|->   gsi1sk = <created or stored at>#<id>
-  all_docs    gsi2pk = DOCS or EVENTS                            gsi2sk = <created or stored at>#<id>
-              (both project LISTED: a document's list-view fields, an event's fields; never a
-              document's metadata, warnings or timeline, so a write that changes only those
-              costs these indexes nothing, and a list page is one query)
+  all_docs    gsi2pk = DOCS or EVENTS or BACKFILLS               gsi2sk = <created or stored at>#<id>
+              (both project LISTED: a document's list-view fields, an event's fields, a backfill
+              run's public fields; never a document's metadata, warnings or timeline, so a write
+              that changes only those costs these indexes nothing, and a list page is one query)
   by_size     gsi3pk = SIZE#<owner|->#<bytes>                    gsi3sk = <created at>#<id>
               (sparse: set when a document is processed; its same-size documents are its possible
               duplicates, told apart by the S3 checksum and sha256 the index carries)
@@ -45,8 +47,11 @@ SUMMARY = ("family", "mime_type", "size")
 LISTED = (
     *("id", "owner", "filename", "status", "created_at", "updated_at", "error", "extractor_version", *SUMMARY),
     *("state", "source", "detail_type", "time", "stored_at", "detail", "submitted_by", "reason"),
+    *("created_by", "selection", "max_concurrency", "selected", "skipped_by", "finished_at"),
+    *("listed", "not_queued", "abandoned", "processed", "failed", "skipped"),
 )
-"""What by_owner and all_docs project (INCLUDE): a document's list view and stats, a producer event whole.
+"""What by_owner and all_docs project (INCLUDE): a document's list view and stats, a producer event whole,
+a backfill run's public fields and counters (models.COUNTERS; the run's plan is read only by its id).
 Every filter on those indexes names one of these; local/provision.py and infra/docpipe.yaml declare them."""
 CANDIDATE_FIELDS = ("checksum", "sha256")
 """What by_size projects besides its keys."""
@@ -56,6 +61,8 @@ BY_SIZE = "by_size"
 BY_DEADLINE = "by_deadline"
 DOC_SK = "DOC"
 EVENT_SK = "EVENT"
+RUN_SK = "RUN"
+BACKFILLS = "BACKFILLS"
 _EXACT_INT = 10**38
 """Integers below this have at most 38 digits: DynamoDB (and TypeSerializer) take them exactly."""
 
@@ -129,6 +136,20 @@ def size_keys(owner: str | None, size: int, doc_id: str, created_at: str) -> dic
 
 def size_pk(owner: str | None, size: int) -> str:
     return f"SIZE#{owner or NO_OWNER}#{size}"
+
+
+def backfill_key(run_id: str, sk: str = RUN_SK) -> dict[str, str]:
+    """A backfill run's record, or (with `sk`) an item in its partition."""
+    return {"pk": f"BACKFILL#{run_id}", "sk": sk}
+
+
+def backfill_part_sk(part_id: str) -> str:
+    return f"PART#{part_id}"
+
+
+def backfill_index_keys(run_id: str, created_at: str) -> dict[str, str]:
+    """A run's place in the admin listing of runs (all_docs, newest first)."""
+    return {"gsi2pk": BACKFILLS, "gsi2sk": f"{created_at}#{run_id}"}
 
 
 # -- values ----------------------------------------------------------------------

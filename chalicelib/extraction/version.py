@@ -14,5 +14,5 @@ from __future__ import annotations
 
 from typing import Final
 
-EXTRACTOR_VERSION: Final = 8
-SOURCES_DIGEST: Final = "192b76d6fb3960cd8995df8e69c847b307752dba9bd4061f41b1352a67bb80c0"
+EXTRACTOR_VERSION: Final = 9
+SOURCES_DIGEST: Final = "93789734800ca22b246f06c20d5c650b4a385276ecd51f5629e74359122c1e59"

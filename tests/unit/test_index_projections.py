@@ -14,10 +14,11 @@ from typing import Any
 
 import pytest
 
+from chalicelib.aws.backfills import BackfillStore, run_from_item
 from chalicelib.aws.event_store import StoredEvent
 from chalicelib.aws.repository import DynamoRepository, Filters
-from chalicelib.aws.table import CANDIDATE_FIELDS, LISTED, SUMMARY
-from chalicelib.models import Document, Status
+from chalicelib.aws.table import CANDIDATE_FIELDS, LISTED, SUMMARY, load
+from chalicelib.models import BackfillRun, Document, RunStatus, Selection, StaleSelection, Status
 
 KEYS = {"pk", "sk", "gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk", "gsi3pk", "gsi3sk", "gsi4pk", "gsi4sk"}
 
@@ -31,6 +32,10 @@ class Recorder:
     def query(self, **params: Any) -> dict[str, Any]:
         self.queries.append(params)
         return {"Items": []}
+
+    def put_item(self, **params: Any) -> dict[str, Any]:
+        self.queries.append(params)
+        return {}
 
 
 def names_read(params: dict[str, Any]) -> set[str]:
@@ -83,3 +88,14 @@ def test_duplicate_candidates_read_keys_checksum_and_sha256_only() -> None:
     DynamoRepository(db, "t").find_candidates("someone", 10)
     assert "FilterExpression" not in db.queries[0] and "ProjectionExpression" not in db.queries[0]
     assert set(CANDIDATE_FIELDS) == {"checksum", "sha256"}
+
+
+def test_a_backfill_run_listed_from_the_index_reads_as_the_run_itself() -> None:
+    db = Recorder()
+    selection = Selection(missing_prefix="in/", stale=StaleSelection(below=3, family="pdf"))
+    run = BackfillRun("r" * 32, RunStatus.RUNNING, "2026-01-01T00:00:00Z", "admin", selection, 4, selected=7)
+    BackfillStore(db, "t").create(run)
+    item = load(db.queries[0]["Item"])
+    item.update(finished_at="2026-01-02T00:00:00Z", error="stopped", skipped_by={"gone": 2}, processed=5)
+    projected = {k: v for k, v in item.items() if k in LISTED or k in KEYS}
+    assert run_from_item(projected).to_public() == run_from_item(item).to_public()
