@@ -57,6 +57,9 @@ def _client(service: str) -> Any:
         read_timeout=30,
         max_pool_connections=32,
         s3={"addressing_style": "path"} if settings().aws_endpoint else None,
+        # presigned URLs and POST policies signed with Signature Version 4, the only one S3 accepts in every
+        # region (https://docs.aws.amazon.com/AmazonS3/latest/API/sigv4-HTTPPOSTConstructPolicy.html)
+        signature_version="s3v4" if service == "s3" else None,
     )
     with _lock:
         return _session().client(service, endpoint_url=settings().aws_endpoint, config=config)

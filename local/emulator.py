@@ -1,4 +1,8 @@
-"""The AWS emulator (moto in server mode) as a child process on loopback."""
+"""The AWS emulator (moto in server mode, with `local.emulator_fidelity`) as a child process on loopback.
+
+The child watches this process and ends when it is gone, so a stack killed
+hard never leaves an emulator holding its port.
+"""
 
 from __future__ import annotations
 
@@ -23,8 +27,11 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(sock.getsockname()[1])
 
 
+EMULATOR_MODULE = "local.emulator_fidelity"
+
+
 class Emulator:
-    """Starts `moto.server` and waits until it answers."""
+    """Starts moto's server (through `local.emulator_fidelity`) and waits until it answers."""
 
     def __init__(self, host: str = "127.0.0.1", port: int = 4566, quiet: bool = True) -> None:
         self.host = host
@@ -40,9 +47,13 @@ class Emulator:
         if port_in_use(self.host, self.port):
             raise RuntimeError(f"port {self.port} is already in use (is another docpipe stack running?)")
         out = subprocess.DEVNULL if self.quiet else None
-        env = {**os.environ, "MOTO_PORT": str(self.port)}
+        from local.emulator_fidelity import PARENT_ENV
+
+        root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        path = os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH", "")) if p)
+        env = {**os.environ, "MOTO_PORT": str(self.port), PARENT_ENV: str(os.getpid()), "PYTHONPATH": path}
         self._proc = subprocess.Popen(
-            [sys.executable, "-m", "moto.server", "-H", self.host, "-p", str(self.port)],
+            [sys.executable, "-m", EMULATOR_MODULE, "-H", self.host, "-p", str(self.port)],
             stdout=out,
             stderr=out,
             env=env,

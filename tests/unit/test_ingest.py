@@ -349,7 +349,7 @@ def test_a_platform_fault_during_extraction_gives_the_claim_back_and_never_fails
 
     _, repo, storage = parts
     settings = Settings.from_env({"DOCPIPE_BUCKET": BUCKET, "DOCPIPE_EXTRACT_TIMEOUT": "1"})
-    service = IngestService(repo, storage, settings)  # type: ignore[arg-type]
+    service = IngestService(repo, storage, settings)
     ref = drop(storage, "uploads/innocent.pdf", samples.pdf())
     monkeypatch.setattr(storage, "reader", _reader_that(storage, misbehave))
     with pytest.raises(TransientError):
