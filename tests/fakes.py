@@ -34,6 +34,7 @@ from chalicelib.aws.repository import (
 )
 from chalicelib.aws.table import Page, deadline_keys, doc_key, doc_pk, error_sk, hash_key, row_sk
 from chalicelib.errors import Conflict, StaleEvent
+from chalicelib.metadata_gate import admit, admit_error, admit_warnings
 from chalicelib.models import Document, Status
 
 
@@ -94,12 +95,13 @@ class InMemoryRepository:
             return document_from_item(copy.deepcopy(item))
 
     def complete(self, doc_id: str, attempt: str, metadata: dict[str, Any], warnings: list[str], now: str) -> None:
+        admitted = admit(metadata)
         self._finish(
             doc_id,
             attempt,
             Status.PROCESSED,
-            {"metadata": copy.deepcopy(metadata)},
-            warnings,
+            {"metadata": copy.deepcopy(admitted.metadata)},
+            [*warnings, *admitted.notes],
             {"at": now, "event": "processed"},
             now,
         )
@@ -109,7 +111,7 @@ class InMemoryRepository:
             doc_id,
             attempt,
             Status.FAILED,
-            {"error": dict(error)},
+            {"error": admit_error(error)},
             warnings,
             {"at": now, "event": "failed", "detail": error.get("code", "")},
             now,
@@ -129,7 +131,7 @@ class InMemoryRepository:
             item = self._items.get(doc_id)
             if item is None or item.get("attempt") != attempt:
                 raise StaleEvent("This attempt no longer holds the document")
-            item.update(status=status.value, updated_at=now, warnings=list(warnings), **extra)
+            item.update(status=status.value, updated_at=now, warnings=admit_warnings(warnings), **extra)
             item.setdefault("timeline", []).append(event)
             for key in ("attempt", "lease_until", "gsi4pk", "gsi4sk"):
                 item.pop(key, None)

@@ -11,10 +11,17 @@ attempt holds the document (or its lease ran out), never for an object version
 already finished, never for an event older than the one already seen; it ends
 only if the attempt token still matches. That is what makes duplicate and
 out-of-order S3 deliveries harmless.
+
+What a document stores passes `metadata_gate` first (keys, sizes, numbers
+DynamoDB holds and reads back). Reads survive an item written before that, or
+by hand: a page that holds an item botocore cannot read is read key by key and
+that item left out with a logged error; `get` of such a document answers it
+without its metadata, so it can still be seen and deleted.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -44,7 +51,33 @@ from chalicelib.aws.table import (
     to_dynamo_value,
 )
 from chalicelib.errors import Conflict, StaleEvent
+from chalicelib.metadata_gate import admit, admit_error, admit_warnings
 from chalicelib.models import Document, ObjectRef, Status
+
+log = logging.getLogger("docpipe.repository")
+
+UNREADABLE_METADATA = "metadata: the stored metadata of this document cannot be read; reprocess it to rebuild it"
+DOCUMENT_ATTRIBUTES = [
+    "id",
+    "owner",
+    "bucket",
+    "s3_key",
+    "filename",
+    "status",
+    "created_at",
+    "updated_at",
+    "declared_size",
+    "declared_type",
+    "error",
+    "warnings",
+    "records",
+    "timeline",
+    "etag",
+    "attempt",
+    "attempts",
+    "lease_until",
+]
+"""Every attribute `document_from_item` reads but `metadata`: what a document without its metadata is read from."""
 
 MAX_FILTER_ROUNDS = 10
 _SEQ_WIDTH = 40
@@ -147,6 +180,24 @@ def document_from_item(item: dict[str, Any]) -> Document:
     )
 
 
+def _documents(items: Any) -> list[Document]:
+    """Documents from items; an item that is not a readable document is left out with a logged error."""
+    docs = []
+    for item in items:
+        try:
+            docs.append(document_from_item(item))
+        except (KeyError, ValueError, TypeError):
+            log.error("left out an unreadable document item: %s", item.get("pk"), exc_info=True)
+    return docs
+
+
+def _unrelated_to_items() -> tuple[type[BaseException], ...]:
+    """Errors that say nothing about one item: AWS refused the call, or the transport failed."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    return (ClientError, BotoCoreError)
+
+
 def item_from_document(doc: Document) -> dict[str, Any]:
     item: dict[str, Any] = {
         **doc_key(doc.id),
@@ -238,11 +289,13 @@ class DynamoRepository:
 
     def complete(self, doc_id: str, attempt: str, metadata: dict[str, Any], warnings: list[str], now: str) -> None:
         event = {"at": now, "event": "processed"}
-        self._finish(doc_id, attempt, Status.PROCESSED, {"metadata": to_dynamo_value(metadata)}, warnings, event, now)
+        admitted = admit(metadata)
+        extra = {"metadata": to_dynamo_value(admitted.metadata)}
+        self._finish(doc_id, attempt, Status.PROCESSED, extra, [*warnings, *admitted.notes], event, now)
 
     def fail(self, doc_id: str, attempt: str, error: dict[str, str], warnings: list[str], now: str) -> None:
         event = {"at": now, "event": "failed", "detail": error.get("code", "")}
-        self._finish(doc_id, attempt, Status.FAILED, {"error": error}, warnings, event, now)
+        self._finish(doc_id, attempt, Status.FAILED, {"error": admit_error(error)}, warnings, event, now)
 
     def _finish(
         self,
@@ -260,7 +313,7 @@ class DynamoRepository:
         sets = [
             f"{expr.n('status')} = {expr.v('status', status.value)}",
             f"{expr.n('updated_at')} = {expr.v('now', now)}",
-            f"{expr.n('warnings')} = {expr.v('warnings', list(warnings))}",
+            f"{expr.n('warnings')} = {expr.v('warnings', admit_warnings(warnings))}",
             f"{expr.n('timeline')} = list_append(if_not_exists({expr.n('timeline')}, {expr.v('empty', [])}), "
             f"{expr.v('event', [event])})",
         ]
@@ -286,14 +339,17 @@ class DynamoRepository:
     # -- the sweeper's view --------------------------------------------------
     def overdue(self, kind: Status, now_epoch: int, limit: int) -> list[Document]:
         """Documents of this kind whose deadline passed, oldest deadline first (a query on a sparse index)."""
-        resp = self._db.query(
-            TableName=self._table,
-            IndexName=BY_DEADLINE,
-            KeyConditionExpression="gsi4pk = :k AND gsi4sk < :now",
-            ExpressionAttributeValues=dump({":k": deadline_pk(kind), ":now": f"{now_epoch:012d}"}),
-            Limit=limit,
+        resp = self._readable_query(
+            {
+                "TableName": self._table,
+                "IndexName": BY_DEADLINE,
+                "KeyConditionExpression": "gsi4pk = :k AND gsi4sk < :now",
+                "ExpressionAttributeValues": dump({":k": deadline_pk(kind), ":now": f"{now_epoch:012d}"}),
+                "Limit": limit,
+            },
+            ("gsi4pk", "gsi4sk"),
         )
-        return [document_from_item(load(i)) for i in resp.get("Items", [])]
+        return _documents(load(i) for i in resp.get("Items", []))
 
     def expire_pending(self, doc_id: str, error: dict[str, str], now: str) -> None:
         """PENDING → FAILED when nothing was uploaded in time; an upload that won the race makes it a StaleEvent."""
@@ -391,9 +447,55 @@ class DynamoRepository:
 
     # -- reads -------------------------------------------------------------
     def get(self, doc_id: str) -> Document | None:
-        resp = self._db.get_item(TableName=self._table, Key=dump(doc_key(doc_id)), ConsistentRead=True)
+        try:
+            resp = self._db.get_item(TableName=self._table, Key=dump(doc_key(doc_id)), ConsistentRead=True)
+        except _unrelated_to_items():
+            raise
+        except Exception:
+            log.error("document %s cannot be read; answering it without its metadata", doc_id, exc_info=True)
+            return self._without_metadata(doc_id)
         item = resp.get("Item")
         return document_from_item(load(item)) if item else None
+
+    def _without_metadata(self, doc_id: str) -> Document | None:
+        names = {f"#a{i}": name for i, name in enumerate(DOCUMENT_ATTRIBUTES)}
+        resp = self._db.get_item(
+            TableName=self._table,
+            Key=dump(doc_key(doc_id)),
+            ConsistentRead=True,
+            ProjectionExpression=", ".join(names),
+            ExpressionAttributeNames=names,
+        )
+        item = resp.get("Item")
+        if not item:
+            return None
+        doc = document_from_item(load(item))
+        doc.warnings.append(UNREADABLE_METADATA)
+        return doc
+
+    def _readable_query(self, params: dict[str, Any], index_keys: tuple[str, ...] = ()) -> dict[str, Any]:
+        """One Query; when botocore cannot read its response (an item in it is unreadable), the same page
+        read key by key, leaving that item out with a logged error, instead of failing the whole page."""
+        try:
+            resp: dict[str, Any] = self._db.query(**params)
+            return resp
+        except _unrelated_to_items():
+            raise
+        except Exception:
+            log.error("a page holds an item that cannot be read; reading it key by key", exc_info=True)
+        keys = self._db.query(**{**params, "ProjectionExpression": ", ".join(("pk", "sk", *index_keys))})
+        items = []
+        for key in keys.get("Items", []):
+            try:
+                found = self._db.get_item(TableName=self._table, Key={"pk": key["pk"], "sk": key["sk"]})
+            except _unrelated_to_items():
+                raise
+            except Exception:
+                log.error("left out an unreadable item: %s", load_value(key["pk"]), exc_info=True)
+                continue
+            if "Item" in found:
+                items.append(found["Item"])
+        return {"Items": items, "LastEvaluatedKey": keys.get("LastEvaluatedKey")}
 
     def list_for_owner(
         self, owner: str | None, limit: int, start: dict[str, str] | None, filters: Filters = NO_FILTERS
@@ -421,7 +523,7 @@ class DynamoRepository:
             if exclusive:
                 params["ExclusiveStartKey"] = exclusive
             params["Limit"] = limit + 1 - len(found)
-            resp = self._db.query(**params)
+            resp = self._readable_query(params, (key, sort_key))
             found += [load(i) for i in resp.get("Items", [])]
             exclusive = resp.get("LastEvaluatedKey")
             if len(found) > limit or not exclusive:
@@ -433,7 +535,7 @@ class DynamoRepository:
             last = {k: str(found[-1][k]) for k in ("pk", "sk", key, sort_key)}
         elif more and exclusive:
             last = cursor_key(exclusive)
-        return Page([document_from_item(i) for i in found], last)
+        return Page(_documents(found), last)
 
     def _query_params(self, index: str, key: str, sort_key: str, value: str, filters: Filters) -> dict[str, Any]:
         expr = _Expr()
@@ -466,14 +568,17 @@ class DynamoRepository:
 
     # -- duplicates, deletion, timeline, stats ----------------------------
     def find_by_hash(self, owner: str | None, sha256: str) -> list[Document]:
-        resp = self._db.query(
-            TableName=self._table,
-            IndexName=BY_HASH,
-            KeyConditionExpression="gsi3pk = :h",
-            ExpressionAttributeValues=dump({":h": hash_key(owner, sha256)}),
-            Limit=20,
+        resp = self._readable_query(
+            {
+                "TableName": self._table,
+                "IndexName": BY_HASH,
+                "KeyConditionExpression": "gsi3pk = :h",
+                "ExpressionAttributeValues": dump({":h": hash_key(owner, sha256)}),
+                "Limit": 20,
+            },
+            ("gsi3pk", "gsi3sk"),
         )
-        return [document_from_item(load(i)) for i in resp.get("Items", [])]
+        return _documents(load(i) for i in resp.get("Items", []))
 
     def set_hash(self, doc_id: str, owner: str | None, sha256: str, created_at: str) -> None:
         self._db.update_item(

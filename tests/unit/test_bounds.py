@@ -57,8 +57,8 @@ def test_the_work_runs_in_another_process() -> None:
 
 def test_a_parser_spinning_past_the_wall_clock_deadline_ends_as_timeout() -> None:
     started = time.monotonic()
-    assert code_of(spin, Limits(wall_seconds=1.0, cpu_seconds=5.0)) == "timeout"
-    assert time.monotonic() - started < 3.0
+    assert code_of(spin, Limits(wall_seconds=2.0, cpu_seconds=10.0)) == "timeout"
+    assert time.monotonic() - started < 5.0
 
 
 def test_a_child_that_makes_no_progress_until_the_deadline_is_interrupted_not_the_files_fault() -> None:
