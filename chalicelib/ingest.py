@@ -23,6 +23,7 @@ from chalicelib.config import Settings
 from chalicelib.errors import PLATFORM_CODES, ExtractionFailed, StaleEvent, TransientError
 from chalicelib.extraction import bounds
 from chalicelib.extraction.reader import RangedReader
+from chalicelib.extraction.version import EXTRACTOR_VERSION
 from chalicelib.lifecycle import Lifecycle
 from chalicelib.models import Document, ObjectRef, Status, utcnow
 
@@ -251,7 +252,7 @@ class IngestService:
                 log.exception("unexpected error while processing", extra={"doc_id": doc.id})
                 error = {"code": "internal", "message": "Unexpected error while processing the file"}
             if error is not None:
-                self._repo.fail(doc.id, claim.attempt, error, warnings, utcnow())
+                self._repo.fail(doc.id, claim.attempt, error, warnings, utcnow(), version=EXTRACTOR_VERSION)
                 log.info("document failed", extra={"doc_id": doc.id, "reason": error["code"]})
                 self._lifecycle.failed(doc, error)
                 observability.file_failed(doc.metadata.get("family"), error["code"])
@@ -285,7 +286,7 @@ class IngestService:
     ) -> None:
         self._mark_duplicate(doc, metadata)
         self._render(doc, metadata, warnings, reader)
-        self._repo.complete(doc.id, claim.attempt, metadata, warnings, utcnow())
+        self._repo.complete(doc.id, claim.attempt, metadata, warnings, utcnow(), version=EXTRACTOR_VERSION)
         if metadata.get("sha256"):
             self._repo.set_hash(doc.id, doc.owner, metadata["sha256"], doc.created_at)
         log.info("document processed", extra={"doc_id": doc.id, "family": metadata.get("family")})

@@ -61,6 +61,8 @@ class Document:
     attempt: str | None = None
     attempts: int = 0
     deadline: int | None = None
+    extractor_version: int | None = None
+    """The extraction that produced a PROCESSED/FAILED document (None: before versions were recorded)."""
 
     def to_public(self) -> dict[str, Any]:
         """The API view: no internal bookkeeping (attempt tokens, bucket)."""

@@ -20,6 +20,7 @@ from chalicelib.aws.repository import Repository
 from chalicelib.config import Settings
 from chalicelib.contracts import API_SOURCE, REPROCESS_REQUESTED
 from chalicelib.errors import StaleEvent
+from chalicelib.extraction.version import EXTRACTOR_VERSION
 from chalicelib.models import Document, Status, utcnow
 
 log = logging.getLogger("docpipe.sweeper")
@@ -79,7 +80,7 @@ class SweeperService:
             "message": f"Processing did not finish after {doc.attempts} attempts",
         }
         try:
-            self._repo.fail(doc.id, attempt, error, doc.warnings, utcnow())
+            self._repo.fail(doc.id, attempt, error, doc.warnings, utcnow(), version=EXTRACTOR_VERSION)
             report.failed += 1
         except StaleEvent:
             report.skipped += 1  # the attempt finished meanwhile

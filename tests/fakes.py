@@ -94,24 +94,28 @@ class InMemoryRepository:
             item.setdefault("timeline", []).append({"at": claim.now, "event": event})
             return document_from_item(copy.deepcopy(item))
 
-    def complete(self, doc_id: str, attempt: str, metadata: dict[str, Any], warnings: list[str], now: str) -> None:
+    def complete(
+        self, doc_id: str, attempt: str, metadata: dict[str, Any], warnings: list[str], now: str, *, version: int
+    ) -> None:
         admitted = admit(metadata)
         self._finish(
             doc_id,
             attempt,
             Status.PROCESSED,
-            {"metadata": copy.deepcopy(admitted.metadata)},
+            {"metadata": copy.deepcopy(admitted.metadata), "extractor_version": version},
             [*warnings, *admitted.notes],
             {"at": now, "event": "processed"},
             now,
         )
 
-    def fail(self, doc_id: str, attempt: str, error: dict[str, str], warnings: list[str], now: str) -> None:
+    def fail(
+        self, doc_id: str, attempt: str, error: dict[str, str], warnings: list[str], now: str, *, version: int
+    ) -> None:
         self._finish(
             doc_id,
             attempt,
             Status.FAILED,
-            {"error": admit_error(error)},
+            {"error": admit_error(error), "extractor_version": version},
             warnings,
             {"at": now, "event": "failed", "detail": error.get("code", "")},
             now,

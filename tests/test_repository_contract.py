@@ -13,6 +13,8 @@ from chalicelib.errors import Conflict, StaleEvent
 from chalicelib.models import Document, ObjectRef, Status, utcnow
 from tests.fakes import InMemoryRepository
 
+VERSION = 7
+
 
 @pytest.fixture(params=["memory", pytest.param("dynamodb", marks=pytest.mark.emulator)])
 def repo(request: pytest.FixtureRequest) -> Any:
@@ -100,10 +102,13 @@ def test_processing_keeps_the_owner_of_a_pending_upload(repo: Any) -> None:
 def test_a_completed_document_carries_its_metadata_and_timeline(repo: Any) -> None:
     c = claim(new_id())
     repo.begin_processing(c)
-    repo.complete(c.doc_id, c.attempt, {"page_count": 3, "ratio": 1.5, "details": {"x": [1, 2]}}, ["w"], utcnow())
+    repo.complete(
+        c.doc_id, c.attempt, {"page_count": 3, "ratio": 1.5, "details": {"x": [1, 2]}}, ["w"], utcnow(), version=VERSION
+    )
     doc = repo.get(c.doc_id)
     assert doc.status is Status.PROCESSED and doc.metadata == {"page_count": 3, "ratio": 1.5, "details": {"x": [1, 2]}}
     assert doc.warnings == ["w"] and doc.attempt is None
+    assert doc.extractor_version == VERSION
     assert [e["event"] for e in doc.timeline] == ["processing_started", "processed"]
 
 
@@ -111,7 +116,7 @@ def test_metadata_passes_the_gate_before_it_is_stored(repo: Any) -> None:
     c = claim(new_id())
     repo.begin_processing(c)
     metadata = {"details": {"namespaces": {"": "urn:x", "x": "urn:y"}}, "nan": float("nan"), "t\ud800": "v"}
-    repo.complete(c.doc_id, c.attempt, metadata, ["w\udc00"], utcnow())
+    repo.complete(c.doc_id, c.attempt, metadata, ["w\udc00"], utcnow(), version=VERSION)
     doc = repo.get(c.doc_id)
     assert doc.metadata == {"details": {"namespaces": {"(empty)": "urn:x", "x": "urn:y"}}, "nan": "nan", "t\ufffd": "v"}
     assert doc.warnings == ["w\ufffd"]
@@ -120,9 +125,10 @@ def test_metadata_passes_the_gate_before_it_is_stored(repo: Any) -> None:
 def test_a_failed_document_carries_its_error(repo: Any) -> None:
     c = claim(new_id())
     repo.begin_processing(c)
-    repo.fail(c.doc_id, c.attempt, {"code": "corrupt", "message": "bad"}, [], utcnow())
+    repo.fail(c.doc_id, c.attempt, {"code": "corrupt", "message": "bad"}, [], utcnow(), version=VERSION)
     doc = repo.get(c.doc_id)
     assert doc.status is Status.FAILED and doc.error == {"code": "corrupt", "message": "bad"}
+    assert doc.extractor_version == VERSION
 
 
 def test_a_second_attempt_cannot_start_while_the_first_holds_its_lease(repo: Any) -> None:
@@ -139,13 +145,13 @@ def test_an_expired_lease_lets_another_attempt_take_over(repo: Any) -> None:
     second = claim(doc_id, etag="e1")
     assert repo.begin_processing(second).attempt == second.attempt
     with pytest.raises(StaleEvent):
-        repo.complete(doc_id, first.attempt, {}, [], utcnow())
+        repo.complete(doc_id, first.attempt, {}, [], utcnow(), version=VERSION)
 
 
 def test_a_finished_version_is_not_processed_again_unless_forced(repo: Any) -> None:
     c = claim(new_id(), etag="same")
     repo.begin_processing(c)
-    repo.complete(c.doc_id, c.attempt, {}, [], utcnow())
+    repo.complete(c.doc_id, c.attempt, {}, [], utcnow(), version=VERSION)
     with pytest.raises(StaleEvent):
         repo.begin_processing(claim(c.doc_id, etag="same"))
     forced = repo.begin_processing(claim(c.doc_id, etag="same", force=True))
@@ -156,7 +162,7 @@ def test_a_finished_version_is_not_processed_again_unless_forced(repo: Any) -> N
 def test_an_older_sequencer_never_replaces_a_newer_one(repo: Any) -> None:
     c = claim(new_id(), etag="new", seq="0062E99A88DC407461")
     repo.begin_processing(c)
-    repo.complete(c.doc_id, c.attempt, {}, [], utcnow())
+    repo.complete(c.doc_id, c.attempt, {}, [], utcnow(), version=VERSION)
     with pytest.raises(StaleEvent):
         repo.begin_processing(claim(c.doc_id, etag="old", seq="0062E99A88DC40745F"))
     newer = repo.begin_processing(claim(c.doc_id, etag="newer", seq="0062E99A88DC407500"))
@@ -167,7 +173,7 @@ def test_finishing_with_a_stale_attempt_token_changes_nothing(repo: Any) -> None
     c = claim(new_id())
     repo.begin_processing(c)
     with pytest.raises(StaleEvent):
-        repo.complete(c.doc_id, "not-the-attempt", {}, [], utcnow())
+        repo.complete(c.doc_id, "not-the-attempt", {}, [], utcnow(), version=VERSION)
     assert repo.get(c.doc_id).status is Status.PROCESSING
 
 
@@ -216,9 +222,9 @@ def finished(
     c = claim(doc.id, key=doc.key)
     repo.begin_processing(c)
     if status is Status.PROCESSED:
-        repo.complete(doc.id, c.attempt, {"family": family}, [], utcnow())
+        repo.complete(doc.id, c.attempt, {"family": family}, [], utcnow(), version=VERSION)
     else:
-        repo.fail(doc.id, c.attempt, {"code": "corrupt", "message": "x"}, [], utcnow())
+        repo.fail(doc.id, c.attempt, {"code": "corrupt", "message": "x"}, [], utcnow(), version=VERSION)
     return doc.id
 
 
@@ -298,7 +304,7 @@ def test_overdue_uploads_and_expired_leases_are_found_and_finished_ones_are_not(
     repo.begin_processing(stuck)
     done = claim(new_id(), lease=1, now_epoch=now - 100)
     repo.begin_processing(done)
-    repo.complete(done.doc_id, done.attempt, {}, [], utcnow())
+    repo.complete(done.doc_id, done.attempt, {}, [], utcnow(), version=VERSION)
     pending_ids = {d.id for d in repo.overdue(Status.PENDING, now, 1000)}
     processing = {d.id: d for d in repo.overdue(Status.PROCESSING, now, 1000)}
     assert late.id in pending_ids and on_time.id not in pending_ids
@@ -343,7 +349,7 @@ def test_a_newer_version_noted_during_an_attempt_is_handed_over_once(repo: Any) 
     c = claim(new_id(), etag="old")
     repo.begin_processing(c)
     repo.note_pending(c.doc_id, c.attempt, "new")
-    repo.complete(c.doc_id, c.attempt, {}, [], utcnow())
+    repo.complete(c.doc_id, c.attempt, {}, [], utcnow(), version=VERSION)
     assert repo.take_pending(c.doc_id) == "new"
     assert repo.take_pending(c.doc_id) is None
     with pytest.raises(StaleEvent):

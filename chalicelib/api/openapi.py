@@ -181,6 +181,11 @@ def _schemas() -> dict[str, Any]:
             "warnings": {"type": "array", "items": string},
             "records": {"type": "object", "description": "CSV ingestion: state, total, written, failed"},
             "timeline": {"type": "array", "items": {"type": "object"}},
+            "extractor_version": {
+                "type": "integer",
+                "nullable": True,
+                "description": "The extraction that produced a PROCESSED/FAILED document (null: not yet, or older)",
+            },
         },
     }
     return {

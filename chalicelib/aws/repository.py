@@ -142,8 +142,12 @@ class Repository(Protocol):
     def take_pending(self, doc_id: str) -> str | None: ...
     def get(self, doc_id: str) -> Document | None: ...
     def begin_processing(self, claim: Claim) -> Document: ...
-    def complete(self, doc_id: str, attempt: str, metadata: dict[str, Any], warnings: list[str], now: str) -> None: ...
-    def fail(self, doc_id: str, attempt: str, error: dict[str, str], warnings: list[str], now: str) -> None: ...
+    def complete(
+        self, doc_id: str, attempt: str, metadata: dict[str, Any], warnings: list[str], now: str, *, version: int
+    ) -> None: ...
+    def fail(
+        self, doc_id: str, attempt: str, error: dict[str, str], warnings: list[str], now: str, *, version: int
+    ) -> None: ...
     def list_for_owner(
         self, owner: str | None, limit: int, start: dict[str, str] | None, filters: Filters = ...
     ) -> Page[Document]: ...
@@ -177,6 +181,7 @@ def document_from_item(item: dict[str, Any]) -> Document:
         attempt=item.get("attempt"),
         attempts=int(item.get("attempts") or 0),
         deadline=int(item["lease_until"]) if item.get("lease_until") is not None else None,
+        extractor_version=int(item["extractor_version"]) if item.get("extractor_version") is not None else None,
     )
 
 
@@ -221,6 +226,7 @@ def item_from_document(doc: Document) -> dict[str, Any]:
         "records": to_dynamo_value(doc.records) if doc.records is not None else None,
         "etag": doc.etag,
         "attempt": doc.attempt,
+        "extractor_version": doc.extractor_version,
     }
     item.update({k: v for k, v in optional.items() if v is not None})
     if doc.status is Status.PENDING and doc.deadline is not None:
@@ -287,15 +293,29 @@ class DynamoRepository:
             raise
         return document_from_item(load(resp["Attributes"]))
 
-    def complete(self, doc_id: str, attempt: str, metadata: dict[str, Any], warnings: list[str], now: str) -> None:
+    def complete(
+        self, doc_id: str, attempt: str, metadata: dict[str, Any], warnings: list[str], now: str, *, version: int
+    ) -> None:
+        """PROCESSED, by the extraction numbered `version` (recorded as extractor_version)."""
         event = {"at": now, "event": "processed"}
         admitted = admit(metadata)
-        extra = {"metadata": to_dynamo_value(admitted.metadata)}
+        extra = {"metadata": to_dynamo_value(admitted.metadata), "extractor_version": version}
         self._finish(doc_id, attempt, Status.PROCESSED, extra, [*warnings, *admitted.notes], event, now)
 
-    def fail(self, doc_id: str, attempt: str, error: dict[str, str], warnings: list[str], now: str) -> None:
+    def fail(
+        self, doc_id: str, attempt: str, error: dict[str, str], warnings: list[str], now: str, *, version: int
+    ) -> None:
+        """FAILED with a reason, by the extraction numbered `version`."""
         event = {"at": now, "event": "failed", "detail": error.get("code", "")}
-        self._finish(doc_id, attempt, Status.FAILED, {"error": admit_error(error)}, warnings, event, now)
+        self._finish(
+            doc_id,
+            attempt,
+            Status.FAILED,
+            {"error": admit_error(error), "extractor_version": version},
+            warnings,
+            event,
+            now,
+        )
 
     def _finish(
         self,

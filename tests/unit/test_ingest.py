@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from chalicelib.config import Settings
+from chalicelib.extraction.version import EXTRACTOR_VERSION
 from chalicelib.ingest import IngestService, dropped_document_id, objects_from_s3_event
 from chalicelib.models import Document, ObjectRef, Status, utcnow
 from tests.fakes import InMemoryRepository, InMemoryStorage
@@ -61,6 +62,16 @@ def test_a_broken_pdf_fails_with_a_reason_instead_of_raising(parts) -> None:
     assert doc is not None and doc.status is Status.FAILED
     assert doc.error is not None and doc.error["code"] == "corrupt"
     assert doc.error["message"].startswith("pdf")
+
+
+def test_processed_and_failed_documents_record_the_extraction_that_produced_them(parts) -> None:
+    service, repo, storage = parts
+    done = repo.get(service.process(drop(storage, "uploads/ok.pdf", samples.pdf(pages=1))).doc_id)
+    broken = repo.get(service.process(drop(storage, "uploads/bad.pdf", b"%PDF-1.7\n1 0 obj << /Type")).doc_id)
+    assert done is not None and done.status is Status.PROCESSED
+    assert broken is not None and broken.status is Status.FAILED
+    assert done.extractor_version == broken.extractor_version == EXTRACTOR_VERSION
+    assert done.to_public()["extractor_version"] == EXTRACTOR_VERSION
 
 
 def test_a_dropped_object_deleted_before_it_is_read_leaves_no_record(parts) -> None:

@@ -1,0 +1,18 @@
+"""Which extraction produced a document: one number, bumped whenever extraction output may change.
+
+Every PROCESSED or FAILED document records `EXTRACTOR_VERSION` as
+`extractor_version`; a backfill of stale documents re-extracts those recorded
+with an older one (or none: documents processed before versions existed).
+
+`SOURCES_DIGEST` pins what this version means: a digest of this package's
+code (comments, docstrings and formatting ignored) and of the pinned
+libraries in requirements.txt. tests/unit/test_extractor_version.py fails as
+soon as either changes without a bump, and prints the two lines to write here.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+EXTRACTOR_VERSION: Final = 1
+SOURCES_DIGEST: Final = "b6dd9c081777482b2f22730a134b4ba02bf0bc38b4a55ec451059195e9a1d803"
