@@ -13,6 +13,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
+from chalicelib.aws.metadata_gate import admit, admit_error, admit_warnings
 from chalicelib.aws.records_store import (
     FINAL_STATES,
     INGESTING,
@@ -34,7 +35,6 @@ from chalicelib.aws.repository import (
 )
 from chalicelib.aws.table import Page, deadline_keys, doc_key, doc_pk, error_sk, hash_key, row_sk
 from chalicelib.errors import Conflict, StaleEvent
-from chalicelib.metadata_gate import admit, admit_error, admit_warnings
 from chalicelib.models import Document, Status
 
 

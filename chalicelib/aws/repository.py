@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from chalicelib.aws.batch_write import batch_write, delete_requests
+from chalicelib.aws.metadata_gate import admit, admit_error, admit_warnings
 from chalicelib.aws.table import (
     ALL_DOCS,
     BY_DEADLINE,
@@ -51,7 +52,6 @@ from chalicelib.aws.table import (
     to_dynamo_value,
 )
 from chalicelib.errors import Conflict, StaleEvent
-from chalicelib.metadata_gate import admit, admit_error, admit_warnings
 from chalicelib.models import Document, ObjectRef, Status
 
 log = logging.getLogger("docpipe.repository")
@@ -76,6 +76,7 @@ DOCUMENT_ATTRIBUTES = [
     "attempt",
     "attempts",
     "lease_until",
+    "extractor_version",
 ]
 """Every attribute `document_from_item` reads but `metadata`: what a document without its metadata is read from."""
 

@@ -53,6 +53,7 @@ from typing import Any
 
 from chalicelib.config import Settings
 from chalicelib.errors import ExtractionFailed
+from chalicelib.extraction.noise import Noise, plain, report
 
 MIB = 1024 * 1024
 _HEADER = struct.Struct("!Q")
@@ -228,16 +229,9 @@ def _child(work: Callable[[], Any], limits: Limits, out: int, gauge: StorageGaug
     try:
         signal.pthread_sigmask(signal.SIG_BLOCK, _CRASH_SIGNALS)
         _apply_limits(limits)
-        try:
-            body: dict[str, Any] = {"ok": work()}
-        except ExtractionFailed as exc:
-            body = {"error": {"code": exc.code, "message": exc.message}}
-        except MemoryError:
-            body = {"error": {"code": "too_large", "message": "The file needs too much memory to read"}}
-        except RecursionError:
-            body = {"error": {"code": "corrupt", "message": "The file's structure is nested too deeply"}}
-        except Exception as exc:
-            body = {"error": {"code": "corrupt", "message": f"{type(exc).__name__}: {str(exc)[:200]}"}}
+        with Noise().capturing() as noise:
+            body = _run_work(work)
+        body["noise"] = noise.summary()
         data = json.dumps(body, default=str).encode()
         _write_all(out, _HEADER.pack(len(data)) + data)
     except MemoryError:
@@ -246,6 +240,19 @@ def _child(work: Callable[[], Any], limits: Limits, out: int, gauge: StorageGaug
         code = _EXIT_FAILED
     finally:
         os._exit(code)
+
+
+def _run_work(work: Callable[[], Any]) -> dict[str, Any]:
+    try:
+        return {"ok": work()}
+    except ExtractionFailed as exc:
+        return {"error": {"code": exc.code, "message": plain(exc.message)}}
+    except MemoryError:
+        return {"error": {"code": "too_large", "message": "The file needs too much memory to read"}}
+    except RecursionError:
+        return {"error": {"code": "corrupt", "message": "The file's structure is nested too deeply"}}
+    except Exception as exc:
+        return {"error": {"code": "corrupt", "message": plain(f"{type(exc).__name__}: {str(exc)[:200]}")}}
 
 
 def _apply_limits(limits: Limits) -> None:
@@ -345,6 +352,7 @@ class _Spent:
 def _outcome(payload: bytes | None, status: int, limits: Limits, spent: _Spent) -> Any:
     if payload is not None:
         body = json.loads(payload)
+        report(body.get("noise"))
         if "error" in body:
             raise ExtractionFailed(body["error"]["message"], code=body["error"]["code"])
         return body["ok"]

@@ -24,6 +24,7 @@ from chalicelib.extraction import detect as detection
 from chalicelib.extraction.extensions import extension_mismatch, extension_of
 from chalicelib.extraction.extractors.base import Extraction, Source
 from chalicelib.extraction.extractors.registry import lookup
+from chalicelib.extraction.noise import Noise, plain, report
 from chalicelib.extraction.reader import RangedReader
 
 HEAD_BYTES = 8192
@@ -44,7 +45,11 @@ def extract(
 ) -> Result:
     """Detect and extract, bounded in time and memory (in-process when the settings turn the sandbox off)."""
     if not (bounds.sandbox_enabled() if sandbox is None else sandbox):
-        return extract_inline(reader, filename, head_bytes)
+        with Noise().capturing() as noise:
+            try:
+                return extract_inline(reader, filename, head_bytes)
+            finally:
+                report(noise.summary())
     detection.preload()
     fetched, requests = reader.bytes_fetched, reader.requests
     outcome = bounds.run_bounded(lambda: _in_child(reader, filename, head_bytes, fetched, requests), limits)
@@ -64,7 +69,7 @@ def _in_child(reader: RangedReader, filename: str, head_bytes: int, fetched: int
         result = extract_inline(reader, filename, head_bytes)
         payload.update(metadata=result.metadata, warnings=result.warnings)
     except ExtractionFailed as exc:
-        payload["failed"] = {"code": exc.code, "message": exc.message}
+        payload["failed"] = {"code": exc.code, "message": plain(exc.message)}
     payload["bytes_fetched"] = reader.bytes_fetched - fetched
     payload["requests"] = reader.requests - requests
     payload["modules"] = sorted(name for name in set(sys.modules) - before if not name.startswith(("__", "tests")))
@@ -118,5 +123,5 @@ def _run(family: str, extractor: Any, source: Source) -> Extraction:
 
 
 def _short(exc: Exception, limit: int = 200) -> str:
-    text = str(exc).replace("\n", " ")
+    text = plain(str(exc).replace("\n", " "))
     return text[:limit] + ("..." if len(text) > limit else "")

@@ -14,5 +14,5 @@ from __future__ import annotations
 
 from typing import Final
 
-EXTRACTOR_VERSION: Final = 1
-SOURCES_DIGEST: Final = "b6dd9c081777482b2f22730a134b4ba02bf0bc38b4a55ec451059195e9a1d803"
+EXTRACTOR_VERSION: Final = 2
+SOURCES_DIGEST: Final = "ff8cca33c00a683aadaf3e3fe5c53c2ff6b6a14c31fc498783f03b00e06568e0"

@@ -10,8 +10,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from chalicelib.aws.table import dump_value, to_dynamo_value
-from chalicelib.metadata_gate import (
+from chalicelib.aws.metadata_gate import (
     CORE_FIELDS,
     EMPTY_KEY,
     MAX_DEPTH,
@@ -25,6 +24,7 @@ from chalicelib.metadata_gate import (
     admit_warnings,
     stored_size,
 )
+from chalicelib.aws.table import dump_value, to_dynamo_value
 
 # text with everything a file can say: lone surrogates, NULs, any plane
 texts = st.text(alphabet=st.characters(codec=None, exclude_categories=()), max_size=16)

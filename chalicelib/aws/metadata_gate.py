@@ -38,6 +38,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from chalicelib.extraction.noise import plain
+
 MAX_KEY_BYTES = 255
 MAX_TEXT_BYTES = 32 * 1024
 MAX_DEPTH = 16
@@ -75,17 +77,17 @@ def admit(metadata: Mapping[Any, Any]) -> Admitted:
 
 
 def admit_warnings(warnings: list[Any]) -> list[str]:
-    """Warnings as stored: valid UTF-8 text, each bounded, at most MAX_WARNINGS (the rest counted)."""
-    texts = [_cut(_valid(str(w)), MAX_WARNING_BYTES) for w in warnings]
+    """Warnings as stored: valid UTF-8 text without object reprs, each bounded, at most MAX_WARNINGS."""
+    texts = [_cut(_valid(plain(str(w))), MAX_WARNING_BYTES) for w in warnings]
     if len(texts) <= MAX_WARNINGS:
         return texts
     return [*texts[: MAX_WARNINGS - 1], f"... and {len(texts) - MAX_WARNINGS + 1} more warnings"]
 
 
 def admit_error(error: Mapping[str, Any]) -> dict[str, str]:
-    """An error map as stored: text keys and values, the message bounded."""
+    """An error map as stored: text keys and values without object reprs, the message bounded."""
     return {
-        _cut(_valid(str(k)), MAX_KEY_BYTES) or EMPTY_KEY: _cut(_valid(str(v)), MAX_ERROR_MESSAGE_BYTES)
+        _cut(_valid(str(k)), MAX_KEY_BYTES) or EMPTY_KEY: _cut(_valid(plain(str(v))), MAX_ERROR_MESSAGE_BYTES)
         for k, v in error.items()
     }
 

@@ -1,0 +1,108 @@
+"""A damaged file's parser chatter becomes one log line per file; no message shows an object's address."""
+
+from __future__ import annotations
+
+import logging
+import warnings
+
+import pytest
+
+from chalicelib.errors import ExtractionFailed
+from chalicelib.extraction.bounds import Limits, run_bounded
+from chalicelib.extraction.noise import KEEP, Noise, plain
+
+FAST = Limits(wall_seconds=10.0, cpu_seconds=10.0)
+
+
+def chatter(records: int = 30_000, warned: int = 40) -> str:
+    pypdf_log = logging.getLogger("pypdf._reader")
+    for n in range(records):
+        pypdf_log.warning("Ignoring wrong pointing object %d 0 (offset 0)", n)
+    for n in range(warned):
+        warnings.warn(f"Multiple definitions in dictionary {n}", UserWarning, stacklevel=1)
+    logging.getLogger("docpipe.extract").warning("our own line")
+    return "done"
+
+
+def parser_lines(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
+    return [r for r in caplog.records if not r.name.startswith("docpipe")]
+
+
+def test_thirty_thousand_parser_warnings_become_one_line_with_the_count_and_the_first_few(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with caplog.at_level(logging.WARNING):
+        assert run_bounded(chatter, FAST) == "done"
+    summaries = [r for r in caplog.records if r.name == "docpipe.parsers"]
+    assert len(summaries) == 1 and parser_lines(caplog) == []
+    message = summaries[0].getMessage()
+    assert message.startswith(f"parser warnings while reading the file: 30040 (first {KEEP}: ")
+    assert "pypdf._reader: Ignoring wrong pointing object 0 0 (offset 0)" in message
+    assert len(message) < 1500
+
+
+def test_the_chatter_of_a_file_that_fails_is_counted_too(caplog: pytest.LogCaptureFixture) -> None:
+    def fails() -> None:
+        chatter(records=500, warned=0)
+        raise ExtractionFailed("pdf: broken", code="corrupt")
+
+    with caplog.at_level(logging.WARNING), pytest.raises(ExtractionFailed):
+        run_bounded(fails, FAST)
+    assert [r.getMessage().split(" (")[0] for r in caplog.records if r.name == "docpipe.parsers"] == [
+        "parser warnings while reading the file: 500"
+    ]
+
+
+def test_capturing_in_process_passes_docpipes_own_records_and_restores_everything() -> None:
+    seen: list[str] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            seen.append(record.name)
+
+    root, keep = logging.getLogger(), Keep(logging.WARNING)
+    root.addHandler(keep)
+    show = warnings.showwarning
+    try:
+        with Noise().capturing() as noise:
+            chatter(records=10, warned=2)
+        assert noise.count == 12 and seen == ["docpipe.extract"]
+        assert warnings.showwarning is show and keep in root.handlers
+    finally:
+        root.removeHandler(keep)
+
+
+@pytest.mark.parametrize(
+    ("raw", "shown"),
+    [
+        ("Invalid object IndirectObject(1, 0, 140625350322384) in page", "Invalid object 1 0 R in page"),
+        ("bad <pypdf.generic.DictionaryObject object at 0x7f3be83c52b0>", "bad <DictionaryObject>"),
+        ("<function f at 0x7f3be83c52b0>", "<f>"),
+        ("pointer 0x00007f3be83c52b0 freed", "pointer 0x… freed"),
+        ("offset 0x1F in stream", "offset 0x1F in stream"),
+    ],
+)
+def test_messages_never_show_object_reprs_or_addresses(raw: str, shown: str) -> None:
+    assert plain(raw) == shown
+
+
+def test_a_damaged_pdf_read_and_rendered_writes_one_line_of_parser_warnings_not_one_per_repair(
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    from chalicelib.extraction.extract import extract
+    from chalicelib.extraction.reader import bytes_reader
+    from chalicelib.extraction.rendition import render
+    from tests.support import samples
+
+    data = samples.damaged_pdf(objects=400)
+    root, handler = logging.getLogger(), logging.StreamHandler()  # what Lambda's runtime has: every record printed
+    root.addHandler(handler)
+    try:
+        result = extract(bytes_reader(data), "damaged.pdf", limits=FAST)
+        doc = {"id": "x", "filename": "damaged.pdf", "status": "PROCESSED", "metadata": result.metadata}
+        render({**doc, "warnings": [], "timeline": [], "owner": None}, bytes_reader(data))
+    finally:
+        root.removeHandler(handler)
+    printed = capfd.readouterr().err.splitlines()
+    assert not [line for line in printed if "wrong pointing object" in line and "parser warnings" not in line]
+    assert len([line for line in printed if line.startswith("parser warnings while reading the file: ")]) >= 1
