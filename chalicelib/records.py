@@ -75,8 +75,10 @@ class Chunk:
             raise PoisonMessage("records message has an invalid document id or run")
         if self.chunk < 0 or self.first_row < 1 or len(self.rows) > MAX_ROWS_PER_MESSAGE:
             raise PoisonMessage("records message has a chunk or row number out of range")
-        if not self.columns or len(set(self.columns)) != len(self.columns) or "" in self.columns:
+        if len(set(self.columns)) != len(self.columns) or "" in self.columns:
             raise PoisonMessage("records message has invalid columns")
+        if not self.columns and any(r is not None for r in self.rows):  # only rejected rows may come before a header
+            raise PoisonMessage("records message has rows but no columns")
         if any(r is not None and len(r) != len(self.columns) for r in self.rows):
             raise PoisonMessage("records message has rows that do not match its columns")
         rejected = {self.first_row + i for i, r in enumerate(self.rows) if r is None}

@@ -15,4 +15,4 @@ from __future__ import annotations
 from typing import Final
 
 EXTRACTOR_VERSION: Final = 2
-SOURCES_DIGEST: Final = "ff8cca33c00a683aadaf3e3fe5c53c2ff6b6a14c31fc498783f03b00e06568e0"
+SOURCES_DIGEST: Final = "27ef24c89c6b6edd19596e18290071d54b87d89f4e36ee3f4c7aca34663d9cd3"
