@@ -27,6 +27,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from chalicelib.aws.batch_write import batch_write, delete_requests
 from chalicelib.aws.metadata_gate import admit, admit_error, admit_warnings
 from chalicelib.aws.table import (
@@ -197,11 +199,8 @@ def _documents(items: Any) -> list[Document]:
     return docs
 
 
-def _unrelated_to_items() -> tuple[type[BaseException], ...]:
-    """Errors that say nothing about one item: AWS refused the call, or the transport failed."""
-    from botocore.exceptions import BotoCoreError, ClientError
-
-    return (ClientError, BotoCoreError)
+_UNRELATED_TO_ITEMS = (ClientError, BotoCoreError)
+"""Errors that say nothing about one item: AWS refused the call, or the transport failed."""
 
 
 def item_from_document(doc: Document) -> dict[str, Any]:
@@ -261,8 +260,6 @@ class DynamoRepository:
 
     # -- writes ------------------------------------------------------------
     def create_pending(self, doc: Document) -> None:
-        from botocore.exceptions import ClientError
-
         try:
             self._db.put_item(
                 TableName=self._table,
@@ -275,8 +272,6 @@ class DynamoRepository:
             raise
 
     def begin_processing(self, claim: Claim) -> Document:
-        from botocore.exceptions import ClientError
-
         update, condition, expr = begin_expression(claim)
         try:
             resp = self._db.update_item(
@@ -328,8 +323,6 @@ class DynamoRepository:
         event: dict[str, Any],
         now: str,
     ) -> None:
-        from botocore.exceptions import ClientError
-
         expr = _Expr()
         sets = [
             f"{expr.n('status')} = {expr.v('status', status.value)}",
@@ -374,8 +367,6 @@ class DynamoRepository:
 
     def expire_pending(self, doc_id: str, error: dict[str, str], now: str) -> None:
         """PENDING → FAILED when nothing was uploaded in time; an upload that won the race makes it a StaleEvent."""
-        from botocore.exceptions import ClientError
-
         event = {"at": now, "event": "failed", "detail": error.get("code", "")}
         values = {
             ":failed": Status.FAILED.value,
@@ -402,8 +393,6 @@ class DynamoRepository:
 
     def postpone(self, doc_id: str, kind: Status, until_epoch: int) -> None:
         """Move a document's sweep deadline (not its lease): the sweeper looks again after until_epoch."""
-        from botocore.exceptions import ClientError
-
         keys = deadline_keys(kind, until_epoch, doc_id)
         try:
             self._db.update_item(
@@ -420,8 +409,6 @@ class DynamoRepository:
     # -- handing work on ------------------------------------------------------
     def release(self, doc_id: str, attempt: str) -> None:
         """Give up a claim after a transient failure: the next delivery (or the sweeper) may claim at once."""
-        from botocore.exceptions import ClientError
-
         try:
             self._db.update_item(
                 TableName=self._table,
@@ -438,8 +425,6 @@ class DynamoRepository:
 
     def note_pending(self, doc_id: str, attempt: str, etag: str) -> None:
         """Record that a newer version arrived while `attempt` runs; that attempt processes it when done."""
-        from botocore.exceptions import ClientError
-
         try:
             self._db.update_item(
                 TableName=self._table,
@@ -470,7 +455,7 @@ class DynamoRepository:
     def get(self, doc_id: str) -> Document | None:
         try:
             resp = self._db.get_item(TableName=self._table, Key=dump(doc_key(doc_id)), ConsistentRead=True)
-        except _unrelated_to_items():
+        except _UNRELATED_TO_ITEMS:
             raise
         except Exception:
             log.error("document %s cannot be read; answering it without its metadata", doc_id, exc_info=True)
@@ -500,7 +485,7 @@ class DynamoRepository:
         try:
             resp: dict[str, Any] = self._db.query(**params)
             return resp
-        except _unrelated_to_items():
+        except _UNRELATED_TO_ITEMS:
             raise
         except Exception:
             log.error("a page holds an item that cannot be read; reading it key by key", exc_info=True)
@@ -509,7 +494,7 @@ class DynamoRepository:
         for key in keys.get("Items", []):
             try:
                 found = self._db.get_item(TableName=self._table, Key={"pk": key["pk"], "sk": key["sk"]})
-            except _unrelated_to_items():
+            except _UNRELATED_TO_ITEMS:
                 raise
             except Exception:
                 log.error("left out an unreadable item: %s", load_value(key["pk"]), exc_info=True)
@@ -629,8 +614,6 @@ class DynamoRepository:
             params["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
 
     def add_event(self, doc_id: str, event: dict[str, Any]) -> None:
-        from botocore.exceptions import ClientError
-
         try:
             self._db.update_item(
                 TableName=self._table,

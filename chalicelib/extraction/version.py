@@ -14,5 +14,5 @@ from __future__ import annotations
 
 from typing import Final
 
-EXTRACTOR_VERSION: Final = 2
-SOURCES_DIGEST: Final = "27ef24c89c6b6edd19596e18290071d54b87d89f4e36ee3f4c7aca34663d9cd3"
+EXTRACTOR_VERSION: Final = 3
+SOURCES_DIGEST: Final = "f5d48114d149b8854a01353b3baeae76baa05c4c90ff084cedb3fcc7adf8c604"
