@@ -23,6 +23,7 @@ from chalicelib.aws.repository import Filters, Repository
 from chalicelib.aws.storage import S3Storage, linkable, rendition_key
 from chalicelib.config import Settings
 from chalicelib.contracts import API_SOURCE, REPROCESS_REQUESTED
+from chalicelib.deletion import Deletion
 from chalicelib.errors import BadRequest, Conflict, NotFound
 from chalicelib.models import Caller, Document, Status, utcnow
 
@@ -42,7 +43,9 @@ def parse_filters(params: dict[str, str]) -> Filters:
         raise BadRequest(f"Unknown query parameter: {unknown[0]}", code="unknown_parameter")
     status = params.get("status")
     if status is not None and status not in {s.value for s in Status}:
-        raise BadRequest("status must be one of PENDING, PROCESSING, PROCESSED, FAILED", code="invalid_filter")
+        raise BadRequest(
+            "status must be one of PENDING, PROCESSING, PROCESSED, FAILED, DELETING", code="invalid_filter"
+        )
     family = params.get("family")
     if family is not None and not _FAMILY.match(family):
         raise BadRequest("family must be a family name such as pdf or image", code="invalid_filter")
@@ -97,11 +100,14 @@ def safe_key_name(filename: str) -> str:
 
 
 class DocumentService:
-    def __init__(self, repository: Repository, storage: S3Storage, settings: Settings, bus: EventBus) -> None:
+    def __init__(
+        self, repository: Repository, storage: S3Storage, settings: Settings, bus: EventBus, deletion: Deletion
+    ) -> None:
         self._repo = repository
         self._storage = storage
         self._settings = settings
         self._bus = bus
+        self._deletion = deletion
 
     # -- reading -----------------------------------------------------------
     def get(self, caller: Caller, doc_id: str, action: Action = Action.READ) -> Document:
@@ -186,13 +192,9 @@ class DocumentService:
         )
         return {"url": url, "expires_in": DOWNLOAD_URL_SECONDS}
 
-    def delete(self, caller: Caller, doc_id: str) -> None:
-        doc = self.get(caller, doc_id, Action.DELETE)
-        self._storage.delete(doc.bucket, doc.key)
-        self._storage.delete(
-            doc.bucket, rendition_key(doc.id, self._settings.renditions_prefix, self._settings.uploads_prefix)
-        )
-        self._repo.delete(doc.id)
+    def delete(self, caller: Caller, doc_id: str) -> dict[str, Any]:
+        """Start deleting the document (see `chalicelib.deletion`): it is DELETING until its rows are gone."""
+        return self._deletion.request(self.get(caller, doc_id, Action.DELETE))
 
     def request_reprocess(self, caller: Caller, doc_id: str) -> dict[str, Any]:
         """Queue one re-extraction; asking again while one is pending or running changes nothing."""
@@ -211,6 +213,8 @@ class DocumentService:
         doc = self.get(caller, doc_id, action)
         if doc.status is Status.PENDING:
             raise Conflict("Nothing has been uploaded for this document yet", code="not_uploaded")
+        if doc.status is Status.DELETING:
+            raise Conflict("This document is being deleted", code="deleting")
         return doc
 
     def _page(self, items: list[Document], last: dict[str, str] | None, scope: str) -> dict[str, Any]:

@@ -16,10 +16,10 @@ module has already loaded; they vary with the machine.)
   about 200 ms, and the ingest path the extraction core); deploy/calls.py
   also reads these imports to tell which modules each function reaches.
 - chalicelib/wiring.py: boto3, botocore.config, chalicelib.aws.bus,
-  chalicelib.aws.event_store, chalicelib.aws.records_store,
+  chalicelib.aws.event_store, chalicelib.aws.purge, chalicelib.aws.records_store,
   chalicelib.aws.repository, chalicelib.aws.storage, chalicelib.csv_fanout,
-  chalicelib.documents, chalicelib.ingest, chalicelib.lifecycle,
-  chalicelib.records, chalicelib.sweeper — an invocation builds only the
+  chalicelib.deletion, chalicelib.documents, chalicelib.ingest,
+  chalicelib.lifecycle, chalicelib.records, chalicelib.sweeper — an invocation builds only the
   clients (boto3 170-265 ms, botocore.config) and services it uses.
 - chalicelib/ingest.py: chalicelib.extraction.extract,
   chalicelib.extraction.rendition — a duplicate or stale delivery ends before
@@ -42,10 +42,12 @@ from chalicelib.contracts import API_SOURCE, REPROCESS_REQUESTED
 if TYPE_CHECKING:
     from chalicelib.aws.bus import EventBus
     from chalicelib.aws.event_store import EventStore
+    from chalicelib.aws.purge import DocumentPurge
     from chalicelib.aws.records_store import DynamoRecordsStore, Progress
     from chalicelib.aws.repository import DynamoRepository
     from chalicelib.aws.storage import S3Storage
     from chalicelib.csv_fanout import CsvFanOut
+    from chalicelib.deletion import Deletion
     from chalicelib.documents import DocumentService
     from chalicelib.ingest import IngestService
     from chalicelib.lifecycle import Lifecycle
@@ -120,7 +122,28 @@ def _requeue(doc_id: str) -> None:
 def document_service() -> DocumentService:
     from chalicelib.documents import DocumentService
 
-    return DocumentService(repository(), storage(), settings(), bus())
+    return DocumentService(repository(), storage(), settings(), bus(), deletion())
+
+
+@functools.cache
+def deletion() -> Deletion:
+    from chalicelib.deletion import Deletion
+
+    return Deletion(document_purge(), storage(), settings())
+
+
+@functools.cache
+def document_purge() -> DocumentPurge:
+    from chalicelib.aws.purge import DocumentPurge
+
+    return DocumentPurge(client("dynamodb"), settings().table, client("sqs"), settings().records_queue)
+
+
+def _purge_step(message: dict[str, Any], deadline: float) -> str:
+    """One step of deleting a document, for the records queue's consumer (see `chalicelib.deletion`)."""
+    from chalicelib.records import purge_step
+
+    return purge_step(document_purge(), str(message["doc_id"]), deadline)
 
 
 @functools.cache
@@ -165,7 +188,7 @@ def csv_fanout() -> CsvFanOut:
 def records_consumer() -> RecordsConsumer:
     from chalicelib.records import RecordsConsumer
 
-    return RecordsConsumer(records_store(), csv_fanout().resume)
+    return RecordsConsumer(records_store(), csv_fanout().resume, purge=_purge_step)
 
 
 @functools.cache
@@ -186,12 +209,12 @@ def event_store() -> EventStore:
 def sweeper() -> SweeperService:
     from chalicelib.sweeper import SweeperService
 
-    return SweeperService(repository(), bus(), settings())
+    return SweeperService(repository(), bus(), settings(), document_purge())
 
 
 def reset() -> None:
     """Forget every cached client and service (after the environment changed)."""
     caches = (settings, _session, _client, repository, storage, ingest_service, document_service, bus)
     records = (records_store, csv_fanout, records_consumer, records_reader, lifecycle)
-    for cached in (*caches, *records, event_store, sweeper):
+    for cached in (*caches, *records, event_store, sweeper, deletion, document_purge):
         cached.cache_clear()

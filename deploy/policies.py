@@ -32,16 +32,19 @@ _OBJECTS = frozenset({"s3:GetObject", "s3:PutObject", "s3:DeleteObject"})
 # the CSV fan-out: reads the table, sends row chunks (and continuations) to the records queue
 _FAN_OUT = frozenset({"s3:GetObject", "sqs:SendMessage", "sqs:GetQueueUrl", "sqs:GetQueueAttributes"})
 
+# deleting a document: the API marks it and queues purge steps on the records queue; on_records runs them
+_DELETION = frozenset({"dynamodb:DeleteItem", "sqs:SendMessage", "sqs:GetQueueUrl"})
+
 FUNCTION_ACTIONS: dict[str, frozenset[str]] = {
-    API: _DOCUMENTS | _OBJECTS | {"events:PutEvents"},
+    API: _DOCUMENTS | _OBJECTS | _DELETION | {"events:PutEvents"},
     "on_upload": _DOCUMENTS | _OBJECTS | _FAN_OUT | {"events:PutEvents"},
     "on_reprocess": _DOCUMENTS | _OBJECTS | _FAN_OUT | {"events:PutEvents"},
     # consumes row chunks; a continuation message makes it produce the next leg; publishes RecordsIngested
-    "on_records": _DOCUMENTS | _FAN_OUT | {"events:PutEvents"},
+    "on_records": _DOCUMENTS | _FAN_OUT | _DELETION | {"events:PutEvents"},
     # stores each producer event once (a conditional put) and lists them from the GSIs
     "on_producer_event": frozenset({"dynamodb:PutItem", "dynamodb:Query"}),
     # the scheduled sweeper: overdue documents from the by_deadline index, retries as ReprocessRequested events
-    "sweep": _DOCUMENTS | {"events:PutEvents"},
+    "sweep": _DOCUMENTS | _DELETION | {"events:PutEvents"},
 }
 
 # Default resources of an action (resource keys, see `Resources.arns`).

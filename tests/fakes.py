@@ -232,7 +232,7 @@ class InMemoryRepository:
 
 def _may_begin(item: dict[str, Any], claim: Claim, seq: str | None) -> bool:
     free = item.get("status") != Status.PROCESSING.value or item.get("lease_until", 0) < claim.now_epoch
-    if not free:
+    if not free or item.get("status") == Status.DELETING.value:
         return False
     if claim.force:
         return True
@@ -357,6 +357,12 @@ class InMemoryRecordsStore:
     def put_marker(self, doc_id: str, run: str, name: str) -> None:
         with self._lock:
             self.markers.add((doc_id, run, name))
+
+    def forget(self, doc_id: str, numbers: list[int]) -> None:
+        with self._lock:
+            for n in numbers:
+                self.rows.pop((doc_id, n), None)
+                self.errors.pop((doc_id, n), None)
 
     def write(self, doc_id: str, rows: list[Row], errors: list[RowError]) -> list[RowError]:
         with self._lock:

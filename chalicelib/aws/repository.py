@@ -699,7 +699,10 @@ def begin_expression(claim: Claim) -> tuple[str, str, _Expr]:
     update = "SET " + ", ".join(clauses) + f" REMOVE {expr.n('error')}"
 
     status = expr.n("status")
-    conditions = [f"{status} <> :processing OR {expr.n('lease_until')} < {expr.v('now_epoch', claim.now_epoch)}"]
+    conditions = [
+        f"{status} <> :processing OR {expr.n('lease_until')} < {expr.v('now_epoch', claim.now_epoch)}",
+        f"{status} <> {expr.v('deleting', Status.DELETING.value)}",  # nothing comes back from being deleted
+    ]
     if not claim.force and obj.etag:
         # a version already finished is done; a pending upload or a crashed attempt is not
         in_flight = f"{status} IN ({expr.v('pending', Status.PENDING.value)}, :processing)"
@@ -707,5 +710,5 @@ def begin_expression(claim: Claim) -> tuple[str, str, _Expr]:
     if not claim.force and seq:
         conditions.append(f"attribute_not_exists({expr.n('sequencer')}) OR {expr.n('sequencer')} <= :seq")
     guarded = " AND ".join(f"({c})" for c in conditions)
-    condition = f"attribute_not_exists({expr.n('pk')}) OR " + (guarded if len(conditions) == 1 else f"({guarded})")
+    condition = f"attribute_not_exists({expr.n('pk')}) OR ({guarded})"
     return update, condition, expr

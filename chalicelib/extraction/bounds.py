@@ -66,7 +66,7 @@ _CRASH_SIGNALS = {signal.SIGSEGV, signal.SIGBUS, signal.SIGILL, signal.SIGFPE, s
 _KILLED_AT_DEADLINE = -1
 STORAGE_SHARE = 0.5
 """A child that spent this share of its wall-clock budget waiting on storage was stalled by storage."""
-WORK_SHARE = 0.1
+WORK_SHARE = 0.05
 """A child that used less CPU than this share of its wall-clock budget (and was not waiting on storage)
 made no progress of its own: it was starved, stopped or stuck, which is not the file's doing."""
 

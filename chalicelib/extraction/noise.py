@@ -3,11 +3,13 @@
 Parsers repair damaged files out loud: pypdf logs a warning for every object
 whose offset is wrong, Pillow and others call `warnings.warn`. One damaged
 900 KB PDF made 33,174 such lines, which on Lambda is CloudWatch ingestion
-cost and noise that hides everything else. While bounded work runs (see
-`bounds`), `Noise.capturing` takes every log record of a logger outside
-`docpipe` and every Python warning: it counts them and keeps the first
-KEEP, so the caller logs one line per file. docpipe's own records pass
-through unchanged.
+cost and noise that hides everything else. While bounded work runs in its
+child process (see `bounds`), `Noise.capturing` takes every log record of a
+logger outside `docpipe` and every Python warning: it counts them and keeps
+the first KEEP, so the parent logs one line per file. docpipe's own records
+pass through unchanged. (It swaps process-wide logging state, so it is used
+only where one thread runs: in the child. Parsing in-process, with the
+sandbox off for debugging, shows every library line.)
 
 `plain` takes what a library's message may carry but a reader must not see
 out: object reprs with memory addresses (`IndirectObject(1, 0,

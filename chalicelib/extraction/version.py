@@ -15,4 +15,4 @@ from __future__ import annotations
 from typing import Final
 
 EXTRACTOR_VERSION: Final = 3
-SOURCES_DIGEST: Final = "f5d48114d149b8854a01353b3baeae76baa05c4c90ff084cedb3fcc7adf8c604"
+SOURCES_DIGEST: Final = "cb1cd4e387483d515bf73cbbb68253fe4a8c339759c979f6a9a4a27ea26859e7"

@@ -144,10 +144,15 @@ def test_deleting_a_document_removes_the_object_and_the_record(api, tokens, pump
     created = upload(api, tokens, "demo", "bye.jpg", samples.jpeg(), "image/jpeg")
     doc_id, key = created["document"]["id"], created["upload"]["fields"]["key"]
     final(api, tokens, "demo", doc_id)
-    assert requests.delete(f"{api}/documents/{doc_id}", headers=h(tokens, "demo"), timeout=5).status_code == 204
-    assert requests.get(f"{api}/documents/{doc_id}", headers=h(tokens, "demo"), timeout=5).status_code == 404
+    asked = requests.delete(f"{api}/documents/{doc_id}", headers=h(tokens, "demo"), timeout=5)
+    assert asked.status_code == 202 and asked.json() == {"id": doc_id, "status": "DELETING"}
     listed = aws["s3"].list_objects_v2(Bucket=stack.names.bucket, Prefix=key).get("KeyCount", 0)
     assert listed == 0
+
+    def gone() -> bool:
+        return requests.get(f"{api}/documents/{doc_id}", headers=h(tokens, "demo"), timeout=5).status_code == 404
+
+    assert wait_for(gone, timeout=30)
     assert requests.delete(f"{api}/documents/{doc_id}", headers=h(tokens, "demo"), timeout=5).status_code == 404
 
 

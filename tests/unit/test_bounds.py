@@ -60,8 +60,8 @@ def test_the_work_runs_in_another_process() -> None:
 
 def test_a_parser_spinning_past_the_wall_clock_deadline_ends_as_timeout() -> None:
     started = time.monotonic()
-    assert code_of(spin, Limits(wall_seconds=2.0, cpu_seconds=10.0)) == "timeout"
-    assert time.monotonic() - started < 5.0
+    assert code_of(spin, Limits(wall_seconds=3.0, cpu_seconds=10.0)) == "timeout"
+    assert time.monotonic() - started < 8.0
 
 
 def test_a_child_that_makes_no_progress_until_the_deadline_is_interrupted_not_the_files_fault() -> None:
@@ -113,7 +113,7 @@ def test_bounds_work_from_non_main_threads_at_the_same_time() -> None:
             results[name] = exc.code
 
     threads = [
-        threading.Thread(target=run, args=("hang", spin, FAST)),
+        threading.Thread(target=run, args=("hang", spin, Limits(wall_seconds=60.0, cpu_seconds=1.0))),
         threading.Thread(target=run, args=("hog", hog)),
         threading.Thread(target=run, args=("crash", crash)),
         threading.Thread(target=run, args=("ok", lambda: 42)),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import warnings
+from collections.abc import Iterator
 
 import pytest
 
@@ -24,36 +25,53 @@ def chatter(records: int = 30_000, warned: int = 40) -> str:
     return "done"
 
 
-def parser_lines(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
-    return [r for r in caplog.records if not r.name.startswith("docpipe")]
+class Kept(logging.Handler):
+    """Keeps the records of one logger (attached to it, whatever other tests did to propagation)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+@pytest.fixture
+def summaries() -> Iterator[Kept]:
+    kept, logger = Kept(), logging.getLogger("docpipe.parsers")
+    logger.addHandler(kept)
+    try:
+        yield kept
+    finally:
+        logger.removeHandler(kept)
 
 
 def test_thirty_thousand_parser_warnings_become_one_line_with_the_count_and_the_first_few(
-    caplog: pytest.LogCaptureFixture,
+    summaries: Kept, caplog: pytest.LogCaptureFixture
 ) -> None:
     with caplog.at_level(logging.WARNING):
         assert run_bounded(chatter, FAST) == "done"
-    summaries = [r for r in caplog.records if r.name == "docpipe.parsers"]
-    assert len(summaries) == 1 and parser_lines(caplog) == []
-    message = summaries[0].getMessage()
+    assert [r for r in caplog.records if r.name.startswith("somelib")] == []
+    assert len(summaries.records) == 1
+    message = summaries.records[0].getMessage()
     assert message.startswith(f"parser warnings while reading the file: 30040 (first {KEEP}: ")
     assert "somelib.reader: Ignoring wrong pointing object 0 0 (offset 0)" in message
     assert len(message) < 1500
 
 
-def test_the_chatter_of_a_file_that_fails_is_counted_too(caplog: pytest.LogCaptureFixture) -> None:
+def test_the_chatter_of_a_file_that_fails_is_counted_too(summaries: Kept) -> None:
     def fails() -> None:
         chatter(records=500, warned=0)
         raise ExtractionFailed("pdf: broken", code="corrupt")
 
-    with caplog.at_level(logging.WARNING), pytest.raises(ExtractionFailed):
+    with pytest.raises(ExtractionFailed):
         run_bounded(fails, FAST)
-    assert [r.getMessage().split(" (")[0] for r in caplog.records if r.name == "docpipe.parsers"] == [
-        "parser warnings while reading the file: 500"
-    ]
+    assert [r.getMessage().split(" (")[0] for r in summaries.records] == ["parser warnings while reading the file: 500"]
 
 
-def test_capturing_in_process_passes_docpipes_own_records_and_restores_everything() -> None:
+def test_capturing_passes_docpipes_own_records_and_restores_everything(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(logging.getLogger("docpipe"), "propagate", True)  # as outside Lambda (JSON logs off)
+    monkeypatch.setattr(logging.getLogger("docpipe"), "handlers", [])
     seen: list[str] = []
 
     class Keep(logging.Handler):
@@ -95,6 +113,8 @@ def test_a_damaged_pdf_read_and_rendered_writes_one_line_of_parser_warnings_not_
     from tests.support import samples
 
     monkeypatch.setattr(logging.getLogger("pypdf"), "level", logging.NOTSET)  # as in a fresh Lambda process
+    monkeypatch.setattr(logging.getLogger("docpipe"), "propagate", True)
+    monkeypatch.setattr(logging.getLogger("docpipe"), "handlers", [])
     data = samples.damaged_pdf(objects=400)
     root, handler = logging.getLogger(), logging.StreamHandler()  # what Lambda's runtime has: every record printed
     root.addHandler(handler)
