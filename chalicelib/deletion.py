@@ -1,7 +1,7 @@
 """Deleting a document completely, without holding an API request for it.
 
-`request` (the API's DELETE) marks the document DELETING, deletes its file and
-its rendition, queues the first purge step, and answers at once.
+`request` (the API's DELETE) marks the document DELETING, deletes its file,
+its rendition and its text, queues the first purge step, and answers at once.
 `records.purge_step` is one step, run by on_records for each "purge" message
 of the records queue (it lives with the queue's consumer, so that on_records
 does not reach the S3 adapter and its grants): it
@@ -24,7 +24,7 @@ from collections.abc import Callable
 from typing import Any
 
 from chalicelib.aws.purge import DocumentPurge
-from chalicelib.aws.storage import S3Storage, rendition_key
+from chalicelib.aws.storage import S3Storage, rendition_key, text_key
 from chalicelib.config import Settings
 from chalicelib.errors import NotFound
 from chalicelib.models import Document, utcnow
@@ -50,8 +50,9 @@ class Deletion:
         if not self._purge.mark(doc.id, utcnow(), int(self._clock())):
             raise NotFound("No such document")
         self._storage.delete(doc.bucket, doc.key)
-        key = rendition_key(doc.id, self._settings.renditions_prefix, self._settings.uploads_prefix)
-        self._storage.delete(doc.bucket, key)
+        prefixes = (self._settings.renditions_prefix, self._settings.uploads_prefix)
+        self._storage.delete(doc.bucket, rendition_key(doc.id, *prefixes))
+        self._storage.delete(doc.bucket, text_key(doc.id, *prefixes))
         self._purge.send(doc.id)
         log.info("deletion requested", extra={"doc_id": doc.id})
         return {"id": doc.id, "status": "DELETING"}

@@ -33,10 +33,13 @@ EMULATOR_MODULE = "local.emulator_fidelity"
 class Emulator:
     """Starts moto's server (through `local.emulator_fidelity`) and waits until it answers."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 4566, quiet: bool = True) -> None:
+    def __init__(
+        self, host: str = "127.0.0.1", port: int = 4566, quiet: bool = True, module: str = EMULATOR_MODULE
+    ) -> None:
         self.host = host
         self.port = port
         self.quiet = quiet
+        self.module = module  # local.deploy_emulator: moto with what deploying needs
         self._proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -53,7 +56,7 @@ class Emulator:
         path = os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH", "")) if p)
         env = {**os.environ, "MOTO_PORT": str(self.port), PARENT_ENV: str(os.getpid()), "PYTHONPATH": path}
         self._proc = subprocess.Popen(
-            [sys.executable, "-m", EMULATOR_MODULE, "-H", self.host, "-p", str(self.port)],
+            [sys.executable, "-m", self.module, "-H", self.host, "-p", str(self.port)],
             stdout=out,
             stderr=out,
             env=env,

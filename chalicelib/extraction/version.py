@@ -14,5 +14,5 @@ from __future__ import annotations
 
 from typing import Final
 
-EXTRACTOR_VERSION: Final = 3
-SOURCES_DIGEST: Final = "cb1cd4e387483d515bf73cbbb68253fe4a8c339759c979f6a9a4a27ea26859e7"
+EXTRACTOR_VERSION: Final = 6
+SOURCES_DIGEST: Final = "d2bc83ad75eeed90ef1a368797df4cefcc2f6052a83512466ec0806e0ae538f4"
