@@ -107,14 +107,22 @@ class InMemoryRepository:
         self._finish(doc_id, attempt, Status.PROCESSED, changes, {"at": now, "event": "processed"})
 
     def fail(
-        self, doc_id: str, attempt: str, error: dict[str, str], warnings: list[str], now: str, *, version: int
+        self,
+        doc_id: str,
+        attempt: str,
+        error: dict[str, str],
+        warnings: list[str],
+        now: str,
+        *,
+        version: int,
+        metadata: dict[str, Any] | None = None,
     ) -> None:
-        changes = {
-            "error": admit_error(error),
-            "extractor_version": version,
-            "warnings": admit_warnings(warnings),
-            "updated_at": now,
-        }
+        changes: dict[str, Any] = {"error": admit_error(error), "extractor_version": version, "updated_at": now}
+        if metadata:
+            admitted = admit(metadata)
+            changes["metadata"] = copy.deepcopy(admitted.metadata)
+            warnings = [*warnings, *admitted.notes]
+        changes["warnings"] = admit_warnings(warnings)
         self._finish(
             doc_id, attempt, Status.FAILED, changes, {"at": now, "event": "failed", "detail": error.get("code", "")}
         )

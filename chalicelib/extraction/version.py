@@ -14,5 +14,5 @@ from __future__ import annotations
 
 from typing import Final
 
-EXTRACTOR_VERSION: Final = 6
-SOURCES_DIGEST: Final = "d2bc83ad75eeed90ef1a368797df4cefcc2f6052a83512466ec0806e0ae538f4"
+EXTRACTOR_VERSION: Final = 9
+SOURCES_DIGEST: Final = "dd7b5868c5189427eb8a2d39a4476a7dad8bb52e4d55d77c0a35c738786e42e3"
