@@ -1,7 +1,7 @@
-"""The AWS emulator (moto in server mode, with `local.emulator_fidelity`) as a child process on loopback.
+"""The AWS emulator (moto in server mode, made faithful by `local.moto_server`) as a child process on loopback.
 
 The child watches this process and ends when it is gone, so a stack killed
-hard never leaves an emulator holding its port.
+hard never leaves an emulator holding its port (`local.emulator_fidelity`).
 """
 
 from __future__ import annotations
@@ -13,6 +13,9 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from pathlib import Path
+
+from local.emulator_fidelity import PARENT_ENV
 
 
 def port_in_use(host: str, port: int) -> bool:
@@ -27,19 +30,16 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(sock.getsockname()[1])
 
 
-EMULATOR_MODULE = "local.emulator_fidelity"
-
-
 class Emulator:
-    """Starts moto's server (through `local.emulator_fidelity`) and waits until it answers."""
+    """Starts the emulator (`local.moto_server` unless told otherwise) and waits until it answers."""
 
     def __init__(
-        self, host: str = "127.0.0.1", port: int = 4566, quiet: bool = True, module: str = EMULATOR_MODULE
+        self, host: str = "127.0.0.1", port: int = 4566, quiet: bool = True, module: str = "local.moto_server"
     ) -> None:
         self.host = host
         self.port = port
         self.quiet = quiet
-        self.module = module  # local.deploy_emulator: moto with what deploying needs
+        self.module = module  # local.moto_server (moto made faithful where docpipe needs it), local.deploy_emulator
         self._proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -50,9 +50,8 @@ class Emulator:
         if port_in_use(self.host, self.port):
             raise RuntimeError(f"port {self.port} is already in use (is another docpipe stack running?)")
         out = subprocess.DEVNULL if self.quiet else None
-        from local.emulator_fidelity import PARENT_ENV
-
-        root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        # MOTO_PORT: where the emulator's Step Functions interpreter sends its own service calls
+        root = str(Path(__file__).resolve().parent.parent)
         path = os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH", "")) if p)
         env = {**os.environ, "MOTO_PORT": str(self.port), PARENT_ENV: str(os.getpid()), "PYTHONPATH": path}
         self._proc = subprocess.Popen(

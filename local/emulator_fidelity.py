@@ -1,15 +1,8 @@
-"""The local stack's AWS emulator, closer to AWS where moto (5.2.5) is not.
+"""The local stack's AWS emulator, closer to AWS where moto (5.2.5) is not: uploads and lifetime.
 
-    python -m local.emulator_fidelity [-H 127.0.0.1] [-p 4566]   (the arguments of `python -m moto.server`)
+`local.moto_server` (the emulator process) applies this before moto's server
+starts, next to its Step Functions shim and its one-at-a-time DynamoDB.
 
-What differs in moto, and what this module does about it before moto's server starts:
-
-- DynamoDB requests are not atomic in moto. It checks a condition and then
-  applies an update attribute by attribute without a lock, so two conditional
-  writes can both pass, and a concurrent GetItem or Query can see a
-  half-written item (an UpdateItem that creates an item first stores the bare
-  keys). DynamoDB applies every request to an item atomically. Here the
-  emulator serves DynamoDB requests one at a time.
 - S3 stores whatever a browser upload (POST Object) sends, whatever its
   policy says. S3 checks the form against the policy it carries and the
   policy's signature. Here the same checks run first (signature by known
@@ -38,7 +31,6 @@ import io
 import json
 import os
 import signal
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -51,13 +43,6 @@ WATCH_SECONDS = 0.5
 _IGNORED_FIELDS = frozenset({"policy", "x-amz-signature", "file"})
 
 StartResponse = Callable[..., Any]
-
-
-# -- DynamoDB: one request at a time -----------------------------------------------
-
-
-def is_dynamodb(environ: dict[str, Any]) -> bool:
-    return str(environ.get("HTTP_X_AMZ_TARGET", "")).startswith("DynamoDB_")
 
 
 # -- S3: POST Object against its policy --------------------------------------------
@@ -203,13 +188,9 @@ class Faithful:
 
     def __init__(self, app: Callable[[dict[str, Any], StartResponse], Iterable[bytes]]) -> None:
         self._app = app
-        self._dynamodb = threading.Lock()
         self._secrets = known_secrets()
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
-        if is_dynamodb(environ):
-            with self._dynamodb:
-                return list(self._app(environ, start_response))  # the whole response inside the lock
         if is_post_object(environ):
             _, fields, size = _read_form(environ)
             bucket = str(environ.get("PATH_INFO", "")).strip("/")
@@ -264,13 +245,3 @@ def apply(env: dict[str, str] | None = None) -> None:
     if parent and parent.isdigit():
         watch_parent(int(parent))
 
-
-def main(argv: list[str] | None = None) -> None:
-    apply()
-    from moto.server import main as moto_main
-
-    moto_main(argv if argv is not None else sys.argv[1:])
-
-
-if __name__ == "__main__":
-    main()
