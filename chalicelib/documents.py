@@ -14,7 +14,7 @@ import unicodedata
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from chalicelib import paging
 from chalicelib.access import Action, require, require_admin
@@ -23,7 +23,6 @@ from chalicelib.aws.repository import Filters, Repository
 from chalicelib.aws.storage import S3Storage, linkable, rendition_key, text_key
 from chalicelib.config import Settings
 from chalicelib.contracts import API_SOURCE, REPROCESS_REQUESTED
-from chalicelib.deletion import Deletion
 from chalicelib.errors import BadRequest, Conflict, NotFound
 from chalicelib.models import Caller, Document, Status, utcnow
 
@@ -99,6 +98,13 @@ def safe_key_name(filename: str) -> str:
     while len(cleaned.encode()) > 200:
         cleaned = cleaned[:-1]
     return cleaned
+
+
+class Deletion(Protocol):
+    """Starts deleting a document (`chalicelib.deletion.Deletion`; not imported here, so a function that only
+    reads documents, such as the backfill consumer, is not granted the purge's writes)."""
+
+    def request(self, doc: Document) -> dict[str, Any]: ...
 
 
 class DocumentService:

@@ -244,4 +244,3 @@ def apply(env: dict[str, str] | None = None) -> None:
     parent = env.get(PARENT_ENV)
     if parent and parent.isdigit():
         watch_parent(int(parent))
-
