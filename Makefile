@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 comma := ,
 
-.PHONY: run test lint format bench cost vendor reliability clean
+.PHONY: run clean-data test lint format bench cost vendor reliability clean
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != ($(subst .,$(comma) ,$(PYTHON_VERSION))))' 2>/dev/null || \
@@ -20,7 +20,11 @@ $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	@touch $@
 
 run: $(STAMP)
-	$(PY) -m local
+	$(PY) -m local $(RUN_ARGS)
+
+# forget the local stack's data folder (local-data/, or DOCPIPE_DATA_DIR); `make run RUN_ARGS=--fresh` does it on start
+clean-data: $(STAMP)
+	$(PY) -m local --clean-data
 
 test: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)

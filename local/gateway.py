@@ -111,6 +111,8 @@ class Handler(ChaliceRequestHandler):
         if self.command in ("GET", "HEAD") and not self._is_api(path):
             self._serve_static(path)
             return
+        if self.command not in ("GET", "HEAD", "OPTIONS"):
+            self.server.changes += 1  # read by the local stack's autosave: something may have changed
         super()._generic_handle()
 
     do_GET = do_PUT = do_POST = do_HEAD = do_DELETE = do_PATCH = do_OPTIONS = _generic_handle
@@ -167,4 +169,5 @@ def make_server(
     handler = partial(Handler, app_object=app, config=config, verifier=verifier, web_root=web_root)
     server = ThreadedHTTPServer((host, port), handler)
     server.daemon_threads = True
+    server.changes = 0
     return server

@@ -17,6 +17,7 @@ from chalice.app import Chalice, CloudWatchEventConfig, S3EventConfig, SQSEventC
 ACCOUNT = "123456789012"
 DEFAULT_DEMO_PASSWORD = "Docpipe-demo-2026"  # noqa: S105 - local demo user, overridable
 DEFAULT_ADMIN_PASSWORD = "Docpipe-admin-2026"  # noqa: S105 - local demo user, overridable
+EMULATOR_SEED = 20260101
 
 
 @dataclass
@@ -218,8 +219,19 @@ def _rules(aws: dict[str, Any], app: Chalice, stack: Stack) -> None:
         stack.rule_queues[source.name] = url
 
 
+def seed_emulator(endpoint: str, seed: int = EMULATOR_SEED) -> None:
+    """Make the emulator's ids repeatable from here on: the same pool, app client and user `sub`s on
+    every start, so the demo user stays the same user across `make run` restarts (and tokens issued
+    before a restart still verify after it)."""
+    import urllib.request
+
+    request = urllib.request.Request(f"{endpoint}/moto-api/seed?a={seed}", method="POST")
+    urllib.request.urlopen(request, timeout=10).close()
+
+
 def _cognito(idp: Any, stack: Stack) -> None:
     names = stack.names
+    seed_emulator(stack.endpoint)
     pool = idp.create_user_pool(
         PoolName="docpipe-users",
         Policies={

@@ -49,17 +49,21 @@ class RunningStack:
         return token
 
 
-def start(api_port: int, aws_port: int, **extra_env: str) -> subprocess.Popen[str]:
+def start(
+    api_port: int, aws_port: int, *args: str, data_dir: Path | None = None, **extra_env: str
+) -> subprocess.Popen[str]:
+    """`python -m local` with its own data folder (a new empty one unless `data_dir` names one)."""
     env = {
         **os.environ,
         "DOCPIPE_API_PORT": str(api_port),
         "DOCPIPE_AWS_PORT": str(aws_port),
         "DOCPIPE_DEMO_PASSWORD": "E2e-demo-password-1",
+        "DOCPIPE_DATA_DIR": str(data_dir or tempfile.mkdtemp(prefix="docpipe-e2e-data-")),
         **extra_env,
     }
     log = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 - closed by output(); a file never blocks like a pipe
     proc = subprocess.Popen(
-        [sys.executable, "-m", "local"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, text=True
+        [sys.executable, "-m", "local", *args], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, text=True
     )
     LOGS[proc.pid] = log
     return proc
@@ -200,3 +204,68 @@ def test_uploads_can_arrive_through_eventbridge_instead_of_a_bucket_notification
     finally:
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=30)
+
+
+def stop(proc: subprocess.Popen[str]) -> str:
+    proc.send_signal(signal.SIGINT)
+    return output(proc, timeout=60)
+
+
+def test_a_restart_keeps_yesterdays_documents_and_the_demo_user(tmp_path: Path) -> None:
+    api_port, aws_port = free_port(), free_port()
+    api, aws = f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{aws_port}"
+    data = tmp_path / "data"
+    pdf = samples.pdf(pages=2)
+
+    first = start(api_port, aws_port, data_dir=data)
+    wait_healthy(first, api)
+    stack = RunningStack(first, api, aws, {})
+    token = stack.login("demo", "E2e-demo-password-1")
+    sub = jwt.decode(token, options={"verify_signature": False})["sub"]
+    bucket = requests.get(f"{api}/config", timeout=5).json()["bucket"]
+    stack.client("s3").put_object(Bucket=bucket, Key=f"uploads/{sub}/yesterday.pdf", Body=pdf)
+    from chalicelib.ingest import dropped_document_id
+
+    doc_id = dropped_document_id(bucket, f"uploads/{sub}/yesterday.pdf")
+    wait_processed(api, token, {doc_id})
+    before = requests.get(f"{api}/documents/{doc_id}", headers={"Authorization": token}, timeout=5).json()
+    out = stop(first)
+    assert "saved 2 objects" in out, out  # the file and its rendition
+
+    second = start(api_port, aws_port, data_dir=data)
+    try:
+        wait_healthy(second, api)
+        headers = {"Authorization": token}  # the same user pool and key: yesterday's token still verifies
+        doc = requests.get(f"{api}/documents/{doc_id}", headers=headers, timeout=5).json()
+        assert doc == before and doc["metadata"]["page_count"] == 2
+        link = requests.get(f"{api}/documents/{doc_id}/download", headers=headers, timeout=5).json()
+        assert requests.get(link["url"], timeout=5).content == pdf
+        again_token = RunningStack(second, api, aws, {}).login("demo", "E2e-demo-password-1")
+        assert jwt.decode(again_token, options={"verify_signature": False})["sub"] == sub
+        time.sleep(2)  # nothing is processed again on the way back
+        again = requests.get(f"{api}/documents/{doc_id}", headers=headers, timeout=5).json()
+        assert again["timeline"] == doc["timeline"] and again["updated_at"] == doc["updated_at"]
+    finally:
+        out = stop(second)
+    assert "restored 2 objects" in out or "saved 2 objects" in out
+
+    fresh = start(api_port, aws_port, "--fresh", data_dir=data)
+    try:
+        wait_healthy(fresh, api)
+        token = RunningStack(fresh, api, aws, {}).login("demo", "E2e-demo-password-1")
+        listed = requests.get(f"{api}/documents", headers={"Authorization": token}, timeout=5).json()
+        assert listed["items"] == []
+    finally:
+        stop(fresh)
+
+
+def test_a_second_stack_on_the_same_data_folder_is_refused(tmp_path: Path) -> None:
+    api_port, aws_port = free_port(), free_port()
+    first = start(api_port, aws_port, data_dir=tmp_path)
+    try:
+        wait_healthy(first, f"http://127.0.0.1:{api_port}")
+        second = start(free_port(), free_port(), data_dir=tmp_path)
+        out = output(second)
+        assert second.returncode == 1 and "in use by another docpipe stack" in out and "Traceback" not in out
+    finally:
+        stop(first)

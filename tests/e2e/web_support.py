@@ -12,6 +12,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import warnings
 from collections.abc import Iterator
@@ -87,6 +88,7 @@ def web_stack(demo_password: str = "Web-e2e-password-1") -> Iterator[WebStack]: 
         "DOCPIPE_API_PORT": str(api_port),
         "DOCPIPE_AWS_PORT": str(aws_port),
         "DOCPIPE_DEMO_PASSWORD": demo_password,
+        "DOCPIPE_DATA_DIR": tempfile.mkdtemp(prefix="docpipe-web-data-"),  # never the developer's data folder
     }
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     log_path = ARTIFACTS / "stack.log"
