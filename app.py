@@ -9,6 +9,7 @@ read through `Settings` like every other setting.
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 from chalice import Chalice, CognitoUserPoolAuthorizer, CORSConfig, Rate, Response
@@ -16,7 +17,9 @@ from chalice.app import CloudWatchEvent, S3Event, SQSEvent
 
 from chalicelib import contracts, wiring
 from chalicelib.api.http import api, caller_from_context, json_body, json_response, normalize_error, query_dict
+from chalicelib.api.openapi import document as openapi_document
 from chalicelib.config import Settings
+from chalicelib.deadline import deadline_from_context
 from chalicelib.observability import setup_logging, traced
 from chalicelib.paging import parse_limit
 
@@ -73,9 +76,7 @@ def public_config() -> Any:
 @app.route("/openapi.json")
 @api
 def openapi() -> Any:
-    from chalicelib.api.openapi import document
-
-    return json_response(document())
+    return json_response(openapi_document())
 
 
 # -- documents ---------------------------------------------------------------
@@ -172,8 +173,6 @@ def list_all_documents() -> Any:
 
 # -- events --------------------------------------------------------------------
 def _ingest(objects: list[Any], context: Any) -> dict[str, Any]:
-    from chalicelib.deadline import deadline_from_context
-
     service, deadline = wiring.ingest_service(), deadline_from_context(context)
     return {"outcomes": [service.process(obj, deadline=deadline).__dict__ for obj in objects]}
 
@@ -206,7 +205,6 @@ else:
 @app.on_sqs_message(queue=RECORDS_QUEUE, batch_size=10)
 @traced
 def on_records(event: SQSEvent) -> dict[str, Any]:
-    from chalicelib.deadline import deadline_from_context
     from chalicelib.records import handle_batch
 
     records = event.to_dict().get("Records", [])
@@ -224,8 +222,6 @@ def on_producer_event(event: CloudWatchEvent) -> dict[str, Any]:
 @app.on_cw_event({"source": [contracts.API_SOURCE], "detail-type": [contracts.REPROCESS_REQUESTED]})
 @traced
 def on_reprocess(event: CloudWatchEvent) -> dict[str, Any]:
-    from chalicelib.deadline import deadline_from_context
-
     detail = event.detail if isinstance(event.detail, dict) else {}
     doc_id, version = str(detail.get("doc_id", "")), detail.get("version")
     return wiring.ingest_service().reprocess(doc_id, version, deadline_from_context(event.context)).__dict__
@@ -234,6 +230,4 @@ def on_reprocess(event: CloudWatchEvent) -> dict[str, Any]:
 @app.schedule(Rate(5, unit=Rate.MINUTES))
 @traced
 def sweep(event: CloudWatchEvent) -> dict[str, int]:
-    import time
-
     return wiring.sweeper().sweep(int(time.time()))

@@ -22,6 +22,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 MIB = 1024 * 1024
+UPLOADS_PREFIX = "uploads/"
+"""Objects put under this prefix are processed."""
+RENDITIONS_PREFIX = "renditions/"
+"""Rendition pages live here, never under the uploads prefix."""
 _UNSET_POOL_ARN = "arn:aws:cognito-idp:us-east-1:123456789012:userpool/us-east-1_unset"
 _OFF = ("0", "false", "no", "off")
 
@@ -30,24 +34,22 @@ class ConfigurationError(RuntimeError):
     """The deployment lacks a setting this call needs (a fault of the deployment, never of the request)."""
 
 
-def _int(env: Mapping[str, str], name: str, default: int) -> int:
+def _parsed[T](env: Mapping[str, str], name: str, default: T, parse: Callable[[str], T], kind: str) -> T:
     raw = env.get(name)
     if raw is None or raw == "":
         return default
     try:
-        return int(raw)
+        return parse(raw)
     except ValueError as exc:
-        raise ValueError(f"{name} must be an integer, got {raw!r}") from exc
+        raise ValueError(f"{name} must be {kind}, got {raw!r}") from exc
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    return _parsed(env, name, default, int, "an integer")
 
 
 def _float(env: Mapping[str, str], name: str, default: float) -> float:
-    raw = env.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        return float(raw)
-    except ValueError as exc:
-        raise ValueError(f"{name} must be a number, got {raw!r}") from exc
+    return _parsed(env, name, default, float, "a number")
 
 
 def _log_json(env: Mapping[str, str]) -> bool:
@@ -79,8 +81,8 @@ class Settings:
     client_id: str
     cognito_endpoint: str | None
     cursor_secret: str
-    uploads_prefix: str = "uploads/"
-    renditions_prefix: str = "renditions/"
+    uploads_prefix: str = UPLOADS_PREFIX
+    renditions_prefix: str = RENDITIONS_PREFIX
     max_upload_bytes: int = 512 * MIB
     hash_max_bytes: int = 2048 * MIB
     head_bytes: int = 8192

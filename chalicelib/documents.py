@@ -20,7 +20,7 @@ from chalicelib import paging
 from chalicelib.access import Action, require, require_admin
 from chalicelib.aws.bus import EventBus
 from chalicelib.aws.repository import Filters, Repository
-from chalicelib.aws.storage import S3Storage
+from chalicelib.aws.storage import S3Storage, linkable, rendition_key
 from chalicelib.config import Settings
 from chalicelib.contracts import API_SOURCE, REPROCESS_REQUESTED
 from chalicelib.errors import BadRequest, Conflict, NotFound
@@ -96,12 +96,6 @@ def safe_key_name(filename: str) -> str:
     return cleaned
 
 
-def rendition_key(doc_id: str) -> str:
-    from chalicelib.extraction.rendition import rendition_key as key
-
-    return key(doc_id)
-
-
 class DocumentService:
     def __init__(self, repository: Repository, storage: S3Storage, settings: Settings, bus: EventBus) -> None:
         self._repo = repository
@@ -170,8 +164,6 @@ class DocumentService:
         }
 
     def download(self, caller: Caller, doc_id: str) -> dict[str, Any]:
-        from chalicelib.aws.storage import linkable
-
         doc = self._uploaded(caller, doc_id)
         if not linkable(doc.key):
             raise Conflict(
@@ -186,7 +178,7 @@ class DocumentService:
 
     def preview(self, caller: Caller, doc_id: str) -> dict[str, Any]:
         doc = self.get(caller, doc_id)
-        key = rendition_key(doc.id)
+        key = rendition_key(doc.id, self._settings.renditions_prefix, self._settings.uploads_prefix)
         if doc.status is not Status.PROCESSED or not self._storage.exists(doc.bucket, key):
             raise NotFound("This document has no preview", code="no_preview")
         url = self._storage.presigned_get(
@@ -197,7 +189,9 @@ class DocumentService:
     def delete(self, caller: Caller, doc_id: str) -> None:
         doc = self.get(caller, doc_id, Action.DELETE)
         self._storage.delete(doc.bucket, doc.key)
-        self._storage.delete(doc.bucket, rendition_key(doc.id))
+        self._storage.delete(
+            doc.bucket, rendition_key(doc.id, self._settings.renditions_prefix, self._settings.uploads_prefix)
+        )
         self._repo.delete(doc.id)
 
     def request_reprocess(self, caller: Caller, doc_id: str) -> dict[str, Any]:

@@ -15,10 +15,14 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import unquote_plus
+
+from botocore.exceptions import ClientError, HTTPClientError
+from botocore.exceptions import ConnectionError as ConnectionLost
 
 from chalicelib import observability
 from chalicelib.aws.repository import Claim, Repository
-from chalicelib.aws.storage import UNLINKABLE_WARNING, S3Storage, linkable
+from chalicelib.aws.storage import UNLINKABLE_WARNING, S3Storage, linkable, rendition_key
 from chalicelib.config import Settings
 from chalicelib.errors import PLATFORM_CODES, ExtractionFailed, StaleEvent, TransientError
 from chalicelib.extraction import bounds
@@ -65,8 +69,6 @@ def dropped_document_id(bucket: str, key: str) -> str:
 
 def objects_from_s3_event(event: dict[str, Any]) -> list[ObjectRef]:
     """Every record of a Lambda S3 event (keys arrive URL-encoded, '+' for space)."""
-    from urllib.parse import unquote_plus
-
     refs = []
     for record in event.get("Records", []):
         s3 = record.get("s3", {})
@@ -88,8 +90,6 @@ def objects_from_s3_event(event: dict[str, Any]) -> list[ObjectRef]:
 
 def objects_from_eventbridge(event: dict[str, Any]) -> list[ObjectRef]:
     """The object of an S3 "Object Created" EventBridge event (keys URL-encoded, as in notifications)."""
-    from urllib.parse import unquote_plus
-
     detail = event.get("detail") or {}
     obj, bucket = detail.get("object") or {}, detail.get("bucket") or {}
     if not isinstance(obj.get("key"), str) or not isinstance(bucket.get("name"), str):
@@ -315,7 +315,7 @@ class IngestService:
     def _render(self, doc: Document, metadata: dict[str, Any], warnings: list[str], reader: RangedReader) -> None:
         """Write the HTML rendition; a failure here is a warning, never a failed document."""
         try:
-            from chalicelib.extraction.rendition import render, rendition_key
+            from chalicelib.extraction.rendition import render
 
             public = {**doc.to_public(), "status": "PROCESSED", "metadata": metadata, "warnings": list(warnings)}
             limits = bounds.Limits.for_rendition(self._settings)
@@ -368,12 +368,10 @@ def _first_sight(doc: Document) -> bool:
 
 def is_transient(exc: BaseException) -> bool:
     """Throttling, 5xx, timeouts and dropped connections: worth a retry, never a failed document."""
-    from botocore.exceptions import ClientError, ConnectionError, HTTPClientError
-
     if isinstance(exc, TransientError):
         return True
     if isinstance(exc, ClientError):
         error = exc.response.get("Error", {})
         status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
         return error.get("Code") in _THROTTLING or int(status or 0) >= 500
-    return isinstance(exc, (ConnectionError, HTTPClientError, TimeoutError))
+    return isinstance(exc, (ConnectionLost, HTTPClientError, TimeoutError))

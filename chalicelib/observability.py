@@ -16,6 +16,7 @@ extra permission. This module does both with the standard library only
 from __future__ import annotations
 
 import contextvars
+import functools
 import json
 import logging
 import sys
@@ -76,7 +77,6 @@ def setup_logging(level: int = logging.INFO, stream: TextIO | None = None, force
 
 def traced(handler: Any) -> Any:
     """Wrap a Chalice event handler: its log lines carry the Lambda request id."""
-    import functools
 
     @functools.wraps(handler)
     def wrapper(event: Any) -> Any:

@@ -96,44 +96,30 @@ class InMemoryRepository:
     def complete(
         self, doc_id: str, attempt: str, metadata: dict[str, Any], warnings: list[str], now: str, *, version: int
     ) -> None:
-        self._finish(
-            doc_id,
-            attempt,
-            Status.PROCESSED,
-            {"metadata": copy.deepcopy(metadata), "extractor_version": version},
-            warnings,
-            {"at": now, "event": "processed"},
-            now,
-        )
+        changes = {
+            "metadata": copy.deepcopy(metadata),
+            "extractor_version": version,
+            "warnings": list(warnings),
+            "updated_at": now,
+        }
+        self._finish(doc_id, attempt, Status.PROCESSED, changes, {"at": now, "event": "processed"})
 
     def fail(
         self, doc_id: str, attempt: str, error: dict[str, str], warnings: list[str], now: str, *, version: int
     ) -> None:
+        changes = {"error": dict(error), "extractor_version": version, "warnings": list(warnings), "updated_at": now}
         self._finish(
-            doc_id,
-            attempt,
-            Status.FAILED,
-            {"error": dict(error), "extractor_version": version},
-            warnings,
-            {"at": now, "event": "failed", "detail": error.get("code", "")},
-            now,
+            doc_id, attempt, Status.FAILED, changes, {"at": now, "event": "failed", "detail": error.get("code", "")}
         )
 
     def _finish(
-        self,
-        doc_id: str,
-        attempt: str,
-        status: Status,
-        extra: dict[str, Any],
-        warnings: list[str],
-        event: dict[str, Any],
-        now: str,
+        self, doc_id: str, attempt: str, status: Status, changes: dict[str, Any], event: dict[str, Any]
     ) -> None:
         with self._lock:
             item = self._items.get(doc_id)
             if item is None or item.get("attempt") != attempt:
                 raise StaleEvent("This attempt no longer holds the document")
-            item.update(status=status.value, updated_at=now, warnings=list(warnings), **extra)
+            item.update(status=status.value, **changes)
             item.setdefault("timeline", []).append(event)
             for key in ("attempt", "lease_until", "gsi4pk", "gsi4sk"):
                 item.pop(key, None)

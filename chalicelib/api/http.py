@@ -16,7 +16,7 @@ from typing import Any
 
 from chalice import Response
 
-from chalicelib.errors import DocpipeError, Unauthorized
+from chalicelib.errors import BadRequest, DocpipeError, Unauthorized
 from chalicelib.models import Caller
 
 log = logging.getLogger("docpipe.http")
@@ -86,8 +86,6 @@ MAX_BODY_BYTES = 256 * 1024
 
 def json_body(raw: bytes | str | None) -> Any:
     """The request body as JSON, or a clear 400 (Chalice's own error shape is not ours)."""
-    from chalicelib.errors import BadRequest
-
     if not raw:
         raise BadRequest("A JSON body is required", code="invalid_body")
     if len(raw) > MAX_BODY_BYTES:
@@ -100,8 +98,6 @@ def json_body(raw: bytes | str | None) -> Any:
 
 def query_dict(params: Any) -> dict[str, str]:
     """Query parameters as a plain dict; a repeated parameter is a 400, not a silent pick."""
-    from chalicelib.errors import BadRequest
-
     if not params:
         return {}
     out: dict[str, str] = {}

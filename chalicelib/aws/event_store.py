@@ -12,6 +12,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from chalicelib.aws.table import (
     ALL_DOCS,
     BY_OWNER,
@@ -56,8 +58,6 @@ class EventStore:
 
     def store(self, event: dict[str, Any], state: str = "ACCEPTED", reason: str | None = None) -> bool:
         """True if stored, False if this event id was already stored."""
-        from botocore.exceptions import ClientError
-
         try:
             self._db.put_item(
                 TableName=self._table,

@@ -30,8 +30,11 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Protocol
+
+from botocore.exceptions import ClientError
 
 from chalicelib.aws.batch_write import BATCH_WRITE_MAX, batch_write, put_requests
 from chalicelib.aws.table import (
@@ -218,8 +221,6 @@ class DynamoRecordsStore:
 
     def count_chunk(self, doc_id: str, run: str, chunk: int, written: int, failed: int) -> bool:
         """Count a chunk's rows once; False when it was already counted (or the run is over)."""
-        from botocore.exceptions import ClientError
-
         try:
             self._db.update_item(
                 TableName=self._table,
@@ -267,8 +268,6 @@ class DynamoRecordsStore:
 
     def set_total(self, doc_id: str, run: str, total: int, error: dict[str, str] | None = None) -> None:
         """The producer is done: `total` rows (stored or rejected) make up this run."""
-        from botocore.exceptions import ClientError
-
         sets = "#r.#total = :total" + (", #r.#error = :error" if error else "")
         values: dict[str, Any] = {":total": total, ":run": run, ":queued": QUEUED, ":ingesting": INGESTING}
         names = {"#r": "records", "#total": "total", "#run": RUN_ATTR, "#state": "state"}
@@ -290,8 +289,6 @@ class DynamoRecordsStore:
 
     def try_complete(self, doc_id: str) -> str | None:
         """Make the final transition if every row is accounted for; the final state, or None."""
-        from botocore.exceptions import ClientError
-
         progress = self.progress(doc_id)
         final = progress.final_state() if progress else None
         if progress is None or final is None or progress.state in FINAL_STATES:
@@ -354,8 +351,6 @@ class DynamoRecordsStore:
         batches = [items[i : i + BATCH_WRITE_MAX] for i in range(0, len(items), BATCH_WRITE_MAX)]
         refused: list[RowError] = []
         if self._workers > 1 and len(batches) > 1:
-            from concurrent.futures import ThreadPoolExecutor
-
             with ThreadPoolExecutor(max_workers=self._workers) as pool:
                 for found in pool.map(lambda b: self._write_batch(doc_id, b), batches):
                     refused.extend(found)
@@ -365,8 +360,6 @@ class DynamoRecordsStore:
         return refused
 
     def _write_batch(self, doc_id: str, items: list[dict[str, Any]]) -> list[RowError]:
-        from botocore.exceptions import ClientError
-
         try:
             batch_write(self._db, self._table, put_requests(items), self._sleep)
         except ClientError as exc:
@@ -377,8 +370,6 @@ class DynamoRecordsStore:
 
     def _write_one_by_one(self, doc_id: str, items: list[dict[str, Any]]) -> list[RowError]:
         """A batch DynamoDB rejects as a whole: find the rows at fault, keep the others."""
-        from botocore.exceptions import ClientError
-
         refused = []
         for item in items:
             try:

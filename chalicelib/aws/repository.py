@@ -20,6 +20,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from botocore.exceptions import ClientError
+
 from chalicelib.aws.batch_write import batch_write, delete_requests
 from chalicelib.aws.table import (
     ALL_DOCS,
@@ -209,8 +211,6 @@ class DynamoRepository:
 
     # -- writes ------------------------------------------------------------
     def create_pending(self, doc: Document) -> None:
-        from botocore.exceptions import ClientError
-
         try:
             self._db.put_item(
                 TableName=self._table,
@@ -223,8 +223,6 @@ class DynamoRepository:
             raise
 
     def begin_processing(self, claim: Claim) -> Document:
-        from botocore.exceptions import ClientError
-
         update, condition, expr = begin_expression(claim)
         try:
             resp = self._db.update_item(
@@ -269,8 +267,6 @@ class DynamoRepository:
         event: dict[str, Any],
         now: str,
     ) -> None:
-        from botocore.exceptions import ClientError
-
         expr = _Expr()
         sets = [
             f"{expr.n('status')} = {expr.v('status', status.value)}",
@@ -312,8 +308,6 @@ class DynamoRepository:
 
     def expire_pending(self, doc_id: str, error: dict[str, str], now: str) -> None:
         """PENDING → FAILED when nothing was uploaded in time; an upload that won the race makes it a StaleEvent."""
-        from botocore.exceptions import ClientError
-
         event = {"at": now, "event": "failed", "detail": error.get("code", "")}
         values = {
             ":failed": Status.FAILED.value,
@@ -340,8 +334,6 @@ class DynamoRepository:
 
     def postpone(self, doc_id: str, kind: Status, until_epoch: int) -> None:
         """Move a document's sweep deadline (not its lease): the sweeper looks again after until_epoch."""
-        from botocore.exceptions import ClientError
-
         keys = deadline_keys(kind, until_epoch, doc_id)
         try:
             self._db.update_item(
@@ -358,8 +350,6 @@ class DynamoRepository:
     # -- handing work on ------------------------------------------------------
     def release(self, doc_id: str, attempt: str) -> None:
         """Give up a claim after a transient failure: the next delivery (or the sweeper) may claim at once."""
-        from botocore.exceptions import ClientError
-
         try:
             self._db.update_item(
                 TableName=self._table,
@@ -376,8 +366,6 @@ class DynamoRepository:
 
     def note_pending(self, doc_id: str, attempt: str, etag: str) -> None:
         """Record that a newer version arrived while `attempt` runs; that attempt processes it when done."""
-        from botocore.exceptions import ClientError
-
         try:
             self._db.update_item(
                 TableName=self._table,
@@ -518,8 +506,6 @@ class DynamoRepository:
             params["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
 
     def add_event(self, doc_id: str, event: dict[str, Any]) -> None:
-        from botocore.exceptions import ClientError
-
         try:
             self._db.update_item(
                 TableName=self._table,

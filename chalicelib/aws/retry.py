@@ -12,6 +12,8 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+from botocore.retries.standard import ExponentialBackoff, RetryContext
+
 
 def resend[T](
     send: Callable[[list[T]], list[T]],
@@ -21,8 +23,6 @@ def resend[T](
     sleep: Callable[[float], None] = time.sleep,
 ) -> list[T]:
     """Send `entries`, then whatever `send` says it could not, up to `attempts` calls; what is left unsent."""
-    from botocore.retries.standard import ExponentialBackoff, RetryContext
-
     backoff = ExponentialBackoff(service_name=service)
     for attempt in range(1, attempts + 1):
         entries = send(entries)

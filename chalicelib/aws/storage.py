@@ -8,12 +8,18 @@ from __future__ import annotations
 
 import hashlib
 import random
+import re
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
-from chalicelib.config import Settings
+from botocore.exceptions import ClientError
+
+from chalicelib.config import RENDITIONS_PREFIX, UPLOADS_PREFIX, Settings
 from chalicelib.errors import ExtractionFailed
 from chalicelib.extraction.reader import RangedReader
 
@@ -36,8 +42,6 @@ _RETRYABLE_STATUS = frozenset({500, 502, 503, 504})
 
 def _ranged_get(url: str, etag: str | None, timeout: float = 20.0) -> Callable[[int, int], bytes]:
     """fetch(start, end) over one HTTP Range request; a changed object is `changed`, a deleted one `missing`."""
-    import urllib.error
-    import urllib.request
 
     def fetch(start: int, end: int) -> bytes:
         headers = {"Range": f"bytes={start}-{end}"}
@@ -65,7 +69,6 @@ def retrying(
     When they keep failing the read ends as `unavailable`, which retries the
     whole event instead of failing the document.
     """
-    import urllib.error
 
     def fetch_with_retries(start: int, end: int) -> bytes:
         error: Exception | None = None
@@ -91,8 +94,6 @@ class S3Storage:
         self._settings = settings
 
     def head(self, bucket: str, key: str) -> ObjectInfo:
-        from botocore.exceptions import ClientError
-
         try:
             resp = self._s3.head_object(Bucket=bucket, Key=key)
         except ClientError as exc:
@@ -123,7 +124,6 @@ class S3Storage:
         """Stream the object through sha256 in 1 MiB chunks; None above the cap."""
         if size > self._settings.hash_max_bytes:
             return None
-        from botocore.exceptions import ClientError
 
         params: dict[str, Any] = {"Bucket": bucket, "Key": key}
         if etag:
@@ -197,7 +197,18 @@ UNLINKABLE_WARNING = "download: the object key has '.' or '..' path segments, wh
 
 def content_disposition(filename: str) -> str:
     """RFC 6266 attachment header: an ASCII fallback plus the exact UTF-8 name."""
-    from urllib.parse import quote
-
     fallback = "".join(c if 32 <= ord(c) < 127 and c not in '"\\;' else "_" for c in filename) or "download"
     return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
+
+
+_DOC_ID = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
+
+
+def rendition_key(doc_id: str, prefix: str = RENDITIONS_PREFIX, uploads_prefix: str = UPLOADS_PREFIX) -> str:
+    """Where a document's page is stored: `renditions/<doc_id>.html`, never under the uploads prefix."""
+    if not _DOC_ID.match(doc_id):
+        raise ValueError("a document id is 1-128 letters, digits, '-' or '_'")
+    key = f"{prefix}{doc_id}.html"
+    if not prefix or key.startswith(uploads_prefix):
+        raise ValueError(f"renditions must not be stored under {uploads_prefix!r}: that prefix triggers processing")
+    return key

@@ -27,11 +27,12 @@ A listing's page is a `Page`: its items and the key to continue from, which
 
 from __future__ import annotations
 
-import functools
 import json
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
 NO_OWNER = "-"
 BY_OWNER = "by_owner"
@@ -108,18 +109,8 @@ def hash_key(owner: str | None, sha256: str) -> str:
 # -- values ----------------------------------------------------------------------
 
 
-@functools.cache
-def _serializer() -> Any:
-    from boto3.dynamodb.types import TypeSerializer
-
-    return TypeSerializer()
-
-
-@functools.cache
-def _deserializer() -> Any:
-    from boto3.dynamodb.types import TypeDeserializer
-
-    return TypeDeserializer()
+_SERIALIZER = TypeSerializer()
+_DESERIALIZER = TypeDeserializer()
 
 
 def dump_value(value: Any) -> dict[str, Any]:
@@ -132,7 +123,7 @@ def dump_value(value: Any) -> dict[str, Any]:
         return {"M": {k: dump_value(v) for k, v in value.items()}}
     if type(value) is int and abs(value) < _EXACT_INT:
         return {"N": str(value)}
-    return dict(_serializer().serialize(value))
+    return dict(_SERIALIZER.serialize(value))
 
 
 def load_value(value: dict[str, Any]) -> Any:
@@ -143,7 +134,7 @@ def load_value(value: dict[str, Any]) -> Any:
         return None
     if "M" in value:
         return {k: load_value(v) for k, v in value["M"].items()}
-    return _deserializer().deserialize(value)
+    return _DESERIALIZER.deserialize(value)
 
 
 def dump(item: dict[str, Any]) -> dict[str, Any]:

@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import contextlib
 import faulthandler
+import importlib._bootstrap as bootstrap
 import json
 import mmap
 import os
@@ -210,8 +211,6 @@ def fork_clean(patience: float = 10.0) -> int:
 
 def _foreign_import_in_progress() -> bool:
     """True when a module lock is owned by a thread other than this one (in a child: one that is gone)."""
-    import importlib._bootstrap as bootstrap
-
     me = threading.get_ident()
     for ref in list(getattr(bootstrap, "_module_locks", {}).values()):
         lock = ref()

@@ -23,6 +23,8 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
+import magic
+
 from chalicelib.extraction.encoding import SAMPLE_BYTES, decode_text
 from chalicelib.extraction.extensions import ALIASES, extension_of, mime_table
 from chalicelib.extraction.reader import RangedReader, bytes_reader
@@ -44,7 +46,6 @@ def preload() -> None:
     """Import what detection uses, so forked children inherit it warm."""
     _magic()
     mime_table()
-    import olefile  # type: ignore[import-untyped]  # noqa: F401
 
 
 def detect(head: bytes, reader: RangedReader | None = None, filename: str = "") -> Detection:
@@ -69,8 +70,6 @@ def detect(head: bytes, reader: RangedReader | None = None, filename: str = "") 
 def _magic() -> tuple[Any, Any]:
     pair = getattr(_local, "magic", None)
     if pair is None:
-        import magic
-
         pair = (magic.Magic(mime=True), magic.Magic())
         _local.magic = pair
     return pair

@@ -22,7 +22,6 @@ warning, and the page falls back to the metadata.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -34,8 +33,6 @@ from chalicelib.extraction.reader import RangedReader
 from chalicelib.extraction.renditions import load, module_for
 from chalicelib.extraction.renditions.base import Block, Budget, Content, Fields, Items, cut, esc
 
-RENDITIONS_PREFIX = "renditions/"
-UPLOADS_PREFIX = "uploads/"
 CONTENT_TYPE = "text/html; charset=utf-8"
 PAGE_CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'"
 HEADER_CSP = f"{PAGE_CSP}; frame-ancestors 'self'; sandbox"
@@ -44,7 +41,6 @@ MAX_WARNINGS = 50
 MAX_WARNING_CHARS = 500
 MAX_FILENAME_CHARS = 300
 
-_DOC_ID = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
 CORE_FIELDS = (
     "mime_type",
     "family",
@@ -153,16 +149,6 @@ def serving_headers() -> dict[str, str]:
         "Referrer-Policy": "no-referrer",
         "Cache-Control": CACHE_CONTROL,
     }
-
-
-def rendition_key(doc_id: str, prefix: str = RENDITIONS_PREFIX, uploads_prefix: str = UPLOADS_PREFIX) -> str:
-    """Where a document's page is stored: `renditions/<doc_id>.html`, never under the uploads prefix."""
-    if not _DOC_ID.match(doc_id):
-        raise ValueError("a document id is 1-128 letters, digits, '-' or '_'")
-    key = f"{prefix}{doc_id}.html"
-    if not prefix or key.startswith(uploads_prefix):
-        raise ValueError(f"renditions must not be stored under {uploads_prefix!r}: that prefix triggers processing")
-    return key
 
 
 def limits_from_env(env: Mapping[str, str] | None = None) -> bounds.Limits:

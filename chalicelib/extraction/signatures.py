@@ -18,6 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import BinaryIO, cast
 
+import olefile  # type: ignore[import-untyped]
+
 from chalicelib.extraction import isobmff
 from chalicelib.extraction.extensions import OOXML
 from chalicelib.extraction.reader import RangedReader
@@ -280,7 +282,6 @@ _OLE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 def _ole(head: bytes, reader: RangedReader, ext: str | None) -> Match | str | None:
     if not head.startswith(_OLE):
         return None
-    import olefile  # type: ignore[import-untyped]
 
     try:
         reader.seek(0)

@@ -14,5 +14,5 @@ from __future__ import annotations
 
 from typing import Final
 
-EXTRACTOR_VERSION: Final = 1
-SOURCES_DIGEST: Final = "b6dd9c081777482b2f22730a134b4ba02bf0bc38b4a55ec451059195e9a1d803"
+EXTRACTOR_VERSION: Final = 2
+SOURCES_DIGEST: Final = "480f8741d9f56266b34ea5c7af584f96d0cbad56051f6e9da690d63ad39cbca9"

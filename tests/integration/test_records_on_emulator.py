@@ -24,6 +24,7 @@ from chalicelib.records import RecordsConsumer, RecordsReader, handle_batch
 from local.provision import create_queue, queue_arn
 from local.pump import QueuePoller, failed_ids, sqs_record
 from tests.support import samples
+from tests.support.clock import Ticks
 
 pytestmark = pytest.mark.emulator
 
@@ -204,15 +205,6 @@ def test_a_batch_with_poison_messages_writes_the_good_ones_once_and_dead_letters
         assert all_rows(store, doc_id) == {n: {"a": str(n)} for n in range(1, 6)}
     finally:
         queue.stop()
-
-
-class Ticks:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        self.now += 1.0
-        return self.now
 
 
 def test_a_long_file_continues_across_legs_through_the_queue(aws, stack, store, queue) -> None:

@@ -20,6 +20,7 @@ from chalicelib.extraction.lines import Lines
 from chalicelib.records import RecordsConsumer, handle_batch
 from tests.fakes import InMemoryRecordsStore
 from tests.support import samples
+from tests.support.clock import Ticks
 
 DOC = "d" * 32
 
@@ -45,17 +46,6 @@ class ListSender:
 
     def flush(self) -> None:
         self.requests += 1
-
-
-class Ticks:
-    """A clock that advances one second per reading."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        self.now += 1.0
-        return self.now
 
 
 class Pipeline:

@@ -116,3 +116,43 @@ def test_the_rule_sees_sdk_adapter_use_case_and_wiring_imports_anywhere_in_a_cor
     (extractors / "bad.py").write_text(source)
     found = _violations(calls.CORE, (calls.CORE, *KERNEL), root=tmp_path)
     assert forbidden in found["chalicelib/extraction/extractors/bad.py"]
+
+
+def _function_level_imports(path: Path, root: Path = REPO) -> set[str]:
+    """Modules imported inside functions (TYPE_CHECKING blocks aside), as absolute names."""
+    found: set[str] = set()
+    for fn in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if not isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            continue
+        for node in ast.walk(fn):
+            if isinstance(node, ast.Import):
+                found |= {alias.name for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                modules = {f"{node.module}.{a.name}" for a in node.names}
+                found |= {m for m in modules if _is_module(m, root)} or {node.module}
+    return found
+
+
+def _is_module(name: str, root: Path) -> bool:
+    base = root.joinpath(*name.split("."))
+    return base.with_suffix(".py").is_file() or (base / "__init__.py").is_file()
+
+
+def _kept_imports() -> dict[str, set[str]]:
+    """The list in chalicelib/wiring.py's docstring: file -> modules imported inside its functions."""
+    doc = ast.get_docstring(ast.parse((LIB / "wiring.py").read_text(encoding="utf-8"))) or ""
+    bullets = " ".join(doc.split()).split(" - ")[1:]
+    kept: dict[str, set[str]] = {}
+    for bullet in bullets:
+        path, _, rest = bullet.partition(": ")
+        names = rest.split(" — ")[0]
+        kept[path] = {name.strip() for name in names.split(",")}
+    return kept
+
+
+def test_imports_inside_functions_are_the_ones_wiring_lists_for_cold_start():
+    found = {
+        str(path.relative_to(REPO)): _function_level_imports(path)
+        for path in [REPO / "app.py", *sorted(LIB.rglob("*.py"))]
+    }
+    assert {path: modules for path, modules in found.items() if modules} == _kept_imports()

@@ -13,9 +13,10 @@ from typing import Any
 
 import pytest
 
+from chalicelib.aws.storage import rendition_key
 from chalicelib.extraction import bounds, rendition
 from chalicelib.extraction.reader import bytes_reader
-from chalicelib.extraction.rendition import HEADER_CSP, PAGE_CSP, Rendition, render, rendition_key
+from chalicelib.extraction.rendition import HEADER_CSP, PAGE_CSP, Rendition, render
 from chalicelib.extraction.renditions.base import Budget, Content, Excerpt
 from tests.support import samples
 

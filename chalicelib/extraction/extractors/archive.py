@@ -29,6 +29,7 @@ from datetime import UTC, datetime
 from typing import Any, BinaryIO, cast
 
 from chalicelib.errors import ExtractionFailed
+from chalicelib.extraction.encoding import sniff_encoding
 from chalicelib.extraction.extractors.base import Extraction, Source, compact, iso
 from chalicelib.extraction.streams import Prefixed
 
@@ -95,8 +96,6 @@ def _zip(source: Source) -> Extraction:
 
 def _zip_names(infos: list[zipfile.ZipInfo]) -> list[str]:
     """Names without the UTF-8 flag were decoded as cp437; re-decode them in their real code page."""
-    from chalicelib.extraction.encoding import sniff_encoding
-
     legacy = [i for i in infos if not i.flag_bits & 0x800 and not i.filename.isascii()]
     if not legacy:
         return [i.filename for i in infos]

@@ -17,6 +17,8 @@ import warnings as pywarnings
 from datetime import datetime
 from typing import Any
 
+from PIL import Image, UnidentifiedImageError
+
 from chalicelib.errors import ExtractionFailed
 from chalicelib.extraction.extractors import heif
 from chalicelib.extraction.extractors.base import Extraction, Source, compact
@@ -66,8 +68,6 @@ def _dispatch(source: Source) -> Extraction:
 
 
 def _pillow(source: Source) -> Extraction:
-    from PIL import Image, UnidentifiedImageError
-
     Image.MAX_IMAGE_PIXELS = MAX_PIXELS
     try:
         with Image.open(source.file) as img:
@@ -185,8 +185,6 @@ def _frames(img: Any, source: Source, warnings: list[str]) -> dict[str, Any]:
 
 
 def _pillow_exif(img: Any, source: Source, warnings: list[str]) -> Any:
-    from PIL import Image
-
     try:
         if img.format == "PNG" and "exif" not in img.info:
             trailing = _png_trailing_exif(source)
@@ -219,8 +217,6 @@ def _png_trailing_exif(source: Source) -> bytes | None:
 
 
 def _load_exif(data: bytes | None, warnings: list[str]) -> Any:
-    from PIL import Image
-
     if not data:
         return None
     exif = Image.Exif()

@@ -13,6 +13,13 @@ container parser learned; only a file nothing can read fails, as `corrupt`.
 
 from __future__ import annotations
 
+import mutagen
+
+try:
+    from mutagen._constants import GENRES
+except ImportError:  # a private table of mutagen's: without it, numeric genres stay as written
+    GENRES = []
+
 import re
 import struct
 from collections.abc import Callable
@@ -132,8 +139,6 @@ def _container_parser(head: bytes) -> Callable[[BinaryIO, int], AVInfo] | None:
 
 def _mutagen(source: Source, warnings: list[str], needed: bool) -> Any:
     """The mutagen file object, or None; its failures become warnings or `corrupt`."""
-    import mutagen
-
     head = source.head
     if head[:3] == b"FLV" or head[:4] == b"\x1a\x45\xdf\xa3" or (head[:4] == b"RIFF" and head[8:12] == b"AVI "):
         return None
@@ -285,10 +290,8 @@ def _id3_genre(text: str) -> str:
     if not match:
         return text
     try:
-        from mutagen._constants import GENRES
-
         return str(GENRES[int(match.group(1))])
-    except (ImportError, IndexError):
+    except IndexError:
         return text
 
 

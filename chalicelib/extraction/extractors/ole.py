@@ -19,6 +19,8 @@ from email.parser import HeaderParser
 from email.utils import getaddresses, parsedate_to_datetime
 from typing import Any
 
+import olefile  # type: ignore[import-untyped]
+
 from chalicelib.errors import ExtractionFailed
 from chalicelib.extraction.extractors.base import Extraction, Source, compact, iso
 
@@ -50,8 +52,6 @@ def extract(source: Source) -> Extraction:
 
 def open_ole(source: Source, family: str) -> Any:
     """An olefile view of the seekable reader, or a `corrupt` failure."""
-    import olefile  # type: ignore[import-untyped]
-
     try:
         return olefile.OleFileIO(source.file)
     except Exception as exc:  # olefile raises OSError, struct.error, IndexError ... on damaged files

@@ -16,9 +16,13 @@ Document info wins over XMP; XMP fills what the info dictionary lacks.
 
 from __future__ import annotations
 
+import logging
 import re
 from datetime import datetime, timedelta, timezone
 from typing import Any
+
+from pypdf import PdfReader
+from pypdf.errors import FileNotDecryptedError, PdfReadError
 
 from chalicelib.errors import ExtractionFailed
 from chalicelib.extraction.extractors.base import Extraction, Source, compact, iso
@@ -68,10 +72,6 @@ def _text(value: Any) -> str | None:
 
 
 def _open(source: Source) -> Any:
-    import logging
-
-    from pypdf import PdfReader
-
     logging.getLogger("pypdf").setLevel(logging.ERROR)  # repairs become one docpipe warning, not log noise
 
     try:
@@ -133,8 +133,6 @@ def _encryption(reader: Any) -> str | None:
 
 def _page_count(reader: Any, warnings: list[str]) -> int | None:
     """The page tree root's /Count; walking the tree only when /Count is missing or nonsense."""
-    from pypdf.errors import FileNotDecryptedError, PdfReadError
-
     count = _tree_count(reader)
     if count is not None:
         return count

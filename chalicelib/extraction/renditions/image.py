@@ -14,6 +14,8 @@ import io
 import warnings as pywarnings
 from typing import Any, BinaryIO, cast
 
+from PIL import Image, UnidentifiedImageError
+
 from chalicelib.extraction.reader import RangedReader
 from chalicelib.extraction.renditions.base import Budget, Content, Items, Thumbnail
 
@@ -23,8 +25,6 @@ UNDECODABLE = frozenset({"image/heic", "image/heif", "image/heic-sequence", "ima
 
 
 def _upright() -> dict[int, Any]:
-    from PIL import Image
-
     t = Image.Transpose
     return {
         2: t.FLIP_LEFT_RIGHT,
@@ -38,8 +38,6 @@ def _upright() -> dict[int, Any]:
 
 
 def content(reader: RangedReader, document: dict[str, Any], budget: Budget) -> Content:
-    from PIL import Image, UnidentifiedImageError
-
     Image.MAX_IMAGE_PIXELS = budget.max_pixels
     reader.seek(0)
     with pywarnings.catch_warnings():
@@ -72,8 +70,6 @@ def _omitted(reason: str) -> Content:
 
 
 def _thumbnail(img: Any, size: int) -> Any:
-    from PIL import Image
-
     orientation = img.getexif().get(_ORIENTATION)
     if img.mode not in ("RGB", "RGBA", "L", "LA", "P", "1"):
         img = img.convert("RGBA" if _transparent(img) else "RGB")
@@ -104,8 +100,6 @@ def _encode(img: Any, budget: Budget) -> tuple[str, bytes]:
 
 
 def _flatten(img: Any) -> Any:
-    from PIL import Image
-
     background = Image.new("RGB", img.size, "white")
     background.paste(img.convert("RGBA"), mask=img.convert("RGBA").getchannel("A"))
     return background

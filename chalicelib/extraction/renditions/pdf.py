@@ -10,13 +10,13 @@ from __future__ import annotations
 
 from typing import Any, BinaryIO, cast
 
+from pypdf import PdfReader
+
 from chalicelib.extraction.reader import RangedReader
 from chalicelib.extraction.renditions.base import Budget, Content, Excerpt, cut
 
 
 def content(reader: RangedReader, document: dict[str, Any], budget: Budget) -> Content:
-    from pypdf import PdfReader
-
     reader.seek(0)
     pdf = PdfReader(cast(BinaryIO, reader), strict=False)
     if pdf.is_encrypted and not _opens_without_password(pdf):

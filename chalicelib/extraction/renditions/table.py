@@ -14,6 +14,7 @@ from dataclasses import replace
 from typing import Any, BinaryIO, cast
 
 from chalicelib.extraction.encoding import SAMPLE_BYTES
+from chalicelib.extraction.extractors.tabular import iter_rows, sniff
 from chalicelib.extraction.reader import RangedReader
 from chalicelib.extraction.renditions.base import Budget, Content, Table, cut
 
@@ -39,8 +40,6 @@ def describe(shown: int, total: int | None, wide: bool, budget: Budget) -> str |
 
 
 def content(reader: RangedReader, document: dict[str, Any], budget: Budget) -> Content:
-    from chalicelib.extraction.extractors.tabular import iter_rows, sniff
-
     metadata = document.get("metadata") or {}
     reader.seek(0)
     sample = reader.read(SAMPLE_BYTES)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from chalicelib.extraction.encoding import decode_sample, sniff_encoding
 from chalicelib.extraction.reader import RangedReader
 from chalicelib.extraction.renditions.base import Budget, Content, Excerpt, cut
 
@@ -20,8 +21,6 @@ JSON_TYPES = frozenset({"application/json"})
 
 def read_text(reader: RangedReader, budget: Budget) -> tuple[str, bool]:
     """The file's first `read_bytes`, decoded; the flag says whether the file goes on."""
-    from chalicelib.extraction.encoding import decode_sample, sniff_encoding
-
     reader.seek(0)
     sample = reader.read(budget.read_bytes)
     complete = len(sample) >= reader.size

@@ -18,6 +18,8 @@ import zipfile
 from collections.abc import Callable
 from typing import Any, BinaryIO, cast
 
+from defusedxml.ElementTree import DefusedXMLParser
+
 from chalicelib.extraction.reader import RangedReader
 from chalicelib.extraction.renditions.base import Budget, Content, Items, Table
 from chalicelib.extraction.renditions.table import shape
@@ -35,8 +37,6 @@ class _Enough(Exception):
 
 def _stream(archive: zipfile.ZipFile, name: str, target: Any, cap: int) -> bool:
     """Feed a part to a defused parser; True when the whole part was parsed."""
-    from defusedxml.ElementTree import DefusedXMLParser
-
     parser = DefusedXMLParser(target=target, forbid_dtd=True)
     read = 0
     try:
