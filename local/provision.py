@@ -251,6 +251,13 @@ def _cognito(idp: Any, stack: Stack) -> None:
         ClientName="docpipe-web",
         GenerateSecret=False,
         ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH", "ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
+        # the web app signs in through the hosted UI (served locally by the gateway), as in infra/docpipe.yaml
+        SupportedIdentityProviders=["COGNITO"],
+        AllowedOAuthFlowsUserPoolClient=True,
+        AllowedOAuthFlows=["code"],
+        AllowedOAuthScopes=["openid", "email", "profile"],
+        CallbackURLs=[f"{origin}/" for origin in names.web_origins],
+        LogoutURLs=[f"{origin}/" for origin in names.web_origins],
         IdTokenValidity=60,
         AccessTokenValidity=60,
         TokenValidityUnits={"IdToken": "minutes", "AccessToken": "minutes"},

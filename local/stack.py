@@ -135,11 +135,13 @@ class LocalStack:
 
     def _start_gateway(self, module: ModuleType) -> None:
         from local.auth import CognitoVerifier
-        from local.gateway import make_server
+        from local.gateway import make_server, site_for
 
         assert self.stack is not None
         verifier = CognitoVerifier(self.stack.jwks_url, self.stack.cognito_issuer, (self.stack.client_id,))
-        self._server = make_server(module.app, verifier, self.host, self.api_port)
+        idp = clients(self.aws_url, self.names.region)["cognito-idp"]
+        site = site_for(self.stack, idp, self.aws_url, self.api_url)
+        self._server = make_server(module.app, verifier, self.host, self.api_port, site)
         self._server_thread = threading.Thread(target=self._server.serve_forever, name="gateway", daemon=True)
         self._server_thread.start()
 

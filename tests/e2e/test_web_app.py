@@ -82,11 +82,15 @@ def shot(page: Any, name: str) -> None:
 
 
 def sign_in(page: Any, web: WebStack, username: str = "demo", password: str | None = None) -> None:
+    """Through the hosted UI: the app's Sign in button, the user pool's page, back with a code."""
     page.goto(web.api + "/")
-    page.fill("#username", username)
-    page.fill("#password", password or web.demo_password)
-    page.click("button[type=submit]")
+    page.click("#sign-in")
+    page.wait_for_selector("#signInFormUsername")
+    page.fill("#signInFormUsername", username)
+    page.fill("#signInFormPassword", password or web.demo_password)
+    page.click("button[name=signInSubmitButton]")
     page.wait_for_selector("#topbar:not([hidden])")
+    assert "code=" not in page.url  # the code leaves the address bar at once
 
 
 def upload(page: Any, paths: list[Path]) -> None:
@@ -248,9 +252,11 @@ def test_logging_out_forgets_the_tokens(browser: Any, web: WebStack) -> None:
     assert page.evaluate("() => localStorage.length") == 0
     shot(page, "08-signed-in")
     page.click("#logout")
-    sync_api.expect(page.locator("#username")).to_be_visible()
+    sync_api.expect(page.locator("#sign-in")).to_be_visible()
     sync_api.expect(page.locator(".login .notice")).to_contain_text("signed out")
     assert page.evaluate("() => sessionStorage.getItem('docpipe.session')") is None
+    page.click("#sign-in")  # the hosted UI's own session ended too: it asks for the password again
+    sync_api.expect(page.locator("#signInFormPassword")).to_be_visible()
 
 
 def test_a_refused_token_ends_the_session_and_asks_to_sign_in_again(browser: Any, web: WebStack) -> None:
@@ -266,7 +272,7 @@ def test_a_refused_token_ends_the_session_and_asks_to_sign_in_again(browser: Any
         }"""
     )
     page.click("a[data-nav=dashboard]")
-    sync_api.expect(page.locator("#username")).to_be_visible()
+    sync_api.expect(page.locator("#sign-in")).to_be_visible()
     sync_api.expect(page.locator(".login .notice")).to_contain_text("no longer valid")
     assert page.evaluate("() => sessionStorage.getItem('docpipe.session')") is None
     shot(page, "09-session-ended")
