@@ -346,7 +346,8 @@ def _json(status: int, data: dict[str, Any], no_store: bool = False) -> Reply:
 _STYLE = (
     "body{margin:0;min-height:100vh;display:grid;place-items:center;background:#eef1f5;"
     "font:16px/1.5 system-ui,-apple-system,'Segoe UI',sans-serif;color:#1d2330}"
-    "main{background:#fff;border:1px solid #d8dce3;border-radius:10px;padding:1.75rem;width:min(22rem,90vw)}"
+    "main{box-sizing:border-box;background:#fff;border:1px solid #d8dce3;border-radius:10px;padding:1.5rem;"
+    "width:min(24rem,calc(100vw - 2rem))}"
     "h1{font-size:1.3rem;margin:0 0 1rem}label{display:block;font-weight:600;margin:.75rem 0 .25rem}"
     "input{box-sizing:border-box;width:100%;padding:.55rem .6rem;font:inherit;border:1px solid #b8bfcc;"
     "border-radius:6px}button{margin-top:1.25rem;width:100%;padding:.6rem;font:inherit;font-weight:600;"
