@@ -162,7 +162,7 @@ def publish_event() -> Any:
 def list_events() -> Any:
     from chalicelib.events import list_for
 
-    return json_response(list_for(wiring.event_store(), _caller(), _params(), wiring.settings()))
+    return json_response(list_for(wiring.event_store(), _caller(), _params(), wiring.cursor_settings()))
 
 
 @app.route("/admin/documents", authorizer=authorizer)
@@ -202,13 +202,16 @@ else:
         return _ingest(objects_from_s3_event(event.to_dict()), event.context)
 
 
-@app.on_sqs_message(queue=RECORDS_QUEUE, batch_size=10)
+# At most 5 concurrent batches (the mapping's ScalingConfig, set on both deploy paths) so a large CSV cannot
+# take the table's or the account's whole concurrency.
+@app.on_sqs_message(queue=RECORDS_QUEUE, batch_size=10, maximum_concurrency=5)
 @traced
 def on_records(event: SQSEvent) -> dict[str, Any]:
     from chalicelib.records import handle_batch
 
     records = event.to_dict().get("Records", [])
-    return handle_batch(wiring.records_consumer(), records, deadline_from_context(event.context))
+    response = handle_batch(wiring.records_consumer(), records, deadline_from_context(event.context))
+    return wiring.records_response(records, response)
 
 
 @app.on_cw_event({"source": [contracts.PRODUCER_SOURCE]})

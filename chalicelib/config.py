@@ -103,6 +103,14 @@ class Settings:
     rendition_memory_mb: int = 512
     secret_resolver: Callable[[], str] | None = field(default=None, repr=False, compare=False)
     """Where the cursor key comes from when DOCPIPE_CURSOR_SECRET is empty (read once, on first use)."""
+    reports_batch_item_failures: bool = False
+    """The records mapping has ReportBatchItemFailures (the packaged template sets both); without it the
+    consumer deletes what it handled and fails (aws.sqs_batch.settle_batch), as after `chalice deploy`."""
+    libmagic_path: str = ""
+    cursor_secret_arn: str = ""
+    """Secrets Manager secret holding the cursor key (DOCPIPE_CURSOR_SECRET_ARN): wiring plugs in a
+    `secret_resolver` that reads it at run time, so the key is never in the function's configuration."""
+    """The packaged libmagic (DOCPIPE_LIBMAGIC), loaded by path before python-magic asks for it by soname."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -135,6 +143,9 @@ class Settings:
             extract_memory_mb=_int(env, "DOCPIPE_EXTRACT_MEMORY_MB", 1024),
             rendition_seconds=_float(env, "DOCPIPE_RENDITION_TIMEOUT", 10.0),
             rendition_memory_mb=_int(env, "DOCPIPE_RENDITION_MEMORY_MB", 512),
+            reports_batch_item_failures=env.get("DOCPIPE_REPORTS_BATCH_ITEM_FAILURES", "") in ("1", "true"),
+            libmagic_path=env.get("DOCPIPE_LIBMAGIC", ""),
+            cursor_secret_arn=env.get("DOCPIPE_CURSOR_SECRET_ARN", ""),
         )
 
     @property

@@ -17,10 +17,14 @@ module has already loaded; they vary with the machine.)
   also reads these imports to tell which modules each function reaches.
 - chalicelib/wiring.py: boto3, botocore.config, chalicelib.aws.bus,
   chalicelib.aws.event_store, chalicelib.aws.records_store,
-  chalicelib.aws.repository, chalicelib.aws.storage, chalicelib.csv_fanout,
+  chalicelib.aws.repository, chalicelib.aws.secrets, chalicelib.aws.sqs_batch,
+  chalicelib.aws.storage, chalicelib.csv_fanout,
   chalicelib.documents, chalicelib.ingest, chalicelib.lifecycle,
   chalicelib.records, chalicelib.sweeper — an invocation builds only the
-  clients (boto3 170-265 ms, botocore.config) and services it uses.
+  clients (boto3 170-265 ms, botocore.config) and services it uses; only the
+  API reads the cursor key from Secrets Manager (botocore.exceptions 8-20 ms);
+  deploy/calls.py reads these imports to tell what each factory reaches (so only
+  on_records is granted sqs:DeleteMessage for settling its batches).
 - chalicelib/ingest.py: chalicelib.extraction.extract,
   chalicelib.extraction.rendition — a duplicate or stale delivery ends before
   extraction and does not load the core (18-59 ms and 7-11 ms).
@@ -34,6 +38,7 @@ from __future__ import annotations
 
 import functools
 import threading
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from chalicelib.config import Settings
@@ -58,6 +63,23 @@ _lock = threading.Lock()
 @functools.cache
 def settings() -> Settings:
     return Settings.from_env()
+
+
+@functools.cache
+def cursor_settings() -> Settings:
+    """Settings for the services that sign or check page cursors (the API): where the stage names a
+    Secrets Manager secret, the key is read from it on first use, once per execution environment.
+    Kept apart from `settings()` so that only the API is granted the secret (deploy/policies.py)."""
+    found = settings()
+    if found.cursor_secret_arn and not found.cursor_secret:
+        return replace(found, secret_resolver=lambda: _read_secret(found.cursor_secret_arn))
+    return found
+
+
+def _read_secret(arn: str) -> str:
+    from chalicelib.aws.secrets import read_secret
+
+    return read_secret(client("secretsmanager"), arn)
 
 
 @functools.cache
@@ -117,7 +139,7 @@ def _requeue(doc_id: str) -> None:
 def document_service() -> DocumentService:
     from chalicelib.documents import DocumentService
 
-    return DocumentService(repository(), storage(), settings(), bus())
+    return DocumentService(repository(), storage(), cursor_settings(), bus())
 
 
 @functools.cache
@@ -165,11 +187,21 @@ def records_consumer() -> RecordsConsumer:
     return RecordsConsumer(records_store(), csv_fanout().resume)
 
 
+def records_response(records: list[dict[str, Any]], response: dict[str, Any]) -> dict[str, Any]:
+    """What on_records returns: the batch item failures where the mapping reports them, else the batch
+    settled here (handled messages deleted, the invocation failed for the rest)."""
+    if settings().reports_batch_item_failures:
+        return response
+    from chalicelib.aws.sqs_batch import settle_batch
+
+    return settle_batch(client("sqs"), records, response)
+
+
 @functools.cache
 def records_reader() -> RecordsReader:
     from chalicelib.records import RecordsReader
 
-    return RecordsReader(records_store(), settings().signing_secret)
+    return RecordsReader(records_store(), cursor_settings().signing_secret)
 
 
 @functools.cache
@@ -188,7 +220,7 @@ def sweeper() -> SweeperService:
 
 def reset() -> None:
     """Forget every cached client and service (after the environment changed)."""
-    caches = (settings, _session, _client, repository, storage, ingest_service, document_service, bus)
+    caches = (settings, cursor_settings, _session, _client, repository, storage, ingest_service, document_service, bus)
     records = (records_store, csv_fanout, records_consumer, records_reader, lifecycle)
     for cached in (*caches, *records, event_store, sweeper):
         cached.cache_clear()

@@ -3,23 +3,33 @@
     python -m deploy.configure --stage prod --stack docpipe-prod-infra [--xray]
     python -m deploy.configure --stage prod --outputs outputs.json      (offline)
 
-Writes, for that stage:
+Writes, for that stage, all files or none:
 - `.chalice/config.json` stages.<stage>: environment variables naming the
-  stack's resources, and one `iam_policy_file` per function;
+  stack's resources (`ENVIRONMENT`: output -> variable), and one
+  `iam_policy_file` per function;
 - `.chalice/policy-<stage>-<function>.json`: least-privilege policies
   (`deploy.policies`), checked against the code by the tests;
 - `artifacts/<stage>/app-overrides.json`: the `chalice package
-  --merge-template` file for what Chalice cannot express (SQS
-  ReportBatchItemFailures, EventBridge rule names/DLQs/retries, async
+  --merge-template` file for what Chalice cannot express (function names,
+  SQS ReportBatchItemFailures, EventBridge rule names/DLQs/retries, async
   on-failure destinations, API Gateway 401/403 bodies with CORS headers,
-  X-Ray permissions, per-function Errors/Throttles alarms).
+  X-Ray permissions).
+
+Everything outside what Chalice manages lives in the infra stack, on both
+deploy paths: resources the code uses reach it as outputs mapped here to
+environment variables and policy resources; what watches a function (log
+group, alarms) is named after the function, whose name is fixed
+(`policies.Resources.function_name`).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import sys
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,7 +41,6 @@ from deploy.templates import REPO
 
 UPLOAD_EVENTS = "eventbridge"
 MIN_VISIBILITY_FACTOR = 6
-ESM_MAX_CONCURRENCY = 5
 EVENT_RETRIES = {"MaximumRetryAttempts": 8, "MaximumEventAgeInSeconds": 3600}
 ASYNC_RETRIES = 2
 GATEWAY_RESPONSES = {
@@ -48,6 +57,22 @@ EXTERNAL_SOURCES = ("aws.", contracts.PRODUCER_SOURCE)
 # New AWS accounts may have a total concurrency of 10, which allows no reservation at all: --no-reserved.
 RESERVED_CONCURRENCY = {"on_upload": 20, "on_reprocess": 5, "on_producer_event": 5}
 XRAY_POLICY = "arn:aws:iam::aws:policy/AWSXRayDaemonWriteAccess"
+REPORTS_BATCH_ITEM_FAILURES = "DOCPIPE_REPORTS_BATCH_ITEM_FAILURES"
+EXAMPLE_OUTPUTS = REPO / "deploy" / "outputs.example.json"
+# Lambda unpacks the deployment package into LAMBDA_TASK_ROOT, always /var/task; Chalice copies vendor/ there.
+# https://docs.aws.amazon.com/lambda/latest/dg/configuration-envvars.html#configuration-envvars-runtime
+TASK_ROOT = "/var/task"
+# Infra stack output -> the environment variable that names it for the code (the deploy mechanism: a resource
+# the code uses is added to infra/docpipe.yaml with an output, listed here, and granted in deploy/policies.py).
+ENVIRONMENT = {
+    "BucketName": "DOCPIPE_BUCKET",
+    "TableName": "DOCPIPE_TABLE",
+    "RecordsQueueName": "DOCPIPE_RECORDS_QUEUE",
+    "EventBusName": "DOCPIPE_EVENT_BUS",
+    "UserPoolId": "DOCPIPE_USER_POOL_ID",
+    "UserPoolArn": "DOCPIPE_USER_POOL_ARN",
+    "UserPoolClientId": "DOCPIPE_CLIENT_ID",
+}
 
 
 class ConfigurationError(ValueError):
@@ -69,25 +94,19 @@ class Stage:
         o = self.outputs
         origins = o.get("WebOrigins", "")
         return {
-            "DOCPIPE_BUCKET": o["BucketName"],
-            "DOCPIPE_TABLE": o["TableName"],
-            "DOCPIPE_RECORDS_QUEUE": o["RecordsQueueName"],
-            "DOCPIPE_EVENT_BUS": o["EventBusName"],
-            "DOCPIPE_USER_POOL_ID": o["UserPoolId"],
-            "DOCPIPE_USER_POOL_ARN": o["UserPoolArn"],
-            "DOCPIPE_CLIENT_ID": o["UserPoolClientId"],
-            "DOCPIPE_CURSOR_SECRET": secret_reference(o["CursorSecretArn"]),
+            **{variable: o[output] for output, variable in ENVIRONMENT.items()},
+            # The key itself is read from Secrets Manager at run time (chalicelib.aws.secrets), on both paths.
+            "DOCPIPE_CURSOR_SECRET_ARN": o["CursorSecretArn"],
             "DOCPIPE_MAX_UPLOAD_BYTES": o.get("MaxUploadBytes", str(512 * 1024 * 1024)),
             "DOCPIPE_WEB_ORIGIN": origins.split(",")[0] if origins else "",
             "DOCPIPE_UPLOAD_EVENTS": UPLOAD_EVENTS,
             "DOCPIPE_LOG_JSON": "1",
             "DOCPIPE_STAGE": self.name,
+            # The packaged libmagic and its database (deploy.vendor); libmagic reads MAGIC, and detection loads
+            # the library by path so that a libmagic of the runtime image cannot be picked up instead.
+            "MAGIC": f"{TASK_ROOT}/magic.mgc",
+            "DOCPIPE_LIBMAGIC": f"{TASK_ROOT}/lib/libmagic.so.1",
         }
-
-
-def secret_reference(arn: str) -> str:
-    """A CloudFormation dynamic reference: resolved when the app stack deploys, never stored in the repo."""
-    return "{{resolve:secretsmanager:" + arn + ":SecretString}}"
 
 
 def _logical_id(function: str) -> str:
@@ -119,24 +138,15 @@ def check_timeouts(config: Mapping[str, Any], outputs: Mapping[str, str]) -> Non
         )
 
 
-def _alarm(stage: str, function_name: str, metric: str, topic: str) -> dict[str, Any]:
-    return {
-        "Type": "AWS::CloudWatch::Alarm",
-        "Properties": {
-            "AlarmName": f"{function_name}-{metric.lower()}",
-            "AlarmDescription": f"{metric} of {function_name} (docpipe {stage})",
-            "Namespace": "AWS/Lambda",
-            "MetricName": metric,
-            "Dimensions": [{"Name": "FunctionName", "Value": function_name}],
-            "Statistic": "Sum",
-            "Period": 300,
-            "EvaluationPeriods": 1,
-            "Threshold": 0,
-            "ComparisonOperator": "GreaterThanThreshold",
-            "TreatMissingData": "notBreaching",
-            "AlarmActions": [topic],
-        },
-    }
+def check_functions(functions: list[str], outputs: Mapping[str, str]) -> None:
+    """The infra stack keeps a log group and alarms for exactly the app's functions."""
+    kept = {f for f in outputs.get("FunctionNames", "").split(",") if f}
+    if kept != set(functions):
+        raise ConfigurationError(
+            f"the infra stack keeps logs and alarms for {sorted(kept)} but app.py has {sorted(functions)}: "
+            "add the missing log group and alarms to infra/docpipe.yaml (and its FunctionNames output) and "
+            "redeploy the infra stack"
+        )
 
 
 def gateway_responses(origin: str) -> dict[str, Any]:
@@ -157,64 +167,86 @@ def gateway_responses(origin: str) -> dict[str, Any]:
     return out
 
 
-def rule_bus(pattern: Mapping[str, Any], own_bus: str) -> str | None:
-    """The bus a rule listens on: None (the default bus) for AWS and producer sources, else docpipe's bus."""
+def forwarded(pattern: Mapping[str, Any]) -> bool:
+    """Whether a rule's events are docpipe's own (published on the stage's bus, forwarded to the default bus
+    by the infra stack) rather than AWS's or an outside producer's (published on the default bus)."""
     sources = pattern.get("source") or []
-    if not sources or any(str(s).startswith(EXTERNAL_SOURCES) for s in sources):
-        return None
-    return own_bus
+    return bool(sources) and not any(str(s).startswith(EXTERNAL_SOURCES) for s in sources)
 
 
-def merge_template(
-    stage: Stage, kinds: Mapping[str, set[str]], patterns: Mapping[str, Mapping[str, Any]] | None = None
-) -> dict[str, Any]:
-    """The --merge-template document for one stage."""
-    o = stage.outputs
-    res = stage.resources
-    resources: dict[str, Any] = {}
+@dataclass(frozen=True)
+class Extras:
+    """What one function needs beyond what `chalice deploy` creates: the template path writes it into the
+    merge template (`merge_template`), the `chalice deploy` path applies it afterwards (`deploy.finish`)."""
+
+    function: str
+    name: str
+    kind: str
+    rule: str | None = None
+    """The EventBridge rule's name (on_cw_event, schedule); its target gets `dead_letter` and EVENT_RETRIES."""
+    dead_letter: str | None = None
+    on_failure: str | None = None
+    """Asynchronous invocations: ASYNC_RETRIES retries, then this SQS destination."""
+
+
+def extras(stage: Stage, kinds: Mapping[str, set[str]]) -> list[Extras]:
+    o, res = stage.outputs, stage.resources
+    out = []
     for function, function_kinds in sorted(kinds.items()):
-        logical = _logical_id(function)
         kind = _kind(function_kinds)
-        props: dict[str, Any] = {}
-        if kind == "on_sqs_message":
+        ruled = kind in ("on_cw_event", "schedule")
+        out.append(
+            Extras(
+                function=function,
+                name=res.function_name(function),
+                kind=kind,
+                rule=f"docpipe-{stage.name}-{function}" if ruled else None,
+                dead_letter=o["EventsDeadLetterQueueArn"] if ruled else None,
+                on_failure=o["AsyncFailuresQueueArn"] if function in policies.ASYNC_FUNCTIONS else None,
+            )
+        )
+    return out
+
+
+def merge_template(stage: Stage, kinds: Mapping[str, set[str]]) -> dict[str, Any]:
+    """The --merge-template document for one stage."""
+    resources: dict[str, Any] = {}
+    for extra in extras(stage, kinds):
+        logical = _logical_id(extra.function)
+        # CloudFormation would name it docpipe-<stage>-OnUpload-<random>: the log group, the log permissions
+        # and the alarms (infra stack) name the function as `chalice deploy` does.
+        props: dict[str, Any] = {"FunctionName": extra.name}
+        if extra.kind == "on_sqs_message":
+            # The mapping reports batch item failures, and the function is told so (Settings): both or neither.
             props["Events"] = {
-                f"{logical}SqsEventSource": {
-                    "Properties": {
-                        "FunctionResponseTypes": ["ReportBatchItemFailures"],
-                        "ScalingConfig": {"MaximumConcurrency": ESM_MAX_CONCURRENCY},
-                    }
-                }
+                f"{logical}SqsEventSource": {"Properties": {"FunctionResponseTypes": ["ReportBatchItemFailures"]}}
             }
-        elif kind == "on_cw_event":
-            rule: dict[str, Any] = {
-                "RuleName": f"docpipe-{stage.name}-{function}",
-                "DeadLetterConfig": {"Arn": o["EventsDeadLetterQueueArn"]},
-                "RetryPolicy": dict(EVENT_RETRIES),
-            }
-            bus = rule_bus((patterns or {}).get(function, {}), o["EventBusName"])
-            if bus:
-                rule["EventBusName"] = bus
-            props["Events"] = {f"{logical}Event": {"Type": "EventBridgeRule", "Properties": rule}}
-        if function in policies.ASYNC_FUNCTIONS or kind == "on_cw_event":
+            props["Environment"] = {"Variables": {REPORTS_BATCH_ITEM_FAILURES: "1"}}
+        if extra.rule:
+            # Every rule is on the default bus, as `chalice deploy` creates it (see `forwarded`).
+            # Chalice writes CloudWatchEvent, a SAM event type without dead-letter queues: EventBridgeRule has them.
+            event: dict[str, Any] = {"Properties": {"DeadLetterConfig": {"Arn": extra.dead_letter}}}
+            event["Properties"]["RetryPolicy"] = EVENT_RETRIES
+            if extra.kind == "on_cw_event":
+                event["Type"] = "EventBridgeRule"
+                event["Properties"]["RuleName"] = extra.rule
+            else:
+                event["Properties"]["Name"] = extra.rule
+            props["Events"] = {f"{logical}Event": event}
+        if extra.on_failure:
             props["EventInvokeConfig"] = {
                 "MaximumRetryAttempts": ASYNC_RETRIES,
-                "DestinationConfig": {"OnFailure": {"Type": "SQS", "Destination": o["AsyncFailuresQueueArn"]}},
+                "DestinationConfig": {"OnFailure": {"Type": "SQS", "Destination": extra.on_failure}},
             }
-        if props:
-            resources[logical] = {"Properties": props}
+        resources[logical] = {"Properties": props}
         if stage.xray:
-            role = "ApiHandlerRole" if function == policies.API else f"{logical}Role"
+            role = "ApiHandlerRole" if extra.function == policies.API else f"{logical}Role"
             resources[role] = {"Properties": {"ManagedPolicyArns": [XRAY_POLICY]}}
-        name = res.function_name(function)
-        for metric in ("Errors", "Throttles"):
-            resources[f"{logical}{metric}Alarm"] = _alarm(stage.name, name, metric, o["AlarmTopicArn"])
     if policies.API in kinds:
         origin = stage.environment()["DOCPIPE_WEB_ORIGIN"] or "*"
         resources["RestAPI"] = {
             "Properties": {"DefinitionBody": {"x-amazon-apigateway-gateway-responses": gateway_responses(origin)}}
         }
-        # Chalice 1.34 names the API log group after "${ApiHandler}", a resource that does not exist.
-        resources["ApiHandlerLogGroup"] = {"Properties": {"LogGroupName": {"Fn::Sub": "/aws/lambda/${APIHandler}"}}}
     return {"Resources": resources}
 
 
@@ -235,24 +267,64 @@ def _function_config(stage: Stage, function: str) -> dict[str, Any]:
 
 
 def configure(stage: Stage, project: Path = REPO) -> list[Path]:
-    """Write the stage's config entry, policies and merge template; returns the files written."""
+    """Write the stage's config entry, policies and merge template (all or none); returns the files written."""
     config_path = project / ".chalice" / "config.json"
     config = json.loads(config_path.read_text(encoding="utf-8"))
     check_timeouts(config, stage.outputs)
     kinds = calls.handler_kinds(project / "app.py")
     functions = sorted(kinds)
-    written = []
-    for fn in functions:
-        path = project / ".chalice" / f"policy-{stage.name}-{fn}.json"
-        path.write_text(json.dumps(policies.render(fn, stage.resources), indent=2) + "\n", encoding="utf-8")
-        written.append(path)
+    check_functions(functions, stage.outputs)
+    files: dict[Path, Any] = {
+        project / ".chalice" / f"policy-{stage.name}-{fn}.json": policies.render(fn, stage.resources)
+        for fn in functions
+    }
     config.setdefault("stages", {})[stage.name] = stage_config(stage, functions)
-    config_path.write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
-    merge_path = project / "artifacts" / stage.name / "app-overrides.json"
-    merge_path.parent.mkdir(parents=True, exist_ok=True)
-    patterns = calls.event_patterns(project / "app.py")
-    merge_path.write_text(json.dumps(merge_template(stage, kinds, patterns), indent=2) + "\n", encoding="utf-8")
-    return [config_path, *written, merge_path]
+    files[config_path] = config
+    files[project / "artifacts" / stage.name / "app-overrides.json"] = merge_template(stage, kinds)
+    write_all({path: json.dumps(doc, indent=2) + "\n" for path, doc in files.items()})
+    return [config_path, *(p for p in files if p != config_path)]
+
+
+def write_all(contents: Mapping[Path, str]) -> None:
+    """Write every file or none: each goes to a temporary file beside it first, then all are renamed."""
+    staged: list[tuple[str, Path]] = []
+    try:
+        for path, text in contents.items():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+            staged.append((tmp, path))
+            with os.fdopen(fd, "w", encoding="utf-8") as out:
+                out.write(text)
+        for tmp, path in staged:
+            os.replace(tmp, path)
+    finally:
+        for tmp, _ in staged:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+
+
+def example_outputs(stage: str) -> dict[str, str]:
+    """The example infra outputs (deploy/outputs.example.json) for `stage`."""
+    raw = json.loads(EXAMPLE_OUTPUTS.read_text(encoding="utf-8"))
+    return {key: str(value).replace("${Stage}", stage) for key, value in raw.items()}
+
+
+def add_stage_arguments(parser: argparse.ArgumentParser, required: bool = True) -> None:
+    """--stage and where the infra stack's outputs come from (--stack, or --outputs for a JSON file)."""
+    parser.add_argument("--stage", required=True)
+    source = parser.add_mutually_exclusive_group(required=required)
+    source.add_argument("--stack", help="name of the deployed infra stack (reads its outputs)")
+    source.add_argument("--outputs", type=Path, help="JSON file of the infra stack's outputs")
+    parser.add_argument("--region")
+
+
+def load_outputs(stage: str, outputs: Path | None, stack: str | None, region: str | None) -> dict[str, str]:
+    if stack:
+        return stack_outputs(stack, region)
+    if outputs:
+        data: dict[str, Any] = json.loads(outputs.read_text(encoding="utf-8"))
+        return {k: str(v) for k, v in data.items()}
+    return example_outputs(stage)
 
 
 def stack_outputs(stack: str, region: str | None) -> dict[str, str]:
@@ -268,18 +340,12 @@ def stack_outputs(stack: str, region: str | None) -> dict[str, str]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m deploy.configure", description=__doc__.splitlines()[0])
-    parser.add_argument("--stage", required=True)
-    source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("--stack", help="name of the deployed infra stack")
-    source.add_argument("--outputs", type=Path, help="JSON file of the infra stack's outputs (offline)")
-    parser.add_argument("--region")
+    add_stage_arguments(parser)
     parser.add_argument("--xray", action="store_true", help="turn on X-Ray active tracing")
     parser.add_argument("--no-reserved", action="store_true", help="no reserved concurrency (new accounts)")
     parser.add_argument("--project", type=Path, default=REPO)
     args = parser.parse_args(argv)
-    outputs = (
-        json.loads(args.outputs.read_text(encoding="utf-8")) if args.outputs else stack_outputs(args.stack, args.region)
-    )
+    outputs = load_outputs(args.stage, args.outputs, args.stack, args.region)
     if outputs.get("Stage") != args.stage:
         print(f"the stack is for stage {outputs.get('Stage')!r}, not {args.stage!r}", file=sys.stderr)
         return 2

@@ -33,11 +33,13 @@ _OBJECTS = frozenset({"s3:GetObject", "s3:PutObject", "s3:DeleteObject"})
 _FAN_OUT = frozenset({"s3:GetObject", "sqs:SendMessage", "sqs:GetQueueUrl", "sqs:GetQueueAttributes"})
 
 FUNCTION_ACTIONS: dict[str, frozenset[str]] = {
-    API: _DOCUMENTS | _OBJECTS | {"events:PutEvents"},
+    # signs and checks page cursors with the key it reads from Secrets Manager (chalicelib.aws.secrets)
+    API: _DOCUMENTS | _OBJECTS | {"events:PutEvents", "secretsmanager:GetSecretValue"},
     "on_upload": _DOCUMENTS | _OBJECTS | _FAN_OUT | {"events:PutEvents"},
     "on_reprocess": _DOCUMENTS | _OBJECTS | _FAN_OUT | {"events:PutEvents"},
-    # consumes row chunks; a continuation message makes it produce the next leg; publishes RecordsIngested
-    "on_records": _DOCUMENTS | _FAN_OUT | {"events:PutEvents"},
+    # consumes row chunks; a continuation message makes it produce the next leg; publishes RecordsIngested;
+    # deletes what it handled where the mapping cannot report batch item failures (aws.sqs.settle_batch)
+    "on_records": _DOCUMENTS | _FAN_OUT | {"events:PutEvents", "sqs:DeleteMessage"},
     # stores each producer event once (a conditional put) and lists them from the GSIs
     "on_producer_event": frozenset({"dynamodb:PutItem", "dynamodb:Query"}),
     # the scheduled sweeper: overdue documents from the by_deadline index, retries as ReprocessRequested events
@@ -63,7 +65,9 @@ ACTION_RESOURCES: dict[str, tuple[str, ...]] = {
     "sqs:SendMessage": ("records_queue",),
     "sqs:GetQueueUrl": ("records_queue",),
     "sqs:GetQueueAttributes": ("records_queue",),
+    "sqs:DeleteMessage": ("records_queue",),
     "events:PutEvents": ("event_bus", "default_bus"),
+    "secretsmanager:GetSecretValue": ("cursor_secret",),
 }
 
 # Narrower resources for one function: the pipeline reads uploads and writes renditions only.
@@ -102,6 +106,7 @@ class Resources:
     event_bus_arn: str
     async_failures_arn: str
     user_pool_arn: str
+    cursor_secret_arn: str = ""
     indexes: tuple[str, ...] = field(default_factory=table_indexes)
     partition: str = "aws"
 
@@ -117,6 +122,7 @@ class Resources:
             event_bus_arn=outputs["EventBusArn"],
             async_failures_arn=outputs["AsyncFailuresQueueArn"],
             user_pool_arn=outputs.get("UserPoolArn", ""),
+            cursor_secret_arn=outputs.get("CursorSecretArn", ""),
         )
 
     def function_name(self, function: str) -> str:
@@ -136,6 +142,7 @@ class Resources:
             "default_bus": [f"arn:{p}:events:{r}:{a}:event-bus/default"],
             "async_failures": [self.async_failures_arn],
             "user_pool": [self.user_pool_arn],
+            "cursor_secret": [self.cursor_secret_arn],
         }
         if key not in known:
             raise KeyError(f"unknown resource key {key!r}")

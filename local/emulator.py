@@ -26,10 +26,13 @@ def free_port(host: str = "127.0.0.1") -> int:
 class Emulator:
     """Starts `moto.server` and waits until it answers."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 4566, quiet: bool = True) -> None:
+    def __init__(
+        self, host: str = "127.0.0.1", port: int = 4566, quiet: bool = True, module: str = "moto.server"
+    ) -> None:
         self.host = host
         self.port = port
         self.quiet = quiet
+        self.module = module  # local.deploy_emulator: moto with what deploying needs
         self._proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -42,7 +45,7 @@ class Emulator:
         out = subprocess.DEVNULL if self.quiet else None
         env = {**os.environ, "MOTO_PORT": str(self.port)}
         self._proc = subprocess.Popen(
-            [sys.executable, "-m", "moto.server", "-H", self.host, "-p", str(self.port)],
+            [sys.executable, "-m", self.module, "-H", self.host, "-p", str(self.port)],
             stdout=out,
             stderr=out,
             env=env,

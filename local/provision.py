@@ -45,6 +45,7 @@ class Stack:
     user_pool_id: str = ""
     client_id: str = ""
     cursor_secret: str = field(default_factory=lambda: secrets.token_urlsafe(32))
+    cursor_secret_arn: str = ""  # the key in the emulator's Secrets Manager, read at run time as on AWS
     queues: dict[str, str] = field(default_factory=dict)  # name -> url
     rule_queues: dict[str, str] = field(default_factory=dict)  # handler name -> queue url
     user_subs: dict[str, str] = field(default_factory=dict)  # username -> Cognito sub
@@ -73,7 +74,9 @@ class Stack:
             "DOCPIPE_USER_POOL_ARN": f"arn:aws:cognito-idp:{n.region}:{ACCOUNT}:userpool/{self.user_pool_id}",
             "DOCPIPE_CLIENT_ID": self.client_id,
             "DOCPIPE_COGNITO_ENDPOINT": self.endpoint,
-            "DOCPIPE_CURSOR_SECRET": self.cursor_secret,
+            "DOCPIPE_CURSOR_SECRET_ARN": self.cursor_secret_arn,
+            # The pump, like the packaged template's SQS mapping, honours batchItemFailures.
+            "DOCPIPE_REPORTS_BATCH_ITEM_FAILURES": "1",
         }
 
 
@@ -86,7 +89,8 @@ def clients(endpoint: str, region: str) -> dict[str, Any]:
         region_name=region,
     )
     return {
-        name: session.client(name, endpoint_url=endpoint) for name in ("s3", "sqs", "dynamodb", "events", "cognito-idp")
+        name: session.client(name, endpoint_url=endpoint)
+        for name in ("s3", "sqs", "dynamodb", "events", "cognito-idp", "secretsmanager")
     }
 
 
@@ -153,6 +157,9 @@ def provision(endpoint: str, app: Chalice, names: StackNames | None = None) -> S
     create_table(aws["dynamodb"], names.table)
     _rules(aws, app, stack)
     _cognito(aws["cognito-idp"], stack)
+    stack.cursor_secret_arn = aws["secretsmanager"].create_secret(
+        Name=f"{names.table}/cursor-secret", SecretString=stack.cursor_secret
+    )["ARN"]
     return stack
 
 

@@ -49,6 +49,7 @@ def stack(emulator: Any) -> Iterator[Any]:
     provisioned = provision(emulator.endpoint, app_module.app, StackNames())
     saved = dict(os.environ)
     os.environ.update(provisioned.app_environment())
+    os.environ.pop("DOCPIPE_CURSOR_SECRET")  # on the stack, the key is read from Secrets Manager, as deployed
     wiring.reset()
     yield provisioned
     os.environ.clear()

@@ -23,10 +23,9 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
-import magic
-
 from chalicelib.extraction.encoding import SAMPLE_BYTES, decode_text
 from chalicelib.extraction.extensions import ALIASES, extension_of, mime_table
+from chalicelib.extraction.magic_binding import magic
 from chalicelib.extraction.reader import RangedReader, bytes_reader
 from chalicelib.extraction.signatures import signature
 from chalicelib.extraction.textkind import classify_text

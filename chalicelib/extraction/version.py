@@ -14,5 +14,5 @@ from __future__ import annotations
 
 from typing import Final
 
-EXTRACTOR_VERSION: Final = 2
-SOURCES_DIGEST: Final = "480f8741d9f56266b34ea5c7af584f96d0cbad56051f6e9da690d63ad39cbca9"
+EXTRACTOR_VERSION: Final = 3
+SOURCES_DIGEST: Final = "9487ea1dd87b7985b5a802c34d0a4b05a44af634c2f44692c004bd92ca120751"

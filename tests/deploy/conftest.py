@@ -1,10 +1,17 @@
-"""Fixtures for the deployment checks: the infra stack on the emulator's CloudFormation, its outputs."""
+"""Fixtures for the deployment checks: the deploy emulator, the infra stack on it, one packaged stage.
+
+The emulator here is `local.deploy_emulator` (moto plus what deploying needs
+of it, listed in that module), so the infra template is deployed unchanged
+and its outputs are the ones a real stack returns.
+"""
 
 from __future__ import annotations
 
 import json
 import shutil
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,83 +19,79 @@ import pytest
 from deploy.templates import load_template
 
 STAGE = "ci"
-# moto 5.2.5's CloudFormation fails a stack that has these (and any output naming them).
-EMULATOR_CANNOT_CREATE = {
-    "AWS::Cognito::UserPool",
-    "AWS::Cognito::UserPoolClient",
-    "AWS::Cognito::UserPoolGroup",
-    "AWS::Cognito::UserPoolDomain",
-}
-# moto accepts these but creates nothing (no physical id): checked by cfn-lint only.
-EMULATOR_SKIPS = {
-    "AWS::S3::BucketPolicy",
-    "AWS::SQS::QueuePolicy",
-    "AWS::SecretsManager::Secret",
-    "AWS::CloudWatch::Alarm",
-    "AWS::SNS::Subscription",
+REGION = "us-east-1"
+# moto accepts these without creating anything: their properties are checked by cfn-lint and read from the template.
+EMULATOR_SKIPS = {"AWS::S3::BucketPolicy", "AWS::SQS::QueuePolicy", "AWS::SNS::Subscription"}
+INFRA_PARAMETERS = {
+    "Stage": STAGE,
+    "CognitoDomainPrefix": "docpipe-ci-example",
+    "WebOrigins": "https://app.example.com",
 }
 
 
-def emulator_template() -> tuple[dict[str, Any], set[str]]:
-    """The infra template less the resources (and outputs) the emulator cannot create."""
-    template = load_template()
-    dropped = {k for k, v in template["Resources"].items() if v["Type"] in EMULATOR_CANNOT_CREATE}
-    for name in dropped:
-        template["Resources"].pop(name)
-    template["Outputs"] = {
-        k: v for k, v in template["Outputs"].items() if not any(f'"{d}"' in json.dumps(v) for d in dropped)
-    }
-    return template, dropped
+@pytest.fixture(scope="session")
+def emulator() -> Iterator[Any]:
+    """Overrides the suite's emulator: deploying needs `local.deploy_emulator`."""
+    from local.emulator import Emulator, free_port
+
+    emu = Emulator(port=free_port(), module="local.deploy_emulator").start()
+    yield emu
+    emu.stop()
+
+
+def session_for(endpoint: str) -> Any:
+    import boto3
+
+    return boto3.session.Session(
+        aws_access_key_id="docpipe-test", aws_secret_access_key="docpipe-test", region_name=REGION
+    )
+
+
+def clients(endpoint: str, *names: str) -> dict[str, Any]:
+    session = session_for(endpoint)
+    return {n: session.client(n, endpoint_url=endpoint) for n in names}
+
+
+def create_infra_stack(endpoint: str, stage: str = STAGE, **parameters: str) -> dict[str, Any]:
+    """infra/docpipe.yaml, unchanged, created on the emulator; returns the stack's description."""
+    cfn = clients(endpoint, "cloudformation")["cloudformation"]
+    name = f"docpipe-{stage}-infra"
+    values = {**INFRA_PARAMETERS, "Stage": stage, **parameters}
+    cfn.create_stack(
+        StackName=name,
+        TemplateBody=json.dumps(load_template()),
+        Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in values.items()],
+        Capabilities=["CAPABILITY_NAMED_IAM"],
+    )
+    stack: dict[str, Any] = cfn.describe_stacks(StackName=name)["Stacks"][0]
+    return stack
 
 
 @pytest.fixture(scope="session")
 def infra_stack(emulator: Any) -> Iterator[dict[str, Any]]:
     """The infra template deployed into the emulator's CloudFormation; yields clients and outputs."""
-    import boto3
-
-    session = boto3.session.Session(
-        aws_access_key_id="docpipe-test", aws_secret_access_key="docpipe-test", region_name="us-east-1"
-    )
-    aws = {n: session.client(n, endpoint_url=emulator.endpoint) for n in ("cloudformation", "s3", "dynamodb", "sqs")}
-    template, dropped = emulator_template()
-    name = f"docpipe-{STAGE}-infra"
-    aws["cloudformation"].create_stack(
-        StackName=name,
-        TemplateBody=json.dumps(template),
-        Parameters=[
-            {"ParameterKey": "Stage", "ParameterValue": STAGE},
-            {"ParameterKey": "CognitoDomainPrefix", "ParameterValue": "docpipe-ci-example"},
-            {"ParameterKey": "WebOrigins", "ParameterValue": "https://app.example.com"},
-        ],
-    )
-    stack = aws["cloudformation"].describe_stacks(StackName=name)["Stacks"][0]
+    aws = clients(
+        emulator.endpoint, "cloudformation", "s3", "dynamodb", "sqs", "events", "logs", "cloudwatch",
+        "secretsmanager", "cognito-idp", "iam", "lambda", "apigateway",
+    )  # fmt: skip
+    stack = create_infra_stack(emulator.endpoint)
+    name = stack["StackName"]
     outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
     resources = aws["cloudformation"].list_stack_resources(StackName=name)["StackResourceSummaries"]
     yield {"aws": aws, "name": name, "status": stack["StackStatus"], "outputs": outputs, "resources": resources,
-           "dropped": dropped, "template": template}  # fmt: skip
-    aws["cloudformation"].delete_stack(StackName=name)
+           "endpoint": emulator.endpoint}  # fmt: skip
 
 
-def completed_outputs(outputs: dict[str, str]) -> dict[str, str]:
-    """Emulator outputs plus what it cannot produce: Cognito ids, the secret's ARN (moto skips the
-    secret), and two outputs moto renders wrongly (Ref of an event bus, Join of a list parameter)."""
-    account, region = outputs["AccountId"], outputs["Region"]
-    pool = f"{region}_CiPool01"
-    return {
-        **outputs,
-        "UserPoolId": pool,
-        "UserPoolArn": f"arn:aws:cognito-idp:{region}:{account}:userpool/{pool}",
-        "UserPoolClientId": "ci0client0id0000000000000",
-        "CursorSecretArn": f"arn:aws:secretsmanager:{region}:{account}:secret:docpipe/{STAGE}/cursor-secret-AbCdEf",
-        "EventBusName": outputs["EventBusArn"].rsplit("/", 1)[-1],
-        "WebOrigins": "https://app.example.com",
-    }
+@pytest.fixture(scope="session")
+def packaged(infra_stack: Any, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """The stage packaged exactly as `make package` does it, from the emulator stack's outputs."""
+    from deploy import configure, package
+
+    stage = configure.Stage(STAGE, infra_stack["outputs"], xray=True)
+    return package.build(stage, dest=tmp_path_factory.mktemp("artifacts") / STAGE)
 
 
 def tool(name: str) -> str:
-    import sys
-    from pathlib import Path
-
     local = Path(sys.executable).parent / name
     found = str(local) if local.exists() else shutil.which(name)
     if not found:

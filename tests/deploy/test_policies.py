@@ -19,6 +19,7 @@ RESOURCES = policies.Resources(
     event_bus_arn="arn:aws:events:eu-west-1:111122223333:event-bus/docpipe-ci",
     async_failures_arn="arn:aws:sqs:eu-west-1:111122223333:docpipe-ci-async-failures",
     user_pool_arn="arn:aws:cognito-idp:eu-west-1:111122223333:userpool/eu-west-1_abc",
+    cursor_secret_arn="arn:aws:secretsmanager:eu-west-1:111122223333:secret:docpipe/ci/cursor-secret-AbCdEf",
 )
 FUNCTIONS = calls.function_calls()
 
