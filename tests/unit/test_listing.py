@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import pytest
@@ -18,7 +19,8 @@ ADMIN = Caller(sub="boss", username="boss", groups=frozenset({"admins"}), admin=
 
 
 def service(repo: InMemoryRepository) -> DocumentService:
-    return DocumentService(repo, storage=None, settings=Settings.from_env(), bus=None)  # type: ignore[arg-type]
+    settings = Settings.from_env({**os.environ, "DOCPIPE_CURSOR_SECRET": "listing-test-key"})
+    return DocumentService(repo, storage=None, settings=settings, bus=None)  # type: ignore[arg-type]
 
 
 def add(
