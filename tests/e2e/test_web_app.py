@@ -292,7 +292,7 @@ def test_the_pdfs_metadata_timeline_and_download(browser: Any, web: WebStack, fi
     sync_api.expect(page.locator(".doc-status .badge-processed")).to_be_visible()
     metadata = page.locator("dl[data-list=metadata]")
     sync_api.expect(metadata.locator(".meta-row", has_text="Title").locator("dd")).to_have_text(PDF_TITLE)
-    sync_api.expect(metadata.locator(".meta-row", has_text="Page count").locator("dd")).to_have_text("1")
+    sync_api.expect(metadata.locator(".meta-row", has_text="Page count").locator("dd")).to_have_text("2")
     sync_api.expect(metadata.locator(".meta-row", has_text="Author").locator("dd")).to_have_text("Grace Hopper")
     assert metadata.locator("dt").first.inner_text() == "Title"  # normalized fields first
     assert page.locator("details.fold summary", has_text="Details").count() == 1

@@ -55,32 +55,40 @@ MESSY_CSV = (
 """BOM, semicolons, a quoted CRLF, a short row, a blank line and a long row: rows 1, 3 and 5 are good."""
 
 
-def text_pdf(lines: list[str], title: str = "Field notes", author: str = "Ada Lovelace") -> bytes:
-    """A one-page PDF whose page carries `lines` as real text (Helvetica), written by hand: xref offsets and all."""
-
-    def literal(text: str) -> str:
-        return "(" + text.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)") + ")"
-
-    stream = "BT /F1 14 Tf 72 740 Td 18 TL " + " ".join(f"{literal(line)} '" for line in lines) + " ET"
-    objects = [
-        "<< /Type /Catalog /Pages 2 0 R >>",
-        "<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
-        "/Resources << /Font << /F1 5 0 R >> >> >>",
-        f"<< /Length {len(stream.encode('latin-1'))} >>\nstream\n{stream}\nendstream",
-        "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>",
-        f"<< /Title {literal(title)} /Author {literal(author)} >>",
-    ]
-    out = bytearray(b"%PDF-1.7\n")
+def text_pdf(pages: list[str], title: str | None = None, author: str | None = None) -> bytes:
+    """A PDF whose pages show the given lines (cp1252) in Helvetica (written by hand: pypdf writes no text),
+    with a title and an author in its Info dictionary when given."""
+    objects = ["<< /Type /Catalog /Pages 2 0 R >>", ""]
+    kids = []
+    for text in pages:
+        stream = f"BT /F1 12 Tf 72 712 Td ({_pdf_literal(text)}) Tj ET".encode("cp1252")
+        objects.append(f"<< /Length {len(stream)} >>\nstream\n{stream.decode('cp1252')}\nendstream")
+        content = len(objects)
+        objects.append(
+            "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] "
+            f"/Resources << /Font << /F1 {len(objects) + 2} 0 R >> >> /Contents {content} 0 R >>"
+        )
+        kids.append(f"{len(objects)} 0 R")
+        objects.append("<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>")
+    objects[1] = f"<< /Type /Pages /Kids [{' '.join(kids)}] /Count {len(kids)} >>"
+    info = "".join(f" /{k} ({_pdf_literal(v)})" for k, v in (("Title", title), ("Author", author)) if v is not None)
+    if info:
+        objects.append(f"<<{info} >>")
+    out = bytearray(b"%PDF-1.4\n")
     offsets = []
     for number, body in enumerate(objects, start=1):
         offsets.append(len(out))
-        out += f"{number} 0 obj\n{body}\nendobj\n".encode("latin-1")
+        out += f"{number} 0 obj\n{body}\nendobj\n".encode("cp1252")
     xref = len(out)
     out += f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode()
     out += b"".join(f"{offset:010d} 00000 n \n".encode() for offset in offsets)
-    out += f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R /Info 6 0 R >>\nstartxref\n{xref}\n%%EOF\n".encode()
+    trailer_info = f" /Info {len(objects)} 0 R" if info else ""
+    out += f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R{trailer_info} >>\nstartxref\n{xref}\n%%EOF\n".encode()
     return bytes(out)
+
+
+def _pdf_literal(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
 
 
 def docx(paragraphs: list[str], title: str = "Project plan", author: str = "Grace Hopper") -> bytes:
