@@ -80,11 +80,6 @@ def parse_sort(raw: str | None) -> str:
     return raw
 
 
-def matches(query: str, filename: str, metadata: dict[str, Any]) -> bool:
-    """What the repository's filter does, for documents held in memory."""
-    return query in name_key(filename) or query in search_text(metadata)
-
-
 def sort_key(sort: str, doc: Any) -> tuple[Any, ...]:
     """A document's place in a listing sorted by `sort` (a "-" is for the caller to reverse). Equal values keep
     the order they came in (sorts are stable, reversed ones too): newest first."""

@@ -35,6 +35,7 @@ from chalicelib.aws.repository import (
 from chalicelib.aws.table import Page, deadline_keys, doc_key, doc_pk, error_sk, hash_key, row_sk
 from chalicelib.errors import Conflict, StaleEvent
 from chalicelib.models import Document, Status
+from chalicelib.search import search_text
 
 
 class InMemoryRepository:
@@ -94,13 +95,22 @@ class InMemoryRepository:
             return document_from_item(copy.deepcopy(item))
 
     def complete(
-        self, doc_id: str, attempt: str, metadata: dict[str, Any], warnings: list[str], now: str, *, version: int
+        self,
+        doc_id: str,
+        attempt: str,
+        metadata: dict[str, Any],
+        warnings: list[str],
+        now: str,
+        *,
+        version: int,
+        text: str = "",
     ) -> None:
         changes = {
             "metadata": copy.deepcopy(metadata),
             "extractor_version": version,
             "warnings": list(warnings),
             "updated_at": now,
+            "search": search_text(metadata, text),
         }
         self._finish(doc_id, attempt, Status.PROCESSED, changes, {"at": now, "event": "processed"})
 
@@ -162,7 +172,7 @@ class InMemoryRepository:
             if start:
                 rows = [r for r in rows if (r[sk] > start[sk] if ascending else r[sk] < start[sk])]
             docs = [(r, document_from_item(copy.deepcopy(r))) for r in rows]
-            docs = [(r, d) for r, d in docs if filters.matches(d)]
+            docs = [(r, d) for r, d in docs if filters.finds(d, r.get("search", ""))]
             page = docs[:limit]
             last = None
             if len(docs) > limit and page:

@@ -244,14 +244,14 @@ def test_listings_filter_by_status_family_name_and_created_range(repo: Any) -> N
     assert collect(repo, owner, Filters(family="video")) == []
 
 
-def described(repo: Any, owner: str, created: str, filename: str, metadata: dict[str, Any]) -> str:
-    """A processed document with this name and metadata."""
+def described(repo: Any, owner: str, created: str, filename: str, metadata: dict[str, Any], text: str = "") -> str:
+    """A processed document with this name, metadata and text."""
     doc = pending(owner, created=created)
     doc.filename = filename
     repo.create_pending(doc)
     c = claim(doc.id, key=doc.key)
     repo.begin_processing(c)
-    repo.complete(doc.id, c.attempt, metadata, [], utcnow(), version=VERSION)
+    repo.complete(doc.id, c.attempt, metadata, [], utcnow(), version=VERSION, text=text)
     return doc.id
 
 
@@ -262,7 +262,12 @@ def test_a_search_finds_a_piece_of_the_name_title_or_author_in_any_case_and_with
     tika = described(repo, owner, "2026-02-01T00:00:01.000+00:00", "TIKA-2021 report.PDF", {"family": "pdf"})
     described(repo, owner, "2026-02-02T00:00:01.000+00:00", "IMG_0001.jpg", {"camera_make": "Canon"})
     titled = described(
-        repo, owner, "2026-02-03T00:00:01.000+00:00", "a.pdf", {"title": "Résumé of Q3", "author": "Zoë Quinn"}
+        repo,
+        owner,
+        "2026-02-03T00:00:01.000+00:00",
+        "a.pdf",
+        {"title": "Résumé of Q3", "author": "Zoë Quinn"},
+        text="Minutes of the meeting.\nThe AMMONITE collection moves to room 4.",
     )
     repo.create_pending(pending(f"other-{new_id()}"))
 
@@ -272,6 +277,7 @@ def test_a_search_finds_a_piece_of_the_name_title_or_author_in_any_case_and_with
     assert found("tika") == [tika] and found("  Report.pdf ") == [tika]
     assert found("resume") == [titled] and found("ZOË") == [titled] and found("q3") == [titled]
     assert found("canon") == []  # the camera is not the name, title, author or text
+    assert found("ammonite collection") == [titled]  # the start of the extracted text
     assert found(".pdf") == [titled, tika]
     assert found("of q3\nzoe") == []  # a match never spans two fields (the query's newline is a space)
 

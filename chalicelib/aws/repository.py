@@ -47,7 +47,7 @@ from chalicelib.aws.table import (
 )
 from chalicelib.errors import Conflict, StaleEvent
 from chalicelib.models import Document, ObjectRef, Status
-from chalicelib.search import matches, name_key, search_text
+from chalicelib.search import name_key, search_text
 
 MAX_FILTER_ROUNDS = 10
 SEARCH_ROUNDS = 5
@@ -103,8 +103,13 @@ class Filters:
             and (self.created_from is None or doc.created_at >= self.created_from)
             and (self.created_to is None or doc.created_at <= self.created_to + "~")
             and (self.name_prefix is None or doc.filename.startswith(self.name_prefix))
-            and (self.query is None or matches(self.query, doc.filename, doc.metadata))
         )
+
+    def finds(self, doc: Document, searchable: str) -> bool:
+        """`matches`, and the search: `searchable` is what the document item holds (`search`)."""
+        if not self.matches(doc):
+            return False
+        return self.query is None or self.query in name_key(doc.filename) or self.query in searchable
 
 
 NO_FILTERS = Filters()
@@ -121,7 +126,15 @@ class Repository(Protocol):
     def get(self, doc_id: str) -> Document | None: ...
     def begin_processing(self, claim: Claim) -> Document: ...
     def complete(
-        self, doc_id: str, attempt: str, metadata: dict[str, Any], warnings: list[str], now: str, *, version: int
+        self,
+        doc_id: str,
+        attempt: str,
+        metadata: dict[str, Any],
+        warnings: list[str],
+        now: str,
+        *,
+        version: int,
+        text: str = "",
     ) -> None: ...
     def fail(
         self, doc_id: str, attempt: str, error: dict[str, str], warnings: list[str], now: str, *, version: int
@@ -255,12 +268,21 @@ class DynamoRepository:
         return document_from_item(load(resp["Attributes"]))
 
     def complete(
-        self, doc_id: str, attempt: str, metadata: dict[str, Any], warnings: list[str], now: str, *, version: int
+        self,
+        doc_id: str,
+        attempt: str,
+        metadata: dict[str, Any],
+        warnings: list[str],
+        now: str,
+        *,
+        version: int,
+        text: str = "",
     ) -> None:
-        """PROCESSED, by the extraction numbered `version` (recorded as extractor_version)."""
+        """PROCESSED, by the extraction numbered `version` (recorded as extractor_version); the start of the
+        document's `text` becomes searchable (`chalicelib.search`)."""
         event = {"at": now, "event": "processed"}
         extra = {"metadata": to_dynamo_value(metadata), "extractor_version": version}
-        extra["search"] = search_text(metadata)
+        extra["search"] = search_text(metadata, text)
         self._finish(doc_id, attempt, Status.PROCESSED, extra, warnings, event, now)
 
     def fail(

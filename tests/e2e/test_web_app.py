@@ -16,6 +16,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,7 +25,6 @@ from typing import Any
 import pytest
 import requests
 
-from chalicelib.extraction.renditions import module_for
 from tests.e2e.web_support import ARTIFACTS, CHROMIUM_FLAGS, LAPTOP, PHONE, WebStack, chromium_path, web_stack
 from tests.support import samples
 
@@ -41,7 +41,6 @@ PDF_TEXT = ["Expedition log, day one.", "Wind from the north-west; three fossils
 CSV_ROWS = 60
 DOCX_TEXT = ["Project plan for the spring release.", "Milestone one: search. Milestone two: previews."]
 SIZES = (LAPTOP, PHONE)
-DOCX_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 
 
 @pytest.fixture(scope="module")
@@ -209,6 +208,8 @@ def test_search_finds_a_piece_of_the_name_title_or_author_in_any_case(browser: A
     sync_api.expect(listed(page)).to_have_text([PDF_NAME])
     page.fill("#f-q", "ada lovelace")  # the Word document's author
     sync_api.expect(listed(page)).to_have_text(["plan.docx"])
+    page.fill("#f-q", "FOSSILS FOUND")  # a piece of the PDF's extracted text
+    sync_api.expect(listed(page)).to_have_text([PDF_NAME])
     both_sizes(page, "04-search")
     page.fill("#f-q", "nothing is called this")
     sync_api.expect(page.locator(".table-region .notice")).to_contain_text("No document matches")
@@ -279,10 +280,11 @@ def test_the_detail_view_shows_the_content_inline(
     no_injected_markup(page)
     both_sizes(page, f"06-preview-{key}")
     assert page.errors == []
-    if key == "docx" and module_for("office", DOCX_TYPE) is None:
-        pytest.xfail("the rendition has no content module for office documents yet: a DOCX preview shows no text")
     if expect_inside is not None:
         expect_inside(preview)
+    if key in ("pdf", "docx"):  # the whole extracted text is a link away
+        sync_api.expect(page.locator("#full-text")).to_have_attribute("href", re.compile(r"^https?://"))
+        sync_api.expect(page.locator(".full-text")).to_contain_text("words")
 
 
 def test_the_pdfs_metadata_timeline_and_download(browser: Any, web: WebStack, files: dict[str, Path]) -> None:

@@ -31,7 +31,8 @@ def add(
     doc = Document(doc_id, "me", "b", f"uploads/me/{doc_id}/{name}", name, Status.PENDING, at, at, declared_size=size)
     repo.create_pending(doc)
     item = repo._items[doc_id]
-    item.update(status=status.value, metadata={"size": size, "family": "pdf", **meta})
+    metadata = {"size": size, "family": "pdf", **meta}
+    item.update(status=status.value, metadata=metadata, search=search.search_text(metadata))
     return doc_id
 
 

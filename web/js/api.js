@@ -72,6 +72,7 @@ export const api = {
   recordErrors: (id, query) => request(`/documents/${encodeURIComponent(id)}/records/errors`, { query }),
   download: (id) => request(`/documents/${encodeURIComponent(id)}/download`),
   preview: (id) => request(`/documents/${encodeURIComponent(id)}/preview`),
+  text: (id) => request(`/documents/${encodeURIComponent(id)}/text`),
   remove: (id) => request(`/documents/${encodeURIComponent(id)}`, { method: "DELETE" }),
   reprocess: (id) => request(`/documents/${encodeURIComponent(id)}/reprocess`, { method: "POST" }),
   stats: () => request("/stats"),

@@ -1,5 +1,6 @@
 // The document's content shown inline: what its rendition holds (a thumbnail, the text, the first
-// rows, an archive's listing, an e-mail's headers and body, an office document's text), rebuilt here.
+// rows, an archive's listing, an e-mail's headers and body, an office document's text), rebuilt here,
+// and a link to the whole extracted text.
 //
 // The rendition is docpipe's inert HTML page for the document (GET /documents/{id}/preview gives a
 // short-lived link to it). It is parsed with DOMParser, which runs nothing and loads nothing, and only
@@ -33,11 +34,34 @@ export async function drawPreview(section, heading, doc) {
       section,
       heading,
       blocks.length ? h("div", { class: "preview-body", id: "preview-body" }, blocks) : notice("There is nothing to show for this file beyond its metadata."),
+      await fullText(doc),
       h("p", { class: "small muted share" }, h("a", { href: link.url, target: "_blank", rel: "noopener noreferrer", id: "preview-page" }, "Open the preview page"), " (a link for sharing, valid for 5 minutes)"),
     );
   } catch (error) {
     const missing = error.status === 404;
     replace(section, heading, missing ? notice("This document has no preview.") : errorBox(error));
+  }
+}
+
+/** A link to the document's whole plain text (GET /documents/{id}/text), when docpipe extracted some. */
+async function fullText(doc) {
+  const details = (doc.metadata || {}).details || {};
+  if (!details.text || typeof details.text !== "object") return null;
+  try {
+    const text = await api.text(doc.id);
+    const facts = [
+      typeof text.word_count === "number" ? `${text.word_count.toLocaleString()} words` : null,
+      text.language ? `language ${text.language}` : null,
+      text.truncated ? "cut off at the size limit" : null,
+    ].filter(Boolean);
+    return h(
+      "p",
+      { class: "small full-text" },
+      h("a", { href: text.url, target: "_blank", rel: "noopener noreferrer", id: "full-text" }, "Read the whole text"),
+      facts.length ? ` (${facts.join(", ")})` : null,
+    );
+  } catch {
+    return null; // the preview stands on its own
   }
 }
 
