@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import signal
 import subprocess
@@ -17,6 +18,7 @@ import jwt
 import pytest
 import requests
 
+from docpipe_cli.main import main as cli
 from local.emulator import free_port, port_in_use
 from tests.support import samples
 
@@ -269,3 +271,43 @@ def test_a_second_stack_on_the_same_data_folder_is_refused(tmp_path: Path) -> No
         assert second.returncode == 1 and "in use by another docpipe stack" in out and "Traceback" not in out
     finally:
         stop(first)
+
+
+def test_the_cli_keeps_working_across_a_restart_with_its_cached_tokens(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Sign in and upload with the CLI, restart `python -m local` on the same data, list without a password."""
+    api_port, aws_port = free_port(), free_port()
+    api = f"http://127.0.0.1:{api_port}"
+    data = tmp_path / "data"
+    report = tmp_path / "minutes.pdf"
+    report.write_bytes(samples.pdf(pages=1))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setenv("DOCPIPE_API", api)
+    monkeypatch.delenv("DOCPIPE_USER", raising=False)
+    monkeypatch.delenv("DOCPIPE_PASSWORD", raising=False)
+
+    def run(*args: str) -> tuple[int, str]:
+        out = io.StringIO()
+        return cli(list(args), out=out), out.getvalue()
+
+    first = start(api_port, aws_port, data_dir=data)
+    try:
+        wait_healthy(first, api)
+        code, out = run("--user", "demo", "--password", "E2e-demo-password-1", "upload", str(report), "--wait")
+        assert code == 0, out
+        doc_id = out.split()[0]
+        code, before = run("whoami")
+        assert code == 0 and "demo" in before, before
+    finally:
+        stop(first)
+
+    second = start(api_port, aws_port, data_dir=data)
+    try:
+        wait_healthy(second, api)
+        code, out = run("ls")  # no --user, no password: the cached tokens of whoever signed in last
+        assert code == 0 and doc_id in out and "minutes.pdf" in out and "PROCESSED" in out, out
+        code, after = run("whoami")
+        assert code == 0 and after.splitlines()[:3] == before.splitlines()[:3]  # same user, sub and groups
+    finally:
+        stop(second)
