@@ -14,5 +14,5 @@ from __future__ import annotations
 
 from typing import Final
 
-EXTRACTOR_VERSION: Final = 5
-SOURCES_DIGEST: Final = "68253819bc2a92383194faee45282cfd18d4ccf79f25cfd2dbba4ede10e45a94"
+EXTRACTOR_VERSION: Final = 8
+SOURCES_DIGEST: Final = "792a8d73c7d79f4b8132f8d9285234ff407da40a01f3bf1927892138740bb085"

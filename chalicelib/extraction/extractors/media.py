@@ -14,6 +14,7 @@ container parser learned; only a file nothing can read fails, as `corrupt`.
 from __future__ import annotations
 
 import mutagen
+import mutagen.aac
 
 try:
     from mutagen._constants import GENRES
@@ -155,7 +156,19 @@ def _mutagen(source: Source, warnings: list[str], needed: bool) -> Any:
             raise ExtractionFailed(f"media: {type(exc).__name__}: {exc}", code="corrupt") from exc
         warnings.append(f"media: tags unreadable ({type(exc).__name__})")
         return None
-    return found
+    return found if found is not None else _raw_aac(source)
+
+
+def _raw_aac(source: Source) -> Any:
+    """Raw AAC (ADTS frames or an ADIF header): mutagen guesses it only from a file name, so ask for it."""
+    head = source.head
+    if not (head[:4] == b"ADIF" or (len(head) > 1 and head[0] == 0xFF and head[1] & 0xF6 == 0xF0)):
+        return None
+    source.reader.seek(0)
+    try:
+        return mutagen.aac.AAC(source.file)
+    except (mutagen.MutagenError, struct.error, ValueError, EOFError, IndexError):
+        return None
 
 
 def _reason(exc: Exception) -> str:
@@ -167,6 +180,9 @@ def _build(info: AVInfo | None, audio: Any, source: Source, warnings: list[str])
     stream = getattr(audio, "info", None)
     kind = type(audio).__name__ if audio is not None else ""
     tags = _tags(getattr(audio, "tags", None))
+    if source.head[:4] == b"RIFF" and source.head[8:12] == b"WAVE":
+        for name, value in riff_info(source).items():
+            tags.setdefault(name, value)
     if info is not None and info.title and "title" not in tags:
         tags["title"] = info.title
     duration = (info.duration if info else None) or _stream_length(stream, source.size, warnings)
@@ -183,6 +199,7 @@ def _build(info: AVInfo | None, audio: Any, source: Source, warnings: list[str])
         "gps_longitude": info.gps_longitude if info else None,
         "title": tags.get("title"),
         "author": tags.get("artist"),
+        "copyright": tags.get("copyright"),
         "created": info.created if info else None,
     }
     if info is not None and video:
@@ -201,6 +218,32 @@ def _build(info: AVInfo | None, audio: Any, source: Source, warnings: list[str])
     }
     all_warnings = (info.warnings if info else []) + warnings
     return Extraction(fields=compact(fields), details=compact(details), warnings=all_warnings)
+
+
+_RIFF_INFO = {
+    "INAM": "title",
+    "IART": "artist",
+    "IPRD": "album",
+    "ICRD": "year",
+    "IGNR": "genre",
+    "ICMT": "comment",
+    "ICOP": "copyright",
+    "ISFT": "software",
+}
+
+
+def riff_info(source: Source) -> dict[str, str]:
+    """A WAV file's RIFF LIST/INFO tags (title INAM, artist IART, comment ICMT, date ICRD, ...).
+
+    mutagen reads only ID3 chunks in WAV; INFO is what most recorders and
+    editors write. Only chunk headers are read on the way (the audio data is
+    skipped by seeking), as for AVI (`avi.riff_lists`).
+    """
+    tags: dict[str, str] = {}
+    for _, data in avi.riff_lists(source.file, source.size, source.head[:12], (b"INFO",)):
+        found = avi.info_list(data)
+        tags.update({name: found[key][:1024] for key, name in _RIFF_INFO.items() if found.get(key)})
+    return tags
 
 
 def _sample_rate(kind: str, stream: Any) -> int | None:
