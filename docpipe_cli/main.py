@@ -5,6 +5,7 @@
     docpipe ls [-q TEXT] [--status S] [--family F] [--from DATE] [--to DATE] [--sort KEY] [--all]
     docpipe show ID | watch ID | download ID [-o PATH] | rm ID... | reprocess ID...
     docpipe rows ID [--csv] [--errors] [-o PATH]
+    docpipe backfill start|status|stop ...      (administrators; see docpipe_cli/backfill.py)
 
 The API is --api, else DOCPIPE_API, else the one used last; with none of them
 the CLI says so rather than guess. The user is --user, else DOCPIPE_USER, else
@@ -31,6 +32,7 @@ from typing import Any, BinaryIO
 
 import requests
 
+from docpipe_cli import backfill
 from docpipe_cli.auth import LoginFailed, Session, TokenCache, claims
 
 FINAL = {"PROCESSED", "FAILED"}
@@ -465,6 +467,7 @@ def parser() -> argparse.ArgumentParser:
     rw.add_argument("--csv", action="store_true", help="as CSV (default: tab-separated with row numbers)")
     rw.add_argument("--errors", action="store_true", help="the rejected rows and why")
     rw.add_argument("-o", "--output", help="write to this file")
+    backfill.add_parser(sub)
     return p
 
 
@@ -542,6 +545,8 @@ def run(client: Client, args: argparse.Namespace, out: Any) -> int:
         return each(client, args.ids, lambda i: reprocess(client, i), out)
     if args.command == "rows":
         return rows(client, args, out)
+    if args.command == "backfill":
+        return backfill.run(client, args, out)
     return download(client, args.id, args.output, out)
 
 

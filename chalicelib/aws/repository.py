@@ -78,6 +78,8 @@ class Claim:
     lease_seconds: int
     force: bool = False
     owner: str | None = None
+    stale_below: int | None = None
+    """A re-extraction: claim only an existing final document recorded with an extractor version below this."""
 
 
 @dataclass(frozen=True)
@@ -470,7 +472,7 @@ class DynamoRepository:
         """Up to `most` matching documents, newest first, with the fields a listing shows, and whether they are
         all that match. Reads every item of the partition up to there: `chalicelib.search.SORT_WINDOW` bounds it."""
         index, key, value = _listing(owner, everyone)
-        params = self._query_params(index, key, {"gsi1pk": "gsi1sk", "gsi2pk": "gsi2sk"}[key], value, filters)
+        params = listing_params(self._table, index, key, {"gsi1pk": "gsi1sk", "gsi2pk": "gsi2sk"}[key], value, filters)
         names = params["ExpressionAttributeNames"]
         fields = [f"#p_{f}" for f in SUMMARY_FIELDS] + [f"#p_metadata.#p_{f}" for f in SUMMARY_METADATA]
         names.update({f"#p_{f}": f for f in (*SUMMARY_FIELDS, *SUMMARY_METADATA, "metadata")})
@@ -504,7 +506,7 @@ class DynamoRepository:
         than the page is read so the last page carries no cursor.
         """
         sort_key = {"gsi1pk": "gsi1sk", "gsi2pk": "gsi2sk"}[key]
-        params = self._query_params(index, key, sort_key, value, filters)
+        params = listing_params(self._table, index, key, sort_key, value, filters)
         params["ScanIndexForward"] = ascending
         rounds = SEARCH_ROUNDS if filters.query else MAX_FILTER_ROUNDS
         found: list[dict[str, Any]] = []
@@ -526,40 +528,6 @@ class DynamoRepository:
         elif more and exclusive:
             last = cursor_key(exclusive)
         return Page([document_from_item(i) for i in found], last)
-
-    def _query_params(self, index: str, key: str, sort_key: str, value: str, filters: Filters) -> dict[str, Any]:
-        expr = _Expr()
-        condition = f"{expr.n(key)} = {expr.v('pk', value)}"
-        low, high = filters.created_from, filters.created_to
-        if low and high:
-            condition += f" AND {expr.n(sort_key)} BETWEEN {expr.v('lo', low)} AND {expr.v('hi', high + '~')}"
-        elif low:
-            condition += f" AND {expr.n(sort_key)} >= {expr.v('lo', low)}"
-        elif high:
-            condition += f" AND {expr.n(sort_key)} <= {expr.v('hi', high + '~')}"
-        clauses = []
-        if filters.status:
-            clauses.append(f"{expr.n('status')} = {expr.v('status', filters.status)}")
-        if filters.family:
-            clauses.append(f"{expr.n('metadata')}.{expr.n('family')} = {expr.v('family', filters.family)}")
-        if filters.name_prefix:
-            clauses.append(f"begins_with({expr.n('filename')}, {expr.v('prefix', filters.name_prefix)})")
-        if filters.query:
-            # normalised on both sides (chalicelib.search); items written before name_key existed match by filename
-            q = expr.v("q", filters.query)
-            found_in = (expr.n(a) for a in ("name_key", "search", "filename"))
-            clauses.append("(" + " OR ".join(f"contains({attr}, {q})" for attr in found_in) + ")")
-        params: dict[str, Any] = {
-            "TableName": self._table,
-            "IndexName": index,
-            "KeyConditionExpression": condition,
-            "ExpressionAttributeNames": expr.names,
-            "ExpressionAttributeValues": dump(expr.values),
-            "ScanIndexForward": False,
-        }
-        if clauses:
-            params["FilterExpression"] = " AND ".join(clauses)
-        return params
 
     # -- duplicates, deletion, timeline, stats ----------------------------
     def find_by_hash(self, owner: str | None, sha256: str) -> list[Document]:
@@ -639,6 +607,42 @@ def _listing(owner: str | None, everyone: bool) -> tuple[str, str, str]:
     return (ALL_DOCS, "gsi2pk", "DOCS") if everyone else (BY_OWNER, "gsi1pk", owner_pk(owner))
 
 
+def listing_params(table: str, index: str, key: str, sort_key: str, value: str, filters: Filters) -> dict[str, Any]:
+    """A newest-first query of one listing partition: the created range in the key condition, the rest a filter."""
+    expr = _Expr()
+    condition = f"{expr.n(key)} = {expr.v('pk', value)}"
+    low, high = filters.created_from, filters.created_to
+    if low and high:
+        condition += f" AND {expr.n(sort_key)} BETWEEN {expr.v('lo', low)} AND {expr.v('hi', high + '~')}"
+    elif low:
+        condition += f" AND {expr.n(sort_key)} >= {expr.v('lo', low)}"
+    elif high:
+        condition += f" AND {expr.n(sort_key)} <= {expr.v('hi', high + '~')}"
+    clauses = []
+    if filters.status:
+        clauses.append(f"{expr.n('status')} = {expr.v('status', filters.status)}")
+    if filters.family:
+        clauses.append(f"{expr.n('metadata')}.{expr.n('family')} = {expr.v('family', filters.family)}")
+    if filters.name_prefix:
+        clauses.append(f"begins_with({expr.n('filename')}, {expr.v('prefix', filters.name_prefix)})")
+    if filters.query:
+        # normalised on both sides (chalicelib.search); items written before name_key existed match by filename
+        q = expr.v("q", filters.query)
+        found_in = (expr.n(a) for a in ("name_key", "search", "filename"))
+        clauses.append("(" + " OR ".join(f"contains({attr}, {q})" for attr in found_in) + ")")
+    params: dict[str, Any] = {
+        "TableName": table,
+        "IndexName": index,
+        "KeyConditionExpression": condition,
+        "ExpressionAttributeNames": expr.names,
+        "ExpressionAttributeValues": dump(expr.values),
+        "ScanIndexForward": False,
+    }
+    if clauses:
+        params["FilterExpression"] = " AND ".join(clauses)
+    return params
+
+
 def count_stats(pairs: Any) -> dict[str, Any]:
     by_status: dict[str, int] = {}
     by_family: dict[str, int] = {}
@@ -698,6 +702,13 @@ def begin_expression(claim: Claim) -> tuple[str, str, _Expr]:
         conditions.append(f"attribute_not_exists({expr.n('etag')}) OR {expr.n('etag')} <> :etag OR {in_flight}")
     if not claim.force and seq:
         conditions.append(f"attribute_not_exists({expr.n('sequencer')}) OR {expr.n('sequencer')} <= :seq")
+    if claim.stale_below is not None:
+        # re-extraction: only a document still final and still older than the wanted version (two runs never both)
+        final = f"{status} IN ({expr.v('processed', Status.PROCESSED.value)}, {expr.v('failed', Status.FAILED.value)})"
+        version = expr.n("extractor_version")
+        older = f"attribute_not_exists({version}) OR {version} < {expr.v('below', claim.stale_below)}"
+        conditions += [final, older]
+        return update, f"attribute_exists({expr.n('pk')}) AND " + " AND ".join(f"({c})" for c in conditions), expr
     guarded = " AND ".join(f"({c})" for c in conditions)
     condition = f"attribute_not_exists({expr.n('pk')}) OR " + (guarded if len(conditions) == 1 else f"({guarded})")
     return update, condition, expr
