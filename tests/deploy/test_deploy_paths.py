@@ -182,7 +182,7 @@ def _comparable(back: dict[str, Any], stage: configure.Stage) -> dict[str, dict[
     text = json.dumps(back["functions"])
     o = stage.outputs
     tokens = {"UserPoolArn": "<pool-arn>", "UserPoolId": "<pool>", "UserPoolClientId": "<client>",
-              "CursorSecretArn": "<secret>"}  # fmt: skip
+              "CursorSecretArn": "<secret>", "WebUrl": "<site>"}  # fmt: skip
     for output, token in tokens.items():
         text = text.replace(o[output], token)
     text = text.replace(f"docpipe-{stage.name}", "docpipe-<stage>").replace(

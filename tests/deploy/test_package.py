@@ -174,7 +174,7 @@ def test_api_gateway_rejections_are_docpipe_json_errors_with_cors_headers(templa
         "message": "Unauthorized",
     }
     origin = unauthorized["responseParameters"]["gatewayresponse.header.Access-Control-Allow-Origin"]
-    assert origin == "'https://app.example.com'"
+    assert origin == "'https://d1example0web0.cloudfront.net'"  # the site's own origin: the first of WebOrigins
 
 
 def test_make_package_builds_from_the_example_outputs_without_aws(tmp_path):

@@ -25,7 +25,7 @@ from typing import Any
 import pytest
 import requests
 
-from tests.e2e.web_support import ARTIFACTS, CHROMIUM_FLAGS, LAPTOP, PHONE, WebStack, chromium_path, web_stack
+from tests.e2e.web_support import ARTIFACTS, CHROMIUM_FLAGS, LAPTOP, PHONE, WebStack, chromium_path, sign_in, web_stack
 from tests.support import samples
 
 pytestmark = pytest.mark.e2e
@@ -121,18 +121,6 @@ def both_sizes(page: Any, name: str) -> None:
         shot(page, name)
         assert page.evaluate("() => document.documentElement.scrollWidth") <= viewport["width"], name
     page.set_viewport_size(LAPTOP)
-
-
-def sign_in(page: Any, web: WebStack, username: str = "demo", password: str | None = None) -> None:
-    """Through the hosted UI: the app's Sign in button, the user pool's page, back with a code."""
-    page.goto(web.api + "/")
-    page.click("#sign-in")
-    page.wait_for_selector("#signInFormUsername")
-    page.fill("#signInFormUsername", username)
-    page.fill("#signInFormPassword", password or web.demo_password)
-    page.click("button[name=signInSubmitButton]")
-    page.wait_for_selector("#topbar:not([hidden])")
-    assert "code=" not in page.url  # the code leaves the address bar at once
 
 
 def upload(page: Any, paths: list[Path]) -> None:
