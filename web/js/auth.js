@@ -136,6 +136,7 @@ function readJson(text) {
 
 function save(session) {
   sessionStorage.setItem(STORE_KEY, JSON.stringify(session));
+  sessionStorage.removeItem(REASON_KEY); // a session again: why the last one ended no longer matters
 }
 
 function fromTokens(tokens, previous = {}) {
@@ -155,7 +156,6 @@ export function current() {
   return session && session.idToken ? session : null;
 }
 
-let clearedBecause = "";
 const listeners = new Set();
 
 /** Called with the reason whenever the session ends (sign-out, expiry, 401). */
@@ -165,16 +165,17 @@ export function onSignedOut(listener) {
 
 export function clear(reason = "") {
   sessionStorage.removeItem(STORE_KEY);
-  clearedBecause = reason;
+  if (reason) sessionStorage.setItem(REASON_KEY, reason);
   for (const listener of listeners) listener(reason);
 }
 
-/** Why the last session ended (shown on the sign-in screen), then forgotten. */
-export function takeSignOutReason() {
-  const reason = clearedBecause || sessionStorage.getItem(REASON_KEY) || "";
-  clearedBecause = "";
-  sessionStorage.removeItem(REASON_KEY);
-  return reason;
+/**
+ * Why the last session ended, shown on the sign-in screen until someone signs in again: the
+ * screen may be drawn more than once (a second refused request, a change of address) and must
+ * keep saying why.
+ */
+export function signOutReason() {
+  return sessionStorage.getItem(REASON_KEY) || "";
 }
 
 let refreshing = null;

@@ -51,7 +51,7 @@ async function route() {
     showShell(null);
     document.title = "Sign in · docpipe";
     const returnTo = window.location.hash.startsWith("#/") ? window.location.hash : "";
-    cleanup = renderLogin(main, { settings, reason: auth.takeSignOutReason(), error: signInError, returnTo });
+    cleanup = renderLogin(main, { settings, reason: auth.signOutReason(), error: signInError, returnTo });
     signInError = null;
     return;
   }
