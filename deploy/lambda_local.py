@@ -1,7 +1,7 @@
 """Run Python from an unpacked deployment package as Lambda's python3.13 runtime would.
 
 In a private mount namespace (`unshare --mount`; nothing outside the child
-process sees it): the package at /var/task, boto3 and its dependencies (what
+process sees it): the package read-only at /var/task, boto3 and its dependencies (what
 the runtime ships beside the package) at /var/lang/lib/python3.13/site-packages,
 the host's libmagic database hidden, and `python3.13 -I -S` with
 sys.path = [/var/task, that site-packages, the standard library], the
@@ -18,6 +18,7 @@ symbol versions instead).
 
 from __future__ import annotations
 
+import compileall
 import importlib.metadata
 import os
 import shutil
@@ -49,8 +50,8 @@ class IsolationUnavailable(RuntimeError):
 
 
 def runtime_site(dest: Path) -> Path:
-    """A folder with boto3 and its dependencies only (copied from this environment), as the runtime has."""
-    if (dest / "boto3").is_dir():
+    """A folder with boto3 and its dependencies only (copied from this environment, compiled), as the runtime has."""
+    if (dest / "boto3" / "__pycache__").is_dir():
         return dest
     staging = dest.with_name(dest.name + ".partial")
     shutil.rmtree(staging, ignore_errors=True)
@@ -65,6 +66,8 @@ def runtime_site(dest: Path) -> Path:
             if source.is_file():
                 (staging / rel).parent.mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(source, staging / rel)
+    # The runtime ships boto3 precompiled; /var/lang is read-only there too.
+    compileall.compile_dir(str(staging), quiet=1, workers=1)
     staging.rename(dest)
     return dest
 
@@ -101,7 +104,9 @@ def run(
         "mount -t tmpfs tmpfs /var",
         f"mkdir -p {lambda_image.TASK_ROOT} {RUNTIME_SITE}",
         f'mount --bind "$1" {lambda_image.TASK_ROOT}',
+        f"mount -o remount,bind,ro {lambda_image.TASK_ROOT}",  # read-only, as on Lambda: nothing compiled is kept
         f'mount --bind "$2" {RUNTIME_SITE}',
+        f"mount -o remount,bind,ro {RUNTIME_SITE}",
         *(f"[ ! -d {d} ] || mount -t tmpfs tmpfs {d}" for d in HOST_MAGIC),
         f"cd {lambda_image.TASK_ROOT}",
         'shift 2; exec "$@"',
