@@ -72,16 +72,22 @@ def runtime_site(dest: Path) -> Path:
     return dest
 
 
-def loader_path() -> str:
+def loader_path(multiarch: str | None = None) -> str:
     """Lambda's LD_LIBRARY_PATH with this machine's system library folder first, where /lib64 stands."""
-    multiarch = sysconfig.get_config_var("MULTIARCH") or ""
+    if multiarch is None:
+        multiarch = sysconfig.get_config_var("MULTIARCH") or ""
     system = [f"/usr/lib/{multiarch}", f"/lib/{multiarch}"] if multiarch else []
     return ":".join([*system, *lambda_image.LD_LIBRARY_PATH])
 
 
-def environment(stage_env: Mapping[str, str], function: str, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+def environment(
+    stage_env: Mapping[str, str],
+    function: str,
+    extra: Mapping[str, str] | None = None,
+    multiarch: str | None = None,
+) -> dict[str, str]:
     env = {**lambda_image.runtime_environment(function), **stage_env, **(extra or {})}
-    env["LD_LIBRARY_PATH"] = loader_path()
+    env["LD_LIBRARY_PATH"] = loader_path(multiarch)
     return env
 
 
@@ -92,13 +98,16 @@ def run(
     env: Mapping[str, str] | None = None,
     site: Path | None = None,
     timeout: float = 600,
-    python: str | None = None,
+    python: Sequence[str] | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    """Run `script` (outside the package) with the package mounted at /var/task; returns the finished process."""
+    """Run `script` (outside the package) with the package mounted at /var/task; returns the finished process.
+
+    `python`: the interpreter's command (default: this Python 3.13), e.g. an aarch64 python3.13 under
+    qemu-aarch64 for an arm64 package."""
     unshare = shutil.which("unshare")
     if unshare is None:
         raise IsolationUnavailable("unshare (util-linux) is needed to mount the package at /var/task")
-    interpreter = python or os.path.realpath(sys.executable)
+    interpreter = list(python) if python else [os.path.realpath(sys.executable)]
     mounts = [
         "set -e",
         "mount -t tmpfs tmpfs /var",
@@ -114,7 +123,7 @@ def run(
     command = [
         unshare, "--mount", "--propagation", "private", "sh", "-c", "\n".join(mounts), "lambda-local",
         str(package.resolve()), str((site or package).resolve()),
-        interpreter, "-I", "-S", "-c", _BOOT, str(script.resolve()), *args,
+        *interpreter, "-I", "-S", "-c", _BOOT, str(script.resolve()), *args,
     ]  # fmt: skip
     proc = subprocess.run(
         command,
