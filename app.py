@@ -117,6 +117,12 @@ def preview_document(doc_id: str) -> Any:
     return json_response(wiring.document_service().preview(_caller(), doc_id))
 
 
+@app.route("/documents/{doc_id}/text", authorizer=authorizer)
+@api
+def document_text(doc_id: str) -> Any:
+    return json_response(wiring.document_service().text(_caller(), doc_id))
+
+
 @app.route("/documents/{doc_id}/records", authorizer=authorizer)
 @api
 def document_records(doc_id: str) -> Any:

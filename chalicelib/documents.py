@@ -20,11 +20,13 @@ from chalicelib import paging
 from chalicelib.access import Action, require, require_admin
 from chalicelib.aws.bus import EventBus
 from chalicelib.aws.repository import Filters, Repository
-from chalicelib.aws.storage import S3Storage, linkable, rendition_key
+from chalicelib.aws.storage import S3Storage, linkable, rendition_key, text_key
 from chalicelib.config import Settings
 from chalicelib.contracts import API_SOURCE, REPROCESS_REQUESTED
 from chalicelib.errors import BadRequest, Conflict, NotFound
 from chalicelib.models import Caller, Document, Status, utcnow
+
+TEXT_CONTENT_TYPE = "text/plain; charset=utf-8"
 
 UPLOAD_URL_SECONDS = 900
 UPLOAD_GRACE_SECONDS = 300  # an upload started just before the URL expired may still be arriving
@@ -186,12 +188,34 @@ class DocumentService:
         )
         return {"url": url, "expires_in": DOWNLOAD_URL_SECONDS}
 
+    def text(self, caller: Caller, doc_id: str) -> dict[str, Any]:
+        """A presigned URL to the document's plain text, with its language, word count and size.
+
+        Whether there is text is known from the document itself
+        (`metadata.details.text`), so asking costs no storage request.
+        """
+        doc = self.get(caller, doc_id)
+        details = (doc.metadata.get("details") or {}) if isinstance(doc.metadata, dict) else {}
+        info = details.get("text") if isinstance(details, dict) else None
+        if doc.status is not Status.PROCESSED or not isinstance(info, dict):
+            raise NotFound("This document has no text", code="no_text")
+        key = text_key(doc.id, self._settings.renditions_prefix, self._settings.uploads_prefix)
+        url = self._storage.presigned_get(doc.bucket, key, DOWNLOAD_URL_SECONDS, content_type=TEXT_CONTENT_TYPE)
+        return {
+            "url": url,
+            "expires_in": DOWNLOAD_URL_SECONDS,
+            "language": info.get("language"),
+            "word_count": doc.metadata.get("word_count"),
+            "bytes": info.get("bytes"),
+            "truncated": bool(info.get("truncated")),
+        }
+
     def delete(self, caller: Caller, doc_id: str) -> None:
         doc = self.get(caller, doc_id, Action.DELETE)
         self._storage.delete(doc.bucket, doc.key)
-        self._storage.delete(
-            doc.bucket, rendition_key(doc.id, self._settings.renditions_prefix, self._settings.uploads_prefix)
-        )
+        prefixes = (self._settings.renditions_prefix, self._settings.uploads_prefix)
+        self._storage.delete(doc.bucket, rendition_key(doc.id, *prefixes))
+        self._storage.delete(doc.bucket, text_key(doc.id, *prefixes))
         self._repo.delete(doc.id)
 
     def request_reprocess(self, caller: Caller, doc_id: str) -> dict[str, Any]:

@@ -22,11 +22,14 @@ from botocore.exceptions import ConnectionError as ConnectionLost
 
 from chalicelib import observability
 from chalicelib.aws.repository import Claim, Repository
-from chalicelib.aws.storage import UNLINKABLE_WARNING, S3Storage, linkable, rendition_key
+from chalicelib.aws.storage import UNLINKABLE_WARNING, S3Storage, linkable, rendition_key, text_key
 from chalicelib.config import Settings
 from chalicelib.errors import PLATFORM_CODES, ExtractionFailed, StaleEvent, TransientError
 from chalicelib.extraction import bounds
 from chalicelib.extraction.reader import RangedReader
+from chalicelib.extraction.sandbox import Session
+from chalicelib.extraction.text import Text, read_text
+from chalicelib.extraction.text import put_object_args as text_object
 from chalicelib.extraction.version import EXTRACTOR_VERSION
 from chalicelib.lifecycle import Lifecycle
 from chalicelib.models import Document, ObjectRef, Status, utcnow
@@ -231,13 +234,17 @@ class IngestService:
         return self.process(ref, force=True, deadline=deadline)
 
     def _run(self, doc: Document, claim: Claim, deadline: float) -> Outcome:
+        with Session() as session:  # one worker for the file's reads: extraction, rendition, text
+            return self._run_in(doc, claim, deadline, session)
+
+    def _run_in(self, doc: Document, claim: Claim, deadline: float, session: Session) -> Outcome:
         observability.bind(doc_id=doc.id)
         started = time.monotonic()
         warnings: list[str] = []
         error: dict[str, str] | None = None
         try:
             try:
-                metadata, warnings, reader = self._extract(doc)
+                metadata, warnings, reader = self._extract(doc, session)
             except ExtractionFailed as exc:
                 if exc.code == "missing" and _first_sight(doc):
                     # announced but gone before it could be read: nothing to track
@@ -257,7 +264,7 @@ class IngestService:
                 self._lifecycle.failed(doc, error)
                 observability.file_failed(doc.metadata.get("family"), error["code"])
                 return Outcome(doc.id, "FAILED", error["code"])
-            self._finish(doc, claim, metadata, warnings, reader)
+            self._finish(doc, claim, metadata, warnings, reader, session)
         except StaleEvent:
             # another attempt took the document over (this one outlived its lease): it reports
             log.warning("attempt superseded; its result is dropped", extra={"doc_id": doc.id})
@@ -282,10 +289,16 @@ class IngestService:
         return Outcome(doc.id, "PROCESSED")
 
     def _finish(
-        self, doc: Document, claim: Claim, metadata: dict[str, Any], warnings: list[str], reader: RangedReader
+        self,
+        doc: Document,
+        claim: Claim,
+        metadata: dict[str, Any],
+        warnings: list[str],
+        reader: RangedReader,
+        session: Session,
     ) -> None:
         self._mark_duplicate(doc, metadata)
-        self._render(doc, metadata, warnings, reader)
+        self._render(doc, metadata, warnings, reader, session)
         self._repo.complete(doc.id, claim.attempt, metadata, warnings, utcnow(), version=EXTRACTOR_VERSION)
         if metadata.get("sha256"):
             self._repo.set_hash(doc.id, doc.owner, metadata["sha256"], doc.created_at)
@@ -312,14 +325,21 @@ class IngestService:
         if others:
             metadata["duplicate_of"] = min(others, key=lambda d: (d.created_at, d.id)).id
 
-    def _render(self, doc: Document, metadata: dict[str, Any], warnings: list[str], reader: RangedReader) -> None:
-        """Write the HTML rendition; a failure here is a warning, never a failed document."""
+    def _render(
+        self, doc: Document, metadata: dict[str, Any], warnings: list[str], reader: RangedReader, session: Session
+    ) -> None:
+        """Write the text and the HTML rendition; a failure here is a warning, never a failed document.
+
+        Both read the file in the session it was extracted in (one worker, one
+        cache), so the object is fetched once for all three.
+        """
+        found = self._text(doc, metadata, warnings, reader, session)
         try:
             from chalicelib.extraction.rendition import render
 
             public = {**doc.to_public(), "status": "PROCESSED", "metadata": metadata, "warnings": list(warnings)}
             limits = bounds.Limits.for_rendition(self._settings)
-            page = render(public, reader, limits=limits, sandbox=self._settings.sandbox)
+            page = render(public, reader, limits=limits, sandbox=self._settings.sandbox, session=session, text=found)
             key = rendition_key(doc.id, self._settings.renditions_prefix, self._settings.uploads_prefix)
             self._storage.put_rendition(doc.bucket, key, page.put_object_args())
             warnings.extend(page.warnings)
@@ -328,14 +348,42 @@ class IngestService:
             log.exception("rendition failed", extra={"doc_id": doc.id})
             warnings.append("rendition: could not be written")
 
-    def _extract(self, doc: Document) -> tuple[dict[str, Any], list[str], RangedReader]:
+    def _text(
+        self, doc: Document, metadata: dict[str, Any], warnings: list[str], reader: RangedReader, session: Session
+    ) -> Text | None:
+        """Store the document's plain text beside its rendition; note its language and word count."""
+        limits = bounds.Limits.for_extraction(self._settings)
+        found, problems = read_text(reader, metadata, limits, self._settings.sandbox, session)
+        warnings.extend(problems)
+        if found is None:
+            return None
+        key = text_key(doc.id, self._settings.renditions_prefix, self._settings.uploads_prefix)
+        try:
+            self._storage.put_rendition(doc.bucket, key, text_object(found))
+        except Exception:
+            log.exception("text could not be stored", extra={"doc_id": doc.id})
+            warnings.append("text: could not be written")
+            return found
+        if found.language and not metadata.get("language"):
+            metadata["language"] = found.language
+        metadata.setdefault("word_count", found.word_count)
+        metadata.setdefault("details", {})["text"] = {
+            "bytes": found.size,
+            "truncated": found.truncated,
+            "language": found.language,
+        }
+        return found
+
+    def _extract(self, doc: Document, session: Session) -> tuple[dict[str, Any], list[str], RangedReader]:
         from chalicelib.extraction.extract import extract
 
         info = self._storage.head(doc.bucket, doc.key)
         self._check_declared(doc, info.size)
         reader = self._storage.reader(doc.bucket, doc.key, info.size, info.etag)
         limits = bounds.Limits.for_extraction(self._settings)
-        result = extract(reader, doc.filename, self._settings.head_bytes, limits, self._settings.sandbox)
+        result = extract(
+            reader, doc.filename, self._settings.head_bytes, limits, self._settings.sandbox, session.on(reader)
+        )
         metadata = result.metadata
         digest = self._storage.sha256(doc.bucket, doc.key, info.size, info.etag)
         if digest:

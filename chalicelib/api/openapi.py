@@ -90,6 +90,13 @@ def _paths() -> dict[str, Any]:
         "/documents/{doc_id}/preview": {
             "get": _op("A presigned URL to the HTML rendition", {"200": url, **_errors(404)}, parameters=[ID])
         },
+        "/documents/{doc_id}/text": {
+            "get": _op(
+                "A presigned URL to the document's plain text, with its language and word count",
+                {"200": _json(_ref("Text"), "Where the text is and what it is"), **_errors(404)},
+                parameters=[ID],
+            )
+        },
         "/documents/{doc_id}/records": {
             "get": _op(
                 "The CSV rows stored for a document, in file order",
@@ -230,6 +237,22 @@ def _schemas() -> dict[str, Any]:
             "type": "object",
             "required": ["url"],
             "properties": {"url": string, "expires_in": {"type": "integer"}, "filename": string},
+        },
+        "Text": {
+            "type": "object",
+            "required": ["url", "truncated"],
+            "properties": {
+                "url": string,
+                "expires_in": {"type": "integer"},
+                "language": {
+                    "type": "string",
+                    "nullable": True,
+                    "description": "ISO 639-1 code detected from the text",
+                },
+                "word_count": {"type": "integer", "nullable": True},
+                "bytes": {"type": "integer", "description": "Size of the UTF-8 text (at most 1 MiB)"},
+                "truncated": {"type": "boolean", "description": "The text stops at a size, read or time limit"},
+            },
         },
         "Reprocess": {
             "type": "object",

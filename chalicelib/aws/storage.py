@@ -212,3 +212,8 @@ def rendition_key(doc_id: str, prefix: str = RENDITIONS_PREFIX, uploads_prefix: 
     if not prefix or key.startswith(uploads_prefix):
         raise ValueError(f"renditions must not be stored under {uploads_prefix!r}: that prefix triggers processing")
     return key
+
+
+def text_key(doc_id: str, prefix: str = RENDITIONS_PREFIX, uploads_prefix: str = UPLOADS_PREFIX) -> str:
+    """Where a document's plain text is stored: beside its page, `renditions/<doc_id>.txt`."""
+    return rendition_key(doc_id, prefix, uploads_prefix).removesuffix(".html") + ".txt"

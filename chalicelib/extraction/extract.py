@@ -5,16 +5,13 @@ normalized metadata, or raises `ExtractionFailed` with a stable reason code.
 Parser failures are wrapped with the family's name, as Tika's composite parser
 does, so a reason always says which parser gave up.
 
-Detection and extraction run together under `bounds.run_bounded` (a forked
-child with time and memory limits) unless DOCPIPE_SANDBOX=0. The parent then
-imports the family's module itself so that later children inherit it warm.
+Detection and extraction run together in a sandbox worker
+(`chalicelib.extraction.sandbox`, with time and memory limits) unless
+DOCPIPE_SANDBOX=0.
 """
 
 from __future__ import annotations
 
-import contextlib
-import importlib
-import sys
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,6 +22,7 @@ from chalicelib.extraction.extensions import extension_mismatch, extension_of
 from chalicelib.extraction.extractors.base import Extraction, Source
 from chalicelib.extraction.extractors.registry import lookup
 from chalicelib.extraction.reader import RangedReader
+from chalicelib.extraction.sandbox import Session
 
 HEAD_BYTES = 8192
 
@@ -41,42 +39,26 @@ def extract(
     head_bytes: int = HEAD_BYTES,
     limits: bounds.Limits | None = None,
     sandbox: bool | None = None,
+    session: Session | None = None,
 ) -> Result:
-    """Detect and extract, bounded in time and memory (in-process when the settings turn the sandbox off)."""
+    """Detect and extract, bounded in time and memory (in-process when the settings turn the sandbox off).
+
+    Pass the `session` of the file's other reads (rendition, text) so they
+    share one worker and one cache; without one, a session is opened for this call.
+    """
     if not (bounds.sandbox_enabled() if sandbox is None else sandbox):
         return extract_inline(reader, filename, head_bytes)
-    detection.preload()
-    fetched, requests = reader.bytes_fetched, reader.requests
-    outcome = bounds.run_bounded(lambda: _in_child(reader, filename, head_bytes, fetched, requests), limits)
-    reader.bytes_fetched += int(outcome["bytes_fetched"])
-    reader.requests += int(outcome["requests"])
-    _warm(outcome.get("modules") or [])
-    failed = outcome.get("failed")
-    if failed:
-        raise ExtractionFailed(failed["message"], code=failed["code"])
+    if session is None:
+        with Session(reader) as own:
+            return extract(reader, filename, head_bytes, limits, True, own)
+    outcome = session.call(extract_in_worker, filename, head_bytes, limits=limits or bounds.Limits.from_env())
     return Result(outcome["metadata"], list(outcome["warnings"]))
 
 
-def _in_child(reader: RangedReader, filename: str, head_bytes: int, fetched: int, requests: int) -> dict[str, Any]:
-    before = set(sys.modules)
-    payload: dict[str, Any] = {}
-    try:
-        result = extract_inline(reader, filename, head_bytes)
-        payload.update(metadata=result.metadata, warnings=result.warnings)
-    except ExtractionFailed as exc:
-        payload["failed"] = {"code": exc.code, "message": exc.message}
-    payload["bytes_fetched"] = reader.bytes_fetched - fetched
-    payload["requests"] = reader.requests - requests
-    payload["modules"] = sorted(name for name in set(sys.modules) - before if not name.startswith(("__", "tests")))
-    return payload
-
-
-def _warm(modules: list[str]) -> None:
-    """Import what the child imported (extractor, parsing libraries) so later children start warm."""
-    for name in modules:
-        if name not in sys.modules:
-            with contextlib.suppress(Exception):
-                importlib.import_module(name)
+def extract_in_worker(reader: RangedReader, filename: str, head_bytes: int) -> dict[str, Any]:
+    """The sandbox job: `extract_inline` on the worker's reader, as JSON-able data."""
+    result = extract_inline(reader, filename, head_bytes)
+    return {"metadata": result.metadata, "warnings": result.warnings}
 
 
 def extract_inline(reader: RangedReader, filename: str, head_bytes: int = HEAD_BYTES) -> Result:

@@ -7,9 +7,14 @@ run sequentially (a CSV row count, a hash of a stream) each miss fetches twice
 as many blocks as the previous one, up to `max_run_bytes`, so a whole-file scan
 costs a few dozen requests instead of thousands while random access still
 costs one block. The reader counts the bytes and requests it made, which the
-engine records and the benchmarks report; every fetch is timed as waiting on
-storage (`bounds.waiting_on_storage`), so a stalled store is never mistaken for
-a slow parser.
+engine records and the benchmarks report.
+
+In the sandbox the parsing happens in a worker process, on a reader of its
+own whose fetch asks the host; the host answers with `fetch_range` of its
+reader (counted there, and timed as waiting on storage by the sandbox, so a
+stalled store is never mistaken for a slow parser). The worker's reader lives
+for the session of one file, so extraction, rendition and text share its
+cache (`SESSION_CACHE_BYTES`): a file up to that size is fetched at most once.
 """
 
 from __future__ import annotations
@@ -19,14 +24,13 @@ import os
 from collections import OrderedDict
 from collections.abc import Callable
 
-from chalicelib.extraction.bounds import waiting_on_storage
-
 Fetch = Callable[[int, int], bytes]
 """fetch(start, end_inclusive) -> bytes, like an HTTP Range request."""
 
 BLOCK_SIZE = 64 * 1024
 MAX_RUN_BYTES = 4 * 1024 * 1024
 CACHE_BYTES = 8 * 1024 * 1024
+SESSION_CACHE_BYTES = 32 * 1024 * 1024
 
 
 class RangedReader(io.RawIOBase):
@@ -113,17 +117,15 @@ class RangedReader(io.RawIOBase):
             self._blocks.move_to_end(index)
             return block
         self._run = min(self._run * 2, self._max_run) if index == self._next_sequential else 1
-        self._load(index, self._run)
+        count = next((n for n in range(1, self._run) if index + n in self._blocks), self._run)
+        self._load(index, count)  # read-ahead stops at a cached block: nothing is fetched twice while cached
         return self._blocks.get(index, b"")
 
     def _load(self, first: int, count: int) -> None:
         """Fetch `count` blocks from `first` in one request and cache each block."""
         start = first * self._block_size
         end = min(self._size, start + count * self._block_size) - 1
-        with waiting_on_storage():
-            data = self._fetch(start, end) if end >= start else b""
-        self.bytes_fetched += len(data)
-        self.requests += 1
+        data = self.fetch_range(start, end) if end >= start else b""
         blocks = max(1, -(-len(data) // self._block_size))
         for i in range(blocks):
             self._blocks[first + i] = data[i * self._block_size : (i + 1) * self._block_size]
@@ -131,6 +133,13 @@ class RangedReader(io.RawIOBase):
         self._next_sequential = first + blocks
         while len(self._blocks) > self._max_blocks:
             self._blocks.popitem(last=False)
+
+    def fetch_range(self, start: int, end: int) -> bytes:
+        """Bytes start..end (inclusive) straight from storage, uncached, counted."""
+        data = self._fetch(start, end)
+        self.bytes_fetched += len(data)
+        self.requests += 1
+        return data
 
     def head(self, n: int) -> bytes:
         """The first n bytes, without moving the position."""

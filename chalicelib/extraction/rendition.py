@@ -12,8 +12,8 @@ every metadata value, is escaped here on its way into the page.
 The page carries no script and loads nothing: its own Content-Security-Policy
 meta tag allows inline styles and `data:` images only, and the stricter
 `HEADER_CSP` (adding `sandbox` and `frame-ancestors`, which a meta tag cannot
-carry) is meant for the response that serves it. Content is read in a forked
-child under time and memory limits (`bounds.run_bounded`), and the page is
+carry) is meant for the response that serves it. Content is read in a sandbox
+worker under time and memory limits (the file's extraction session), and the page is
 kept under `Budget.max_output_bytes` by shrinking the largest parts.
 `render` does not raise for a bad file: what could not be shown becomes a
 warning, and the page falls back to the metadata.
@@ -22,8 +22,8 @@ warning, and the page falls back to the metadata.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from chalicelib.config import Settings
@@ -31,7 +31,9 @@ from chalicelib.errors import ExtractionFailed
 from chalicelib.extraction import bounds
 from chalicelib.extraction.reader import RangedReader
 from chalicelib.extraction.renditions import load, module_for
-from chalicelib.extraction.renditions.base import Block, Budget, Content, Fields, Items, cut, esc
+from chalicelib.extraction.renditions.base import Block, Budget, Content, Excerpt, Fields, Items, cut, esc
+from chalicelib.extraction.sandbox import Session
+from chalicelib.extraction.text import Text
 
 CONTENT_TYPE = "text/html; charset=utf-8"
 PAGE_CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'"
@@ -68,6 +70,15 @@ CORE_FIELDS = (
     "taken_at",
     "gps_latitude",
     "gps_longitude",
+    "exposure_time",
+    "f_number",
+    "iso",
+    "focal_length",
+    "lens_model",
+    "flash",
+    "copyright",
+    "description",
+    "headline",
     "duration_seconds",
     "bitrate",
     "sample_rate",
@@ -162,18 +173,33 @@ def render(
     budget: Budget | None = None,
     limits: bounds.Limits | None = None,
     sandbox: bool | None = None,
+    session: Session | None = None,
+    text: Text | None = None,
 ) -> Rendition:
-    """The page for `document` (its public dict), with content read through `reader` when given."""
+    """The page for `document` (its public dict), with content read through `reader` when given.
+
+    Pass the `session` the file was extracted in, so the content is read from
+    the same worker's cache, and the document's `text` (`extraction.text`),
+    which the page shows where the content module shows none.
+    """
     budget = budget or Budget()
     metadata = _metadata(document)
     module = module_for(_str(metadata.get("family")), _str(metadata.get("mime_type")))
     content, warnings, bytes_read = Content(), list[str](), 0
     if reader is not None and module is not None:
         before = reader.bytes_fetched
-        content, warnings, fetched = _content(module, reader, document, budget, limits, sandbox)
-        bytes_read = reader.bytes_fetched - before + fetched
+        content, warnings = _content(module, reader, document, budget, limits, sandbox, session)
+        bytes_read = reader.bytes_fetched - before
+    if text is not None and not any(isinstance(block, Excerpt) for block in content.blocks):
+        content = Content([*content.blocks, _text_block(text, budget)], content.warnings)
     body = page(document, content, warnings, budget)
     return Rendition(body=body, headers=serving_headers(), warnings=warnings, bytes_read=bytes_read)
+
+
+def _text_block(text: Text, budget: Budget) -> Excerpt:
+    shown, cut_off = cut(text.text, budget.excerpt_chars)
+    note = f"The first {len(shown):,} characters of the document's text." if cut_off or text.truncated else None
+    return Excerpt("Text", shown, note)
 
 
 def _metadata(document: dict[str, Any]) -> dict[str, Any]:
@@ -192,36 +218,34 @@ def _content(
     budget: Budget,
     limits: bounds.Limits | None,
     sandbox: bool | None,
-) -> tuple[Content, list[str], int]:
+    session: Session | None,
+) -> tuple[Content, list[str]]:
     """Run the content module, bounded; a failure becomes a warning and no content."""
     family = module.rsplit(".", 1)[-1]
     try:
-        produce = load(module)
         if not (bounds.sandbox_enabled() if sandbox is None else sandbox):
-            content = produce(reader, document, budget)
-            return content, list(content.warnings), 0
-        payload = bounds.run_bounded(_in_child(produce, reader, document, budget), limits or limits_from_env())
-        content = Content.from_dict(payload["content"])
-        return content, list(content.warnings), int(payload["bytes_fetched"])
+            content = load(module)(reader, document, budget)
+        elif session is None:
+            with Session(reader) as own:
+                return _content(module, reader, document, budget, limits, True, own)
+        else:
+            payload = session.call(
+                content_in_worker, module, document, asdict(budget), limits=limits or limits_from_env()
+            )
+            content = Content.from_dict(payload)
+        return content, list(content.warnings)
     except ExtractionFailed as exc:
         reason = f"{exc.code}: {exc.message}"
     except Exception as exc:  # a parser's own error on hostile bytes: the page still shows the metadata
         reason = f"{type(exc).__name__}: {str(exc)[:200]}"
-    return Content(), [f"rendition: {family} content left out ({reason})"], 0
+    return Content(), [f"rendition: {family} content left out ({reason})"]
 
 
-def _in_child(
-    produce: Callable[[RangedReader, dict[str, Any], Budget], Content],
-    reader: RangedReader,
-    document: dict[str, Any],
-    budget: Budget,
-) -> Callable[[], dict[str, Any]]:
-    def work() -> dict[str, Any]:
-        before = reader.bytes_fetched
-        content = produce(reader, document, budget)
-        return {"content": content.to_dict(), "bytes_fetched": reader.bytes_fetched - before}
-
-    return work
+def content_in_worker(
+    reader: RangedReader, module: str, document: dict[str, Any], budget: dict[str, Any]
+) -> dict[str, Any]:
+    """The sandbox job: one content module's blocks for the page, as data."""
+    return load(module)(reader, document, Budget(**budget)).to_dict()
 
 
 # --- the page ---------------------------------------------------------------

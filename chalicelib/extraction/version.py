@@ -14,5 +14,5 @@ from __future__ import annotations
 
 from typing import Final
 
-EXTRACTOR_VERSION: Final = 3
-SOURCES_DIGEST: Final = "9487ea1dd87b7985b5a802c34d0a4b05a44af634c2f44692c004bd92ca120751"
+EXTRACTOR_VERSION: Final = 5
+SOURCES_DIGEST: Final = "68253819bc2a92383194faee45282cfd18d4ccf79f25cfd2dbba4ede10e45a94"

@@ -316,6 +316,23 @@ def test_the_preview_is_a_short_lived_link_to_an_inert_html_rendition(api, token
     assert requests.get(f"{api}/documents/{doc_id}/preview", headers=h(tokens, "other"), timeout=5).status_code == 404
 
 
+def test_the_text_of_a_document_is_a_short_lived_link_with_its_language_and_word_count(api, tokens, pump) -> None:
+    words = "Le conseil municipal a approuvé le budget de la nouvelle bibliothèque après un long débat."
+    created = upload(api, tokens, "demo", "conseil.pdf", samples.text_pdf([words]), "application/pdf")
+    doc_id = created["document"]["id"]
+    done = final(api, tokens, "demo", doc_id)
+    assert (done["metadata"]["language"], done["metadata"]["word_count"]) == ("fr", len(words.split()))
+    found = requests.get(f"{api}/documents/{doc_id}/text", headers=h(tokens, "demo"), timeout=5).json()
+    assert (found["language"], found["word_count"], found["truncated"]) == ("fr", len(words.split()), False)
+    text = requests.get(found["url"], timeout=5)
+    assert text.headers["Content-Type"].startswith("text/plain") and text.content.decode() == words
+    assert requests.get(f"{api}/documents/{doc_id}/text", headers=h(tokens, "other"), timeout=5).status_code == 404
+    image = upload(api, tokens, "demo", "dot.png", samples.png(), "image/png")["document"]["id"]
+    final(api, tokens, "demo", image)
+    missing = requests.get(f"{api}/documents/{image}/text", headers=h(tokens, "demo"), timeout=5)
+    assert missing.status_code == 404 and missing.json()["code"] == "no_text"
+
+
 def test_a_csv_upload_is_ingested_and_its_rows_and_row_errors_are_paged(api, tokens, pump) -> None:
     body = "\ufeffid;name;note\r\n" + "".join(f'{i};"name {i}";"line one\r\nline two"\r\n' for i in range(1, 31))
     body += "31;too;many;fields\r\n32;ok;fine\r\n"

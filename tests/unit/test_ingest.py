@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import os
-import signal
 import time
 from typing import Any
 
@@ -16,6 +14,7 @@ from chalicelib.ingest import IngestService, dropped_document_id, objects_from_s
 from chalicelib.models import Document, ObjectRef, Status, utcnow
 from tests.fakes import InMemoryRepository, InMemoryStorage
 from tests.support import samples
+from tests.support.sandbox import kill_workers
 
 BUCKET = "docpipe-uploads"
 
@@ -230,6 +229,47 @@ def test_a_rendition_failure_leaves_the_document_processed_with_a_warning(parts,
     assert doc.status is Status.PROCESSED and "rendition: could not be written" in doc.warnings
 
 
+def test_a_text_bearing_document_gets_its_text_stored_beside_the_rendition_read_in_one_pass(parts) -> None:
+    service, repo, storage = parts
+    words = "The committee approved the budget for the new library after a long debate about the roof."
+    data = samples.text_pdf([words, words])
+    reads: list[tuple[int, int]] = []
+    real = storage.reader
+
+    def counted(bucket: str, key: str, size: int, etag: str | None = None) -> object:
+        reader = real(bucket, key, size, etag)
+        fetch = reader._fetch
+
+        def logged(start: int, end: int) -> bytes:
+            reads.append((start, end))
+            return fetch(start, end)
+
+        reader._fetch = logged
+        return reader
+
+    storage.reader = counted
+    outcome = service.process(drop(storage, "uploads/minutes.pdf", data))
+    doc = repo.get(outcome.doc_id)
+    assert doc.metadata["language"] == "en" and doc.metadata["word_count"] == 2 * len(words.split())
+    assert doc.metadata["details"]["text"] == {"bytes": 2 * len(words) + 2, "truncated": False, "language": "en"}
+    assert storage.objects[(BUCKET, f"renditions/{outcome.doc_id}.txt")].decode() == f"{words}\n\n{words}"
+    assert words in storage.objects[(BUCKET, f"renditions/{outcome.doc_id}.html")].decode()
+    assert sum(end - start + 1 for start, end in reads) == len(data)  # extraction, text and page: one read
+
+
+def test_a_document_that_declares_its_language_keeps_it_and_the_detected_one_is_noted(parts) -> None:
+    from tests.unit.extractors.test_office import ooxml
+
+    service, repo, storage = parts
+    french = "Le conseil municipal a approuvé le budget de la nouvelle bibliothèque après un long débat."
+    body = f'<w:document xmlns:w="w"><w:body><w:p><w:r><w:t>{french}</w:t></w:r></w:p></w:body></w:document>'
+    data = ooxml("word/document.xml", **{"word/document.xml": body})  # its core.xml says en-GB, 420 words
+    outcome = service.process(drop(storage, "uploads/note.docx", data))
+    doc = repo.get(outcome.doc_id)
+    assert (doc.metadata["language"], doc.metadata["word_count"]) == ("en-GB", 420)
+    assert doc.metadata["details"]["text"]["language"] == "fr"
+
+
 def test_an_attempt_that_lost_its_lease_stops_quietly(parts, monkeypatch) -> None:
     from chalicelib.errors import StaleEvent
 
@@ -292,8 +332,8 @@ def test_a_newer_version_that_arrives_during_an_attempt_is_processed_by_that_att
     newer: list[str] = []
     real_extract = service._extract
 
-    def extract_then_replace(doc: Document) -> object:
-        result = real_extract(doc)
+    def extract_then_replace(doc: Document, *rest: Any) -> object:
+        result = real_extract(doc, *rest)
         if not newer:  # while the first attempt runs, version 2 lands and its event arrives
             new = drop(storage, "uploads/ledger.pdf", samples.pdf(pages=5))
             newer.append(service.process(new).reason or "")
@@ -325,7 +365,7 @@ def test_an_unexpected_failure_while_finishing_gives_the_claim_back_for_the_rede
 
 
 def _reader_that(storage: InMemoryStorage, misbehave: Any) -> Any:
-    """storage.reader whose first fetch misbehaves (in the extraction child), later ones read normally."""
+    """storage.reader whose first fetch misbehaves (for the extraction worker), later ones read normally."""
     from chalicelib.extraction.reader import RangedReader
 
     real = storage.reader
@@ -349,7 +389,7 @@ def _reader_that(storage: InMemoryStorage, misbehave: Any) -> Any:
 @pytest.mark.parametrize(
     "misbehave",
     [
-        pytest.param(lambda: os.kill(os.getpid(), signal.SIGKILL), id="the child killed from outside"),
+        pytest.param(kill_workers, id="the worker killed from outside"),
         pytest.param(lambda: time.sleep(30), id="storage stalled past the deadline"),
     ],
 )

@@ -113,3 +113,19 @@ def test_file_reader_reads_a_local_file(tmp_path: Path) -> None:
     reader = file_reader(str(path))
     reader.seek(-3, io.SEEK_END)
     assert (reader.size, reader.read()) == (100_003, b"END")
+
+
+def test_read_ahead_stops_at_a_block_already_cached_so_nothing_is_fetched_twice() -> None:
+    data = bytes(range(256)) * 4096  # 1 MiB
+    fetched: list[tuple[int, int]] = []
+
+    def fetch(start: int, end: int) -> bytes:
+        fetched.append((start, end))
+        return data[start : end + 1]
+
+    reader = RangedReader(fetch, len(data), block_size=1024, max_run_bytes=64 * 1024)
+    reader.seek(40 * 1024)
+    reader.read(1024)  # block 40 cached
+    reader.seek(0)
+    assert reader.read() == data
+    assert reader.bytes_fetched == len(data)

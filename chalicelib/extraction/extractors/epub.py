@@ -34,7 +34,7 @@ def extract(source: Source) -> Extraction:
     with open_zip(source, "epub") as package:
         names = set(package.namelist())
         container = parse_xml(read_member(package, CONTAINER, warnings), CONTAINER, warnings)
-        opf_path = _rootfile(container)
+        opf_path = rootfile(container)
         if not opf_path:
             raise ExtractionFailed("epub: META-INF/container.xml names no package document", code="corrupt")
         package_doc = parse_xml(read_member(package, opf_path, warnings), opf_path, warnings)
@@ -49,7 +49,7 @@ def extract(source: Source) -> Extraction:
     return _describe(package_doc, details, warnings)
 
 
-def _rootfile(container: Element | None) -> str | None:
+def rootfile(container: Element | None) -> str | None:
     for rootfiles in children(container, "rootfiles"):
         for rootfile in children(rootfiles, "rootfile"):
             path = (rootfile.get("full-path") or "").lstrip("/")

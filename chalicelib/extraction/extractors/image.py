@@ -1,4 +1,4 @@
-"""Raster images: dimensions, mode, frames, EXIF (orientation, camera, time, GPS).
+"""Raster images: dimensions, mode, frames, EXIF (orientation, camera, time, GPS, exposure), XMP, IPTC.
 
 Pillow opens lazily and reads only headers (JPEG markers up to the scan, PNG
 chunks up to IDAT, the first TIFF directory), never the pixels; its
@@ -17,10 +17,10 @@ import warnings as pywarnings
 from datetime import datetime
 from typing import Any
 
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, IptcImagePlugin, UnidentifiedImageError
 
 from chalicelib.errors import ExtractionFailed
-from chalicelib.extraction.extractors import heif
+from chalicelib.extraction.extractors import heif, photo
 from chalicelib.extraction.extractors.base import Extraction, Source, compact
 
 MAX_PIXELS = 20_000 * 20_000
@@ -120,7 +120,25 @@ def _describe(img: Any, source: Source) -> Extraction:
     exif = _pillow_exif(img, source, warnings)
     if exif:
         fields.update(_exif_fields(exif, warnings))
+    photo.merge(fields, photo.xmp_fields(_xmp_packet(img)), photo.iptc_fields(_iptc(img)))
     return Extraction(fields=compact(fields), details=compact(details), warnings=warnings)
+
+
+def _xmp_packet(img: Any) -> Any:
+    """The XMP packet Pillow found (JPEG APP1, PNG iTXt, WebP chunk) or TIFF's tag 700."""
+    packet = img.info.get("xmp") or img.info.get("XML:com.adobe.xmp")
+    if packet is None and img.format in ("TIFF", "MPO") and hasattr(img, "tag_v2"):
+        packet = img.tag_v2.get(700)
+    return packet
+
+
+def _iptc(img: Any) -> Any:
+    if img.format not in ("JPEG", "MPO", "TIFF"):
+        return None
+    try:
+        return IptcImagePlugin.getiptcinfo(img)
+    except Exception:  # a damaged IPTC block: the rest of the image still counts
+        return None
 
 
 def _tiff_kind(img: Any, source: Source) -> dict[str, Any]:
@@ -247,6 +265,7 @@ def _exif_fields(exif: Any, warnings: list[str]) -> dict[str, Any]:
             out["gps_longitude"] = _gps(gps.get(4), gps.get(3), "EW", 180.0)
     except Exception as exc:
         warnings.append(f"image: GPS directory unreadable ({type(exc).__name__})")
+    photo.merge(out, photo.exif_fields(exif))
     return out
 
 

@@ -31,7 +31,7 @@ _TEXT_DESTINATIONS = frozenset(
 _DATE_DESTINATIONS = frozenset({"creatim", "revtim", "printim", "buptim"})
 _NUMBERS = frozenset({"version", "nofpages", "nofwords", "nofchars", "nofcharsws", "edmins", "vern", "id"})
 _DATE_PARTS = frozenset({"yr", "mo", "dy", "hr", "min", "sec"})
-_SYMBOLS = {
+SYMBOLS = {
     "ldblquote": "\u201c",
     "rdblquote": "\u201d",
     "lquote": "\u2018",
@@ -46,14 +46,14 @@ _SYMBOLS = {
     "enspace": " ",
 }
 _CHARSETS = {"mac": "mac_roman", "pc": "cp437", "pca": "cp850"}
-_TOKEN = re.compile(rb"\\([a-zA-Z]{1,32})(-?\d{1,10})? ?|\\'([0-9a-fA-F]{2})|\\(.)|([{}])|([^\\{}\r\n]+)|[\r\n]+", re.S)
+TOKEN = re.compile(rb"\\([a-zA-Z]{1,32})(-?\d{1,10})? ?|\\'([0-9a-fA-F]{2})|\\(.)|([{}])|([^\\{}\r\n]+)|[\r\n]+", re.S)
 
 
 def extract(source: Source) -> Extraction:
     head = _read_head(source)
     if not head.lstrip().startswith(b"{\\rtf"):
         raise ExtractionFailed("rtf: the file does not start with {\\rtf", code="corrupt")
-    codepage, codec = _code_page(head[:4096])
+    codepage, codec = code_page(head[:4096])
     start = head.find(b"{\\info")
     warnings: list[str] = []
     info = _Info()
@@ -79,7 +79,7 @@ def _read_head(source: Source, step: int = 64 * 1024) -> bytes:
     return data
 
 
-def _code_page(prolog: bytes) -> tuple[int | None, str]:
+def code_page(prolog: bytes) -> tuple[int | None, str]:
     match = re.search(rb"\\ansicpg(\d{1,5})", prolog)
     if match:
         codepage = int(match.group(1))
@@ -140,7 +140,7 @@ def _scan(data: bytes, codec: str, info: _Info, warnings: list[str]) -> None:
     current = _Group(None, 1)
     texts: dict[str, _Text] = {}
     skip = 0
-    for match in _TOKEN.finditer(data):
+    for match in TOKEN.finditer(data):
         word, param, hexbyte, symbol, brace, text = match.groups()
         if brace == b"{":
             if len(stack) >= MAX_DEPTH:
@@ -193,8 +193,8 @@ def _control(name: str, number: int | None, current: _Group, texts: dict[str, _T
         code = number % 65536
         texts[current.destination].add("" if 0xD800 <= code < 0xE000 else chr(code))
         return current.skip_per_unicode
-    elif name in _SYMBOLS and current.destination in texts:
-        texts[current.destination].add(_SYMBOLS[name])
+    elif name in SYMBOLS and current.destination in texts:
+        texts[current.destination].add(SYMBOLS[name])
     return 0
 
 

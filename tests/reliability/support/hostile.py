@@ -19,7 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from chalicelib.errors import ExtractionFailed
-from chalicelib.extraction.bounds import MIB, Limits, run_bounded
+from chalicelib.extraction.bounds import MIB, Limits
+from chalicelib.extraction.reader import RangedReader, bytes_reader
+from chalicelib.extraction.sandbox import Session
 
 KNOWN_CODES = {"corrupt", "encrypted", "too_large", "timeout", "unsupported"}
 BUDGET = Limits(wall_seconds=10.0, cpu_seconds=8.0, memory_bytes=512 * MIB)
@@ -73,12 +75,12 @@ class Probe:
     seconds: float
 
 
-def _extract_probe(data: bytes, name: str) -> dict[str, str]:
+def extract_probe(reader: RangedReader, name: str) -> dict[str, str]:
+    """In a sandbox worker: the extraction of one hostile file, its outcome as data."""
     from chalicelib.extraction.extract import extract_inline
-    from chalicelib.extraction.reader import bytes_reader
 
     try:
-        result = extract_inline(bytes_reader(data), name)
+        result = extract_inline(reader, name)
         return {"outcome": "ok", "detail": str(result.metadata.get("mime_type"))}
     except ExtractionFailed as exc:
         return {"outcome": "failed", "detail": exc.code}
@@ -89,7 +91,8 @@ def _extract_probe(data: bytes, name: str) -> dict[str, str]:
 def probe_extraction(data: bytes, name: str, limits: Limits = BUDGET) -> Probe:
     started = time.monotonic()
     try:
-        result = run_bounded(lambda: _extract_probe(data, name), limits)
+        with Session(bytes_reader(data)) as session:
+            result = session.call(extract_probe, name, limits=limits)
         outcome, detail = result["outcome"], result["detail"]
     except ExtractionFailed as exc:  # the bounds stopped it (timeout, memory, crash): handled
         outcome, detail = "failed", exc.code
@@ -103,7 +106,6 @@ def probe_extraction(data: bytes, name: str, limits: Limits = BUDGET) -> Probe:
 
 def probe_detection(data: bytes, name: str) -> Probe:
     from chalicelib.extraction import detect
-    from chalicelib.extraction.reader import bytes_reader
 
     started = time.monotonic()
     try:

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from PIL import Image
+from PIL.TiffImagePlugin import IFDRational
 
 from chalicelib.errors import ExtractionFailed
 from chalicelib.extraction.extractors import image
@@ -260,3 +261,90 @@ def test_damaged_exif_keeps_the_dimensions() -> None:
     out = run(data)
     assert (out.fields["width"], out.fields["height"]) == (16, 16)
     assert "orientation" not in out.fields
+
+
+XMP = b"""<?xpacket begin='' id='W5M0MpCehiHzreSzNTczkc9d'?>
+<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+<rdf:Description rdf:about="" xmlns:dc="http://purl.org/dc/elements/1.1/"
+ xmlns:photoshop="http://ns.adobe.com/photoshop/1.0/" photoshop:Headline="Harbour at dawn">
+<dc:title><rdf:Alt><rdf:li xml:lang="x-default">Harbour</rdf:li></rdf:Alt></dc:title>
+<dc:creator><rdf:Seq><rdf:li>Ada Lovelace</rdf:li><rdf:li>Charles Babbage</rdf:li></rdf:Seq></dc:creator>
+<dc:rights><rdf:Alt><rdf:li xml:lang="x-default">CC BY 4.0</rdf:li></rdf:Alt></dc:rights>
+<dc:subject><rdf:Bag><rdf:li>sea</rdf:li><rdf:li>boats</rdf:li></rdf:Bag></dc:subject>
+</rdf:Description></rdf:RDF></x:xmpmeta><?xpacket end='w'?>"""
+
+
+def exposure_exif() -> Image.Exif:
+    exif = Image.Exif()
+    exif[0x013B] = "Grace Hopper"  # Artist
+    exif[0x8298] = "(c) 2024 Hopper"  # Copyright
+    exif[0x010E] = "A harbour"  # ImageDescription
+    exif[0x0131] = "Darktable 4.6"  # Software
+    sub = exif.get_ifd(0x8769)
+    sub[0x829A] = IFDRational(1, 250)  # ExposureTime
+    sub[0x829D] = IFDRational(28, 10)  # FNumber
+    sub[0x8827] = 400  # ISO
+    sub[0x920A] = IFDRational(35, 1)  # FocalLength
+    sub[0xA434] = "EF 35mm f/2"  # LensModel
+    sub[0x9209] = 0x19  # fired, auto mode
+    return exif
+
+
+def iptc_segment(records: list[tuple[int, int, bytes]]) -> bytes:
+    """A JPEG APP13 segment holding IPTC-IIM datasets in a Photoshop 8BIM 0x0404 resource."""
+    iim = b"".join(b"\x1c" + bytes([r, d]) + struct.pack(">H", len(v)) + v for r, d, v in records)
+    resource = b"8BIM\x04\x04\x00\x00" + struct.pack(">I", len(iim)) + iim + (b"\x00" if len(iim) % 2 else b"")
+    body = b"Photoshop 3.0\x00" + resource
+    return b"\xff\xed" + struct.pack(">H", len(body) + 2) + body
+
+
+def test_a_photo_reports_its_exposure_lens_flash_and_authorship_from_exif() -> None:
+    out = run(encode(Image.new("RGB", (32, 24)), "JPEG", exif=exposure_exif()))
+    assert {k: out.fields[k] for k in ("exposure_time", "f_number", "iso", "focal_length", "lens_model")} == {
+        "exposure_time": 0.004,
+        "f_number": 2.8,
+        "iso": 400,
+        "focal_length": 35.0,
+        "lens_model": "EF 35mm f/2",
+    }
+    assert out.fields["flash"] is True
+    assert (out.fields["author"], out.fields["copyright"], out.fields["description"]) == (
+        "Grace Hopper",
+        "(c) 2024 Hopper",
+        "A harbour",
+    )
+    assert out.fields["creator_tool"] == "Darktable 4.6"
+
+
+def test_a_photo_without_exif_authorship_takes_the_xmp_dublin_core_and_iptc() -> None:
+    data = encode(Image.new("RGB", (32, 24)), "JPEG", xmp=XMP)
+    iptc = iptc_segment([(2, 25, b"harbour"), (2, 25, b"dawn"), (2, 116, b"IPTC rights"), (2, 105, b"IPTC headline")])
+    out = run(data[:2] + iptc + data[2:])
+    assert out.fields["title"] == "Harbour" and out.fields["headline"] == "Harbour at dawn"
+    assert out.fields["author"] == "Ada Lovelace; Charles Babbage"
+    assert out.fields["copyright"] == "CC BY 4.0"  # XMP comes before IPTC
+    assert out.fields["keywords"] == ["sea", "boats"]
+
+
+def test_iptc_alone_gives_keywords_by_line_and_copyright() -> None:
+    data = encode(Image.new("RGB", (16, 16)), "JPEG")
+    iptc = iptc_segment([(2, 25, b"harbour"), (2, 25, b"dawn"), (2, 80, b"Ada"), (2, 116, b"(c) Ada")])
+    out = run(data[:2] + iptc + data[2:])
+    assert (out.fields["keywords"], out.fields["author"], out.fields["copyright"]) == (
+        ["harbour", "dawn"],
+        "Ada",
+        "(c) Ada",
+    )
+
+
+def test_placeholder_exposure_values_are_dropped_not_reported() -> None:
+    exif = Image.Exif()
+    exif.get_ifd(0x8769)[0x829A] = IFDRational(4294967295, 1)
+    out = run(encode(Image.new("RGB", (8, 8)), "JPEG", exif=exif))
+    assert "exposure_time" not in out.fields
+
+
+def test_a_hostile_xmp_packet_is_ignored_not_expanded() -> None:
+    bomb = b'<!DOCTYPE x [<!ENTITY a "aaaa">]><x:xmpmeta xmlns:x="adobe:ns:meta/">&a;</x:xmpmeta>'
+    out = run(encode(Image.new("RGB", (8, 8)), "JPEG", xmp=bomb))
+    assert "title" not in out.fields and out.fields["width"] == 8

@@ -1,0 +1,234 @@
+"""The plain text of a document, bounded, with its language and word count.
+
+What Apache Tika is used for: one plain-text rendering of every text-bearing
+family (PDF, OOXML and ODF, RTF, EPUB, e-mail, HTML and XML, Markdown and
+plain text, legacy Word and Outlook messages), for search, previews and
+reading. A producer per family lives in `chalicelib.extraction.texts`; the
+table below picks it from the document's family and MIME type and is data,
+so that choosing imports nothing.
+
+Every producer writes into a `Sink`, which enforces the budget: at most
+`max_bytes` of UTF-8 text (1 MiB), at most `max_read_bytes` read from the
+file (64 MiB: text may need more of a file than metadata, which stays within
+256 KB), and a soft time budget (`seconds`) below the sandbox's hard limits,
+so that a slow document yields the text found so far, marked `truncated`,
+instead of nothing. The text runs in the file's sandbox session, after
+extraction, from the same cached reader.
+
+The language is detected from the text with CLD2 (`pycld2`: Chromium's
+compact language detector, Apache-2.0, a manylinux wheel with no
+dependencies; about a microsecond per kilobyte and deterministic, where the
+pure-Python ports take milliseconds per call and need seeding). It is
+reported only when CLD2 calls its guess reliable. Words are counted as a word
+processor counts them: runs of characters between white space.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import pycld2  # type: ignore[import-untyped]
+
+from chalicelib.errors import ExtractionFailed
+from chalicelib.extraction import bounds
+from chalicelib.extraction.reader import RangedReader
+from chalicelib.extraction.sandbox import Session
+
+MIB = 1024 * 1024
+LANGUAGE_SAMPLE_BYTES = 64 * 1024
+CONTENT_TYPE = "text/plain; charset=utf-8"
+
+_BY_FAMILY: dict[str, str] = {
+    "pdf": "pdf",
+    "office": "office",
+    "rtf": "rtf",
+    "epub": "epub",
+    "email": "email",
+    "markup": "markup",
+    "text": "plain",
+}
+_OLE_TYPES = frozenset({"application/msword", "application/vnd.ms-outlook"})
+
+
+@dataclass(frozen=True)
+class TextBudget:
+    """How much text to produce and how much of the file producing it may read."""
+
+    max_bytes: int = MIB
+    max_read_bytes: int = 64 * MIB
+    max_member_bytes: int = 64 * MIB
+    """Uncompressed bytes read from one member of a ZIP package (document.xml, a chapter)."""
+    max_parts: int = 10_000
+    """Pages, slides, chapters, messages or MIME parts looked at."""
+    seconds: float = 20.0
+
+
+class Full(Exception):
+    """The sink has all it may take (text, bytes read or time): stop producing."""
+
+
+class Sink:
+    """Text as it is produced, cut at the budget."""
+
+    def __init__(self, reader: RangedReader, budget: TextBudget) -> None:
+        self.budget = budget
+        self._reader = reader
+        self._read_start = reader.bytes_fetched
+        self._deadline = time.monotonic() + budget.seconds
+        self._parts: list[str] = []
+        self._bytes = 0
+        self.truncated = False
+
+    def add(self, text: str) -> None:
+        """Append text; raises `Full` once the budget is spent (the text so far, this text included, is kept)."""
+        if not text:
+            return
+        data = text.encode("utf-8", "replace")
+        room = self.budget.max_bytes - self._bytes
+        if len(data) > room:
+            self._parts.append(data[:room].decode("utf-8", "ignore"))
+            self._bytes = self.budget.max_bytes
+            self._stop()
+        self._parts.append(text)
+        self._bytes += len(data)
+        self.check()
+
+    def check(self) -> None:
+        """Raise `Full` when the file reads or the time budget are spent."""
+        if self._reader.bytes_fetched - self._read_start > self.budget.max_read_bytes:
+            self._stop()
+        if time.monotonic() > self._deadline:
+            self._stop()
+
+    def _stop(self) -> None:
+        self.truncated = True
+        raise Full
+
+    def text(self) -> str:
+        return tidy("".join(self._parts))
+
+
+Producer = Callable[[RangedReader, dict[str, Any], Sink], None]
+
+
+@dataclass
+class Text:
+    text: str
+    truncated: bool
+    language: str | None
+    word_count: int
+
+    @property
+    def size(self) -> int:
+        return len(self.text.encode("utf-8"))
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def module_for(family: str | None, mime_type: str | None) -> str | None:
+    """The text producer's import path for a document, or None when its family bears no text."""
+    if family == "ole":
+        return "chalicelib.extraction.texts.ole" if mime_type in _OLE_TYPES else None
+    name = _BY_FAMILY.get(family or "")
+    return f"chalicelib.extraction.texts.{name}" if name else None
+
+
+def extract_text(reader: RangedReader, metadata: dict[str, Any], budget: TextBudget | None = None) -> Text | None:
+    """The document's text, or None when its family bears none (or it has no readable text at all)."""
+    module = module_for(metadata.get("family"), metadata.get("mime_type"))
+    if module is None:
+        return None
+    producer: Producer = importlib.import_module(module).text
+    sink = Sink(reader, budget or TextBudget())
+    reader.seek(0)
+    with contextlib.suppress(Full):  # the budget is spent: the text so far is the answer
+        producer(reader, metadata, sink)
+    text = sink.text()
+    if not text.strip():
+        return None
+    return Text(text, sink.truncated, detect_language(text), word_count(text))
+
+
+def text_in_worker(reader: RangedReader, metadata: dict[str, Any], budget: dict[str, Any]) -> dict[str, Any] | None:
+    """The sandbox job: `extract_text` as data."""
+    found = extract_text(reader, metadata, TextBudget(**budget))
+    return None if found is None else found.to_dict()
+
+
+def word_count(text: str) -> int:
+    return len(text.split())
+
+
+def detect_language(text: str) -> str | None:
+    """ISO 639-1 code (or CLD2's code, e.g. 'zh-Hant') of the text's main language, when CLD2 is sure."""
+    sample = text.encode("utf-8")[:LANGUAGE_SAMPLE_BYTES].decode("utf-8", "ignore")  # tidy() made it valid
+    try:
+        reliable, _, details = pycld2.detect(sample)
+    except pycld2.error:
+        return None
+    code = details[0][1] if details else "un"
+    return code if reliable and code not in ("un", "xxx") else None
+
+
+def tidy(text: str) -> str:
+    """Text without control characters (tabs and newlines kept), lone surrogates or runs of blank lines."""
+    cleaned = text.encode("utf-8", "replace").decode("utf-8")
+    cleaned = cleaned.translate(_CONTROL)
+    lines = [line.rstrip() for line in cleaned.replace("\r\n", "\n").replace("\r", "\n").split("\n")]
+    out: list[str] = []
+    blank = 0
+    for line in lines:
+        blank = blank + 1 if not line else 0
+        if blank <= 1:
+            out.append(line)
+    return "\n".join(out).strip("\n")
+
+
+_CONTROL = dict.fromkeys([*range(0, 9), 11, 12, *range(14, 32), 127])
+
+
+def read_text(
+    reader: RangedReader,
+    metadata: dict[str, Any],
+    limits: bounds.Limits | None = None,
+    sandbox: bool | None = None,
+    session: Session | None = None,
+    budget: TextBudget | None = None,
+) -> tuple[Text | None, list[str]]:
+    """The text, bounded (in the file's sandbox `session` unless the sandbox is off); a failure is a warning."""
+    if module_for(metadata.get("family"), metadata.get("mime_type")) is None:
+        return None, []
+    budget = budget or TextBudget()
+    try:
+        if not (bounds.sandbox_enabled() if sandbox is None else sandbox):
+            return extract_text(reader, metadata, budget), []
+        if session is None:
+            with Session(reader) as own:
+                return read_text(reader, metadata, limits, True, own, budget)
+        found = session.call(text_in_worker, metadata, asdict(budget), limits=limits or bounds.Limits.from_env())
+        return (None if found is None else Text(**found)), []
+    except ExtractionFailed as exc:
+        reason = f"{exc.code}: {exc.message}"
+    except Exception as exc:  # a parser's own error on hostile bytes: the document keeps its metadata
+        reason = f"{type(exc).__name__}: {str(exc)[:200]}"
+    return None, [f"text: left out ({reason})"]
+
+
+def put_object_args(found: Text) -> dict[str, Any]:
+    """Keyword arguments for S3 `put_object` besides Bucket and Key (S3 metadata is ASCII: codes only)."""
+    meta = {"word-count": str(found.word_count), "truncated": "true" if found.truncated else "false"}
+    if found.language:
+        meta["language"] = found.language
+    return {
+        "Body": found.text.encode("utf-8"),
+        "ContentType": CONTENT_TYPE,
+        "CacheControl": "private, max-age=300",
+        "ContentDisposition": "inline",
+        "Metadata": meta,
+    }

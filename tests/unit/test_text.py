@@ -1,0 +1,224 @@
+"""Plain text of every text-bearing family, bounded, with its language and word count."""
+
+from __future__ import annotations
+
+import email.message
+import struct
+import time
+from typing import Any
+
+import pytest
+
+from chalicelib.aws.storage import text_key
+from chalicelib.extraction.bounds import Limits
+from chalicelib.extraction.extract import extract_inline
+from chalicelib.extraction.reader import RangedReader, bytes_reader
+from chalicelib.extraction.sandbox import Session
+from chalicelib.extraction.text import Full, Sink, TextBudget, extract_text, read_text, tidy
+from tests.support import samples
+from tests.unit.extractors.cfb_fixture import build
+from tests.unit.extractors.test_epub import CONTAINER, OPF, book
+from tests.unit.extractors.test_office import ooxml, package
+
+ENGLISH = "The committee approved the budget for the new library after a long debate about the roof."
+FRENCH = "Le conseil municipal a approuvé le budget de la nouvelle bibliothèque après un long débat."
+GERMAN = "Der Gemeinderat hat den Haushalt für die neue Bibliothek nach einer langen Debatte genehmigt."
+FAST = Limits(wall_seconds=20.0, cpu_seconds=20.0, memory_bytes=512 * 1024 * 1024)
+
+
+def text_of(data: bytes, name: str, budget: TextBudget | None = None) -> Any:
+    metadata = extract_inline(bytes_reader(data), name).metadata
+    return extract_text(bytes_reader(data), metadata, budget)
+
+
+def test_a_pdf_gives_the_text_of_its_pages_in_order_with_language_and_word_count() -> None:
+    found = text_of(samples.text_pdf([ENGLISH, "Second page."]), "minutes.pdf")
+    assert found.text == f"{ENGLISH}\n\nSecond page."
+    assert found.language == "en"
+    assert found.word_count == len(ENGLISH.split()) + 2
+    assert found.truncated is False
+
+
+def test_a_docx_gives_its_paragraphs_with_tabs_and_breaks() -> None:
+    body = (
+        '<w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"><w:body>'
+        f"<w:p><w:r><w:t>{ENGLISH}</w:t></w:r></w:p>"
+        "<w:p><w:r><w:t>Name</w:t><w:tab/><w:t>Value</w:t><w:br/><w:t>next line</w:t></w:r>"
+        "<w:r><w:delText>removed</w:delText></w:r></w:p></w:body></w:document>"
+    )
+    found = text_of(ooxml("word/document.xml", **{"word/document.xml": body}), "a.docx")
+    assert found.text == f"{ENGLISH}\nName\tValue\nnext line"
+
+
+def test_a_pptx_gives_its_slides_in_slide_order_not_name_order() -> None:
+    def slide(words: str) -> str:
+        return (
+            '<p:sld xmlns:p="http://schemas.openxmlformats.org/presentationml/2006/main" '
+            'xmlns:a="http://schemas.openxmlformats.org/drawingml/2006/main"><a:p><a:r>'
+            f"<a:t>{words}</a:t></a:r></a:p></p:sld>"
+        )
+
+    data = ooxml(
+        "ppt/presentation.xml",
+        **{"ppt/slides/slide10.xml": slide("tenth"), "ppt/slides/slide2.xml": slide("second")},
+    )
+    assert text_of(data, "deck.pptx").text == "second\n\ntenth"
+
+
+def test_an_xlsx_gives_its_shared_strings() -> None:
+    strings = (
+        '<sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+        "<si><t>Region</t></si><si><r><t>North </t></r><r><t>East</t></r></si></sst>"
+    )
+    data = ooxml("xl/workbook.xml", **{"xl/sharedStrings.xml": strings})
+    assert text_of(data, "sales.xlsx").text == "Region\nNorth East"
+
+
+def test_an_odt_keeps_spaces_tabs_and_line_breaks_of_mixed_content() -> None:
+    content = (
+        '<office:document-content xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" '
+        'xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0"><office:body><office:text>'
+        "<text:h>Title</text:h><text:p>one<text:s text:c='3'/>two<text:tab/>three<text:line-break/>"
+        "<text:span>four</text:span> five</text:p></office:text></office:body></office:document-content>"
+    )
+    data = package({"mimetype": "application/vnd.oasis.opendocument.text", "content.xml": content, "meta.xml": "<x/>"})
+    assert text_of(data, "a.odt").text == "Title\none   two\tthree\nfour five"
+
+
+def test_an_rtf_gives_its_body_without_tables_fields_or_pictures() -> None:
+    data = (
+        rb"{\rtf1\ansi\ansicpg1252{\fonttbl{\f0 Times;}}{\info{\title Secret title}}"
+        rb"{\*\generator Writer;}Caf\'e9 \u8364?5{\field{\*\fldinst HYPERLINK x}{\fldrslt link}}\par"
+        rb"{\pict 89504e47}Line two\tab end}"
+    )
+    assert text_of(data, "a.rtf").text == "Café €5link\nLine two\tend"
+
+
+def test_an_epub_gives_its_chapters_in_spine_order_as_text() -> None:
+    data = book(
+        {
+            "META-INF/container.xml": CONTAINER,
+            "OEBPS/content.opf": OPF,
+            "OEBPS/b.xhtml": "<html><body><p>Second chapter.</p></body></html>",
+            "OEBPS/a.xhtml": "<html><head><style>p{}</style></head><body><h1>One</h1><p>First.</p></body></html>",
+        }
+    )
+    assert text_of(data, "book.epub").text == "One\n\nFirst.\n\nSecond chapter."
+
+
+def _message(subject: str, body: str, html: bool = False) -> bytes:
+    message = email.message.EmailMessage()
+    message["From"] = "a@example.com"
+    message["Subject"] = subject
+    message.set_content(body, subtype="html" if html else "plain")
+    return bytes(message)
+
+
+def test_an_email_gives_its_subject_and_body_and_an_html_body_as_text() -> None:
+    assert text_of(_message("Budget", ENGLISH), "a.eml").text == f"Budget\n\n{ENGLISH}"
+    html = _message("Hi", "<p>Hello <script>alert(1)</script><b>there</b></p>", html=True)
+    assert text_of(html, "b.eml").text == "Hi\n\nHello there"
+
+
+def test_an_mbox_gives_every_message() -> None:
+    data = b"From a@x Mon Jan  1 00:00:00 2024\n" + _message("One", "first") + b"\n"
+    data += b"From b@x Mon Jan  1 00:00:00 2024\n" + _message("Two", "second")
+    assert text_of(data, "box.mbox").text == "One\n\nfirst\n\nTwo\n\nsecond"
+
+
+def test_html_gives_text_never_markup_and_xml_gives_its_character_data() -> None:
+    html = f"<!DOCTYPE html><html><head><title>T</title></head><body><p>{ENGLISH}</p><script>x()</script></body></html>"
+    assert text_of(html.encode(), "a.html").text == f"T\n\n{ENGLISH}"
+    xml = b'<?xml version="1.0"?><catalog><book><title>Dune</title><author>Herbert</author></book></catalog>'
+    assert text_of(xml, "c.xml").text == "Dune\nHerbert"
+
+
+def test_markdown_and_plain_text_are_decoded_with_their_encoding() -> None:
+    assert text_of("# Titre\n\nÉté à Paris.\n".encode("utf-16"), "a.md").text == "# Titre\n\nÉté à Paris."
+    assert text_of(f"{GERMAN}\n".encode("cp1252"), "a.txt").language == "de"
+
+
+def _word_document(text: str) -> bytes:
+    """A Word 97 binary: FIB, the text as one 8-bit piece, and the piece table in 1Table."""
+    body = text.encode("cp1252")
+    fib = bytearray(0x800)
+    struct.pack_into("<HH", fib, 0, 0xA5EC, 0xC1)
+    struct.pack_into("<H", fib, 0x0A, 0x0200)  # fWhichTblStm: the table stream is 1Table
+    struct.pack_into("<i", fib, 0x4C, len(text))  # ccpText
+    pieces = struct.pack("<ii", 0, len(text)) + struct.pack("<HIH", 0, 0x40000000 | 0x1000, 0)  # 8-bit at 0x800
+    clx = b"\x02" + struct.pack("<I", len(pieces)) + pieces
+    struct.pack_into("<II", fib, 0x01A2, 0, len(clx))
+    return build({"WordDocument": bytes(fib) + body, "1Table": clx})
+
+
+def test_a_legacy_word_document_gives_its_main_text_from_the_piece_table() -> None:
+    text = f"{FRENCH}\rSecond paragraph\x13 HYPERLINK x \x14link\x15.\r"
+    found = text_of(_word_document(text), "old.doc")
+    assert found.text == f"{FRENCH}\nSecond paragraphlink."
+    assert found.language == "fr"
+
+
+def test_a_family_without_text_gives_none_and_so_does_a_document_without_any() -> None:
+    assert text_of(samples.png(), "a.png") is None
+    assert text_of(samples.pdf(pages=2), "blank.pdf") is None
+
+
+def test_the_text_is_cut_at_its_byte_cap_and_says_so() -> None:
+    data = ("word " * 100_000).encode()
+    found = text_of(data, "long.txt", TextBudget(max_bytes=1000))
+    assert found.truncated is True and len(found.text.encode()) <= 1000 and found.word_count == 200
+
+
+def test_reading_stops_at_the_read_cap() -> None:
+    data = ("w " * 2_000_000).encode()
+    reader = bytes_reader(data)
+    found = extract_text(reader, {"family": "text", "mime_type": "text/plain"}, TextBudget(max_read_bytes=256 * 1024))
+    assert found is not None and found.truncated is True
+    assert reader.bytes_fetched < 2 * 1024 * 1024
+
+
+def test_a_slow_document_gives_the_text_found_before_the_time_budget_ran_out() -> None:
+    def slow(start: int, end: int) -> bytes:
+        time.sleep(0.05)
+        return data[start : end + 1]
+
+    data = ("word " * 400_000).encode()
+    reader = RangedReader(slow, len(data), block_size=4096, max_run_bytes=4096)
+    found = extract_text(reader, {"family": "text", "mime_type": "text/plain"}, TextBudget(seconds=0.3))
+    assert found is not None and found.truncated is True and 0 < found.word_count < 400_000
+
+
+def test_tidy_drops_control_characters_lone_surrogates_and_runs_of_blank_lines() -> None:
+    assert tidy("a\x00b\x07\r\n\n\n\nc\ud800 ") == "ab\n\nc?"
+
+
+def test_a_sink_refuses_more_once_full() -> None:
+    sink = Sink(bytes_reader(b""), TextBudget(max_bytes=4))
+    with pytest.raises(Full):
+        sink.add("abcdef")
+    assert sink.text() == "abcd" and sink.truncated
+
+
+def test_text_runs_in_the_sandbox_session_and_reuses_the_extraction_reads() -> None:
+    data = samples.text_pdf([ENGLISH] * 3)
+    reader = bytes_reader(data)
+    with Session(reader) as session:
+        from chalicelib.extraction.extract import extract
+
+        metadata = extract(reader, "a.pdf", limits=FAST, session=session).metadata
+        fetched = reader.bytes_fetched
+        found, warnings = read_text(reader, metadata, FAST, True, session)
+    assert found is not None and found.language == "en" and warnings == []
+    assert reader.bytes_fetched == fetched == len(data)  # the text came from the worker's cache
+
+
+def test_a_text_producer_that_fails_leaves_a_warning_not_a_failure() -> None:
+    metadata = {"family": "office", "mime_type": "application/vnd.oasis.opendocument.text"}
+    found, warnings = read_text(bytes_reader(b"not a zip at all"), metadata, FAST, True)
+    assert found is None and warnings and warnings[0].startswith("text: left out (corrupt:")
+
+
+def test_the_text_lives_beside_the_rendition_never_under_uploads() -> None:
+    assert text_key("abc123", "renditions/", "uploads/") == "renditions/abc123.txt"
+    with pytest.raises(ValueError):
+        text_key("abc123", "uploads/x/", "uploads/")
