@@ -7,6 +7,8 @@ ARN, a table name or a traceback to the client.
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class DocpipeError(Exception):
     """Base class: a stable machine code, a human message, an HTTP status."""
@@ -76,6 +78,11 @@ class ExtractionFailed(DocpipeError):
 
     code = "corrupt"
     http_status = 422
+
+    def __init__(self, message: str, code: str | None = None, metadata: dict[str, Any] | None = None) -> None:
+        super().__init__(message, code)
+        self.metadata = metadata
+        """What was learned before the failure (detected type, family, size): a FAILED document keeps it."""
 
 
 PLATFORM_CODES = frozenset({"unavailable", "interrupted"})

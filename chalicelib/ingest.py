@@ -242,6 +242,7 @@ class IngestService:
         started = time.monotonic()
         warnings: list[str] = []
         error: dict[str, str] | None = None
+        learned: dict[str, Any] | None = None  # what extraction knew before it failed
         try:
             try:
                 metadata, warnings, reader = self._extract(doc, session)
@@ -252,17 +253,20 @@ class IngestService:
                     return Outcome(doc.id, "SKIPPED", "missing")
                 if exc.code == "changed" or exc.code in PLATFORM_CODES:
                     raise
-                error = exc.to_dict()
+                error, learned = exc.to_dict(), exc.metadata
             except Exception as exc:
                 if is_transient(exc):
                     raise
                 log.exception("unexpected error while processing", extra={"doc_id": doc.id})
                 error = {"code": "internal", "message": "Unexpected error while processing the file"}
             if error is not None:
-                self._repo.fail(doc.id, claim.attempt, error, warnings, utcnow(), version=EXTRACTOR_VERSION)
+                now = utcnow()
+                self._repo.fail(
+                    doc.id, claim.attempt, error, warnings, now, version=EXTRACTOR_VERSION, metadata=learned
+                )
                 log.info("document failed", extra={"doc_id": doc.id, "reason": error["code"]})
                 self._lifecycle.failed(doc, error)
-                observability.file_failed(doc.metadata.get("family"), error["code"])
+                observability.file_failed((learned or doc.metadata).get("family"), error["code"])
                 return Outcome(doc.id, "FAILED", error["code"])
             self._finish(doc, claim, metadata, warnings, reader, session)
         except StaleEvent:

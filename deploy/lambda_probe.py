@@ -12,6 +12,7 @@ Only the standard library, the package and the runtime's boto3 may be imported h
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import importlib.machinery
 import json
@@ -60,9 +61,28 @@ def _extension_modules() -> list[str]:
     return out
 
 
-def _mapped(fragment: str) -> list[str]:
-    with open("/proc/self/maps") as maps:
-        return sorted({line.split()[-1] for line in maps if fragment in line and "/" in line})
+def _mapped(fragment: str, pids: tuple[str, ...] = ("self",)) -> list[str]:
+    found: set[str] = set()
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/maps") as maps:
+                found |= {line.split()[-1] for line in maps if fragment in line and "/" in line}
+        except OSError:  # a worker that retired meanwhile
+            continue
+    return sorted(found)
+
+
+def _sandbox_pids() -> tuple[str, ...]:
+    """This process and its extraction workers (the children of the sandbox's zygote), where parsers load."""
+    from chalicelib.extraction import sandbox
+
+    zygote = sandbox.pool().zygote_pid()
+    workers: list[str] = []
+    if zygote is not None:
+        for task in Path(f"/proc/{zygote}/task").iterdir():
+            with contextlib.suppress(OSError):
+                workers += (task / "children").read_text().split()
+    return ("self", *workers)
 
 
 def imports() -> dict[str, Any]:
@@ -103,7 +123,8 @@ def extract(folder: str) -> dict[str, Any]:
             out[path.name] = {"family": meta.get("family"), "mime_type": meta.get("mime_type"), "metadata": meta}
         except Exception as exc:
             out[path.name] = {"error": f"{type(exc).__name__}: {exc}"}
-    out["_native"] = {"libmagic": _mapped("libmagic"), "pillow": _mapped("pillow.libs")}
+    pids = _sandbox_pids()
+    out["_native"] = {"libmagic": _mapped("libmagic", pids), "pillow": _mapped("pillow.libs", pids)}
     return out
 
 

@@ -105,9 +105,19 @@ class InMemoryRepository:
         self._finish(doc_id, attempt, Status.PROCESSED, changes, {"at": now, "event": "processed"})
 
     def fail(
-        self, doc_id: str, attempt: str, error: dict[str, str], warnings: list[str], now: str, *, version: int
+        self,
+        doc_id: str,
+        attempt: str,
+        error: dict[str, str],
+        warnings: list[str],
+        now: str,
+        *,
+        version: int,
+        metadata: dict[str, Any] | None = None,
     ) -> None:
         changes = {"error": dict(error), "extractor_version": version, "warnings": list(warnings), "updated_at": now}
+        if metadata:
+            changes["metadata"] = copy.deepcopy(metadata)
         self._finish(
             doc_id, attempt, Status.FAILED, changes, {"at": now, "event": "failed", "detail": error.get("code", "")}
         )

@@ -115,7 +115,15 @@ class Repository(Protocol):
         self, doc_id: str, attempt: str, metadata: dict[str, Any], warnings: list[str], now: str, *, version: int
     ) -> None: ...
     def fail(
-        self, doc_id: str, attempt: str, error: dict[str, str], warnings: list[str], now: str, *, version: int
+        self,
+        doc_id: str,
+        attempt: str,
+        error: dict[str, str],
+        warnings: list[str],
+        now: str,
+        *,
+        version: int,
+        metadata: dict[str, Any] | None = None,
     ) -> None: ...
     def list_for_owner(
         self, owner: str | None, limit: int, start: dict[str, str] | None, filters: Filters = ...
@@ -249,13 +257,22 @@ class DynamoRepository:
         self._finish(doc_id, attempt, Status.PROCESSED, extra, warnings, event, now)
 
     def fail(
-        self, doc_id: str, attempt: str, error: dict[str, str], warnings: list[str], now: str, *, version: int
+        self,
+        doc_id: str,
+        attempt: str,
+        error: dict[str, str],
+        warnings: list[str],
+        now: str,
+        *,
+        version: int,
+        metadata: dict[str, Any] | None = None,
     ) -> None:
-        """FAILED with a reason, by the extraction numbered `version`."""
+        """FAILED with a reason, by the extraction numbered `version`, keeping what was learned (`metadata`)."""
         event = {"at": now, "event": "failed", "detail": error.get("code", "")}
-        self._finish(
-            doc_id, attempt, Status.FAILED, {"error": error, "extractor_version": version}, warnings, event, now
-        )
+        extra: dict[str, Any] = {"error": error, "extractor_version": version}
+        if metadata:
+            extra["metadata"] = to_dynamo_value(metadata)
+        self._finish(doc_id, attempt, Status.FAILED, extra, warnings, event, now)
 
     def _finish(
         self,

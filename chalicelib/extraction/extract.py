@@ -19,7 +19,7 @@ from chalicelib.errors import ExtractionFailed
 from chalicelib.extraction import bounds
 from chalicelib.extraction import detect as detection
 from chalicelib.extraction.extensions import extension_mismatch, extension_of
-from chalicelib.extraction.extractors.base import Extraction, Source
+from chalicelib.extraction.extractors.base import Extraction, Source, valid_utf8
 from chalicelib.extraction.extractors.registry import lookup
 from chalicelib.extraction.reader import RangedReader
 from chalicelib.extraction.sandbox import Session
@@ -77,11 +77,15 @@ def extract_inline(reader: RangedReader, filename: str, head_bytes: int = HEAD_B
     if found.description:
         metadata["details"] = {"magic": found.description}
     source = Source(reader=reader, size=reader.size, filename=filename, mime_type=found.mime_type, head=head)
-    outcome = _run(entry.family, entry.load(), source)
+    try:
+        outcome = _run(entry.family, entry.load(), source)
+    except ExtractionFailed as exc:  # the document fails, and keeps what detection learned
+        exc.metadata = valid_utf8({k: v for k, v in metadata.items() if v is not None})
+        raise
     metadata.update(outcome.fields)
     if outcome.details:
         metadata.setdefault("details", {}).update(outcome.details)
-    return Result({k: v for k, v in metadata.items() if v is not None}, outcome.warnings)
+    return Result(valid_utf8({k: v for k, v in metadata.items() if v is not None}), valid_utf8(outcome.warnings))
 
 
 def _run(family: str, extractor: Any, source: Source) -> Extraction:

@@ -385,7 +385,8 @@ class Session:
             self._worker = None
             self._pool.retire(worker)
         if "error" in body:
-            raise ExtractionFailed(body["error"]["message"], code=body["error"]["code"])
+            error = body["error"]
+            raise ExtractionFailed(error["message"], code=error["code"], metadata=error.get("metadata"))
         return body["ok"]
 
     def close(self) -> None:

@@ -14,5 +14,5 @@ from __future__ import annotations
 
 from typing import Final
 
-EXTRACTOR_VERSION: Final = 5
-SOURCES_DIGEST: Final = "68253819bc2a92383194faee45282cfd18d4ccf79f25cfd2dbba4ede10e45a94"
+EXTRACTOR_VERSION: Final = 7
+SOURCES_DIGEST: Final = "60e2c2324595e8d6d0dab02d8180882a988682c910289e443b6fde151878a010"

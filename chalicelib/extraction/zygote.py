@@ -68,6 +68,8 @@ def main(control_fd: int) -> None:
     while True:
         if pending and not select.select([control], [], [], 0)[0]:
             _warm(pending.pop(0))
+            if not pending:
+                text.preload()  # the language profiles, last: the first file need not wait for them
             continue
         frame = wire.recv_frame(control)
         if frame is None:
@@ -230,9 +232,9 @@ class Worker:
         return new
 
 
-def _error_of(exc: Exception) -> dict[str, str]:
+def _error_of(exc: Exception) -> dict[str, Any]:
     if isinstance(exc, ExtractionFailed):
-        return {"code": exc.code, "message": exc.message}
+        return {"code": exc.code, "message": exc.message, "metadata": exc.metadata}
     return {"code": "corrupt", "message": f"{type(exc).__name__}: {str(exc)[:200]}"}
 
 

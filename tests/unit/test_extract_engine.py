@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import io
+import json
 import os
 import signal
 import time
@@ -133,3 +134,58 @@ def test_an_extraction_killed_from_outside_is_interrupted_not_blamed_on_the_file
     with pytest.raises(ExtractionFailed) as caught:
         engine.extract(bytes_reader(samples.pdf()), "a.pdf", limits=FAST)
     assert caught.value.code == "interrupted"
+
+
+def _tar_with_latin1_names() -> bytes:
+    import tarfile
+
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.USTAR_FORMAT, encoding="latin-1") as archive:
+        for name in ("café.txt", "naïve/résumé.txt"):
+            info = tarfile.TarInfo(name)
+            info.size = 2
+            archive.addfile(info, io.BytesIO(b"hi"))
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("sandbox", [True, False], ids=["sandboxed", "in-process"])
+def test_names_in_non_utf8_bytes_leave_the_extractor_as_valid_utf8(sandbox: bool) -> None:
+    result = engine.extract(bytes_reader(_tar_with_latin1_names()), "old.tar", limits=FAST, sandbox=sandbox)
+    encoded = json.dumps(result.metadata, ensure_ascii=False).encode()  # raises on a lone surrogate
+    assert "caf\ufffd.txt" in encoded.decode()
+    assert_storable(result.metadata)
+
+
+def assert_storable(metadata: dict[str, object]) -> None:
+    """What the repository writes: DynamoDB attribute values, every string encodable as UTF-8."""
+    from chalicelib.aws.table import dump, to_dynamo_value
+
+    item = dump({"metadata": to_dynamo_value(metadata)})
+    json.dumps(item, ensure_ascii=False, default=str).encode()
+
+
+@pytest.mark.parametrize(
+    "data, name",
+    [
+        (samples.pdf(), "a.pdf"),
+        (samples.jpeg(), "a.jpg"),
+        (samples.png(), "a.png"),
+        (samples.text_pdf(["caf\u00e9 \u20ac"]), "b.pdf"),
+        (samples.MESSY_CSV, "a.csv"),
+        ("na\u00efve text \U0001f600\n".encode(), "a.txt"),
+        (b"<html><head><title>\xff\xfe</title></head></html>", "a.html"),
+        (b"From: \xe9 <a@b>\nSubject: \xff\n\nbody", "a.eml"),
+    ],
+)
+def test_every_extractors_output_is_json_and_a_dynamodb_item(data: bytes, name: str) -> None:
+    metadata = engine.extract(bytes_reader(data), name, limits=FAST).metadata
+    json.dumps(metadata, ensure_ascii=False).encode()
+    assert_storable(metadata)
+
+
+def test_a_failed_extraction_keeps_the_detected_type_and_family() -> None:
+    with pytest.raises(ExtractionFailed) as caught:
+        engine.extract(bytes_reader(b"%PDF-1.7\n1 0 obj << /Type /Catalog"), "broken.pdf", limits=FAST)
+    assert caught.value.code == "corrupt"
+    assert caught.value.metadata is not None
+    assert (caught.value.metadata["mime_type"], caught.value.metadata["family"]) == ("application/pdf", "pdf")

@@ -270,6 +270,14 @@ def test_a_document_that_declares_its_language_keeps_it_and_the_detected_one_is_
     assert doc.metadata["details"]["text"]["language"] == "fr"
 
 
+def test_a_failed_document_keeps_the_type_and_family_that_were_detected(parts) -> None:
+    service, repo, storage = parts
+    outcome = service.process(drop(storage, "uploads/broken.pdf", b"%PDF-1.7\n1 0 obj << /Type /Catalog"))
+    doc = repo.get(outcome.doc_id)
+    assert doc.status is Status.FAILED and doc.error["code"] == "corrupt"
+    assert (doc.metadata["mime_type"], doc.metadata["family"], doc.metadata["size"]) == ("application/pdf", "pdf", 34)
+
+
 def test_an_attempt_that_lost_its_lease_stops_quietly(parts, monkeypatch) -> None:
     from chalicelib.errors import StaleEvent
 

@@ -52,6 +52,29 @@ class Extractor(Protocol):
     def __call__(self, source: Source) -> Extraction: ...
 
 
+def valid_utf8(value: Any) -> Any:
+    """`value` with every string (dict keys too) valid UTF-8: a JSON document, a DynamoDB item, a page.
+
+    Strings decoded with `surrogateescape` (file names from tar headers, for
+    instance) carry the undecodable bytes as lone surrogates: those bytes
+    become U+FFFD, as any other lone surrogate does.
+    """
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+            return value
+        except UnicodeEncodeError:
+            try:
+                return value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+            except UnicodeEncodeError:  # a surrogate outside the escape range
+                return "".join("\ufffd" if 0xD800 <= ord(ch) <= 0xDFFF else ch for ch in value)
+    if isinstance(value, dict):
+        return {valid_utf8(k): valid_utf8(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [valid_utf8(v) for v in value]
+    return value
+
+
 def clean(value: Any) -> Any:
     """Unknown stays absent: turn empty strings/containers into None, strip text."""
     if isinstance(value, str):

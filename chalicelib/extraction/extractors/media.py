@@ -14,6 +14,7 @@ container parser learned; only a file nothing can read fails, as `corrupt`.
 from __future__ import annotations
 
 import mutagen
+import mutagen.aac
 
 try:
     from mutagen._constants import GENRES
@@ -155,7 +156,19 @@ def _mutagen(source: Source, warnings: list[str], needed: bool) -> Any:
             raise ExtractionFailed(f"media: {type(exc).__name__}: {exc}", code="corrupt") from exc
         warnings.append(f"media: tags unreadable ({type(exc).__name__})")
         return None
-    return found
+    return found if found is not None else _raw_aac(source)
+
+
+def _raw_aac(source: Source) -> Any:
+    """Raw AAC (ADTS frames or an ADIF header): mutagen guesses it only from a file name, so ask for it."""
+    head = source.head
+    if not (head[:4] == b"ADIF" or (len(head) > 1 and head[0] == 0xFF and head[1] & 0xF6 == 0xF0)):
+        return None
+    source.reader.seek(0)
+    try:
+        return mutagen.aac.AAC(source.file)
+    except (mutagen.MutagenError, struct.error, ValueError, EOFError, IndexError):
+        return None
 
 
 def _reason(exc: Exception) -> str:
@@ -167,6 +180,9 @@ def _build(info: AVInfo | None, audio: Any, source: Source, warnings: list[str])
     stream = getattr(audio, "info", None)
     kind = type(audio).__name__ if audio is not None else ""
     tags = _tags(getattr(audio, "tags", None))
+    if source.head[:4] == b"RIFF" and source.head[8:12] == b"WAVE":
+        for name, value in riff_info(source).items():
+            tags.setdefault(name, value)
     if info is not None and info.title and "title" not in tags:
         tags["title"] = info.title
     duration = (info.duration if info else None) or _stream_length(stream, source.size, warnings)
@@ -183,6 +199,7 @@ def _build(info: AVInfo | None, audio: Any, source: Source, warnings: list[str])
         "gps_longitude": info.gps_longitude if info else None,
         "title": tags.get("title"),
         "author": tags.get("artist"),
+        "copyright": tags.get("copyright"),
         "created": info.created if info else None,
     }
     if info is not None and video:
@@ -201,6 +218,66 @@ def _build(info: AVInfo | None, audio: Any, source: Source, warnings: list[str])
     }
     all_warnings = (info.warnings if info else []) + warnings
     return Extraction(fields=compact(fields), details=compact(details), warnings=all_warnings)
+
+
+_RIFF_INFO = {
+    b"INAM": "title",
+    b"IART": "artist",
+    b"IPRD": "album",
+    b"ICRD": "year",
+    b"IGNR": "genre",
+    b"ICMT": "comment",
+    b"ICOP": "copyright",
+    b"ISFT": "software",
+}
+MAX_RIFF_CHUNKS = 64
+MAX_INFO_BYTES = 64 * 1024
+
+
+def riff_info(source: Source) -> dict[str, str]:
+    """A WAV file's RIFF LIST/INFO tags (title INAM, artist IART, comment ICMT, date ICRD, ...).
+
+    mutagen reads only ID3 chunks in WAV; INFO is what most recorders and
+    editors write. Only chunk headers are read on the way (the audio data is
+    skipped by seeking), at most MAX_RIFF_CHUNKS of them and one INFO list of
+    MAX_INFO_BYTES.
+    """
+    reader = source.reader
+    pos, end = 12, min(source.size, 8 + int.from_bytes(source.head[4:8], "little"))
+    for _ in range(MAX_RIFF_CHUNKS):
+        if pos + 8 > end:
+            break
+        reader.seek(pos)
+        header = reader.read(12)
+        if len(header) < 12:
+            break
+        size = int.from_bytes(header[4:8], "little")
+        if header[:4] == b"LIST" and header[8:12] == b"INFO" and size <= MAX_INFO_BYTES:
+            return _info_values(reader.read(size - 4))
+        pos += 8 + size + (size & 1)
+    return {}
+
+
+def _info_values(data: bytes) -> dict[str, str]:
+    out: dict[str, str] = {}
+    pos = 0
+    while pos + 8 <= len(data):
+        key, size = data[pos : pos + 4], int.from_bytes(data[pos + 4 : pos + 8], "little")
+        raw = data[pos + 8 : pos + 8 + size].split(b"\x00", 1)[0]
+        name = _RIFF_INFO.get(key)
+        text = raw.decode("utf-8") if _is_utf8(raw) else raw.decode("cp1252", "replace")
+        if name and text.strip():
+            out[name] = text.strip()[:1024]
+        pos += 8 + size + (size & 1)
+    return out
+
+
+def _is_utf8(raw: bytes) -> bool:
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _sample_rate(kind: str, stream: Any) -> int | None:

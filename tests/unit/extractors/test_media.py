@@ -334,3 +334,57 @@ def test_a_quicktime_location_becomes_gps_coordinates() -> None:
     out = run(data[:moov_at] + new_moov, "video/quicktime")
     assert out.fields["gps_latitude"] == 48.8583
     assert out.fields["gps_longitude"] == 2.2945
+
+
+def adts(frames: int = 50, length: int = 200, rate_index: int = 4, channels: int = 2) -> bytes:
+    """Raw AAC: ADTS frames (MPEG-4 AAC LC, no CRC) with silent payloads, as an .aac file holds them."""
+    out = bytearray()
+    for _ in range(frames):
+        header = bytes(
+            [
+                0xFF,
+                0xF1,
+                (1 << 6) | (rate_index << 2) | (channels >> 2),
+                ((channels & 3) << 6) | ((length >> 11) & 3),
+                (length >> 3) & 0xFF,
+                ((length & 7) << 5) | 0x1F,
+                0xFC,
+            ]
+        )
+        out += header + bytes(length - len(header))
+    return bytes(out)
+
+
+def test_raw_aac_without_a_file_name_is_read_not_failed_as_corrupt() -> None:
+    out = run(adts(), "audio/x-hx-aac-adts")
+    assert (out.fields["sample_rate"], out.fields["channels"], out.fields["codec"]) == (44100, 2, "aac")
+    assert out.fields["duration_seconds"] == pytest.approx(50 * 1024 / 44100, rel=0.01)
+
+
+def _chunk(kind: bytes, body: bytes) -> bytes:
+    return kind + struct.pack("<I", len(body)) + body + (b"\x00" if len(body) % 2 else b"")
+
+
+def test_a_wav_reports_its_riff_info_tags() -> None:
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as writer:
+        writer.setnchannels(1)
+        writer.setsampwidth(2)
+        writer.setframerate(8000)
+        writer.writeframes(b"\x00\x00" * 8000)
+    riff = buffer.getvalue()
+    info = b"INFO" + b"".join(
+        _chunk(key, value + b"\x00")
+        for key, value in (
+            (b"INAM", b"Field recording"),
+            (b"IART", b"Ren\xe9e"),
+            (b"ICMT", b"dawn"),
+            (b"ICRD", b"2021"),
+        )
+    )
+    body = riff[12:] + _chunk(b"LIST", info)
+    data = b"RIFF" + struct.pack("<I", 4 + len(body)) + b"WAVE" + body
+    out = run(data, "audio/x-wav")
+    assert (out.fields["title"], out.fields["author"]) == ("Field recording", "Renée")
+    assert out.details["tags"]["comment"] == "dawn" and out.details["tags"]["year"] == "2021"
+    assert out.fields["duration_seconds"] == 1.0
