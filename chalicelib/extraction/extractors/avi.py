@@ -27,6 +27,23 @@ def read(file: BinaryIO, size: int) -> AVInfo:
         raise ContainerError("media: not an AVI file")
     info = AVInfo(container="avi")
     tags: dict[str, str] = {}
+    for list_type, data in riff_lists(file, size, head, (b"hdrl", b"INFO")):
+        if list_type == b"hdrl":
+            _header_list(data, info)
+        else:
+            tags.update(info_list(data))
+    if "INAM" in tags:
+        info.title = tags["INAM"]
+    if info.created is None and "ICRD" in tags:
+        info.created = _date(tags["ICRD"])
+    return info
+
+
+def riff_lists(file: BinaryIO, size: int, head: bytes, wanted: tuple[bytes, ...]) -> Iterator[tuple[bytes, bytes]]:
+    """(list type, data) of each top-level RIFF LIST of a `wanted` type, within the caps; the rest is skipped.
+
+    `head` is the file's first 12 bytes (RIFF, size, form type). Shared by AVI and WAV.
+    """
     position, end = 12, min(size, 8 + struct.unpack("<I", head[4:8])[0])
     for _ in range(MAX_CHUNKS):
         if position + 12 > end:
@@ -36,18 +53,9 @@ def read(file: BinaryIO, size: int) -> AVInfo:
         if len(header) < 12:
             break
         kind, length, list_type = struct.unpack("<4sI4s", header)
-        if kind == b"LIST" and list_type in (b"hdrl", b"INFO") and 4 <= length <= MAX_LIST_BYTES:
-            data = file.read(length - 4)
-            if list_type == b"hdrl":
-                _header_list(data, info)
-            else:
-                tags.update(_info_list(data))
+        if kind == b"LIST" and list_type in wanted and 4 <= length <= MAX_LIST_BYTES:
+            yield list_type, file.read(length - 4)
         position += 8 + length + (length & 1)
-    if "INAM" in tags:
-        info.title = tags["INAM"]
-    if info.created is None and "ICRD" in tags:
-        info.created = _date(tags["ICRD"])
-    return info
 
 
 def _chunks(data: bytes) -> Iterator[tuple[bytes, bytes]]:
@@ -104,10 +112,14 @@ def _stream(data: bytes, info: AVInfo) -> None:
         info.other_tracks += 1
 
 
-def _info_list(data: bytes) -> dict[str, str]:
+def info_list(data: bytes) -> dict[str, str]:
+    """The tags of a RIFF INFO list by their four-letter ids (INAM, IART, ICRD ...); UTF-8, else Latin-1."""
     out = {}
     for kind, payload in _chunks(data):
-        text = payload.decode("latin-1").strip("\x00 ")
+        try:
+            text = payload.decode("utf-8").strip("\x00 ")
+        except UnicodeDecodeError:
+            text = payload.decode("latin-1").strip("\x00 ")
         if text:
             out[kind.decode("latin-1")] = text
     return out

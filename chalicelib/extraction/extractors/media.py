@@ -221,17 +221,15 @@ def _build(info: AVInfo | None, audio: Any, source: Source, warnings: list[str])
 
 
 _RIFF_INFO = {
-    b"INAM": "title",
-    b"IART": "artist",
-    b"IPRD": "album",
-    b"ICRD": "year",
-    b"IGNR": "genre",
-    b"ICMT": "comment",
-    b"ICOP": "copyright",
-    b"ISFT": "software",
+    "INAM": "title",
+    "IART": "artist",
+    "IPRD": "album",
+    "ICRD": "year",
+    "IGNR": "genre",
+    "ICMT": "comment",
+    "ICOP": "copyright",
+    "ISFT": "software",
 }
-MAX_RIFF_CHUNKS = 64
-MAX_INFO_BYTES = 64 * 1024
 
 
 def riff_info(source: Source) -> dict[str, str]:
@@ -239,45 +237,13 @@ def riff_info(source: Source) -> dict[str, str]:
 
     mutagen reads only ID3 chunks in WAV; INFO is what most recorders and
     editors write. Only chunk headers are read on the way (the audio data is
-    skipped by seeking), at most MAX_RIFF_CHUNKS of them and one INFO list of
-    MAX_INFO_BYTES.
+    skipped by seeking), as for AVI (`avi.riff_lists`).
     """
-    reader = source.reader
-    pos, end = 12, min(source.size, 8 + int.from_bytes(source.head[4:8], "little"))
-    for _ in range(MAX_RIFF_CHUNKS):
-        if pos + 8 > end:
-            break
-        reader.seek(pos)
-        header = reader.read(12)
-        if len(header) < 12:
-            break
-        size = int.from_bytes(header[4:8], "little")
-        if header[:4] == b"LIST" and header[8:12] == b"INFO" and size <= MAX_INFO_BYTES:
-            return _info_values(reader.read(size - 4))
-        pos += 8 + size + (size & 1)
-    return {}
-
-
-def _info_values(data: bytes) -> dict[str, str]:
-    out: dict[str, str] = {}
-    pos = 0
-    while pos + 8 <= len(data):
-        key, size = data[pos : pos + 4], int.from_bytes(data[pos + 4 : pos + 8], "little")
-        raw = data[pos + 8 : pos + 8 + size].split(b"\x00", 1)[0]
-        name = _RIFF_INFO.get(key)
-        text = raw.decode("utf-8") if _is_utf8(raw) else raw.decode("cp1252", "replace")
-        if name and text.strip():
-            out[name] = text.strip()[:1024]
-        pos += 8 + size + (size & 1)
-    return out
-
-
-def _is_utf8(raw: bytes) -> bool:
-    try:
-        raw.decode("utf-8")
-    except UnicodeDecodeError:
-        return False
-    return True
+    tags: dict[str, str] = {}
+    for _, data in avi.riff_lists(source.file, source.size, source.head[:12], (b"INFO",)):
+        found = avi.info_list(data)
+        tags.update({name: found[key][:1024] for key, name in _RIFF_INFO.items() if found.get(key)})
+    return tags
 
 
 def _sample_rate(kind: str, stream: Any) -> int | None:

@@ -366,13 +366,7 @@ def _chunk(kind: bytes, body: bytes) -> bytes:
 
 
 def test_a_wav_reports_its_riff_info_tags() -> None:
-    buffer = io.BytesIO()
-    with wave.open(buffer, "wb") as writer:
-        writer.setnchannels(1)
-        writer.setsampwidth(2)
-        writer.setframerate(8000)
-        writer.writeframes(b"\x00\x00" * 8000)
-    riff = buffer.getvalue()
+    riff = wav(seconds=1.0, rate=8000, channels=1)
     info = b"INFO" + b"".join(
         _chunk(key, value + b"\x00")
         for key, value in (
