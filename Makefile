@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 comma := ,
 
-.PHONY: run test lint format bench cost vendor package infra deploy chalice-deploy readback reliability clean
+.PHONY: run test lint format bench cost vendor package infra deploy chalice-deploy readback reliability bench-backfill clean
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != ($(subst .,$(comma) ,$(PYTHON_VERSION))))' 2>/dev/null || \
@@ -39,6 +39,9 @@ bench: $(STAMP)
 
 reliability: $(STAMP)
 	$(PY) -m bench.reliability
+
+bench-backfill: $(STAMP)
+	$(PY) -m bench.backfill $(BENCH_ARGS)
 
 cost: $(STAMP)
 	$(PY) -m bench.cost

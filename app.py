@@ -8,6 +8,7 @@ read through `Settings` like every other setting.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from typing import Any
@@ -32,6 +33,8 @@ if SETTINGS.log_json:  # on Lambda: one JSON object per line (request id, docume
 
 BUCKET = SETTINGS.bucket
 RECORDS_QUEUE = SETTINGS.records_queue
+BACKFILL_QUEUE = SETTINGS.backfill_queue
+BACKFILL_CONCURRENCY = 4  # the backfill consumer's own ceiling (SQS event source): live uploads keep the rest
 USER_POOL_ARN = SETTINGS.user_pool_arn
 app.api.cors = CORSConfig(
     allow_origin=SETTINGS.web_origin,
@@ -177,6 +180,31 @@ def list_all_documents() -> Any:
     return json_response(wiring.document_service().list_all(_caller(), _params()))
 
 
+# -- backfills (admins) ---------------------------------------------------------
+@app.route("/admin/backfills", methods=["POST"], authorizer=authorizer)
+@api
+def start_backfill() -> Any:
+    return json_response(wiring.backfill_service().start(_caller(), _body()), 202)
+
+
+@app.route("/admin/backfills", authorizer=authorizer)
+@api
+def list_backfills() -> Any:
+    return json_response(wiring.backfill_service().list(_caller(), _params()))
+
+
+@app.route("/admin/backfills/{run_id}", authorizer=authorizer)
+@api
+def get_backfill(run_id: str) -> Any:
+    return json_response(wiring.backfill_service().get(_caller(), run_id))
+
+
+@app.route("/admin/backfills/{run_id}", methods=["DELETE"], authorizer=authorizer)
+@api
+def stop_backfill(run_id: str) -> Any:
+    return json_response(wiring.backfill_service().stop(_caller(), run_id))
+
+
 # -- events --------------------------------------------------------------------
 def _ingest(objects: list[Any], context: Any) -> dict[str, Any]:
     service, deadline = wiring.ingest_service(), deadline_from_context(context)
@@ -234,6 +262,18 @@ def on_reprocess(event: CloudWatchEvent) -> dict[str, Any]:
     detail = event.detail if isinstance(event.detail, dict) else {}
     doc_id, version = str(detail.get("doc_id", "")), detail.get("version")
     return wiring.ingest_service().reprocess(doc_id, version, deadline_from_context(event.context)).__dict__
+
+
+@app.on_sqs_message(queue=BACKFILL_QUEUE, batch_size=1, maximum_concurrency=BACKFILL_CONCURRENCY)
+@traced
+def on_backfill(event: SQSEvent) -> dict[str, Any]:
+    """Planning legs and batches of a backfill; a failure raises, so SQS hands the message over again."""
+    deadline = deadline_from_context(event.context)
+    return {
+        "results": [
+            wiring.backfill_worker().handle(json.loads(r["body"]), deadline) for r in event.to_dict()["Records"]
+        ]
+    }
 
 
 @app.schedule(Rate(5, unit=Rate.MINUTES))

@@ -101,6 +101,10 @@ class Settings:
     extract_memory_mb: int = 1024
     rendition_seconds: float = 10.0
     rendition_memory_mb: int = 512
+    backfill_queue: str = "docpipe-backfill"
+    """The queue backfill batches wait in; its own consumer and concurrency keep live uploads first."""
+    backfill_state_machine: str = ""
+    """The ARN of the backfill state machine (BackfillStateMachine in infra/docpipe.yaml)."""
     secret_resolver: Callable[[], str] | None = field(default=None, repr=False, compare=False)
     """Where the cursor key comes from when DOCPIPE_CURSOR_SECRET is empty (read once, on first use)."""
     reports_batch_item_failures: bool = False
@@ -143,6 +147,8 @@ class Settings:
             extract_memory_mb=_int(env, "DOCPIPE_EXTRACT_MEMORY_MB", 1024),
             rendition_seconds=_float(env, "DOCPIPE_RENDITION_TIMEOUT", 10.0),
             rendition_memory_mb=_int(env, "DOCPIPE_RENDITION_MEMORY_MB", 512),
+            backfill_queue=env.get("DOCPIPE_BACKFILL_QUEUE", "docpipe-backfill"),
+            backfill_state_machine=env.get("DOCPIPE_BACKFILL_STATE_MACHINE", ""),
             reports_batch_item_failures=env.get("DOCPIPE_REPORTS_BATCH_ITEM_FAILURES", "") in ("1", "true"),
             libmagic_path=env.get("DOCPIPE_LIBMAGIC", ""),
             cursor_secret_arn=env.get("DOCPIPE_CURSOR_SECRET_ARN", ""),

@@ -70,6 +70,12 @@ def dropped_document_id(bucket: str, key: str) -> str:
     return uuid.uuid5(_DROPPED_NAMESPACE, f"s3://{bucket}/{key}").hex
 
 
+def document_id_for(bucket: str, key: str, uploads_prefix: str) -> str:
+    """The id an object's document has, if it has one (what `IngestService._identify` finds, without a read)."""
+    match = _API_KEY.match(key[len(uploads_prefix) :]) if key.startswith(uploads_prefix) else None
+    return match["doc"] if match else dropped_document_id(bucket, key)
+
+
 def objects_from_s3_event(event: dict[str, Any]) -> list[ObjectRef]:
     """Every record of a Lambda S3 event (keys arrive URL-encoded, '+' for space)."""
     refs = []
@@ -127,8 +133,18 @@ class IngestService:
         self._records = records  # the CSV fan-out, created only when a table arrives
         self._requeue_hook = requeue  # asks for a later run (ReprocessRequested) when this one has no time left
 
-    def process(self, obj: ObjectRef, force: bool = False, deadline: float | None = None, follow: int = 0) -> Outcome:
+    def process(
+        self,
+        obj: ObjectRef,
+        force: bool = False,
+        deadline: float | None = None,
+        follow: int = 0,
+        stale_below: int | None = None,
+    ) -> Outcome:
         """Claim, read, extract and record one object version.
+
+        With `stale_below`, a re-extraction: the claim holds only for an
+        existing final document recorded with an older extractor version.
 
         Raises `TransientError` (after giving the claim back) when a dependency
         kept failing, so that Lambda redelivers the event; every other outcome
@@ -139,13 +155,13 @@ class IngestService:
             return Outcome("", "SKIPPED", "outside_prefix")
         deadline = time.monotonic() + 240 if deadline is None else deadline
         doc_id, filename, owner = self._identify(obj)
-        claim = self._claim(doc_id, obj, filename, owner, force)
+        claim = self._claim(doc_id, obj, filename, owner, force, stale_below)
         try:
             doc = self._repo.begin_processing(claim)
         except StaleEvent:
             if self._hand_to_running_attempt(doc_id, obj):
                 return Outcome(doc_id, "SKIPPED", "queued_behind_running_attempt")
-            claim = self._claim(doc_id, obj, filename, owner, force)
+            claim = self._claim(doc_id, obj, filename, owner, force, stale_below)
             try:  # the running attempt may have finished in between: claim once more
                 doc = self._repo.begin_processing(claim)
             except StaleEvent:
@@ -154,7 +170,9 @@ class IngestService:
         outcome = self._run(doc, claim, deadline)
         return self._follow_newer(doc, outcome, deadline, follow)
 
-    def _claim(self, doc_id: str, obj: ObjectRef, filename: str, owner: str | None, force: bool) -> Claim:
+    def _claim(
+        self, doc_id: str, obj: ObjectRef, filename: str, owner: str | None, force: bool, stale_below: int | None = None
+    ) -> Claim:
         return Claim(
             doc_id=doc_id,
             obj=obj,
@@ -165,6 +183,7 @@ class IngestService:
             lease_seconds=self._settings.lease_seconds,
             force=force,
             owner=owner,
+            stale_below=stale_below,
         )
 
     def _hand_to_running_attempt(self, doc_id: str, obj: ObjectRef) -> bool:
@@ -232,6 +251,15 @@ class IngestService:
             return Outcome(doc_id, "SKIPPED", "stale_request")
         ref = self._current_version(doc) or ObjectRef(doc.bucket, doc.key)  # gone: the run records it missing
         return self.process(ref, force=True, deadline=deadline)
+
+    def reextract(self, doc: Document, below: int, deadline: float | None = None) -> Outcome:
+        """Extract a final document again if it still records an extractor version below `below`.
+
+        The condition is part of the claim, so two overlapping backfills (or a
+        backfill and a live upload) never extract the same document twice.
+        """
+        ref = self._current_version(doc) or ObjectRef(doc.bucket, doc.key)  # gone: the run records it missing
+        return self.process(ref, force=True, deadline=deadline, stale_below=below)
 
     def _run(self, doc: Document, claim: Claim, deadline: float) -> Outcome:
         with Session() as session:  # one worker for the file's reads: extraction, rendition, text

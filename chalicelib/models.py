@@ -101,3 +101,108 @@ class Caller:
     username: str | None
     groups: frozenset[str]
     admin: bool
+
+
+class RunStatus(enum.StrEnum):
+    """A backfill run: PLANNING (its manifest is being written) → RUNNING → one final status."""
+
+    PLANNING = "PLANNING"
+    RUNNING = "RUNNING"
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+    STOPPED = "STOPPED"
+
+    @property
+    def final(self) -> bool:
+        return self in (RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.STOPPED)
+
+
+@dataclass(frozen=True)
+class StaleSelection:
+    """Documents to extract again: final, recorded with an extractor version below `below`, and matching."""
+
+    below: int
+    status: str | None = None
+    family: str | None = None
+    created_from: str | None = None
+    created_to: str | None = None
+
+
+@dataclass(frozen=True)
+class Selection:
+    """What a backfill covers: objects under `missing_prefix` with no document, and/or stale documents."""
+
+    missing_prefix: str | None = None
+    stale: StaleSelection | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        if self.missing_prefix is not None:
+            out["missing"] = {"prefix": self.missing_prefix}
+        if self.stale is not None:
+            out["stale"] = {k: v for k, v in asdict(self.stale).items() if v is not None}
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Selection:
+        missing, stale = data.get("missing"), data.get("stale")
+        return cls(
+            missing_prefix=missing["prefix"] if missing else None,
+            stale=StaleSelection(**stale) if stale else None,
+        )
+
+
+PROGRESS = ("listed", "queued", "processed", "failed", "skipped")
+COUNTERS = ("listed", "not_queued", "abandoned", "processed", "failed", "skipped")
+"""Counted on the run record: the state machine counts the first three, the backfill queue's consumer the rest."""
+
+
+@dataclass
+class BackfillRun:
+    id: str
+    status: RunStatus
+    created_at: str
+    created_by: str
+    selection: Selection
+    max_concurrency: int
+    updated_at: str = ""
+    execution_arn: str | None = None
+    selected: int | None = None
+    """Stale documents written to the manifest (known once planning ends)."""
+    counts: dict[str, int] = field(default_factory=dict)
+    skipped_by: dict[str, int] = field(default_factory=dict)
+    finished_at: str | None = None
+    error: str | None = None
+    plan: dict[str, Any] = field(default_factory=dict)
+    """Where planning stands (manifest upload, query cursor): internal, never shown."""
+
+    def progress(self) -> dict[str, int]:
+        """listed: items read from the listing or manifest; queued: handed to the backfill queue; then outcomes."""
+        c = {name: int(self.counts.get(name, 0)) for name in COUNTERS}
+        return {
+            "listed": c["listed"],
+            "queued": c["listed"] - c["not_queued"],
+            "processed": c["processed"],
+            "failed": c["failed"],
+            "skipped": c["skipped"],
+            "abandoned": c["abandoned"],
+        }
+
+    def to_public(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "id": self.id,
+            "status": self.status.value,
+            "created_at": self.created_at,
+            "created_by": self.created_by,
+            "updated_at": self.updated_at or self.created_at,
+            "selection": self.selection.to_dict(),
+            "max_concurrency": self.max_concurrency,
+            "progress": self.progress(),
+            "skipped_by": dict(sorted(self.skipped_by.items())),
+            "finished_at": self.finished_at,
+        }
+        if self.selected is not None:
+            out["selected"] = self.selected
+        if self.error:
+            out["error"] = self.error
+        return out

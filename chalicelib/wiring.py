@@ -15,16 +15,20 @@ module has already loaded; they vary with the machine.)
   Lambda function loads only its own use case (each of these pulls in boto3,
   about 200 ms, and the ingest path the extraction core); deploy/calls.py
   also reads these imports to tell which modules each function reaches.
-- chalicelib/wiring.py: boto3, botocore.config, chalicelib.aws.bus,
-  chalicelib.aws.event_store, chalicelib.aws.records_store,
-  chalicelib.aws.repository, chalicelib.aws.secrets, chalicelib.aws.sqs_batch,
-  chalicelib.aws.storage, chalicelib.csv_fanout,
+- chalicelib/wiring.py: boto3, botocore.config, chalicelib.aws.backfill_parts,
+  chalicelib.aws.backfill_queue, chalicelib.aws.backfills, chalicelib.aws.bus, chalicelib.aws.document_reads,
+  chalicelib.aws.event_store, chalicelib.aws.executions, chalicelib.aws.manifest,
+  chalicelib.aws.records_store, chalicelib.aws.repository, chalicelib.aws.secrets,
+  chalicelib.aws.sqs_batch, chalicelib.aws.storage, chalicelib.aws.workflow,
+  chalicelib.backfill, chalicelib.backfill_worker, chalicelib.csv_fanout,
   chalicelib.documents, chalicelib.ingest, chalicelib.lifecycle,
   chalicelib.records, chalicelib.sweeper — an invocation builds only the
   clients (boto3 170-265 ms, botocore.config) and services it uses; only the
   API reads the cursor key from Secrets Manager (botocore.exceptions 8-20 ms);
   deploy/calls.py reads these imports to tell what each factory reaches (so only
-  on_records is granted sqs:DeleteMessage for settling its batches).
+  on_records is granted sqs:DeleteMessage for settling its batches, and only
+  on_backfill BatchGetItem, TransactWriteItems, Step Functions' StartExecution
+  and SendTaskSuccess).
 - chalicelib/ingest.py: chalicelib.extraction.extract,
   chalicelib.extraction.rendition — a duplicate or stale delivery ends before
   extraction and does not load the core (18-59 ms and 7-11 ms).
@@ -45,11 +49,17 @@ from chalicelib.config import Settings
 from chalicelib.contracts import API_SOURCE, REPROCESS_REQUESTED
 
 if TYPE_CHECKING:
+    from chalicelib.aws.backfill_queue import SqsBackfillQueue
+    from chalicelib.aws.backfills import BackfillStore
     from chalicelib.aws.bus import EventBus
     from chalicelib.aws.event_store import EventStore
+    from chalicelib.aws.manifest import ManifestWriter
     from chalicelib.aws.records_store import DynamoRecordsStore, Progress
     from chalicelib.aws.repository import DynamoRepository
     from chalicelib.aws.storage import S3Storage
+    from chalicelib.aws.workflow import Workflow
+    from chalicelib.backfill import BackfillService
+    from chalicelib.backfill_worker import BackfillWorker
     from chalicelib.csv_fanout import CsvFanOut
     from chalicelib.documents import DocumentService
     from chalicelib.ingest import IngestService
@@ -218,9 +228,59 @@ def sweeper() -> SweeperService:
     return SweeperService(repository(), bus(), settings())
 
 
+@functools.cache
+def backfill_store() -> BackfillStore:
+    from chalicelib.aws.backfills import BackfillStore
+
+    return BackfillStore(client("dynamodb"), settings().table)
+
+
+@functools.cache
+def backfill_queue() -> SqsBackfillQueue:
+    from chalicelib.aws.backfill_queue import SqsBackfillQueue
+
+    return SqsBackfillQueue(client("sqs"), settings().backfill_queue)
+
+
+@functools.cache
+def workflow() -> Workflow:
+    from chalicelib.aws.workflow import Workflow
+
+    return Workflow(client("stepfunctions"), settings().backfill_state_machine)
+
+
+def _manifest(key: str, state: dict[str, Any] | None) -> ManifestWriter:
+    from chalicelib.aws.manifest import ManifestWriter
+
+    return ManifestWriter(client("s3"), settings().bucket, key, state)
+
+
+@functools.cache
+def backfill_service() -> BackfillService:
+    from chalicelib.aws.executions import ExecutionStopper
+    from chalicelib.backfill import BackfillService
+
+    stopper = ExecutionStopper(client("stepfunctions"))
+    return BackfillService(backfill_store(), backfill_queue(), stopper, cursor_settings())
+
+
+@functools.cache
+def backfill_worker() -> BackfillWorker:
+    from chalicelib.aws.backfill_parts import BackfillParts
+    from chalicelib.aws.document_reads import DynamoDocumentReads
+    from chalicelib.backfill_worker import BackfillWorker
+
+    db, table = client("dynamodb"), settings().table
+    parts, reads = BackfillParts(db, table), DynamoDocumentReads(db, table)
+    return BackfillWorker(
+        backfill_store(), parts, reads, ingest_service(), storage(), workflow, backfill_queue(), _manifest, settings()
+    )
+
+
 def reset() -> None:
     """Forget every cached client and service (after the environment changed)."""
     caches = (settings, cursor_settings, _session, _client, repository, storage, ingest_service, document_service, bus)
     records = (records_store, csv_fanout, records_consumer, records_reader, lifecycle)
-    for cached in (*caches, *records, event_store, sweeper):
+    backfills = (backfill_store, backfill_queue, workflow, backfill_service, backfill_worker)
+    for cached in (*caches, *records, *backfills, event_store, sweeper):
         cached.cache_clear()

@@ -51,8 +51,16 @@ ACTION_OVERRIDES: dict[tuple[str, str], tuple[str, ...]] = {
     ("sqs", "SendMessageBatch"): ("sqs:SendMessage",),
     ("sqs", "DeleteMessageBatch"): ("sqs:DeleteMessage",),
     ("sqs", "GetQueueUrl"): ("sqs:GetQueueUrl",),
+    ("s3", "ListParts"): ("s3:ListMultipartUploadParts",),
 }
-IAM_PREFIX = {"s3": "s3", "dynamodb": "dynamodb", "sqs": "sqs", "events": "events", "cognito-idp": "cognito-idp"}
+IAM_PREFIX = {
+    "s3": "s3",
+    "dynamodb": "dynamodb",
+    "sqs": "sqs",
+    "events": "events",
+    "cognito-idp": "cognito-idp",
+    "stepfunctions": "states",
+}
 # boto3 S3 managed-transfer helpers (not botocore operations).
 S3_TRANSFER = {"upload_fileobj": "PutObject", "upload_file": "PutObject", "download_fileobj": "GetObject"}
 

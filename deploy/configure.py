@@ -58,6 +58,9 @@ EXTERNAL_SOURCES = ("aws.", contracts.PRODUCER_SOURCE)
 RESERVED_CONCURRENCY = {"on_upload": 20, "on_reprocess": 5, "on_producer_event": 5}
 XRAY_POLICY = "arn:aws:iam::aws:policy/AWSXRayDaemonWriteAccess"
 REPORTS_BATCH_ITEM_FAILURES = "DOCPIPE_REPORTS_BATCH_ITEM_FAILURES"
+# SQS consumers that report batch item failures where the mapping allows it. on_backfill takes one message
+# at a time and raises when it fails, which redelivers that message on both paths: it has nothing to report.
+REPORTING_CONSUMERS = frozenset({"on_records"})
 EXAMPLE_OUTPUTS = REPO / "deploy" / "outputs.example.json"
 # Lambda unpacks the deployment package into LAMBDA_TASK_ROOT, always /var/task; Chalice copies vendor/ there.
 # https://docs.aws.amazon.com/lambda/latest/dg/configuration-envvars.html#configuration-envvars-runtime
@@ -72,6 +75,8 @@ ENVIRONMENT = {
     "UserPoolId": "DOCPIPE_USER_POOL_ID",
     "UserPoolArn": "DOCPIPE_USER_POOL_ARN",
     "UserPoolClientId": "DOCPIPE_CLIENT_ID",
+    "BackfillQueueName": "DOCPIPE_BACKFILL_QUEUE",
+    "BackfillStateMachineArn": "DOCPIPE_BACKFILL_STATE_MACHINE",
 }
 
 
@@ -218,7 +223,7 @@ def merge_template(stage: Stage, kinds: Mapping[str, set[str]]) -> dict[str, Any
         # CloudFormation would name it docpipe-<stage>-OnUpload-<random>: the log group, the log permissions
         # and the alarms (infra stack) name the function as `chalice deploy` does.
         props: dict[str, Any] = {"FunctionName": extra.name}
-        if extra.kind == "on_sqs_message":
+        if extra.kind == "on_sqs_message" and extra.function in REPORTING_CONSUMERS:
             # The mapping reports batch item failures, and the function is told so (Settings): both or neither.
             props["Events"] = {
                 f"{logical}SqsEventSource": {"Properties": {"FunctionResponseTypes": ["ReportBatchItemFailures"]}}

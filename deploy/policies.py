@@ -5,7 +5,8 @@ equal what `deploy.calls` reads from the code (tests/deploy/test_policies.py),
 so adding a boto3 call means adding its action here, with the resources it
 may touch. `PLATFORM` lists what Lambda itself needs on the function's behalf
 (logs, the SQS event source mapping, the async on-failure destination).
-No policy grants a Scan, and no statement has a `*` resource.
+No policy grants a Scan, and no statement has a `*` resource except for the
+actions in `NO_RESOURCE_TYPES`, which IAM can only grant on `*`.
 """
 
 from __future__ import annotations
@@ -34,7 +35,16 @@ _FAN_OUT = frozenset({"s3:GetObject", "sqs:SendMessage", "sqs:GetQueueUrl", "sqs
 
 FUNCTION_ACTIONS: dict[str, frozenset[str]] = {
     # signs and checks page cursors with the key it reads from Secrets Manager (chalicelib.aws.secrets)
-    API: _DOCUMENTS | _OBJECTS | {"events:PutEvents", "secretsmanager:GetSecretValue"},
+    # starts backfills (a planning message on the backfill queue) and stops their executions
+    API: _DOCUMENTS
+    | _OBJECTS
+    | {
+        "events:PutEvents",
+        "secretsmanager:GetSecretValue",
+        "sqs:SendMessage",
+        "sqs:GetQueueUrl",
+        "states:StopExecution",
+    },
     "on_upload": _DOCUMENTS | _OBJECTS | _FAN_OUT | {"events:PutEvents"},
     "on_reprocess": _DOCUMENTS | _OBJECTS | _FAN_OUT | {"events:PutEvents"},
     # consumes row chunks; a continuation message makes it produce the next leg; publishes RecordsIngested;
@@ -44,7 +54,26 @@ FUNCTION_ACTIONS: dict[str, frozenset[str]] = {
     "on_producer_event": frozenset({"dynamodb:PutItem", "dynamodb:Query"}),
     # the scheduled sweeper: overdue documents from the by_deadline index, retries as ReprocessRequested events
     "sweep": _DOCUMENTS | {"events:PutEvents"},
+    # the backfill queue's consumer: ingest (as on_reprocess) for each item, the documents of a batch in one
+    # BatchGetItem, parts counted in a transaction, the stale manifest written as a multipart upload, the
+    # state machine started and its task tokens answered
+    "on_backfill": _DOCUMENTS
+    | _OBJECTS
+    | _FAN_OUT
+    | {
+        "events:PutEvents",
+        "dynamodb:BatchGetItem",
+        "dynamodb:TransactWriteItems",
+        "s3:AbortMultipartUpload",
+        "s3:ListMultipartUploadParts",
+        "states:StartExecution",
+        "states:SendTaskSuccess",
+    },
 }
+# Actions with no resource types in the Service Authorization Reference: IAM grants them only on "*". The task
+# token (unguessable, issued per task) is what limits SendTaskSuccess to the tasks handed to this function.
+# https://docs.aws.amazon.com/service-authorization/latest/reference/list_awsstepfunctions.html
+NO_RESOURCE_TYPES = frozenset({"states:SendTaskSuccess"})
 
 # Default resources of an action (resource keys, see `Resources.arns`).
 ACTION_RESOURCES: dict[str, tuple[str, ...]] = {
@@ -61,6 +90,7 @@ ACTION_RESOURCES: dict[str, tuple[str, ...]] = {
     "s3:PutObject": ("uploads", "renditions"),
     "s3:DeleteObject": ("uploads", "renditions"),
     "s3:AbortMultipartUpload": ("uploads", "renditions"),
+    "s3:ListMultipartUploadParts": ("backfills",),
     "s3:ListBucket": ("bucket",),
     "sqs:SendMessage": ("records_queue",),
     "sqs:GetQueueUrl": ("records_queue",),
@@ -68,6 +98,9 @@ ACTION_RESOURCES: dict[str, tuple[str, ...]] = {
     "sqs:DeleteMessage": ("records_queue",),
     "events:PutEvents": ("event_bus", "default_bus"),
     "secretsmanager:GetSecretValue": ("cursor_secret",),
+    "states:StartExecution": ("backfill_machine",),
+    "states:StopExecution": ("backfill_executions",),
+    "states:SendTaskSuccess": ("any",),
 }
 
 # Narrower resources for one function: the pipeline reads uploads and writes renditions only.
@@ -79,11 +112,20 @@ FUNCTION_RESOURCES: dict[tuple[str, str], tuple[str, ...]] = {
     ("on_reprocess", "s3:PutObject"): ("renditions",),
     ("on_reprocess", "s3:DeleteObject"): ("renditions",),
     ("on_records", "s3:GetObject"): ("uploads",),
+    (API, "sqs:SendMessage"): ("backfill_queue",),
+    (API, "sqs:GetQueueUrl"): ("backfill_queue",),
+    # the backfill consumer: ingest's reads and renditions, and its own manifests under backfills/
+    ("on_backfill", "s3:GetObject"): ("uploads", "backfills"),
+    ("on_backfill", "s3:PutObject"): ("renditions", "backfills"),
+    ("on_backfill", "s3:DeleteObject"): ("renditions", "backfills"),
+    ("on_backfill", "s3:AbortMultipartUpload"): ("backfills",),
+    ("on_backfill", "sqs:SendMessage"): ("records_queue", "backfill_queue"),
+    ("on_backfill", "sqs:GetQueueUrl"): ("records_queue", "backfill_queue"),
 }
 
 # What Lambda does on the function's behalf (not calls in the code).
 ASYNC_FUNCTIONS = frozenset({"on_upload", "on_producer_event", "on_reprocess"})
-SQS_CONSUMERS = {"on_records": "records_queue"}
+SQS_CONSUMERS = {"on_records": "records_queue", "on_backfill": "backfill_queue"}
 LOG_ACTIONS = ("logs:CreateLogStream", "logs:PutLogEvents")
 SQS_CONSUMER_ACTIONS = (
     "sqs:ReceiveMessage",
@@ -107,6 +149,8 @@ class Resources:
     async_failures_arn: str
     user_pool_arn: str
     cursor_secret_arn: str = ""
+    backfill_queue_arn: str = ""
+    backfill_machine_arn: str = ""
     indexes: tuple[str, ...] = field(default_factory=table_indexes)
     partition: str = "aws"
 
@@ -123,6 +167,8 @@ class Resources:
             async_failures_arn=outputs["AsyncFailuresQueueArn"],
             user_pool_arn=outputs.get("UserPoolArn", ""),
             cursor_secret_arn=outputs.get("CursorSecretArn", ""),
+            backfill_queue_arn=outputs.get("BackfillQueueArn", ""),
+            backfill_machine_arn=outputs.get("BackfillStateMachineArn", ""),
         )
 
     def function_name(self, function: str) -> str:
@@ -143,6 +189,12 @@ class Resources:
             "async_failures": [self.async_failures_arn],
             "user_pool": [self.user_pool_arn],
             "cursor_secret": [self.cursor_secret_arn],
+            "backfill_queue": [self.backfill_queue_arn],
+            "backfills": [f"arn:{p}:s3:::{self.bucket}/backfills/*"],
+            "backfill_machine": [self.backfill_machine_arn],
+            # a backfill's execution is named after its run: arn:...:execution:<state machine name>:<run id>
+            "backfill_executions": [self.backfill_machine_arn.replace(":stateMachine:", ":execution:") + ":*"],
+            "any": ["*"],
         }
         if key not in known:
             raise KeyError(f"unknown resource key {key!r}")

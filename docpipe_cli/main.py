@@ -5,6 +5,7 @@
     docpipe show ID
     docpipe watch ID
     docpipe download ID [-o PATH]
+    docpipe backfill start|status|stop ...      (administrators; see docpipe_cli/backfill.py)
 
 The password comes from --password, DOCPIPE_PASSWORD, or a prompt.
 """
@@ -24,6 +25,7 @@ from typing import Any, BinaryIO
 
 import requests
 
+from docpipe_cli import backfill
 from docpipe_cli.auth import LoginFailed, id_token
 
 FINAL = {"PROCESSED", "FAILED"}
@@ -217,6 +219,7 @@ def parser() -> argparse.ArgumentParser:
     dl = sub.add_parser("download")
     dl.add_argument("id")
     dl.add_argument("-o", "--output")
+    backfill.add_parser(sub)
     return p
 
 
@@ -237,6 +240,8 @@ def main(argv: list[str] | None = None, out: Any = None) -> int:
             return show(client, args.id, out)
         if args.command == "watch":
             return watch(client, args.id, out)
+        if args.command == "backfill":
+            return backfill.run(client, args, out)
         return download(client, args.id, args.output, out)
     except (ApiError, LoginFailed, requests.RequestException) as exc:
         print(f"docpipe: {exc}", file=sys.stderr)

@@ -25,6 +25,9 @@ deployment back run unchanged against it:
   creates Cognito user pools, clients, groups and domains, Secrets Manager
   secrets (GenerateSecretString), CloudWatch alarms and Lambda event invoke
   configs, which moto accepts without creating.
+- Step Functions: a state machine's definition given as a JSON object
+  (`Definition`, which CloudFormation accepts) is created; moto reads only
+  `DefinitionString`.
 - IAM: a role's inline policy from a template reads back as JSON, as one put
   through the API does (moto keeps the template's dict and answers its repr).
 - Lambda: ListEventSourceMappings by function name finds mappings made with
@@ -450,7 +453,26 @@ def _patch_iam() -> None:
     models.Role.put_policy = put_policy  # type: ignore[method-assign]
 
 
+def _patch_stepfunctions() -> None:
+    """A state machine's definition may be a JSON object (Definition), as on AWS; moto reads DefinitionString only."""
+    from moto.stepfunctions import models
+
+    original = models.StateMachine.create_from_cloudformation_json.__func__  # type: ignore[attr-defined]
+
+    def create_from_cloudformation_json(
+        cls: Any, resource_name: str, cloudformation_json: Any, *args: Any, **kw: Any
+    ) -> Any:
+        props = cloudformation_json.get("Properties") or {}
+        if "Definition" in props and "DefinitionString" not in props:
+            props = {**props, "DefinitionString": json.dumps(props["Definition"])}
+            cloudformation_json = {**cloudformation_json, "Properties": props}
+        return original(cls, resource_name, cloudformation_json, *args, **kw)
+
+    models.StateMachine.create_from_cloudformation_json = classmethod(create_from_cloudformation_json)  # type: ignore[method-assign,assignment]
+
+
 def apply() -> None:
+    _patch_stepfunctions()
     _patch_iam()
     _patch_lambda()
     _patch_apigateway()

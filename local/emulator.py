@@ -1,4 +1,4 @@
-"""The AWS emulator (moto in server mode) as a child process on loopback."""
+"""The AWS emulator (moto in server mode, with `local.sfn_shim`) as a child process on loopback."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from pathlib import Path
 
 
 def port_in_use(host: str, port: int) -> bool:
@@ -24,15 +25,15 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 class Emulator:
-    """Starts `moto.server` and waits until it answers."""
+    """Starts the emulator (`local.moto_server` unless told otherwise) and waits until it answers."""
 
     def __init__(
-        self, host: str = "127.0.0.1", port: int = 4566, quiet: bool = True, module: str = "moto.server"
+        self, host: str = "127.0.0.1", port: int = 4566, quiet: bool = True, module: str = "local.moto_server"
     ) -> None:
         self.host = host
         self.port = port
         self.quiet = quiet
-        self.module = module  # local.deploy_emulator: moto with what deploying needs
+        self.module = module  # local.moto_server (moto made faithful where docpipe needs it), local.deploy_emulator
         self._proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -43,7 +44,10 @@ class Emulator:
         if port_in_use(self.host, self.port):
             raise RuntimeError(f"port {self.port} is already in use (is another docpipe stack running?)")
         out = subprocess.DEVNULL if self.quiet else None
-        env = {**os.environ, "MOTO_PORT": str(self.port)}
+        # MOTO_PORT: where the emulator's Step Functions interpreter sends its own service calls
+        root = str(Path(__file__).resolve().parent.parent)
+        path = os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH", "")) if p)
+        env = {**os.environ, "MOTO_PORT": str(self.port), "PYTHONPATH": path}
         self._proc = subprocess.Popen(
             [sys.executable, "-m", self.module, "-H", self.host, "-p", str(self.port)],
             stdout=out,

@@ -26,6 +26,9 @@ class StackNames:
     table: str = "docpipe"
     records_queue: str = "docpipe-records"
     notifications_queue: str = "docpipe-s3-notifications"
+    backfill_queue: str = "docpipe-backfill"
+    backfill_machine: str = "docpipe-backfill"
+    backfill_visibility_timeout: int = 960  # at least the backfill consumer's 900 s timeout
     web_origins: tuple[str, ...] = ("http://127.0.0.1:8000", "http://localhost:8000")
     visibility_timeout: int = 120
     max_receive_count: int = 3
@@ -48,6 +51,7 @@ class Stack:
     queues: dict[str, str] = field(default_factory=dict)  # name -> url
     rule_queues: dict[str, str] = field(default_factory=dict)  # handler name -> queue url
     user_subs: dict[str, str] = field(default_factory=dict)  # username -> Cognito sub
+    backfill_state_machine: str = ""
 
     @property
     def cognito_issuer(self) -> str:
@@ -69,6 +73,8 @@ class Stack:
             "DOCPIPE_BUCKET": n.bucket,
             "DOCPIPE_TABLE": n.table,
             "DOCPIPE_RECORDS_QUEUE": n.records_queue,
+            "DOCPIPE_BACKFILL_QUEUE": n.backfill_queue,
+            "DOCPIPE_BACKFILL_STATE_MACHINE": self.backfill_state_machine,
             "DOCPIPE_USER_POOL_ID": self.user_pool_id,
             "DOCPIPE_USER_POOL_ARN": f"arn:aws:cognito-idp:{n.region}:{ACCOUNT}:userpool/{self.user_pool_id}",
             "DOCPIPE_CLIENT_ID": self.client_id,
@@ -87,10 +93,8 @@ def clients(endpoint: str, region: str) -> dict[str, Any]:
         aws_secret_access_key="docpipe-local",  # noqa: S106 - the emulator accepts any credentials
         region_name=region,
     )
-    return {
-        name: session.client(name, endpoint_url=endpoint)
-        for name in ("s3", "sqs", "dynamodb", "events", "cognito-idp", "secretsmanager")
-    }
+    names = ("s3", "sqs", "dynamodb", "events", "cognito-idp", "secretsmanager", "stepfunctions")
+    return {name: session.client(name, endpoint_url=endpoint) for name in names}
 
 
 def create_table(ddb: Any, table: str) -> None:
@@ -155,6 +159,7 @@ def provision(endpoint: str, app: Chalice, names: StackNames | None = None) -> S
     _storage_and_queues(aws, app, stack)
     create_table(aws["dynamodb"], names.table)
     _rules(aws, app, stack)
+    _backfill(aws, stack)
     _cognito(aws["cognito-idp"], stack)
     stack.cursor_secret_arn = aws["secretsmanager"].create_secret(
         Name=f"{names.table}/cursor-secret", SecretString=stack.cursor_secret
@@ -184,6 +189,10 @@ def _storage_and_queues(aws: dict[str, Any], app: Chalice, stack: Stack) -> None
     stack.queues[names.records_queue] = url
     note_url, note_arn = create_queue(sqs, names.notifications_queue, names.visibility_timeout, names.max_receive_count)
     stack.queues[names.notifications_queue] = note_url
+    backfill_url, _ = create_queue(
+        sqs, names.backfill_queue, names.backfill_visibility_timeout, names.max_receive_count
+    )
+    stack.queues[names.backfill_queue] = backfill_url
     _allow(sqs, note_url, note_arn, "s3.amazonaws.com", f"arn:aws:s3:::{names.bucket}")
     configs = []
     for source in app.event_sources:
@@ -223,6 +232,15 @@ def _rules(aws: dict[str, Any], app: Chalice, stack: Stack) -> None:
         _allow(sqs, url, arn, "events.amazonaws.com", rule_arn)
         events.put_targets(Rule=rule, Targets=[{"Id": "pump", "Arn": arn}])
         stack.rule_queues[source.name] = url
+
+
+def _backfill(aws: dict[str, Any], stack: Stack) -> None:
+    """The backfill state machine, from infra/docpipe.yaml's definition (its queue is made with the others)."""
+    from local import backfill_machine
+
+    stack.backfill_state_machine = backfill_machine.create(
+        aws["stepfunctions"], stack.endpoint, stack.names.backfill_machine
+    )
 
 
 def _cognito(idp: Any, stack: Stack) -> None:

@@ -162,7 +162,9 @@ class Pump:
             elif isinstance(source, SQSEventConfig):
                 url = self._stack.queues[source.queue]
                 deliver = self._batch_delivery(source.name, self._handler(source.handler_string), url)
-                self._add(source.name, url, source.batch_size, deliver, max(1, self._concurrency // 2))
+                # an event source's MaximumConcurrency caps its pollers, as it caps Lambda's
+                pollers = source.maximum_concurrency or max(1, self._concurrency // 2)
+                self._add(source.name, url, source.batch_size, deliver, pollers)
             elif isinstance(source, CloudWatchEventConfig):
                 url = self._stack.rule_queues[source.name]
                 deliver = self._per_message(source.name, self._handler(source.handler_string), _eventbridge_event)

@@ -34,7 +34,7 @@ from chalicelib.aws.repository import (
 )
 from chalicelib.aws.table import Page, deadline_keys, doc_key, doc_pk, error_sk, hash_key, row_sk
 from chalicelib.errors import Conflict, StaleEvent
-from chalicelib.models import Document, Status
+from chalicelib.models import BackfillRun, Document, RunStatus, StaleSelection, Status
 
 
 class InMemoryRepository:
@@ -58,7 +58,9 @@ class InMemoryRepository:
         with self._lock:
             item = self._items.get(claim.doc_id)
             seq = pad_sequencer(claim.obj.sequencer)
-            if item is not None and not _may_begin(item, claim, seq):
+            if (item is None and claim.stale_below is not None) or (
+                item is not None and not _may_begin(item, claim, seq)
+            ):
                 raise StaleEvent("Another attempt holds this document or this version is already done")
             if item is None:
                 item = item_from_document(
@@ -232,11 +234,38 @@ class InMemoryRepository:
             rows = [i for i in self._items.values() if everyone or i.get("gsi1pk") == f"OWNER#{owner or '-'}"]
             return count_stats((r["status"], (r.get("metadata") or {}).get("family")) for r in rows)
 
+    def get_many(self, doc_ids: list[str]) -> dict[str, Document]:
+        with self._lock:
+            return {d: document_from_item(copy.deepcopy(self._items[d])) for d in doc_ids if d in self._items}
+
+    def stale_ids(self, selection: StaleSelection, start: dict[str, str] | None, page_size: int = 1000) -> Page:
+        filters = Filters(selection.status, selection.family, selection.created_from, selection.created_to)
+        with self._lock:
+            rows = sorted((i for i in self._items.values() if i.get("gsi2pk") == "DOCS"), key=lambda i: i["gsi2sk"])
+            rows.reverse()
+            if start:
+                rows = [r for r in rows if r["gsi2sk"] < start["gsi2sk"]]
+            page, rest = rows[:page_size], rows[page_size:]
+            ids = [r["id"] for r in page if _stale(document_from_item(copy.deepcopy(r)), selection, filters)]
+            last = {k: page[-1][k] for k in ("pk", "sk", "gsi2pk", "gsi2sk")} if rest and page else None
+            return Page(ids, last)
+
+
+def _stale(doc: Document, selection: StaleSelection, filters: Filters) -> bool:
+    final = doc.status in (Status.PROCESSED, Status.FAILED)
+    older = doc.extractor_version is None or doc.extractor_version < selection.below
+    expired = (doc.error or {}).get("code") == "expired"
+    return final and older and not expired and filters.matches(doc)
+
 
 def _may_begin(item: dict[str, Any], claim: Claim, seq: str | None) -> bool:
     free = item.get("status") != Status.PROCESSING.value or item.get("lease_until", 0) < claim.now_epoch
     if not free:
         return False
+    if claim.stale_below is not None:
+        final = item.get("status") in (Status.PROCESSED.value, Status.FAILED.value)
+        version = item.get("extractor_version")
+        return final and (version is None or int(version) < claim.stale_below)
     if claim.force:
         return True
     etag_ok = (
@@ -387,3 +416,96 @@ class InMemoryRecordsStore:
         chosen = chosen[:limit]
         last = {"pk": doc_pk(doc_id), "sk": error_sk(chosen[-1])} if more else None
         return Page([self.errors[(doc_id, n)] for n in chosen], last)
+
+
+class InMemoryBackfillStore:
+    """BackfillStore's twin (tests/test_backfill_store_contract.py holds both to one contract)."""
+
+    def __init__(self) -> None:
+        self.runs: dict[str, BackfillRun] = {}
+        self.parts: set[tuple[str, str]] = set()
+        self._lock = threading.Lock()
+
+    def create(self, run: BackfillRun) -> None:
+        with self._lock:
+            if run.id in self.runs:
+                raise Conflict("A backfill with this id already exists")
+            self.runs[run.id] = copy.deepcopy(run)
+            self.runs[run.id].updated_at = run.created_at
+
+    def get(self, run_id: str) -> BackfillRun | None:
+        with self._lock:
+            run = self.runs.get(run_id)
+            return copy.deepcopy(run) if run else None
+
+    def status(self, run_id: str) -> RunStatus | None:
+        run = self.get(run_id)
+        return run.status if run else None
+
+    def page(self, limit: int, start: dict[str, str] | None) -> Page:
+        with self._lock:
+            runs = sorted(self.runs.values(), key=lambda r: (r.created_at, r.id), reverse=True)
+            if start:
+                runs = [r for r in runs if f"{r.created_at}#{r.id}" < start["gsi2sk"]]
+            page, more = runs[:limit], len(runs) > limit
+            last = None
+            if more and page:
+                tail = page[-1]
+                last = {"pk": f"BACKFILL#{tail.id}", "sk": "RUN", "gsi2pk": "BACKFILLS"}
+                last["gsi2sk"] = f"{tail.created_at}#{tail.id}"
+            return Page([copy.deepcopy(r) for r in page], last)
+
+    def _move(self, run_id: str, expected: tuple[RunStatus, ...]) -> BackfillRun:
+        run = self.runs.get(run_id)
+        if run is None or run.status not in expected:
+            raise StaleEvent("The backfill is no longer in the expected state")
+        return run
+
+    def save_plan(self, run_id: str, plan: dict[str, Any], now: str) -> None:
+        with self._lock:
+            run = self._move(run_id, (RunStatus.PLANNING,))
+            run.plan, run.updated_at = copy.deepcopy(plan), now
+
+    def begin(self, run_id: str, execution_arn: str, selected: int | None, now: str) -> None:
+        with self._lock:
+            run = self._move(run_id, (RunStatus.PLANNING,))
+            run.status, run.execution_arn, run.updated_at = RunStatus.RUNNING, execution_arn, now
+            if selected is not None:
+                run.selected = selected
+
+    def finish(
+        self,
+        run_id: str,
+        status: RunStatus,
+        now: str,
+        expected: tuple[RunStatus, ...],
+        error: str | None = None,
+        selected: int | None = None,
+    ) -> None:
+        with self._lock:
+            run = self._move(run_id, expected)
+            run.status, run.finished_at, run.updated_at = status, now, now
+            if error is not None:
+                run.error = error
+            if selected is not None:
+                run.selected = selected
+
+    def count_part(self, run_id: str, part_id: str, counts: dict[str, int], skipped_by: dict[str, int]) -> bool:
+        with self._lock:
+            if (run_id, part_id) in self.parts:
+                return False
+            run = self.runs.get(run_id)
+            if run is None:
+                raise StaleEvent("No such backfill")  # the DynamoDB transaction's condition fails likewise
+            self.parts.add((run_id, part_id))
+            for name, n in counts.items():
+                run.counts[name] = run.counts.get(name, 0) + n
+            for reason, n in skipped_by.items():
+                run.skipped_by[reason] = run.skipped_by.get(reason, 0) + n
+            return True
+
+    def add(self, run_id: str, counter: str, n: int) -> None:
+        """What the state machine's counting states do (ADD on the run record)."""
+        with self._lock:
+            run = self.runs[run_id]
+            run.counts[counter] = run.counts.get(counter, 0) + n

@@ -72,6 +72,8 @@ class Claim:
     lease_seconds: int
     force: bool = False
     owner: str | None = None
+    stale_below: int | None = None
+    """A re-extraction: claim only an existing final document recorded with an extractor version below this."""
 
 
 @dataclass(frozen=True)
@@ -434,7 +436,7 @@ class DynamoRepository:
         read so the last page carries no cursor.
         """
         sort_key = {"gsi1pk": "gsi1sk", "gsi2pk": "gsi2sk"}[key]
-        params = self._query_params(index, key, sort_key, value, filters)
+        params = listing_params(self._table, index, key, sort_key, value, filters)
         found: list[dict[str, Any]] = []
         exclusive = dump(start) if start else None
         for _ in range(MAX_FILTER_ROUNDS):
@@ -454,35 +456,6 @@ class DynamoRepository:
         elif more and exclusive:
             last = cursor_key(exclusive)
         return Page([document_from_item(i) for i in found], last)
-
-    def _query_params(self, index: str, key: str, sort_key: str, value: str, filters: Filters) -> dict[str, Any]:
-        expr = _Expr()
-        condition = f"{expr.n(key)} = {expr.v('pk', value)}"
-        low, high = filters.created_from, filters.created_to
-        if low and high:
-            condition += f" AND {expr.n(sort_key)} BETWEEN {expr.v('lo', low)} AND {expr.v('hi', high + '~')}"
-        elif low:
-            condition += f" AND {expr.n(sort_key)} >= {expr.v('lo', low)}"
-        elif high:
-            condition += f" AND {expr.n(sort_key)} <= {expr.v('hi', high + '~')}"
-        clauses = []
-        if filters.status:
-            clauses.append(f"{expr.n('status')} = {expr.v('status', filters.status)}")
-        if filters.family:
-            clauses.append(f"{expr.n('metadata')}.{expr.n('family')} = {expr.v('family', filters.family)}")
-        if filters.name_prefix:
-            clauses.append(f"begins_with({expr.n('filename')}, {expr.v('prefix', filters.name_prefix)})")
-        params: dict[str, Any] = {
-            "TableName": self._table,
-            "IndexName": index,
-            "KeyConditionExpression": condition,
-            "ExpressionAttributeNames": expr.names,
-            "ExpressionAttributeValues": dump(expr.values),
-            "ScanIndexForward": False,
-        }
-        if clauses:
-            params["FilterExpression"] = " AND ".join(clauses)
-        return params
 
     # -- duplicates, deletion, timeline, stats ----------------------------
     def find_by_hash(self, owner: str | None, sha256: str) -> list[Document]:
@@ -557,6 +530,37 @@ class DynamoRepository:
         return count_stats((r.get("status", ""), (r.get("metadata") or {}).get("family")) for r in rows)
 
 
+def listing_params(table: str, index: str, key: str, sort_key: str, value: str, filters: Filters) -> dict[str, Any]:
+    """A newest-first query of one listing partition: the created range in the key condition, the rest a filter."""
+    expr = _Expr()
+    condition = f"{expr.n(key)} = {expr.v('pk', value)}"
+    low, high = filters.created_from, filters.created_to
+    if low and high:
+        condition += f" AND {expr.n(sort_key)} BETWEEN {expr.v('lo', low)} AND {expr.v('hi', high + '~')}"
+    elif low:
+        condition += f" AND {expr.n(sort_key)} >= {expr.v('lo', low)}"
+    elif high:
+        condition += f" AND {expr.n(sort_key)} <= {expr.v('hi', high + '~')}"
+    clauses = []
+    if filters.status:
+        clauses.append(f"{expr.n('status')} = {expr.v('status', filters.status)}")
+    if filters.family:
+        clauses.append(f"{expr.n('metadata')}.{expr.n('family')} = {expr.v('family', filters.family)}")
+    if filters.name_prefix:
+        clauses.append(f"begins_with({expr.n('filename')}, {expr.v('prefix', filters.name_prefix)})")
+    params: dict[str, Any] = {
+        "TableName": table,
+        "IndexName": index,
+        "KeyConditionExpression": condition,
+        "ExpressionAttributeNames": expr.names,
+        "ExpressionAttributeValues": dump(expr.values),
+        "ScanIndexForward": False,
+    }
+    if clauses:
+        params["FilterExpression"] = " AND ".join(clauses)
+    return params
+
+
 def count_stats(pairs: Any) -> dict[str, Any]:
     by_status: dict[str, int] = {}
     by_family: dict[str, int] = {}
@@ -615,6 +619,13 @@ def begin_expression(claim: Claim) -> tuple[str, str, _Expr]:
         conditions.append(f"attribute_not_exists({expr.n('etag')}) OR {expr.n('etag')} <> :etag OR {in_flight}")
     if not claim.force and seq:
         conditions.append(f"attribute_not_exists({expr.n('sequencer')}) OR {expr.n('sequencer')} <= :seq")
+    if claim.stale_below is not None:
+        # re-extraction: only a document still final and still older than the wanted version (two runs never both)
+        final = f"{status} IN ({expr.v('processed', Status.PROCESSED.value)}, {expr.v('failed', Status.FAILED.value)})"
+        version = expr.n("extractor_version")
+        older = f"attribute_not_exists({version}) OR {version} < {expr.v('below', claim.stale_below)}"
+        conditions += [final, older]
+        return update, f"attribute_exists({expr.n('pk')}) AND " + " AND ".join(f"({c})" for c in conditions), expr
     guarded = " AND ".join(f"({c})" for c in conditions)
     condition = f"attribute_not_exists({expr.n('pk')}) OR " + (guarded if len(conditions) == 1 else f"({guarded})")
     return update, condition, expr

@@ -8,9 +8,11 @@ The key scheme, in one place:
   pk = DOC#<id>,   sk = ROWERR#<10-digit row>  a rejected CSV row: `row`, `line`, `reason`
   pk = DOC#<id>,   sk = MARK#<run>#<name>      a marker: a chunk counted, a production leg done
   pk = EVENT#<id>, sk = EVENT                  a producer event (event_store.py)
+  pk = BACKFILL#<id>, sk = RUN                 a backfill run: selection, status, counters (backfills.py)
+  pk = BACKFILL#<id>, sk = PART#<part id>      a batch part counted for that run (expires with expires_at)
 
   by_owner    gsi1pk = OWNER#<owner|-> or EVENTS#<submitter|->   gsi1sk = <created or stored at>#<id>
-  all_docs    gsi2pk = DOCS or EVENTS                            gsi2sk = <created or stored at>#<id>
+  all_docs    gsi2pk = DOCS or EVENTS or BACKFILLS               gsi2sk = <created or stored at>#<id>
   by_hash     gsi3pk = HASH#<owner|->#<sha256>                   gsi3sk = <created at>#<id>
               (sparse: set once a document is hashed; finds duplicates)
   by_deadline gsi4pk = DEADLINE#PENDING|PROCESSING               gsi4sk = <epoch, 12 digits>#<id>
@@ -41,6 +43,8 @@ BY_HASH = "by_hash"
 BY_DEADLINE = "by_deadline"
 DOC_SK = "DOC"
 EVENT_SK = "EVENT"
+RUN_SK = "RUN"
+BACKFILLS = "BACKFILLS"
 _EXACT_INT = 10**38
 """Integers below this have at most 38 digits: DynamoDB (and TypeSerializer) take them exactly."""
 
@@ -104,6 +108,20 @@ def deadline_keys(kind: str, epoch: int, doc_id: str) -> dict[str, str]:
 
 def hash_key(owner: str | None, sha256: str) -> str:
     return f"HASH#{owner or NO_OWNER}#{sha256}"
+
+
+def backfill_key(run_id: str, sk: str = RUN_SK) -> dict[str, str]:
+    """A backfill run's record, or (with `sk`) an item in its partition."""
+    return {"pk": f"BACKFILL#{run_id}", "sk": sk}
+
+
+def backfill_part_sk(part_id: str) -> str:
+    return f"PART#{part_id}"
+
+
+def backfill_index_keys(run_id: str, created_at: str) -> dict[str, str]:
+    """A run's place in the admin listing of runs (all_docs, newest first)."""
+    return {"gsi2pk": BACKFILLS, "gsi2sk": f"{created_at}#{run_id}"}
 
 
 # -- values ----------------------------------------------------------------------

@@ -85,7 +85,14 @@ def test_the_package_imports_under_the_runtime_with_only_boto3_beside_it(package
     assert not any("site-packages" in p and not p.startswith("/var/lang") for p in result["sys_path"])
     assert set(result["failed"]) <= set(MAY_FAIL), result["failed"]
     assert len(result["extension_modules"]) >= 10
-    assert result["handlers"] == ["on_producer_event", "on_records", "on_reprocess", "on_upload", "sweep"]
+    assert result["handlers"] == [
+        "on_backfill",
+        "on_producer_event",
+        "on_records",
+        "on_reprocess",
+        "on_upload",
+        "sweep",
+    ]
     # the packaged libmagic, not the one a system library folder would offer first
     assert result["libmagic"] == [f"{lambda_image.TASK_ROOT}/lib/libmagic.so.1"]
     assert result["magic_module"] == f"{lambda_image.TASK_ROOT}/magic/__init__.py"

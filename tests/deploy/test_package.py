@@ -86,9 +86,22 @@ def test_every_rule_is_on_the_default_bus_with_a_dead_letter_queue_and_retries(p
             assert target["RetryPolicy"] == configure.EVENT_RETRIES, logical
 
 
+def _mapping_of(translated: dict[str, Any], function: str) -> dict[str, Any]:
+    mappings = resources_of_type(translated, "AWS::Lambda::EventSourceMapping").values()
+    (mapping,) = [m for m in mappings if function in json.dumps(m["Properties"]["FunctionName"])]
+    props: dict[str, Any] = mapping["Properties"]
+    return props
+
+
+def test_the_backfill_mapping_takes_one_message_at_a_time_with_its_own_ceiling(packaged, translated):
+    props = _mapping_of(translated, "OnBackfill")
+    assert props["BatchSize"] == 1 and props["ScalingConfig"] == {"MaximumConcurrency": 4}
+    assert "FunctionResponseTypes" not in props  # it raises on failure: the message comes back
+    assert json.dumps(props["EventSourceArn"]).endswith(f':{packaged.outputs["BackfillQueueName"]}"}}')
+
+
 def test_the_records_mapping_reports_batch_item_failures_with_a_concurrency_cap(packaged, translated):
-    (mapping,) = resources_of_type(translated, "AWS::Lambda::EventSourceMapping").values()
-    props = mapping["Properties"]
+    props = _mapping_of(translated, "OnRecords")
     assert props["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     assert props["ScalingConfig"] == {"MaximumConcurrency": 5}
     assert json.dumps(props["EventSourceArn"]).endswith(f':{packaged.outputs["RecordsQueueName"]}"}}')

@@ -20,6 +20,8 @@ RESOURCES = policies.Resources(
     async_failures_arn="arn:aws:sqs:eu-west-1:111122223333:docpipe-ci-async-failures",
     user_pool_arn="arn:aws:cognito-idp:eu-west-1:111122223333:userpool/eu-west-1_abc",
     cursor_secret_arn="arn:aws:secretsmanager:eu-west-1:111122223333:secret:docpipe/ci/cursor-secret-AbCdEf",
+    backfill_queue_arn="arn:aws:sqs:eu-west-1:111122223333:docpipe-ci-backfill",
+    backfill_machine_arn="arn:aws:states:eu-west-1:111122223333:stateMachine:docpipe-ci-backfill",
 )
 FUNCTIONS = calls.function_calls()
 
@@ -46,9 +48,23 @@ def test_rendered_policies_have_no_scan_no_wildcard_resource_and_only_this_stage
     for statement in policy["Statement"]:
         assert statement["Effect"] == "Allow"
         assert not any(a.endswith(":Scan") or "*" in a for a in statement["Action"])
+        if set(statement["Action"]) <= policies.NO_RESOURCE_TYPES:
+            assert statement["Resource"] == ["*"]  # IAM has no other way to grant these
+            continue
         for arn in statement["Resource"]:
             assert arn != "*" and arn.startswith("arn:aws:")
             assert ":111122223333:" in arn or arn.startswith(f"arn:aws:s3:::{RESOURCES.bucket}")
+
+
+def test_the_backfill_consumer_writes_only_renditions_and_its_manifests_and_the_api_only_stops_executions():
+    by_action = {a: s["Resource"] for s in policies.render("on_backfill", RESOURCES)["Statement"] for a in s["Action"]}
+    assert all("/renditions/" in arn or "/backfills/" in arn for arn in by_action["s3:PutObject"])
+    assert all("/backfills/" in arn for arn in by_action["s3:ListMultipartUploadParts"])
+    assert by_action["states:StartExecution"] == [RESOURCES.backfill_machine_arn]
+    api = {a: s["Resource"] for s in policies.render(policies.API, RESOURCES)["Statement"] for a in s["Action"]}
+    assert api["states:StopExecution"] == ["arn:aws:states:eu-west-1:111122223333:execution:docpipe-ci-backfill:*"]
+    assert api["sqs:SendMessage"] == [RESOURCES.backfill_queue_arn]
+    assert not {"states:StartExecution", "states:SendTaskSuccess", "dynamodb:TransactWriteItems"} & set(api)
 
 
 def test_the_pipeline_reads_uploads_and_writes_renditions_only():

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import pytest
 import requests
 
 from local.emulator import free_port
@@ -47,6 +48,18 @@ def chromium_path() -> str | None:
     candidates = [configured] if configured else ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
     candidates.append(shutil.which("chromium") or "")
     return next((c for c in candidates if c and os.access(c, os.X_OK)), None)
+
+
+@contextmanager
+def chromium(sync_api: Any) -> Iterator[Any]:
+    """The system chromium under Playwright (skips the test when it is not installed)."""
+    executable = chromium_path()
+    if executable is None:
+        pytest.skip("chromium is not installed: apt-get install chromium (Playwright cannot download browsers here)")
+    with sync_api.sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_FLAGS)
+        yield launched
+        launched.close()
 
 
 @dataclass

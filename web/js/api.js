@@ -78,6 +78,9 @@ export const api = {
   remove: (id) => request(`/documents/${encodeURIComponent(id)}`, { method: "DELETE" }),
   reprocess: (id) => request(`/documents/${encodeURIComponent(id)}/reprocess`, { method: "POST" }),
   stats: () => request("/stats"),
+  backfills: (query) => request("/admin/backfills", { query }),
+  startBackfill: (body) => request("/admin/backfills", { method: "POST", body }),
+  stopBackfill: (id) => request(`/admin/backfills/${encodeURIComponent(id)}`, { method: "DELETE" }),
   createUpload: (file) =>
     request("/uploads", {
       method: "POST",

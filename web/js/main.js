@@ -10,6 +10,7 @@ import { renderDocuments } from "./views/documents.js";
 import { renderDocument } from "./views/document.js";
 import { renderUpload } from "./views/upload.js";
 import { renderDashboard } from "./views/dashboard.js";
+import { renderBackfills } from "./views/backfills.js";
 
 const main = document.getElementById("main");
 const topbar = document.getElementById("topbar");
@@ -20,6 +21,7 @@ const ROUTES = [
   { pattern: /^\/documents$/, nav: "documents", view: renderDocuments, title: "Documents" },
   { pattern: /^\/upload$/, nav: "upload", view: renderUpload, title: "Upload" },
   { pattern: /^\/dashboard$/, nav: "dashboard", view: renderDashboard, title: "Dashboard" },
+  { pattern: /^\/backfills$/, nav: "backfills", view: renderBackfills, title: "Backfills" },
 ];
 
 export function parseHash() {
@@ -77,6 +79,7 @@ function showShell(session) {
     return;
   }
   const admin = session.groups.includes("admins");
+  for (const item of document.querySelectorAll("[data-admin]")) item.hidden = !admin;
   replace(who, h("span", { class: "visually-hidden" }, "Signed in as "), session.username, admin ? h("span", { class: "tag" }, "admin") : null);
 }
 
