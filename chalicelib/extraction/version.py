@@ -14,5 +14,5 @@ from __future__ import annotations
 
 from typing import Final
 
-EXTRACTOR_VERSION: Final = 8
-SOURCES_DIGEST: Final = "792a8d73c7d79f4b8132f8d9285234ff407da40a01f3bf1927892138740bb085"
+EXTRACTOR_VERSION: Final = 9
+SOURCES_DIGEST: Final = "724972ce1b1a0b17b2d679ef0bf4466d9f6d5d8c550aa4e3bffa3838ae097533"
