@@ -14,5 +14,5 @@ from __future__ import annotations
 
 from typing import Final
 
-EXTRACTOR_VERSION: Final = 9
-SOURCES_DIGEST: Final = "dd7b5868c5189427eb8a2d39a4476a7dad8bb52e4d55d77c0a35c738786e42e3"
+EXTRACTOR_VERSION: Final = 10
+SOURCES_DIGEST: Final = "cb4f17bece8c76771496075c72f027a1b161b0bb5a667cb73245432144249099"

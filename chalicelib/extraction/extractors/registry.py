@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 from dataclasses import dataclass
 
+from chalicelib.extraction.extensions import ALIASES
 from chalicelib.extraction.extractors.base import Extractor
 
 
@@ -143,6 +144,7 @@ REGISTRY: tuple[Entry, ...] = (
                 "image/x-mpo",
                 "image/x-tiff-big",
                 "image/x-adobe-dng",
+                "application/vnd.adobe.photoshop",
                 "image/vnd.adobe.photoshop",
                 "image/x-photoshop",
                 "image/heic",
@@ -202,8 +204,28 @@ REGISTRY: tuple[Entry, ...] = (
 
 FALLBACK = Entry("other", "chalicelib.extraction.extractors.generic", frozenset({"*/*"}))
 
+TYPE_ONLY = frozenset(
+    {
+        "application/x-empty",
+        "application/postscript",
+        "application/vnd.visio",
+        "application/x-mspublisher",
+        "application/x-xz",
+        "font/woff",
+        "font/woff2",
+        "image/jp2",
+        "image/vnd.fpx",
+        "image/x-canon-cr2",
+        "image/x-canon-cr3",
+    }
+)
+"""Types detection names on purpose but no extractor reads (yet): family `other`, type and size only.
+tests/unit/test_extract_engine.py holds every type detection can return to an extractor or this list."""
+
 
 def lookup(mime_type: str) -> Entry:
+    """The entry for a detected type, under any of its spellings (`extensions.ALIASES` is the one table)."""
+    mime_type = ALIASES.get(mime_type, mime_type)
     for entry in REGISTRY:
         if entry.claims(mime_type):
             return entry
