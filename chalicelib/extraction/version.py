@@ -14,5 +14,5 @@ from __future__ import annotations
 
 from typing import Final
 
-EXTRACTOR_VERSION: Final = 10
-SOURCES_DIGEST: Final = "cb4f17bece8c76771496075c72f027a1b161b0bb5a667cb73245432144249099"
+EXTRACTOR_VERSION: Final = 11
+SOURCES_DIGEST: Final = "bb196f14363677086b98ada99542f1c2625ba28cdf2481cbce2bd6f5cd4e7337"
