@@ -34,6 +34,7 @@ from chalicelib.extraction.text import put_object_args as text_object
 from chalicelib.extraction.version import EXTRACTOR_VERSION
 from chalicelib.lifecycle import Lifecycle
 from chalicelib.models import Content, Document, ObjectRef, Status, utcnow
+from chalicelib.search import SEARCH_CHARS
 
 log = logging.getLogger("docpipe.ingest")
 
@@ -345,10 +346,11 @@ class IngestService:
             metadata["duplicate_of"] = duplicate
         if content.sha256:
             metadata["sha256"] = content.sha256
-        self._render(doc, metadata, warnings, reader, session)
+        found = self._render(doc, metadata, warnings, reader, session)
+        text = found.text[:SEARCH_CHARS] if found is not None else ""  # the start of the text becomes searchable
         listed = Listed(doc.owner, doc.created_at, content)
         pending = self._repo.complete(
-            doc.id, claim.attempt, metadata, warnings, utcnow(), version=EXTRACTOR_VERSION, content=listed
+            doc.id, claim.attempt, metadata, warnings, utcnow(), version=EXTRACTOR_VERSION, content=listed, text=text
         )
         log.info("document processed", extra={"doc_id": doc.id, "family": metadata.get("family")})
         return pending
@@ -367,7 +369,7 @@ class IngestService:
 
     def _render(
         self, doc: Document, metadata: dict[str, Any], warnings: list[str], reader: RangedReader, session: Session
-    ) -> None:
+    ) -> Text | None:
         """Write the text and the HTML rendition; a failure here is a warning, never a failed document.
 
         Both read the file in the session it was extracted in (one worker, one
@@ -387,6 +389,7 @@ class IngestService:
         except Exception:
             log.exception("rendition failed", extra={"doc_id": doc.id})
             warnings.append("rendition: could not be written")
+        return found
 
     def _text(
         self, doc: Document, metadata: dict[str, Any], warnings: list[str], reader: RangedReader, session: Session
@@ -445,10 +448,9 @@ class IngestService:
             raise ExtractionFailed(
                 f"The uploaded object is {size} bytes but {doc.declared_size} were declared", code="size_mismatch"
             )
-        if doc.owner is not None and size > self._settings.max_upload_bytes:
+        if size > self._settings.max_upload_bytes:  # uploads, files dropped for a user and unowned drops alike
             raise ExtractionFailed(
-                f"The uploaded object is larger than the {self._settings.max_upload_bytes}-byte limit",
-                code="too_large",
+                f"The object is larger than the {self._settings.max_upload_bytes}-byte limit", code="too_large"
             )
 
 

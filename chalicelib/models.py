@@ -17,6 +17,8 @@ class Status(enum.StrEnum):
     PROCESSING = "PROCESSING"
     PROCESSED = "PROCESSED"
     FAILED = "FAILED"
+    DELETING = "DELETING"
+    """Deletion was asked for: its file is gone, its rows are being removed, then the document goes."""
 
     @property
     def final(self) -> bool:
@@ -115,6 +117,8 @@ class Document:
                 out[key] = meta[key]
         if self.error:
             out["error"] = self.error
+        if self.records:  # a CSV's rows: "Processed" with rows still being stored is not done yet
+            out["records"] = {k: self.records[k] for k in ("state", "total", "written", "failed") if k in self.records}
         return out
 
 

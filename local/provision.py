@@ -15,8 +15,11 @@ from typing import Any
 from chalice.app import Chalice, CloudWatchEventConfig, S3EventConfig, SQSEventConfig
 
 ACCOUNT = "123456789012"
+LOCAL_ACCESS_KEY = "docpipe-local"
+LOCAL_SECRET_KEY = "docpipe-local"  # noqa: S105 - the local stack's own credentials (the emulator checks POST signatures)
 DEFAULT_DEMO_PASSWORD = "Docpipe-demo-2026"  # noqa: S105 - local demo user, overridable
 DEFAULT_ADMIN_PASSWORD = "Docpipe-admin-2026"  # noqa: S105 - local demo user, overridable
+EMULATOR_SEED = 20260101
 
 
 @dataclass
@@ -67,8 +70,8 @@ class Stack:
         return {
             "AWS_REGION": n.region,
             "AWS_DEFAULT_REGION": n.region,
-            "AWS_ACCESS_KEY_ID": "docpipe-local",
-            "AWS_SECRET_ACCESS_KEY": "docpipe-local",
+            "AWS_ACCESS_KEY_ID": LOCAL_ACCESS_KEY,
+            "AWS_SECRET_ACCESS_KEY": LOCAL_SECRET_KEY,
             "DOCPIPE_AWS_ENDPOINT": self.endpoint,
             "DOCPIPE_BUCKET": n.bucket,
             "DOCPIPE_TABLE": n.table,
@@ -89,8 +92,8 @@ def clients(endpoint: str, region: str) -> dict[str, Any]:
     import boto3
 
     session = boto3.session.Session(
-        aws_access_key_id="docpipe-local",
-        aws_secret_access_key="docpipe-local",  # noqa: S106 - the emulator accepts any credentials
+        aws_access_key_id=LOCAL_ACCESS_KEY,
+        aws_secret_access_key=LOCAL_SECRET_KEY,
         region_name=region,
     )
     names = ("s3", "sqs", "dynamodb", "events", "cognito-idp", "secretsmanager", "stepfunctions")
@@ -240,6 +243,16 @@ def _rules(aws: dict[str, Any], app: Chalice, stack: Stack) -> None:
         stack.rule_queues[source.name] = url
 
 
+def seed_emulator(endpoint: str, seed: int = EMULATOR_SEED) -> None:
+    """Make the emulator's ids repeatable from here on: the same pool, app client and user `sub`s on
+    every start, so the demo user stays the same user across `make run` restarts (and tokens issued
+    before a restart still verify after it)."""
+    import urllib.request
+
+    request = urllib.request.Request(f"{endpoint}/moto-api/seed?a={seed}", method="POST")
+    urllib.request.urlopen(request, timeout=10).close()
+
+
 def _backfill(aws: dict[str, Any], stack: Stack) -> None:
     """The backfill state machine, from infra/docpipe.yaml's definition (its queue is made with the others)."""
     from local import backfill_machine
@@ -251,6 +264,7 @@ def _backfill(aws: dict[str, Any], stack: Stack) -> None:
 
 def _cognito(idp: Any, stack: Stack) -> None:
     names = stack.names
+    seed_emulator(stack.endpoint)
     pool = idp.create_user_pool(
         PoolName="docpipe-users",
         Policies={
@@ -270,6 +284,13 @@ def _cognito(idp: Any, stack: Stack) -> None:
         ClientName="docpipe-web",
         GenerateSecret=False,
         ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH", "ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
+        # the web app signs in through the hosted UI (served locally by the gateway), as in infra/docpipe.yaml
+        SupportedIdentityProviders=["COGNITO"],
+        AllowedOAuthFlowsUserPoolClient=True,
+        AllowedOAuthFlows=["code"],
+        AllowedOAuthScopes=["openid", "email", "profile"],
+        CallbackURLs=[f"{origin}/" for origin in names.web_origins],
+        LogoutURLs=[f"{origin}/" for origin in names.web_origins],
         IdTokenValidity=60,
         AccessTokenValidity=60,
         TokenValidityUnits={"IdToken": "minutes", "AccessToken": "minutes"},

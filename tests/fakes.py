@@ -13,6 +13,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
+from chalicelib.aws.metadata_gate import admit, admit_error, admit_warnings
 from chalicelib.aws.records_store import (
     FINAL_STATES,
     INGESTING,
@@ -47,6 +48,7 @@ from chalicelib.aws.table import (
 )
 from chalicelib.errors import Conflict, StaleEvent
 from chalicelib.models import BackfillRun, Candidate, Document, RunStatus, StaleSelection, Status
+from chalicelib.search import search_text
 
 
 class InMemoryRepository:
@@ -117,13 +119,16 @@ class InMemoryRepository:
         *,
         version: int,
         content: Listed | None = None,
+        text: str = "",
     ) -> str | None:
+        admitted = admit(metadata)
         changes = {
-            "metadata": copy.deepcopy(metadata),
+            "metadata": copy.deepcopy(admitted.metadata),
             "extractor_version": version,
-            "warnings": list(warnings),
+            "warnings": admit_warnings([*warnings, *admitted.notes]),
             "updated_at": now,
-            **summary_fields(metadata),
+            "search": search_text(metadata, text),
+            **summary_fields(admitted.metadata),
         }
         gone: tuple[str, ...] = ("error",)
         if content is not None:
@@ -144,9 +149,12 @@ class InMemoryRepository:
         version: int,
         metadata: dict[str, Any] | None = None,
     ) -> str | None:
-        changes = {"error": dict(error), "extractor_version": version, "warnings": list(warnings), "updated_at": now}
+        changes: dict[str, Any] = {"error": admit_error(error), "extractor_version": version, "updated_at": now}
         if metadata:
-            changes.update({"metadata": copy.deepcopy(metadata), **summary_fields(metadata)})
+            admitted = admit(metadata)
+            changes.update({"metadata": copy.deepcopy(admitted.metadata), **summary_fields(admitted.metadata)})
+            warnings = [*warnings, *admitted.notes]
+        changes["warnings"] = admit_warnings(warnings)
         event = {"at": now, "event": "failed", "detail": error.get("code", "")}
         return self._finish(doc_id, attempt, Status.FAILED, changes, event, ("gsi3pk", "gsi3sk", "checksum", "sha256"))
 
@@ -178,13 +186,35 @@ class InMemoryRepository:
     def list_all(self, limit: int, start: dict[str, str] | None, filters: Filters = NO_FILTERS) -> Page:
         return self._query("gsi2pk", "gsi2sk", "DOCS", limit, start, filters)
 
-    def _query(self, pk: str, sk: str, value: str, limit: int, start: dict[str, str] | None, filters: Filters) -> Page:
+    def list_oldest_first(
+        self, owner: str | None, everyone: bool, limit: int, start: dict[str, str] | None, filters: Filters = NO_FILTERS
+    ) -> Page:
+        pk, sk, value = ("gsi2pk", "gsi2sk", "DOCS") if everyone else ("gsi1pk", "gsi1sk", f"OWNER#{owner or '-'}")
+        return self._query(pk, sk, value, limit, start, filters, ascending=True)
+
+    def window(self, owner: str | None, everyone: bool, filters: Filters, most: int) -> tuple[list[Document], bool]:
+        pk, sk, value = ("gsi2pk", "gsi2sk", "DOCS") if everyone else ("gsi1pk", "gsi1sk", f"OWNER#{owner or '-'}")
+        docs = self._query(pk, sk, value, 10**9, None, filters).items
+        return docs[:most], len(docs) <= most
+
+    def _query(
+        self,
+        pk: str,
+        sk: str,
+        value: str,
+        limit: int,
+        start: dict[str, str] | None,
+        filters: Filters,
+        ascending: bool = False,
+    ) -> Page:
         with self._lock:
-            rows = sorted((i for i in self._items.values() if i.get(pk) == value), key=lambda i: i[sk], reverse=True)
+            rows = sorted(
+                (i for i in self._items.values() if i.get(pk) == value), key=lambda i: i[sk], reverse=not ascending
+            )
             if start:
-                rows = [r for r in rows if r[sk] < start[sk]]
+                rows = [r for r in rows if (r[sk] > start[sk] if ascending else r[sk] < start[sk])]
             docs = [(r, document_from_item(copy.deepcopy(r))) for r in rows]
-            docs = [(r, d) for r, d in docs if filters.matches(d)]
+            docs = [(r, d) for r, d in docs if filters.finds(d, r.get("search", ""))]
             page = docs[:limit]
             last = None
             if len(docs) > limit and page:
@@ -290,7 +320,7 @@ def _stale(doc: Document, selection: StaleSelection, filters: Filters) -> bool:
 
 def _may_begin(item: dict[str, Any], claim: Claim, seq: str | None) -> bool:
     free = item.get("status") != Status.PROCESSING.value or item.get("lease_until", 0) < claim.now_epoch
-    if not free:
+    if not free or item.get("status") == Status.DELETING.value:
         return False
     if claim.stale_below is not None:
         final = item.get("status") in (Status.PROCESSED.value, Status.FAILED.value)
@@ -445,6 +475,12 @@ class InMemoryRecordsStore:
     def put_marker(self, doc_id: str, run: str, name: str) -> None:
         with self._lock:
             self.markers.add((doc_id, run, name))
+
+    def forget(self, doc_id: str, numbers: list[int]) -> None:
+        with self._lock:
+            for n in numbers:
+                self.rows.pop((doc_id, n), None)
+                self.errors.pop((doc_id, n), None)
 
     def write(self, doc_id: str, rows: list[Row], errors: list[RowError]) -> list[RowError]:
         with self._lock:

@@ -9,8 +9,10 @@ from __future__ import annotations
 import functools
 from typing import Any
 
+from chalicelib.search import SORTS
+
 ID = {"name": "doc_id", "in": "path", "required": True, "schema": {"type": "string", "pattern": "^[0-9a-f]{32}$"}}
-STATUSES = ["PENDING", "PROCESSING", "PROCESSED", "FAILED"]
+STATUSES = ["PENDING", "PROCESSING", "PROCESSED", "FAILED", "DELETING"]
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -54,6 +56,12 @@ def _list_params() -> list[dict[str, Any]]:
         q("created_from", {"type": "string"}, "ISO 8601 date or timestamp, inclusive"),
         q("created_to", {"type": "string"}, "ISO 8601 date or timestamp, inclusive (a date covers the day)"),
         q("name", {"type": "string", "maxLength": 255}, "File name prefix"),
+        q("q", {"type": "string", "maxLength": 100}, "A piece of the name, title, author or text (any case, accents)"),
+        q(
+            "sort",
+            {"type": "string", "enum": list(SORTS), "default": "-created"},
+            "Order: created, name, size or status; '-' for descending",
+        ),
     ]
 
 
@@ -77,8 +85,11 @@ def _paths() -> dict[str, Any]:
                 "One document", {"200": _json(_ref("Document"), "The document"), **_errors(404)}, parameters=[ID]
             ),
             "delete": _op(
-                "Delete the file, its rendition, its records and the document",
-                {"204": {"description": "Deleted"}, **_errors(403, 404)},
+                "Start deleting the file, its rendition, its records and the document",
+                {
+                    "202": _json(_ref("Deletion"), "Deleting: the document goes once its records are gone"),
+                    **_errors(403, 404),
+                },
                 parameters=[ID],
             ),
         },
@@ -174,6 +185,10 @@ def _schemas() -> dict[str, Any]:
             "family": string,
             "size": {"type": "integer"},
             "error": error,
+            "records": {
+                "type": "object",
+                "properties": {k: {"type": "integer"} for k in ("total", "written", "failed")} | {"state": string},
+            },
         },
     }
     document = {
@@ -210,7 +225,10 @@ def _schemas() -> dict[str, Any]:
         },
         "DocumentSummary": summary,
         "Document": document,
-        "Page": _page_of(_ref("DocumentSummary")),
+        "Page": _page_of(
+            _ref("DocumentSummary"),
+            sorted_newest={"type": "integer", "description": "Present when only the newest N matches were sorted"},
+        ),
         "UploadRequest": {
             "type": "object",
             "required": ["filename", "content_type", "size"],
@@ -261,6 +279,11 @@ def _schemas() -> dict[str, Any]:
                 "status": string,
                 "reprocess": {"type": "string", "enum": ["requested", "already_requested", "already_in_progress"]},
             },
+        },
+        "Deletion": {
+            "type": "object",
+            "required": ["id", "status"],
+            "properties": {"id": string, "status": {"type": "string", "enum": ["DELETING"]}},
         },
         "Stats": {
             "type": "object",

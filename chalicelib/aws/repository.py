@@ -11,24 +11,34 @@ attempt holds the document (or its lease ran out), never for an object version
 already finished, never for an event older than the one already seen; it ends
 only if the attempt token still matches. That is what makes duplicate and
 out-of-order S3 deliveries harmless.
+
+What a document stores passes `metadata_gate` first (keys, sizes, numbers
+DynamoDB holds and reads back). Reads survive an item written before that, or
+by hand: a page that holds an item botocore cannot read is read key by key and
+that item left out with a logged error; `get` of such a document answers it
+without its metadata, so it can still be seen and deleted.
 """
 
 from __future__ import annotations
 
+import logging
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib.aws.batch_write import batch_write, delete_requests
+from chalicelib.aws.metadata_gate import admit, admit_error, admit_warnings
 from chalicelib.aws.table import (
     ALL_DOCS,
     BY_DEADLINE,
     BY_OWNER,
     BY_SIZE,
     NO_OWNER,
+    SUMMARY,
     Page,
     conditional_failed,
     cursor_key,
@@ -49,9 +59,41 @@ from chalicelib.aws.table import (
 )
 from chalicelib.errors import Conflict, StaleEvent
 from chalicelib.models import Candidate, Content, Document, ObjectRef, Status
+from chalicelib.search import name_key, search_text
+
+log = logging.getLogger("docpipe.repository")
+
+UNREADABLE_METADATA = "metadata: the stored metadata of this document cannot be read; reprocess it to rebuild it"
+DOCUMENT_ATTRIBUTES = [
+    "id",
+    "owner",
+    "bucket",
+    "s3_key",
+    "filename",
+    "status",
+    "created_at",
+    "updated_at",
+    "declared_size",
+    "declared_type",
+    "error",
+    "warnings",
+    "records",
+    "timeline",
+    "etag",
+    "attempt",
+    "attempts",
+    "lease_until",
+    "extractor_version",
+    *SUMMARY,
+]
+"""Every attribute `document_from_item` reads but `metadata`: what a document without its metadata is read from."""
 
 MAX_FILTER_ROUNDS = 10
 MAX_CANDIDATES = 50
+SEARCH_ROUNDS = 5
+SEARCH_ROUND_ITEMS = 200
+"""A search (`q`) reads at most SEARCH_ROUNDS x SEARCH_ROUND_ITEMS documents per request, then hands back a cursor."""
+SUMMARY_FIELDS = ("id", "filename", "status", "created_at", "updated_at", "owner", "error", "records", "declared_size")
 _SEQ_WIDTH = 40
 
 
@@ -92,6 +134,8 @@ class Filters:
     created_from: str | None = None
     created_to: str | None = None
     name_prefix: str | None = None
+    query: str | None = None
+    """Normalised (`chalicelib.search.parse_query`): a piece of the name, title, author or text."""
 
     def matches(self, doc: Document) -> bool:
         return (
@@ -101,6 +145,12 @@ class Filters:
             and (self.created_to is None or doc.created_at <= self.created_to + "~")
             and (self.name_prefix is None or doc.filename.startswith(self.name_prefix))
         )
+
+    def finds(self, doc: Document, searchable: str) -> bool:
+        """`matches`, and the search: `searchable` is what the document item holds (`search`)."""
+        if not self.matches(doc):
+            return False
+        return self.query is None or self.query in name_key(doc.filename) or self.query in searchable
 
 
 NO_FILTERS = Filters()
@@ -134,6 +184,7 @@ class Repository(Protocol):
         *,
         version: int,
         content: Listed | None = None,
+        text: str = "",
     ) -> str | None: ...
     def fail(
         self,
@@ -150,6 +201,10 @@ class Repository(Protocol):
         self, owner: str | None, limit: int, start: dict[str, str] | None, filters: Filters = ...
     ) -> Page[Document]: ...
     def list_all(self, limit: int, start: dict[str, str] | None, filters: Filters = ...) -> Page[Document]: ...
+    def list_oldest_first(
+        self, owner: str | None, everyone: bool, limit: int, start: dict[str, str] | None, filters: Filters = ...
+    ) -> Page[Document]: ...
+    def window(self, owner: str | None, everyone: bool, filters: Filters, most: int) -> tuple[list[Document], bool]: ...
     def find_candidates(self, owner: str | None, size: int) -> list[Candidate]: ...
     def set_sha256(self, doc_id: str, sha256: str) -> None: ...
     def delete(self, doc_id: str) -> int: ...
@@ -190,6 +245,21 @@ def candidate_from_entry(entry: dict[str, Any], size: int) -> Candidate:
     return Candidate(doc_id=doc_id, created_at=created_at, content=content)
 
 
+def _documents(items: Any) -> list[Document]:
+    """Documents from items; an item that is not a readable document is left out with a logged error."""
+    docs = []
+    for item in items:
+        try:
+            docs.append(document_from_item(item))
+        except (KeyError, ValueError, TypeError):
+            log.error("left out an unreadable document item: %s", item.get("pk"), exc_info=True)
+    return docs
+
+
+_UNRELATED_TO_ITEMS = (ClientError, BotoCoreError)
+"""Errors that say nothing about one item: AWS refused the call, or the transport failed."""
+
+
 def item_from_document(doc: Document) -> dict[str, Any]:
     item: dict[str, Any] = {
         **doc_key(doc.id),
@@ -199,6 +269,7 @@ def item_from_document(doc: Document) -> dict[str, Any]:
         "bucket": doc.bucket,
         "s3_key": doc.key,
         "filename": doc.filename,
+        "name_key": name_key(doc.filename),
         "status": doc.status.value,
         "created_at": doc.created_at,
         "updated_at": doc.updated_at,
@@ -287,18 +358,22 @@ class DynamoRepository:
         *,
         version: int,
         content: Listed | None = None,
+        text: str = "",
     ) -> str | None:
-        """PROCESSED, by the extraction numbered `version` (recorded as extractor_version).
+        """PROCESSED, by the extraction numbered `version` (recorded as extractor_version); the start of the
+        document's `text` becomes searchable (`chalicelib.search`).
 
         With `content`, the document is filed in by_size with its checksum and
         sha256, where later uploads of its owner look for duplicates. Returns
         the version noted while this attempt ran (`note_pending`), if any.
         """
         event = {"at": now, "event": "processed"}
+        admitted = admit(metadata)
         extra: dict[str, Any] = {
-            "metadata": to_dynamo_value(metadata),
+            "metadata": to_dynamo_value(admitted.metadata),
             "extractor_version": version,
-            **to_dynamo_value(summary_fields(metadata)),
+            "search": search_text(admitted.metadata, text),
+            **to_dynamo_value(summary_fields(admitted.metadata)),
         }
         gone: tuple[str, ...] = ("error",)
         if content is not None:
@@ -306,7 +381,8 @@ class DynamoRepository:
             known = {"checksum": content.content.checksum, "sha256": content.content.sha256}
             extra.update({k: v for k, v in known.items() if v})
             gone += tuple(k for k, v in known.items() if not v)
-        return self._finish(doc_id, attempt, Status.PROCESSED, extra, warnings, event, now, gone)
+        notes = [*warnings, *admitted.notes]
+        return self._finish(doc_id, attempt, Status.PROCESSED, extra, notes, event, now, gone)
 
     def fail(
         self,
@@ -324,9 +400,13 @@ class DynamoRepository:
         Returns the version noted while this attempt ran (`note_pending`), if any.
         """
         event = {"at": now, "event": "failed", "detail": error.get("code", "")}
-        extra: dict[str, Any] = {"error": error, "extractor_version": version}
+        extra: dict[str, Any] = {"error": admit_error(error), "extractor_version": version}
         if metadata:
-            extra.update({"metadata": to_dynamo_value(metadata), **to_dynamo_value(summary_fields(metadata))})
+            admitted = admit(metadata)
+            extra.update(
+                {"metadata": to_dynamo_value(admitted.metadata), **to_dynamo_value(summary_fields(admitted.metadata))}
+            )
+            warnings = [*warnings, *admitted.notes]
         gone = ("gsi3pk", "gsi3sk", "checksum", "sha256")  # a failed file is nobody's duplicate
         return self._finish(doc_id, attempt, Status.FAILED, extra, warnings, event, now, gone)
 
@@ -351,7 +431,7 @@ class DynamoRepository:
         sets = [
             f"{expr.n('status')} = {expr.v('status', status.value)}",
             f"{expr.n('updated_at')} = {expr.v('now', now)}",
-            f"{expr.n('warnings')} = {expr.v('warnings', list(warnings))}",
+            f"{expr.n('warnings')} = {expr.v('warnings', admit_warnings(warnings))}",
             f"{expr.n('timeline')} = list_append(if_not_exists({expr.n('timeline')}, {expr.v('empty', [])}), "
             f"{expr.v('event', [event])})",
         ]
@@ -475,9 +555,55 @@ class DynamoRepository:
 
     # -- reads -------------------------------------------------------------
     def get(self, doc_id: str) -> Document | None:
-        resp = self._db.get_item(TableName=self._table, Key=dump(doc_key(doc_id)), ConsistentRead=True)
+        try:
+            resp = self._db.get_item(TableName=self._table, Key=dump(doc_key(doc_id)), ConsistentRead=True)
+        except _UNRELATED_TO_ITEMS:
+            raise
+        except Exception:
+            log.error("document %s cannot be read; answering it without its metadata", doc_id, exc_info=True)
+            return self._without_metadata(doc_id)
         item = resp.get("Item")
         return document_from_item(load(item)) if item else None
+
+    def _without_metadata(self, doc_id: str) -> Document | None:
+        names = {f"#a{i}": name for i, name in enumerate(DOCUMENT_ATTRIBUTES)}
+        resp = self._db.get_item(
+            TableName=self._table,
+            Key=dump(doc_key(doc_id)),
+            ConsistentRead=True,
+            ProjectionExpression=", ".join(names),
+            ExpressionAttributeNames=names,
+        )
+        item = resp.get("Item")
+        if not item:
+            return None
+        doc = document_from_item(load(item))
+        doc.warnings.append(UNREADABLE_METADATA)
+        return doc
+
+    def _readable_query(self, params: dict[str, Any], index_keys: tuple[str, ...] = ()) -> dict[str, Any]:
+        """One Query; when botocore cannot read its response (an item in it is unreadable), the same page
+        read key by key, leaving that item out with a logged error, instead of failing the whole page."""
+        try:
+            resp: dict[str, Any] = self._db.query(**params)
+            return resp
+        except _UNRELATED_TO_ITEMS:
+            raise
+        except Exception:
+            log.error("a page holds an item that cannot be read; reading it key by key", exc_info=True)
+        keys = self._db.query(**_keys_only(params, index_keys))
+        items = []
+        for key in keys.get("Items", []):
+            try:
+                found = self._db.get_item(TableName=self._table, Key={"pk": key["pk"], "sk": key["sk"]})
+            except _UNRELATED_TO_ITEMS:
+                raise
+            except Exception:
+                log.error("left out an unreadable item: %s", load_value(key["pk"]), exc_info=True)
+                continue
+            if "Item" in found:
+                items.append(found["Item"])
+        return {"Items": items, "LastEvaluatedKey": keys.get("LastEvaluatedKey")}
 
     def list_for_owner(
         self, owner: str | None, limit: int, start: dict[str, str] | None, filters: Filters = NO_FILTERS
@@ -487,25 +613,61 @@ class DynamoRepository:
     def list_all(self, limit: int, start: dict[str, str] | None, filters: Filters = NO_FILTERS) -> Page[Document]:
         return self._query(ALL_DOCS, "gsi2pk", "DOCS", limit, start, filters)
 
-    def _query(
-        self, index: str, key: str, value: str, limit: int, start: dict[str, str] | None, filters: Filters
+    def list_oldest_first(
+        self, owner: str | None, everyone: bool, limit: int, start: dict[str, str] | None, filters: Filters = NO_FILTERS
     ) -> Page[Document]:
-        """One page, newest first, served by a GSI query (never a Scan).
+        index, key, value = _listing(owner, everyone)
+        return self._query(index, key, value, limit, start, filters, ascending=True)
+
+    def window(self, owner: str | None, everyone: bool, filters: Filters, most: int) -> tuple[list[Document], bool]:
+        """Up to `most` matching documents, newest first, with the fields a listing shows, and whether they are
+        all that match. Reads every item of the partition up to there: `chalicelib.search.SORT_WINDOW` bounds it."""
+        index, key, value = _listing(owner, everyone)
+        sort_key = {"gsi1pk": "gsi1sk", "gsi2pk": "gsi2sk"}[key]
+        params = listing_params(self._table, index, key, sort_key, value, filters)
+        names = params["ExpressionAttributeNames"]
+        fields = [f"#p_{f}" for f in (*SUMMARY_FIELDS, *SUMMARY)]  # what the listing index projects
+        names.update({f"#p_{f}": f for f in (*SUMMARY_FIELDS, *SUMMARY)})
+        params["ProjectionExpression"] = ", ".join(fields)
+        found: list[Document] = []
+        while len(found) < most:
+            resp = self._readable_query(params, (key, sort_key))
+            found += [document_from_item(load(i)) for i in resp.get("Items", [])]
+            if not resp.get("LastEvaluatedKey"):
+                return found[:most], len(found) <= most
+            params["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+        return found[:most], False
+
+    def _query(
+        self,
+        index: str,
+        key: str,
+        value: str,
+        limit: int,
+        start: dict[str, str] | None,
+        filters: Filters,
+        ascending: bool = False,
+    ) -> Page[Document]:
+        """One page, newest first (or oldest first), served by a GSI query (never a Scan).
 
         The created range is part of the key condition; the other filters are
         a FilterExpression, so a round may return fewer items than asked: up to
-        MAX_FILTER_ROUNDS queries fill the page. One item more than the page is
-        read so the last page carries no cursor.
+        MAX_FILTER_ROUNDS queries fill the page. A search (`q`) matches few
+        items, so it reads SEARCH_ROUND_ITEMS per round for up to SEARCH_ROUNDS
+        rounds and then answers with what it found and a cursor. One item more
+        than the page is read so the last page carries no cursor.
         """
         sort_key = {"gsi1pk": "gsi1sk", "gsi2pk": "gsi2sk"}[key]
         params = listing_params(self._table, index, key, sort_key, value, filters)
+        params["ScanIndexForward"] = ascending
+        rounds = SEARCH_ROUNDS if filters.query else MAX_FILTER_ROUNDS
         found: list[dict[str, Any]] = []
         exclusive = dump(start) if start else None
-        for _ in range(MAX_FILTER_ROUNDS):
+        for _ in range(rounds):
             if exclusive:
                 params["ExclusiveStartKey"] = exclusive
-            params["Limit"] = limit + 1 - len(found)
-            resp = self._db.query(**params)
+            params["Limit"] = max(limit + 1 - len(found), SEARCH_ROUND_ITEMS if filters.query else 0)
+            resp = self._readable_query(params, (key, sort_key))
             found += [load(i) for i in resp.get("Items", [])]
             exclusive = resp.get("LastEvaluatedKey")
             if len(found) > limit or not exclusive:
@@ -517,7 +679,7 @@ class DynamoRepository:
             last = {k: str(found[-1][k]) for k in ("pk", "sk", key, sort_key)}
         elif more and exclusive:
             last = cursor_key(exclusive)
-        return Page([document_from_item(i) for i in found], last)
+        return Page(_documents(found), last)
 
     # -- duplicates, deletion, timeline, stats ----------------------------
     def find_candidates(self, owner: str | None, size: int) -> list[Candidate]:
@@ -580,7 +742,7 @@ class DynamoRepository:
 
     def stats(self, owner: str | None, everyone: bool) -> dict[str, Any]:
         """Counts by status and family, from the listing GSI (status and family only are read)."""
-        index, key, value = (ALL_DOCS, "gsi2pk", "DOCS") if everyone else (BY_OWNER, "gsi1pk", owner_pk(owner))
+        index, key, value = _listing(owner, everyone)
         params: dict[str, Any] = {
             "TableName": self._table,
             "IndexName": index,
@@ -597,6 +759,26 @@ class DynamoRepository:
                 break
             params["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
         return count_stats((r.get("status", ""), r.get("family")) for r in rows)
+
+
+def _keys_only(params: dict[str, Any], index_keys: tuple[str, ...]) -> dict[str, Any]:
+    """The same Query projecting only the keys; names only the old projection used are dropped (DynamoDB
+    refuses an ExpressionAttributeNames entry that no expression uses)."""
+    keys = {**params, "ProjectionExpression": ", ".join(("pk", "sk", *index_keys))}
+    names = params.get("ExpressionAttributeNames")
+    if names:
+        used = " ".join(str(params.get(e, "")) for e in ("KeyConditionExpression", "FilterExpression"))
+        kept = {k: v for k, v in names.items() if re.search(re.escape(k) + r"\b", used)}
+        if kept:
+            keys["ExpressionAttributeNames"] = kept
+        else:
+            keys.pop("ExpressionAttributeNames")
+    return keys
+
+
+def _listing(owner: str | None, everyone: bool) -> tuple[str, str, str]:
+    """The index, its partition key attribute and value listing one owner's documents, or everyone's."""
+    return (ALL_DOCS, "gsi2pk", "DOCS") if everyone else (BY_OWNER, "gsi1pk", owner_pk(owner))
 
 
 def listing_params(table: str, index: str, key: str, sort_key: str, value: str, filters: Filters) -> dict[str, Any]:
@@ -617,6 +799,11 @@ def listing_params(table: str, index: str, key: str, sort_key: str, value: str, 
         clauses.append(f"{expr.n('family')} = {expr.v('family', filters.family)}")
     if filters.name_prefix:
         clauses.append(f"begins_with({expr.n('filename')}, {expr.v('prefix', filters.name_prefix)})")
+    if filters.query:
+        # normalised on both sides (chalicelib.search); items written before name_key existed match by filename
+        q = expr.v("q", filters.query)
+        found_in = (expr.n(a) for a in ("name_key", "search", "filename"))
+        clauses.append("(" + " OR ".join(f"contains({attr}, {q})" for attr in found_in) + ")")
     params: dict[str, Any] = {
         "TableName": table,
         "IndexName": index,
@@ -666,6 +853,7 @@ def begin_expression(claim: Claim) -> tuple[str, str, _Expr]:
     create_only = {
         "id": claim.doc_id,
         "filename": claim.filename,
+        "name_key": name_key(claim.filename),
         "created_at": claim.now,
         "owner": claim.owner or NO_OWNER,
         **index_keys(claim.doc_id, claim.owner, claim.now),
@@ -681,7 +869,10 @@ def begin_expression(claim: Claim) -> tuple[str, str, _Expr]:
     update = "SET " + ", ".join(clauses) + f" REMOVE {expr.n('error')}"
 
     status = expr.n("status")
-    conditions = [f"{status} <> :processing OR {expr.n('lease_until')} < {expr.v('now_epoch', claim.now_epoch)}"]
+    conditions = [
+        f"{status} <> :processing OR {expr.n('lease_until')} < {expr.v('now_epoch', claim.now_epoch)}",
+        f"{status} <> {expr.v('deleting', Status.DELETING.value)}",  # nothing comes back from being deleted
+    ]
     if not claim.force and obj.etag:
         # a version already finished is done; a pending upload or a crashed attempt is not
         in_flight = f"{status} IN ({expr.v('pending', Status.PENDING.value)}, :processing)"
@@ -696,5 +887,5 @@ def begin_expression(claim: Claim) -> tuple[str, str, _Expr]:
         conditions += [final, older]
         return update, f"attribute_exists({expr.n('pk')}) AND " + " AND ".join(f"({c})" for c in conditions), expr
     guarded = " AND ".join(f"({c})" for c in conditions)
-    condition = f"attribute_not_exists({expr.n('pk')}) OR " + (guarded if len(conditions) == 1 else f"({guarded})")
+    condition = f"attribute_not_exists({expr.n('pk')}) OR ({guarded})"
     return update, condition, expr

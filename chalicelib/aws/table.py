@@ -46,11 +46,12 @@ SUMMARY = ("family", "mime_type", "size")
 """Metadata fields a document also keeps at the top level, for the listing indexes to project."""
 LISTED = (
     *("id", "owner", "filename", "status", "created_at", "updated_at", "error", "extractor_version", *SUMMARY),
+    *("records", "declared_size", "name_key", "search"),
     *("state", "source", "detail_type", "time", "stored_at", "detail", "submitted_by", "reason"),
     *("created_by", "selection", "max_concurrency", "selected", "skipped_by", "finished_at"),
     *("listed", "not_queued", "abandoned", "processed", "failed", "skipped"),
 )
-"""What by_owner and all_docs project (INCLUDE): a document's list view and stats, a producer event whole,
+"""What by_owner and all_docs project (INCLUDE): a document's list view, stats and search text, a producer event whole,
 a backfill run's public fields and counters (models.COUNTERS; the run's plan is read only by its id).
 Every filter on those indexes names one of these; local/provision.py and infra/docpipe.yaml declare them."""
 CANDIDATE_FIELDS = ("checksum", "sha256")

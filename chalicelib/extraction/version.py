@@ -14,5 +14,5 @@ from __future__ import annotations
 
 from typing import Final
 
-EXTRACTOR_VERSION: Final = 9
-SOURCES_DIGEST: Final = "93789734800ca22b246f06c20d5c650b4a385276ecd51f5629e74359122c1e59"
+EXTRACTOR_VERSION: Final = 12
+SOURCES_DIGEST: Final = "c23abfdb6f39f6972a41f1f09c6412b59a5d81ec577582ac7fdde6730bde9503"

@@ -21,10 +21,12 @@ import requests
 
 from bench.meter import Meter, PresignedReads, Tally
 from chalicelib.aws.bus import EventBus
+from chalicelib.aws.purge import DocumentPurge
 from chalicelib.aws.records_store import DynamoRecordsStore
 from chalicelib.aws.repository import DynamoRepository
 from chalicelib.aws.storage import S3Storage
 from chalicelib.csv_fanout import CsvFanOut
+from chalicelib.deletion import Deletion
 from chalicelib.documents import DocumentService
 from chalicelib.ingest import IngestService
 from chalicelib.lifecycle import Lifecycle
@@ -81,13 +83,14 @@ def counted(stack: Any, direct_bucket: str) -> Iterator[Counted]:
 
     records = DynamoRecordsStore(aws["dynamodb"], stack.names.table, on_final=records_final)
     fan_out = CsvFanOut(aws["s3"], aws["sqs"], queue, records)
+    deletion = Deletion(DocumentPurge(aws["dynamodb"], stack.names.table, aws["sqs"], queue), storage, settings)
     reads = PresignedReads(stack.endpoint, direct_bucket)
     reads.install()
     try:
         yield Counted(
             meter=meter,
             reads=reads,
-            documents=DocumentService(repo, storage, settings, EventBus(aws["events"], settings.event_bus)),
+            documents=DocumentService(repo, storage, settings, EventBus(aws["events"], settings.event_bus), deletion),
             ingest=IngestService(repo, storage, settings, lifecycle, lambda: fan_out),
             consumer=RecordsConsumer(records, fan_out.resume),
             sqs=clients(stack.endpoint, stack.names.region)["sqs"],  # the event source mapping's: not counted
