@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 comma := ,
 
-.PHONY: run test lint format bench cost vendor package infra deploy chalice-deploy readback reliability bench-backfill clean
+.PHONY: run clean-data test lint format bench cost vendor package infra deploy chalice-deploy web readback reliability bench-backfill clean
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != ($(subst .,$(comma) ,$(PYTHON_VERSION))))' 2>/dev/null || \
@@ -20,7 +20,11 @@ $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	@touch $@
 
 run: $(STAMP)
-	$(PY) -m local
+	$(PY) -m local $(RUN_ARGS)
+
+# forget the local stack's data folder (local-data/, or DOCPIPE_DATA_DIR); `make run RUN_ARGS=--fresh` does it on start
+clean-data: $(STAMP)
+	$(PY) -m local --clean-data
 
 test: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)
@@ -80,6 +84,7 @@ deploy: infra
 	$(AWS) cloudformation deploy --stack-name docpipe-$(STAGE) --template-file artifacts/$(STAGE)/packaged.yaml \
 	  --s3-bucket $(call stack-output,DeploymentBucketName) --capabilities CAPABILITY_IAM CAPABILITY_AUTO_EXPAND \
 	  --no-fail-on-empty-changeset
+	$(PY) -m deploy.web --stage $(STAGE) --stack $(INFRA_STACK)
 	$(PY) -m deploy.readback --stage $(STAGE) --stack $(INFRA_STACK)
 
 # chalice deploy, with what it cannot express applied after it (deploy.finish); state in .chalice/deployed/.
@@ -91,7 +96,13 @@ chalice-deploy: infra
 	$(PY) -m compileall -q --invalidation-mode checked-hash chalicelib
 	$(VENV)/bin/chalice deploy --stage $(STAGE)
 	$(PY) -m deploy.finish --stage $(STAGE) --stack $(INFRA_STACK) $(filter --xray,$(PACKAGE_FLAGS))
+	$(PY) -m deploy.web --stage $(STAGE) --stack $(INFRA_STACK)
 	$(PY) -m deploy.readback --stage $(STAGE) --stack $(INFRA_STACK)
+
+# The web app alone: web/ and this stage's config.json to its bucket, then a CloudFront invalidation.
+web: $(STAMP)
+	$(need-stage)
+	$(PY) -m deploy.web --stage $(STAGE) --stack $(INFRA_STACK) $(if $(API),--api $(API))
 
 readback: $(STAMP)
 	$(need-stage)
