@@ -14,5 +14,5 @@ from __future__ import annotations
 
 from typing import Final
 
-EXTRACTOR_VERSION: Final = 9
-SOURCES_DIGEST: Final = "724972ce1b1a0b17b2d679ef0bf4466d9f6d5d8c550aa4e3bffa3838ae097533"
+EXTRACTOR_VERSION: Final = 11
+SOURCES_DIGEST: Final = "bb196f14363677086b98ada99542f1c2625ba28cdf2481cbce2bd6f5cd4e7337"
