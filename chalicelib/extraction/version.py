@@ -14,5 +14,5 @@ from __future__ import annotations
 
 from typing import Final
 
-EXTRACTOR_VERSION: Final = 10
-SOURCES_DIGEST: Final = "e44afb864555b3c88789fbb2c32ddf76854d3d19d17d3d0e5809e46d8c98f02a"
+EXTRACTOR_VERSION: Final = 11
+SOURCES_DIGEST: Final = "d089330912ba1a1e0ee284a2abb0d13fda80179cd93069404b174987735447be"
