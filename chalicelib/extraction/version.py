@@ -14,5 +14,5 @@ from __future__ import annotations
 
 from typing import Final
 
-EXTRACTOR_VERSION: Final = 11
-SOURCES_DIGEST: Final = "d089330912ba1a1e0ee284a2abb0d13fda80179cd93069404b174987735447be"
+EXTRACTOR_VERSION: Final = 12
+SOURCES_DIGEST: Final = "c068b0418657c9b64db4fb7ed384e29add042ff164fe3e1f79243740b2fd4652"
