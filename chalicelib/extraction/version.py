@@ -14,5 +14,5 @@ from __future__ import annotations
 
 from typing import Final
 
-EXTRACTOR_VERSION: Final = 9
-SOURCES_DIGEST: Final = "724972ce1b1a0b17b2d679ef0bf4466d9f6d5d8c550aa4e3bffa3838ae097533"
+EXTRACTOR_VERSION: Final = 10
+SOURCES_DIGEST: Final = "b142e643d098d745ea194dec5280ef6d20ccc979898813e0e5d55aaff803abde"
