@@ -445,10 +445,9 @@ class IngestService:
             raise ExtractionFailed(
                 f"The uploaded object is {size} bytes but {doc.declared_size} were declared", code="size_mismatch"
             )
-        if doc.owner is not None and size > self._settings.max_upload_bytes:
+        if size > self._settings.max_upload_bytes:  # uploads, files dropped for a user and unowned drops alike
             raise ExtractionFailed(
-                f"The uploaded object is larger than the {self._settings.max_upload_bytes}-byte limit",
-                code="too_large",
+                f"The object is larger than the {self._settings.max_upload_bytes}-byte limit", code="too_large"
             )
 
 

@@ -14,5 +14,5 @@ from __future__ import annotations
 
 from typing import Final
 
-EXTRACTOR_VERSION: Final = 10
-SOURCES_DIGEST: Final = "b142e643d098d745ea194dec5280ef6d20ccc979898813e0e5d55aaff803abde"
+EXTRACTOR_VERSION: Final = 12
+SOURCES_DIGEST: Final = "8f9e82631d278eedab50463c78b8b20944953b9493fcac9864d28a1e263715e2"

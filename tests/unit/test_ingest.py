@@ -428,3 +428,19 @@ def test_a_platform_fault_during_extraction_gives_the_claim_back_and_never_fails
     doc = repo.get(dropped_document_id(BUCKET, ref.key))
     assert doc.status is Status.PROCESSING and doc.error is None and doc.deadline == 0  # released
     assert service.process(ref).status == "PROCESSED"  # the redelivered event claims at once
+
+
+@pytest.mark.parametrize("folder", ["feed", "1f6c0000-0000-4000-8000-000000000001"], ids=["no owner", "a user's"])
+def test_every_dropped_object_has_the_size_limit_and_is_never_hashed_past_it(parts, monkeypatch, folder) -> None:
+    service, repo, storage = parts
+    ref = drop(storage, f"uploads/{folder}/huge.bin", b"\0" * 1_000_001)
+
+    def never(*args: object, **kwargs: object) -> None:
+        raise AssertionError("an object over the limit was read")
+
+    monkeypatch.setattr(storage, "sha256", never)
+    monkeypatch.setattr(storage, "reader", never)
+    outcome = service.process(ref)
+    doc = repo.get(outcome.doc_id)
+    assert (outcome.status, doc.error["code"]) == ("FAILED", "too_large")
+    assert doc.error["message"] == "The object is larger than the 1000000-byte limit"
