@@ -14,5 +14,5 @@ from __future__ import annotations
 
 from typing import Final
 
-EXTRACTOR_VERSION: Final = 12
-SOURCES_DIGEST: Final = "c068b0418657c9b64db4fb7ed384e29add042ff164fe3e1f79243740b2fd4652"
+EXTRACTOR_VERSION: Final = 13
+SOURCES_DIGEST: Final = "f7bc44f4ad45849f65f9ae6be134102b449926ebecaa1bc9e71e26b405db5079"
