@@ -271,11 +271,11 @@ class IngestService:
 
     def _run(self, doc: Document, claim: Claim, deadline: float) -> tuple[Outcome, str | None]:
         """The attempt's outcome, and the version noted while it ran (if any)."""
-        with Session() as session:  # one worker for the file's reads: extraction, rendition, text
+        # one worker for the file's reads: extraction, rendition, text; the doc id on every log line meanwhile
+        with Session() as session, observability.invocation(doc_id=doc.id):
             return self._run_in(doc, claim, deadline, session)
 
     def _run_in(self, doc: Document, claim: Claim, deadline: float, session: Session) -> tuple[Outcome, str | None]:
-        observability.bind(doc_id=doc.id)
         started = time.monotonic()
         warnings: list[str] = []
         error: dict[str, str] | None = None
@@ -346,11 +346,12 @@ class IngestService:
             metadata["duplicate_of"] = duplicate
         if content.sha256:
             metadata["sha256"] = content.sha256
-        found = self._render(doc, metadata, warnings, reader, session)
+        now = utcnow()  # the page says the document was updated when it becomes PROCESSED
+        found = self._render(doc, metadata, warnings, reader, session, now)
         text = found.text[:SEARCH_CHARS] if found is not None else ""  # the start of the text becomes searchable
         listed = Listed(doc.owner, doc.created_at, content)
         pending = self._repo.complete(
-            doc.id, claim.attempt, metadata, warnings, utcnow(), version=EXTRACTOR_VERSION, content=listed, text=text
+            doc.id, claim.attempt, metadata, warnings, now, version=EXTRACTOR_VERSION, content=listed, text=text
         )
         log.info("document processed", extra={"doc_id": doc.id, "family": metadata.get("family")})
         return pending
@@ -368,7 +369,13 @@ class IngestService:
             self._repo.add_event(doc.id, {"at": utcnow(), "event": "records_failed"})
 
     def _render(
-        self, doc: Document, metadata: dict[str, Any], warnings: list[str], reader: RangedReader, session: Session
+        self,
+        doc: Document,
+        metadata: dict[str, Any],
+        warnings: list[str],
+        reader: RangedReader,
+        session: Session,
+        now: str,
     ) -> Text | None:
         """Write the text and the HTML rendition; a failure here is a warning, never a failed document.
 
@@ -379,7 +386,8 @@ class IngestService:
         try:
             from chalicelib.extraction.rendition import render
 
-            public = {**doc.to_public(), "status": "PROCESSED", "metadata": metadata, "warnings": list(warnings)}
+            public = {**doc.to_public(), "status": "PROCESSED", "updated_at": now, "metadata": metadata}
+            public["warnings"] = list(warnings)
             limits = bounds.Limits.for_rendition(self._settings)
             page = render(public, reader, limits=limits, sandbox=self._settings.sandbox, session=session, text=found)
             key = rendition_key(doc.id, self._settings.renditions_prefix, self._settings.uploads_prefix)

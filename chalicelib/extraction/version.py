@@ -14,5 +14,5 @@ from __future__ import annotations
 
 from typing import Final
 
-EXTRACTOR_VERSION: Final = 12
-SOURCES_DIGEST: Final = "c23abfdb6f39f6972a41f1f09c6412b59a5d81ec577582ac7fdde6730bde9503"
+EXTRACTOR_VERSION: Final = 14
+SOURCES_DIGEST: Final = "242fd298018db548fb93e419d582c9db23b3bbd9cc75ae10579719c36f55ce90"
