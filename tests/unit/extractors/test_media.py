@@ -12,7 +12,7 @@ from chalicelib.errors import ExtractionFailed
 from chalicelib.extraction.extractors import media
 from chalicelib.extraction.extractors.base import Extraction, Source
 from chalicelib.extraction.reader import RangedReader, bytes_reader
-from tests.support.media import box, moov, mp4
+from tests.support.media import box, full, moov, mp4
 
 
 def run(data: bytes, mime_type: str, reader: RangedReader | None = None) -> Extraction:
