@@ -16,8 +16,10 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
+import boto3
 import pytest
 import requests
+from botocore.config import Config
 
 from bench.meter import Meter, PresignedReads, Tally
 from chalicelib.aws.bus import EventBus
@@ -32,7 +34,7 @@ from chalicelib.ingest import IngestService
 from chalicelib.lifecycle import Lifecycle
 from chalicelib.models import Caller, ObjectRef
 from chalicelib.records import RecordsConsumer, handle_batch
-from local.provision import clients, create_queue
+from local.provision import LOCAL_ACCESS_KEY, LOCAL_SECRET_KEY, clients, create_queue
 from tests.support import media, samples
 
 pytestmark = pytest.mark.emulator
@@ -66,6 +68,14 @@ class Counted:
 @pytest.fixture(scope="module")
 def counted(stack: Any, direct_bucket: str) -> Iterator[Counted]:
     aws = clients(stack.endpoint, stack.names.region)
+    aws["s3"] = boto3.client(  # presigned POSTs signed as the app's client signs them (Signature Version 4)
+        "s3",
+        endpoint_url=stack.endpoint,
+        region_name=stack.names.region,
+        aws_access_key_id=LOCAL_ACCESS_KEY,
+        aws_secret_access_key=LOCAL_SECRET_KEY,
+        config=Config(signature_version="s3v4"),
+    )
     settings = dataclasses.replace(_settings(), bucket=direct_bucket)
     queue = f"docpipe-records-counted-{uuid.uuid4().hex[:8]}"
     create_queue(aws["sqs"], queue, 60, 3)
@@ -113,7 +123,8 @@ def one_document(counted: Counted, name: str, data: bytes, content_type: str) ->
     created: dict[str, Any] = {}
     tally = counted.tally(lambda: created.update(counted.documents.create_upload(USER, body)))
     post = created["upload"]
-    requests.post(post["url"], data=post["fields"], files={"file": (name, data)}, timeout=60).raise_for_status()
+    sent = requests.post(post["url"], data=post["fields"], files={"file": (name, data, content_type)}, timeout=60)
+    assert sent.ok, sent.text
     doc = created["document"]
     ref = ObjectRef(counted.bucket, doc["key"], len(data))
     tally.add(counted.tally(lambda: counted.ingest.process(ref)))
