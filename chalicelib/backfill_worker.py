@@ -20,12 +20,13 @@ from typing import Any, Protocol
 
 from chalicelib.aws.backfills import BackfillStore
 from chalicelib.aws.document_reads import DocumentReads
+from chalicelib.aws.faults import is_transient
 from chalicelib.aws.storage import S3Storage
 from chalicelib.aws.workflow import Workflow
 from chalicelib.backfill import BackfillQueue
 from chalicelib.config import Settings
 from chalicelib.errors import ExtractionFailed
-from chalicelib.ingest import IngestService, Outcome, document_id_for, is_transient
+from chalicelib.ingest import IngestService, Outcome, document_id_for
 from chalicelib.models import BackfillRun, Document, ObjectRef, RunStatus, utcnow
 
 log = logging.getLogger("docpipe.backfill")

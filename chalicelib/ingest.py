@@ -17,10 +17,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote_plus
 
-from botocore.exceptions import ClientError, HTTPClientError
-from botocore.exceptions import ConnectionError as ConnectionLost
-
 from chalicelib import observability
+from chalicelib.aws.faults import is_transient
 from chalicelib.aws.repository import Claim, Listed, Repository
 from chalicelib.aws.storage import UNLINKABLE_WARNING, S3Storage, linkable, rendition_key, text_key
 from chalicelib.config import Settings
@@ -39,21 +37,6 @@ from chalicelib.search import SEARCH_CHARS
 log = logging.getLogger("docpipe.ingest")
 
 MAX_FOLLOW_UPS = 3
-_THROTTLING = frozenset(
-    {
-        "Throttling",
-        "ThrottlingException",
-        "ThrottledException",
-        "RequestLimitExceeded",
-        "ProvisionedThroughputExceededException",
-        "RequestThrottled",
-        "SlowDown",
-        "RequestTimeout",
-        "InternalError",
-        "ServiceUnavailable",
-        "InternalServerError",
-    }
-)
 _DROPPED_NAMESPACE = uuid.UUID("6f1c4a52-3d1e-4b8e-9a57-5b2d0c1f9e11")
 _API_KEY = re.compile(r"^(?P<owner>[^/]+)/(?P<doc>[0-9a-f]{32})/(?P<name>[^/]+)$")
 # Cognito subs are UUIDs: a file dropped under uploads/<sub>/ belongs to that user.
@@ -465,14 +448,3 @@ class IngestService:
 def _first_sight(doc: Document) -> bool:
     """True when this attempt created the record (no upload was requested, nothing happened before)."""
     return doc.declared_size is None and [e.get("event") for e in doc.timeline] == ["processing_started"]
-
-
-def is_transient(exc: BaseException) -> bool:
-    """Throttling, 5xx, timeouts and dropped connections: worth a retry, never a failed document."""
-    if isinstance(exc, TransientError):
-        return True
-    if isinstance(exc, ClientError):
-        error = exc.response.get("Error", {})
-        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
-        return error.get("Code") in _THROTTLING or int(status or 0) >= 500
-    return isinstance(exc, (ConnectionLost, HTTPClientError, TimeoutError))

@@ -96,6 +96,16 @@ def test_only_the_settings_read_the_environment():
     assert readers == ["chalicelib/config.py"]
 
 
+def test_the_use_cases_leave_the_aws_sdk_to_the_adapters():
+    """Only the adapters and the wiring (which builds the clients) speak botocore; a use case asks an adapter."""
+    use_cases = [p for p in sorted(LIB.glob("*.py")) if p.name != "wiring.py"]
+    assert {str(p.relative_to(REPO)): sorted(_sdk(p)) for p in use_cases if _sdk(p)} == {}
+
+
+def _sdk(path: Path) -> set[str]:
+    return {n for n in _imports(path, REPO) if _within(n, SDK)}
+
+
 def test_the_http_edge_imports_no_use_case_no_adapter_and_no_wiring():
     assert _violations("chalicelib.api", ("chalicelib.api", *ADAPTER_KERNEL)) == {}
 
