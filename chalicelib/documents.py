@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from chalicelib import paging
+from chalicelib import paging, search
 from chalicelib.access import Action, require, require_admin
 from chalicelib.aws.bus import EventBus
 from chalicelib.aws.repository import Filters, Repository
@@ -31,7 +31,7 @@ TEXT_CONTENT_TYPE = "text/plain; charset=utf-8"
 UPLOAD_URL_SECONDS = 900
 UPLOAD_GRACE_SECONDS = 300  # an upload started just before the URL expired may still be arriving
 DOWNLOAD_URL_SECONDS = 300
-LIST_PARAMS = frozenset({"limit", "next", "status", "family", "created_from", "created_to", "name"})
+LIST_PARAMS = frozenset({"limit", "next", "status", "family", "created_from", "created_to", "name", "q", "sort"})
 
 _CONTENT_TYPE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,63}/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}$")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}(T\d{2}(:\d{2}(:\d{2}(\.\d{1,6})?)?)?(Z|[+-]\d{2}:\d{2})?)?$")
@@ -55,7 +55,8 @@ def parse_filters(params: dict[str, str]) -> Filters:
     name_prefix = params.get("name")
     if name_prefix is not None and not 1 <= len(name_prefix) <= 255:
         raise BadRequest("name must be 1 to 255 characters", code="invalid_filter")
-    return Filters(status, family, params.get("created_from"), params.get("created_to"), name_prefix)
+    query = search.parse_query(params.get("q"))
+    return Filters(status, family, params.get("created_from"), params.get("created_to"), name_prefix, query)
 
 
 @dataclass(frozen=True)
@@ -114,19 +115,50 @@ class DocumentService:
         return doc
 
     def list_mine(self, caller: Caller, params: dict[str, str]) -> dict[str, Any]:
-        filters, limit = parse_filters(params), paging.parse_limit(params.get("limit"))
-        scope = f"owner:{caller.sub}:{_filter_scope(filters)}"
-        start = paging.decode(params.get("next"), scope, self._secret())
-        page = self._repo.list_for_owner(caller.sub, limit, start, filters)
-        return self._page(page.items, page.last_key, scope)
+        return self._list(caller.sub, False, params)
 
     def list_all(self, caller: Caller, params: dict[str, str]) -> dict[str, Any]:
         require_admin(caller, "list every document")
+        return self._list(None, True, params)
+
+    def _list(self, owner: str | None, everyone: bool, params: dict[str, str]) -> dict[str, Any]:
+        """One page of a listing: newest first (the index's order), oldest first, or sorted by name, size or
+        status over the newest `search.SORT_WINDOW` matches (see `chalicelib.search`)."""
         filters, limit = parse_filters(params), paging.parse_limit(params.get("limit"))
-        scope = f"all:{_filter_scope(filters)}"
+        sort = search.parse_sort(params.get("sort"))
+        scope = f"{'all' if everyone else 'owner:' + str(owner)}:{_filter_scope(filters)}:{sort}"
         start = paging.decode(params.get("next"), scope, self._secret())
-        page = self._repo.list_all(limit, start, filters)
-        return self._page(page.items, page.last_key, scope)
+        if sort == "-created":
+            page = (
+                self._repo.list_all(limit, start, filters)
+                if everyone
+                else self._repo.list_for_owner(owner, limit, start, filters)
+            )
+            return self._page(page.items, page.last_key, scope)
+        if sort == "created":
+            page = self._repo.list_oldest_first(owner, everyone, limit, start, filters)
+            return self._page(page.items, page.last_key, scope)
+        return self._sorted(owner, everyone, filters, sort, limit, start, scope)
+
+    def _sorted(
+        self,
+        owner: str | None,
+        everyone: bool,
+        filters: Filters,
+        sort: str,
+        limit: int,
+        start: dict[str, str] | None,
+        scope: str,
+    ) -> dict[str, Any]:
+        offset = _offset(start)
+        docs, complete = self._repo.window(owner, everyone, filters, search.SORT_WINDOW)
+        docs.sort(key=lambda d: search.sort_key(sort, d), reverse=sort.startswith("-"))
+        shown = docs[offset : offset + limit]
+        after = {"offset": str(offset + limit)} if offset + limit < len(docs) else None
+        answer = self._page(shown, after, scope)
+        if not complete:
+            answer["sorted_newest"] = search.SORT_WINDOW  # only the newest matches were sorted
+        return answer
 
     def stats(self, caller: Caller) -> dict[str, Any]:
         stats = self._repo.stats(caller.sub, everyone=caller.admin)
@@ -242,6 +274,16 @@ class DocumentService:
 
     def _secret(self) -> str:
         return self._settings.signing_secret
+
+
+def _offset(start: dict[str, str] | None) -> int:
+    """A sorted listing's cursor is a position (signed, so it cannot be forged)."""
+    if not start:
+        return 0
+    try:
+        return max(0, int(start.get("offset", "0")))
+    except ValueError as exc:
+        raise BadRequest("The pagination cursor is invalid", code="invalid_cursor") from exc
 
 
 def _filter_scope(filters: Filters) -> str:

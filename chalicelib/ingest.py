@@ -33,6 +33,7 @@ from chalicelib.extraction.text import put_object_args as text_object
 from chalicelib.extraction.version import EXTRACTOR_VERSION
 from chalicelib.lifecycle import Lifecycle
 from chalicelib.models import Document, ObjectRef, Status, utcnow
+from chalicelib.search import SEARCH_CHARS
 
 log = logging.getLogger("docpipe.ingest")
 
@@ -330,8 +331,9 @@ class IngestService:
         session: Session,
     ) -> None:
         self._mark_duplicate(doc, metadata)
-        self._render(doc, metadata, warnings, reader, session)
-        self._repo.complete(doc.id, claim.attempt, metadata, warnings, utcnow(), version=EXTRACTOR_VERSION)
+        found = self._render(doc, metadata, warnings, reader, session)
+        text = found.text[:SEARCH_CHARS] if found is not None else ""  # the start of the text becomes searchable
+        self._repo.complete(doc.id, claim.attempt, metadata, warnings, utcnow(), version=EXTRACTOR_VERSION, text=text)
         if metadata.get("sha256"):
             self._repo.set_hash(doc.id, doc.owner, metadata["sha256"], doc.created_at)
         log.info("document processed", extra={"doc_id": doc.id, "family": metadata.get("family")})
@@ -359,7 +361,7 @@ class IngestService:
 
     def _render(
         self, doc: Document, metadata: dict[str, Any], warnings: list[str], reader: RangedReader, session: Session
-    ) -> None:
+    ) -> Text | None:
         """Write the text and the HTML rendition; a failure here is a warning, never a failed document.
 
         Both read the file in the session it was extracted in (one worker, one
@@ -379,6 +381,7 @@ class IngestService:
         except Exception:
             log.exception("rendition failed", extra={"doc_id": doc.id})
             warnings.append("rendition: could not be written")
+        return found
 
     def _text(
         self, doc: Document, metadata: dict[str, Any], warnings: list[str], reader: RangedReader, session: Session

@@ -92,6 +92,8 @@ class Document:
                 out[key] = meta[key]
         if self.error:
             out["error"] = self.error
+        if self.records:  # a CSV's rows: "Processed" with rows still being stored is not done yet
+            out["records"] = {k: self.records[k] for k in ("state", "total", "written", "failed") if k in self.records}
         return out
 
 

@@ -90,6 +90,8 @@ class Stage:
     outputs: Mapping[str, str]
     xray: bool = False
     reserve: bool = True
+    arch: str = "x86_64"
+    """Lambda architecture (x86_64 or arm64): the stage's lambda_architecture, the wheels and vendor/."""
 
     @property
     def resources(self) -> policies.Resources:
@@ -258,6 +260,7 @@ def merge_template(stage: Stage, kinds: Mapping[str, set[str]]) -> dict[str, Any
 def stage_config(stage: Stage, functions: list[str]) -> dict[str, Any]:
     return {
         "api_gateway_stage": "api",
+        "lambda_architecture": stage.arch,
         "xray": stage.xray,
         "environment_variables": stage.environment(),
         "lambda_functions": {fn: _function_config(stage, fn) for fn in functions},
@@ -348,6 +351,7 @@ def main(argv: list[str] | None = None) -> int:
     add_stage_arguments(parser)
     parser.add_argument("--xray", action="store_true", help="turn on X-Ray active tracing")
     parser.add_argument("--no-reserved", action="store_true", help="no reserved concurrency (new accounts)")
+    parser.add_argument("--arch", choices=("x86_64", "arm64"), default="x86_64")
     parser.add_argument("--project", type=Path, default=REPO)
     args = parser.parse_args(argv)
     outputs = load_outputs(args.stage, args.outputs, args.stack, args.region)
@@ -355,7 +359,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"the stack is for stage {outputs.get('Stage')!r}, not {args.stage!r}", file=sys.stderr)
         return 2
     try:
-        written = configure(Stage(args.stage, outputs, xray=args.xray, reserve=not args.no_reserved), args.project)
+        written = configure(
+            Stage(args.stage, outputs, xray=args.xray, reserve=not args.no_reserved, arch=args.arch), args.project
+        )
     except (ConfigurationError, KeyError) as exc:
         print(f"cannot configure stage {args.stage}: {exc}", file=sys.stderr)
         return 2

@@ -1,7 +1,7 @@
 """Run Python from an unpacked deployment package as Lambda's python3.13 runtime would.
 
 In a private mount namespace (`unshare --mount`; nothing outside the child
-process sees it): the package at /var/task, boto3 and its dependencies (what
+process sees it): the package read-only at /var/task, boto3 and its dependencies (what
 the runtime ships beside the package) at /var/lang/lib/python3.13/site-packages,
 the host's libmagic database hidden, and `python3.13 -I -S` with
 sys.path = [/var/task, that site-packages, the standard library], the
@@ -18,6 +18,7 @@ symbol versions instead).
 
 from __future__ import annotations
 
+import compileall
 import importlib.metadata
 import os
 import shutil
@@ -49,8 +50,8 @@ class IsolationUnavailable(RuntimeError):
 
 
 def runtime_site(dest: Path) -> Path:
-    """A folder with boto3 and its dependencies only (copied from this environment), as the runtime has."""
-    if (dest / "boto3").is_dir():
+    """A folder with boto3 and its dependencies only (copied from this environment, compiled), as the runtime has."""
+    if (dest / "boto3" / "__pycache__").is_dir():
         return dest
     staging = dest.with_name(dest.name + ".partial")
     shutil.rmtree(staging, ignore_errors=True)
@@ -65,20 +66,28 @@ def runtime_site(dest: Path) -> Path:
             if source.is_file():
                 (staging / rel).parent.mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(source, staging / rel)
+    # The runtime ships boto3 precompiled; /var/lang is read-only there too.
+    compileall.compile_dir(str(staging), quiet=1, workers=1)
     staging.rename(dest)
     return dest
 
 
-def loader_path() -> str:
+def loader_path(multiarch: str | None = None) -> str:
     """Lambda's LD_LIBRARY_PATH with this machine's system library folder first, where /lib64 stands."""
-    multiarch = sysconfig.get_config_var("MULTIARCH") or ""
+    if multiarch is None:
+        multiarch = sysconfig.get_config_var("MULTIARCH") or ""
     system = [f"/usr/lib/{multiarch}", f"/lib/{multiarch}"] if multiarch else []
     return ":".join([*system, *lambda_image.LD_LIBRARY_PATH])
 
 
-def environment(stage_env: Mapping[str, str], function: str, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+def environment(
+    stage_env: Mapping[str, str],
+    function: str,
+    extra: Mapping[str, str] | None = None,
+    multiarch: str | None = None,
+) -> dict[str, str]:
     env = {**lambda_image.runtime_environment(function), **stage_env, **(extra or {})}
-    env["LD_LIBRARY_PATH"] = loader_path()
+    env["LD_LIBRARY_PATH"] = loader_path(multiarch)
     return env
 
 
@@ -89,19 +98,24 @@ def run(
     env: Mapping[str, str] | None = None,
     site: Path | None = None,
     timeout: float = 600,
-    python: str | None = None,
+    python: Sequence[str] | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    """Run `script` (outside the package) with the package mounted at /var/task; returns the finished process."""
+    """Run `script` (outside the package) with the package mounted at /var/task; returns the finished process.
+
+    `python`: the interpreter's command (default: this Python 3.13), e.g. an aarch64 python3.13 under
+    qemu-aarch64 for an arm64 package."""
     unshare = shutil.which("unshare")
     if unshare is None:
         raise IsolationUnavailable("unshare (util-linux) is needed to mount the package at /var/task")
-    interpreter = python or os.path.realpath(sys.executable)
+    interpreter = list(python) if python else [os.path.realpath(sys.executable)]
     mounts = [
         "set -e",
         "mount -t tmpfs tmpfs /var",
         f"mkdir -p {lambda_image.TASK_ROOT} {RUNTIME_SITE}",
         f'mount --bind "$1" {lambda_image.TASK_ROOT}',
+        f"mount -o remount,bind,ro {lambda_image.TASK_ROOT}",  # read-only, as on Lambda: nothing compiled is kept
         f'mount --bind "$2" {RUNTIME_SITE}',
+        f"mount -o remount,bind,ro {RUNTIME_SITE}",
         *(f"[ ! -d {d} ] || mount -t tmpfs tmpfs {d}" for d in HOST_MAGIC),
         f"cd {lambda_image.TASK_ROOT}",
         'shift 2; exec "$@"',
@@ -109,7 +123,7 @@ def run(
     command = [
         unshare, "--mount", "--propagation", "private", "sh", "-c", "\n".join(mounts), "lambda-local",
         str(package.resolve()), str((site or package).resolve()),
-        interpreter, "-I", "-S", "-c", _BOOT, str(script.resolve()), *args,
+        *interpreter, "-I", "-S", "-c", _BOOT, str(script.resolve()), *args,
     ]  # fmt: skip
     proc = subprocess.run(
         command,

@@ -17,7 +17,6 @@ packaged by `chalice package --merge-template`, given precompiled bytecode
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import subprocess
@@ -75,13 +74,6 @@ def copy_sources(dest: Path, source: Path = REPO) -> None:
             shutil.copyfile(src, target)
 
 
-def _set_architecture(project: Path, stage: str, arch: str) -> None:
-    path = project / ".chalice" / "config.json"
-    config = json.loads(path.read_text(encoding="utf-8"))
-    config["stages"][stage]["lambda_architecture"] = arch
-    path.write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
-
-
 def sync_cache(src: Path, dest: Path, keep: int = 4) -> None:
     """Copy Chalice's cached dependency zips (keyed by requirements and vendor/) that dest lacks; keep the
     `keep` newest there."""
@@ -107,7 +99,6 @@ def chalice_package(project: Path, stage: str, merge: Path, out: Path, region: s
 def build(
     stage: configure.Stage,
     dest: Path | None = None,
-    arch: str = "x86_64",
     precompile: bool = True,
     source: Path = REPO,
 ) -> Built:
@@ -116,8 +107,7 @@ def build(
     project = root / "project"
     copy_sources(project, source)
     configure.configure(stage, project)
-    if arch != "x86_64":
-        _set_architecture(project, stage.name, arch)
+    arch = stage.arch
     shutil.copytree(vendor_cache(arch), project / "vendor", ignore=shutil.ignore_patterns(vendor.STAMP))
     merge = root / "app-overrides.json"
     shutil.copyfile(project / "artifacts" / stage.name / "app-overrides.json", merge)
@@ -149,9 +139,9 @@ def main(argv: list[str] | None = None) -> int:
     if outputs.get("Stage") != args.stage:
         print(f"the outputs are for stage {outputs.get('Stage')!r}, not {args.stage!r}", file=sys.stderr)
         return 2
-    stage = configure.Stage(args.stage, outputs, xray=args.xray, reserve=not args.no_reserved)
+    stage = configure.Stage(args.stage, outputs, xray=args.xray, reserve=not args.no_reserved, arch=args.arch)
     try:
-        built = build(stage, arch=args.arch, precompile=not args.no_bytecode)
+        built = build(stage, precompile=not args.no_bytecode)
     except (configure.ConfigurationError, KeyError, RuntimeError) as exc:
         print(f"cannot package stage {args.stage}: {exc}", file=sys.stderr)
         return 2

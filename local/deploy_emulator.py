@@ -24,10 +24,12 @@ deployment back run unchanged against it:
   change set (`aws cloudformation deploy`) has its template's outputs; and it
   creates Cognito user pools, clients, groups and domains, Secrets Manager
   secrets (GenerateSecretString), CloudWatch alarms and Lambda event invoke
-  configs, which moto accepts without creating. A template with a null
-  value anywhere is refused, as CloudFormation refuses it ("'null' values are
-  not allowed in templates"); moto would drop the key and deploy something
-  else (a state machine's "ResultPath": null, for one).
+  configs, which moto accepts without creating, and CloudFront distributions
+  and origin access controls (through moto's CloudFront API; response headers
+  policies, which moto lacks, get an id only). A template with a null value
+  anywhere is refused, as CloudFormation refuses it ("'null' values are not
+  allowed in templates"); moto would drop the key and deploy something else
+  (a state machine's "ResultPath": null, for one).
 - Step Functions: a state machine's definition given as a JSON object
   (`Definition`, which CloudFormation accepts) is created; moto reads only
   `DefinitionString`.
@@ -259,6 +261,48 @@ def _api_stage(p: dict[str, Any], name: str, account: str, region: str) -> Creat
     return p["StageName"], {}
 
 
+def _items(values: list[Any]) -> dict[str, Any]:
+    """A CloudFormation list as the CloudFront API spells it."""
+    return {"Quantity": len(values), "Items": values}
+
+
+def _origin_access_control(p: dict[str, Any], name: str, account: str, region: str) -> Created:
+    from moto.cloudfront.models import cloudfront_backends
+
+    control = cloudfront_backends[account]["aws"].create_origin_access_control(dict(p["OriginAccessControlConfig"]))
+    return control.id, {"Id": control.id}
+
+
+def _response_headers_policy(p: dict[str, Any], name: str, account: str, region: str) -> Created:
+    # moto has no response headers policies: an id to refer to; tests read the policy from the template
+    policy_id = "".join(secrets.choice(string.ascii_lowercase + string.digits) for _ in range(32))
+    return policy_id, {"Id": policy_id, "LastModifiedTime": "2026-01-01T00:00:00Z"}
+
+
+def _distribution(p: dict[str, Any], name: str, account: str, region: str) -> Created:
+    from moto.cloudfront.models import cloudfront_backends
+
+    config = copy.deepcopy(p["DistributionConfig"])
+    behavior = dict(config["DefaultCacheBehavior"])
+    methods = behavior.pop("AllowedMethods", ["GET", "HEAD"])
+    cached = behavior.pop("CachedMethods", ["GET", "HEAD"])
+    behavior["AllowedMethods"] = {**_items(methods), "CachedMethods": _items(cached)}
+    api = {
+        "CallerReference": f"{name}-{secrets.token_hex(8)}",
+        "Comment": config.get("Comment", ""),
+        "Enabled": config.get("Enabled", True),
+        "DefaultRootObject": config.get("DefaultRootObject", ""),
+        "PriceClass": config.get("PriceClass", "PriceClass_All"),
+        "HttpVersion": config.get("HttpVersion", "http2"),
+        "IsIPV6Enabled": config.get("IPV6Enabled", True),
+        "Origins": _items(config["Origins"]),
+        "DefaultCacheBehavior": behavior,
+        "ViewerCertificate": config.get("ViewerCertificate", {}),
+    }
+    dist, _, _ = cloudfront_backends[account]["aws"].create_distribution(api, [])
+    return dist.distribution_id, {"DomainName": dist.domain_name, "Id": dist.distribution_id}
+
+
 CREATED = {
     "AWS::Cognito::UserPool": _user_pool,
     "AWS::Cognito::UserPoolClient": _user_pool_client,
@@ -268,6 +312,9 @@ CREATED = {
     "AWS::CloudWatch::Alarm": _alarm,
     "AWS::Lambda::EventInvokeConfig": _event_invoke_config,
     "AWS::ApiGateway::Stage": _api_stage,
+    "AWS::CloudFront::OriginAccessControl": _origin_access_control,
+    "AWS::CloudFront::ResponseHeadersPolicy": _response_headers_policy,
+    "AWS::CloudFront::Distribution": _distribution,
 }
 
 

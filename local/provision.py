@@ -17,6 +17,7 @@ from chalice.app import Chalice, CloudWatchEventConfig, S3EventConfig, SQSEventC
 ACCOUNT = "123456789012"
 DEFAULT_DEMO_PASSWORD = "Docpipe-demo-2026"  # noqa: S105 - local demo user, overridable
 DEFAULT_ADMIN_PASSWORD = "Docpipe-admin-2026"  # noqa: S105 - local demo user, overridable
+EMULATOR_SEED = 20260101
 
 
 @dataclass
@@ -234,6 +235,16 @@ def _rules(aws: dict[str, Any], app: Chalice, stack: Stack) -> None:
         stack.rule_queues[source.name] = url
 
 
+def seed_emulator(endpoint: str, seed: int = EMULATOR_SEED) -> None:
+    """Make the emulator's ids repeatable from here on: the same pool, app client and user `sub`s on
+    every start, so the demo user stays the same user across `make run` restarts (and tokens issued
+    before a restart still verify after it)."""
+    import urllib.request
+
+    request = urllib.request.Request(f"{endpoint}/moto-api/seed?a={seed}", method="POST")
+    urllib.request.urlopen(request, timeout=10).close()
+
+
 def _backfill(aws: dict[str, Any], stack: Stack) -> None:
     """The backfill state machine, from infra/docpipe.yaml's definition (its queue is made with the others)."""
     from local import backfill_machine
@@ -245,6 +256,7 @@ def _backfill(aws: dict[str, Any], stack: Stack) -> None:
 
 def _cognito(idp: Any, stack: Stack) -> None:
     names = stack.names
+    seed_emulator(stack.endpoint)
     pool = idp.create_user_pool(
         PoolName="docpipe-users",
         Policies={
@@ -264,6 +276,13 @@ def _cognito(idp: Any, stack: Stack) -> None:
         ClientName="docpipe-web",
         GenerateSecret=False,
         ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH", "ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
+        # the web app signs in through the hosted UI (served locally by the gateway), as in infra/docpipe.yaml
+        SupportedIdentityProviders=["COGNITO"],
+        AllowedOAuthFlowsUserPoolClient=True,
+        AllowedOAuthFlows=["code"],
+        AllowedOAuthScopes=["openid", "email", "profile"],
+        CallbackURLs=[f"{origin}/" for origin in names.web_origins],
+        LogoutURLs=[f"{origin}/" for origin in names.web_origins],
         IdTokenValidity=60,
         AccessTokenValidity=60,
         TokenValidityUnits={"IdToken": "minutes", "AccessToken": "minutes"},

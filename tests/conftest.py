@@ -78,16 +78,17 @@ OTHER_PASSWORD = "Other-user-pass-1"
 
 
 @pytest.fixture(scope="session")
-def api(stack: Any) -> Iterator[str]:
-    """The local gateway (JWT-verifying) serving the app on a free port."""
+def api(stack: Any, aws: dict[str, Any]) -> Iterator[str]:
+    """The local gateway (JWT-verifying) serving the app, the web app and the hosted UI on a free port."""
     import app as app_module
     from local.auth import CognitoVerifier
     from local.emulator import free_port
-    from local.gateway import make_server
+    from local.gateway import make_server, site_for
 
     verifier = CognitoVerifier(stack.jwks_url, stack.cognito_issuer, (stack.client_id,))
     port = free_port()
-    server = make_server(app_module.app, verifier, "127.0.0.1", port)
+    site = site_for(stack, aws["cognito-idp"], stack.endpoint, f"http://127.0.0.1:{port}")
+    server = make_server(app_module.app, verifier, "127.0.0.1", port, site)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{port}"

@@ -35,6 +35,7 @@ from chalicelib.aws.repository import (
 from chalicelib.aws.table import Page, deadline_keys, doc_key, doc_pk, error_sk, hash_key, row_sk
 from chalicelib.errors import Conflict, StaleEvent
 from chalicelib.models import BackfillRun, Document, RunStatus, StaleSelection, Status
+from chalicelib.search import search_text
 
 
 class InMemoryRepository:
@@ -96,13 +97,22 @@ class InMemoryRepository:
             return document_from_item(copy.deepcopy(item))
 
     def complete(
-        self, doc_id: str, attempt: str, metadata: dict[str, Any], warnings: list[str], now: str, *, version: int
+        self,
+        doc_id: str,
+        attempt: str,
+        metadata: dict[str, Any],
+        warnings: list[str],
+        now: str,
+        *,
+        version: int,
+        text: str = "",
     ) -> None:
         changes = {
             "metadata": copy.deepcopy(metadata),
             "extractor_version": version,
             "warnings": list(warnings),
             "updated_at": now,
+            "search": search_text(metadata, text),
         }
         self._finish(doc_id, attempt, Status.PROCESSED, changes, {"at": now, "event": "processed"})
 
@@ -146,13 +156,35 @@ class InMemoryRepository:
     def list_all(self, limit: int, start: dict[str, str] | None, filters: Filters = NO_FILTERS) -> Page:
         return self._query("gsi2pk", "gsi2sk", "DOCS", limit, start, filters)
 
-    def _query(self, pk: str, sk: str, value: str, limit: int, start: dict[str, str] | None, filters: Filters) -> Page:
+    def list_oldest_first(
+        self, owner: str | None, everyone: bool, limit: int, start: dict[str, str] | None, filters: Filters = NO_FILTERS
+    ) -> Page:
+        pk, sk, value = ("gsi2pk", "gsi2sk", "DOCS") if everyone else ("gsi1pk", "gsi1sk", f"OWNER#{owner or '-'}")
+        return self._query(pk, sk, value, limit, start, filters, ascending=True)
+
+    def window(self, owner: str | None, everyone: bool, filters: Filters, most: int) -> tuple[list[Document], bool]:
+        pk, sk, value = ("gsi2pk", "gsi2sk", "DOCS") if everyone else ("gsi1pk", "gsi1sk", f"OWNER#{owner or '-'}")
+        docs = self._query(pk, sk, value, 10**9, None, filters).items
+        return docs[:most], len(docs) <= most
+
+    def _query(
+        self,
+        pk: str,
+        sk: str,
+        value: str,
+        limit: int,
+        start: dict[str, str] | None,
+        filters: Filters,
+        ascending: bool = False,
+    ) -> Page:
         with self._lock:
-            rows = sorted((i for i in self._items.values() if i.get(pk) == value), key=lambda i: i[sk], reverse=True)
+            rows = sorted(
+                (i for i in self._items.values() if i.get(pk) == value), key=lambda i: i[sk], reverse=not ascending
+            )
             if start:
-                rows = [r for r in rows if r[sk] < start[sk]]
+                rows = [r for r in rows if (r[sk] > start[sk] if ascending else r[sk] < start[sk])]
             docs = [(r, document_from_item(copy.deepcopy(r))) for r in rows]
-            docs = [(r, d) for r, d in docs if filters.matches(d)]
+            docs = [(r, d) for r, d in docs if filters.finds(d, r.get("search", ""))]
             page = docs[:limit]
             last = None
             if len(docs) > limit and page:

@@ -244,6 +244,68 @@ def test_listings_filter_by_status_family_name_and_created_range(repo: Any) -> N
     assert collect(repo, owner, Filters(family="video")) == []
 
 
+def described(repo: Any, owner: str, created: str, filename: str, metadata: dict[str, Any], text: str = "") -> str:
+    """A processed document with this name, metadata and text."""
+    doc = pending(owner, created=created)
+    doc.filename = filename
+    repo.create_pending(doc)
+    c = claim(doc.id, key=doc.key)
+    repo.begin_processing(c)
+    repo.complete(doc.id, c.attempt, metadata, [], utcnow(), version=VERSION, text=text)
+    return doc.id
+
+
+def test_a_search_finds_a_piece_of_the_name_title_or_author_in_any_case_and_without_accents(repo: Any) -> None:
+    from chalicelib.search import parse_query
+
+    owner = f"owner-{new_id()}"
+    tika = described(repo, owner, "2026-02-01T00:00:01.000+00:00", "TIKA-2021 report.PDF", {"family": "pdf"})
+    described(repo, owner, "2026-02-02T00:00:01.000+00:00", "IMG_0001.jpg", {"camera_make": "Canon"})
+    titled = described(
+        repo,
+        owner,
+        "2026-02-03T00:00:01.000+00:00",
+        "a.pdf",
+        {"title": "Résumé of Q3", "author": "Zoë Quinn"},
+        text="Minutes of the meeting.\nThe AMMONITE collection moves to room 4.",
+    )
+    repo.create_pending(pending(f"other-{new_id()}"))
+
+    def found(text: str) -> list[str]:
+        return collect(repo, owner, Filters(query=parse_query(text)))
+
+    assert found("tika") == [tika] and found("  Report.pdf ") == [tika]
+    assert found("resume") == [titled] and found("ZOË") == [titled] and found("q3") == [titled]
+    assert found("canon") == []  # the camera is not the name, title, author or text
+    assert found("ammonite collection") == [titled]  # the start of the extracted text
+    assert found(".pdf") == [titled, tika]
+    assert found("of q3\nzoe") == []  # a match never spans two fields (the query's newline is a space)
+
+
+def test_listings_run_oldest_first_and_a_window_holds_the_newest_matches(repo: Any) -> None:
+    owner = f"owner-{new_id()}"
+    made = [
+        described(repo, owner, f"2026-03-0{i}T00:00:01.000+00:00", f"{name}.pdf", {"family": "pdf", "size": size})
+        for i, (name, size) in enumerate([("b", 30), ("a", 10), ("c", 20)], start=1)
+    ]
+    ids, start = [], None
+    while True:
+        page = repo.list_oldest_first(owner, False, 2, start, Filters())
+        ids += [d.id for d in page.items]
+        if page.last_key is None:
+            break
+        start = page.last_key
+    assert ids == made
+    docs, complete = repo.window(owner, False, Filters(family="pdf"), 2)
+    assert [d.id for d in docs] == [made[2], made[1]] and not complete
+    docs, complete = repo.window(owner, False, Filters(), 10)
+    assert complete and [(d.filename, d.metadata.get("size"), d.status) for d in docs] == [
+        ("c.pdf", 20, Status.PROCESSED),
+        ("a.pdf", 10, Status.PROCESSED),
+        ("b.pdf", 30, Status.PROCESSED),
+    ]
+
+
 def test_documents_are_found_by_owner_and_hash(repo: Any) -> None:
     owner = f"owner-{new_id()}"
     first = finished(repo, owner, utcnow(), "pdf")

@@ -9,6 +9,8 @@ from __future__ import annotations
 import functools
 from typing import Any
 
+from chalicelib.search import SORTS
+
 ID = {"name": "doc_id", "in": "path", "required": True, "schema": {"type": "string", "pattern": "^[0-9a-f]{32}$"}}
 STATUSES = ["PENDING", "PROCESSING", "PROCESSED", "FAILED"]
 
@@ -54,6 +56,12 @@ def _list_params() -> list[dict[str, Any]]:
         q("created_from", {"type": "string"}, "ISO 8601 date or timestamp, inclusive"),
         q("created_to", {"type": "string"}, "ISO 8601 date or timestamp, inclusive (a date covers the day)"),
         q("name", {"type": "string", "maxLength": 255}, "File name prefix"),
+        q("q", {"type": "string", "maxLength": 100}, "A piece of the name, title, author or text (any case, accents)"),
+        q(
+            "sort",
+            {"type": "string", "enum": list(SORTS), "default": "-created"},
+            "Order: created, name, size or status; '-' for descending",
+        ),
     ]
 
 
@@ -174,6 +182,10 @@ def _schemas() -> dict[str, Any]:
             "family": string,
             "size": {"type": "integer"},
             "error": error,
+            "records": {
+                "type": "object",
+                "properties": {k: {"type": "integer"} for k in ("total", "written", "failed")} | {"state": string},
+            },
         },
     }
     document = {
@@ -210,7 +222,10 @@ def _schemas() -> dict[str, Any]:
         },
         "DocumentSummary": summary,
         "Document": document,
-        "Page": _page_of(_ref("DocumentSummary")),
+        "Page": _page_of(
+            _ref("DocumentSummary"),
+            sorted_newest={"type": "integer", "description": "Present when only the newest N matches were sorted"},
+        ),
         "UploadRequest": {
             "type": "object",
             "required": ["filename", "content_type", "size"],

@@ -47,8 +47,14 @@ from chalicelib.aws.table import (
 )
 from chalicelib.errors import Conflict, StaleEvent
 from chalicelib.models import Document, ObjectRef, Status
+from chalicelib.search import name_key, search_text
 
 MAX_FILTER_ROUNDS = 10
+SEARCH_ROUNDS = 5
+SEARCH_ROUND_ITEMS = 200
+"""A search (`q`) reads at most SEARCH_ROUNDS x SEARCH_ROUND_ITEMS documents per request, then hands back a cursor."""
+SUMMARY_FIELDS = ("id", "filename", "status", "created_at", "updated_at", "owner", "error", "records", "declared_size")
+SUMMARY_METADATA = ("mime_type", "family", "size")
 _SEQ_WIDTH = 40
 
 
@@ -89,6 +95,8 @@ class Filters:
     created_from: str | None = None
     created_to: str | None = None
     name_prefix: str | None = None
+    query: str | None = None
+    """Normalised (`chalicelib.search.parse_query`): a piece of the name, title, author or text."""
 
     def matches(self, doc: Document) -> bool:
         return (
@@ -98,6 +106,12 @@ class Filters:
             and (self.created_to is None or doc.created_at <= self.created_to + "~")
             and (self.name_prefix is None or doc.filename.startswith(self.name_prefix))
         )
+
+    def finds(self, doc: Document, searchable: str) -> bool:
+        """`matches`, and the search: `searchable` is what the document item holds (`search`)."""
+        if not self.matches(doc):
+            return False
+        return self.query is None or self.query in name_key(doc.filename) or self.query in searchable
 
 
 NO_FILTERS = Filters()
@@ -114,7 +128,15 @@ class Repository(Protocol):
     def get(self, doc_id: str) -> Document | None: ...
     def begin_processing(self, claim: Claim) -> Document: ...
     def complete(
-        self, doc_id: str, attempt: str, metadata: dict[str, Any], warnings: list[str], now: str, *, version: int
+        self,
+        doc_id: str,
+        attempt: str,
+        metadata: dict[str, Any],
+        warnings: list[str],
+        now: str,
+        *,
+        version: int,
+        text: str = "",
     ) -> None: ...
     def fail(
         self,
@@ -131,6 +153,10 @@ class Repository(Protocol):
         self, owner: str | None, limit: int, start: dict[str, str] | None, filters: Filters = ...
     ) -> Page[Document]: ...
     def list_all(self, limit: int, start: dict[str, str] | None, filters: Filters = ...) -> Page[Document]: ...
+    def list_oldest_first(
+        self, owner: str | None, everyone: bool, limit: int, start: dict[str, str] | None, filters: Filters = ...
+    ) -> Page[Document]: ...
+    def window(self, owner: str | None, everyone: bool, filters: Filters, most: int) -> tuple[list[Document], bool]: ...
     def find_by_hash(self, owner: str | None, sha256: str) -> list[Document]: ...
     def set_hash(self, doc_id: str, owner: str | None, sha256: str, created_at: str) -> None: ...
     def delete(self, doc_id: str) -> int: ...
@@ -173,6 +199,7 @@ def item_from_document(doc: Document) -> dict[str, Any]:
         "bucket": doc.bucket,
         "s3_key": doc.key,
         "filename": doc.filename,
+        "name_key": name_key(doc.filename),
         "status": doc.status.value,
         "created_at": doc.created_at,
         "updated_at": doc.updated_at,
@@ -251,11 +278,21 @@ class DynamoRepository:
         return document_from_item(load(resp["Attributes"]))
 
     def complete(
-        self, doc_id: str, attempt: str, metadata: dict[str, Any], warnings: list[str], now: str, *, version: int
+        self,
+        doc_id: str,
+        attempt: str,
+        metadata: dict[str, Any],
+        warnings: list[str],
+        now: str,
+        *,
+        version: int,
+        text: str = "",
     ) -> None:
-        """PROCESSED, by the extraction numbered `version` (recorded as extractor_version)."""
+        """PROCESSED, by the extraction numbered `version` (recorded as extractor_version); the start of the
+        document's `text` becomes searchable (`chalicelib.search`)."""
         event = {"at": now, "event": "processed"}
         extra = {"metadata": to_dynamo_value(metadata), "extractor_version": version}
+        extra["search"] = search_text(metadata, text)
         self._finish(doc_id, attempt, Status.PROCESSED, extra, warnings, event, now)
 
     def fail(
@@ -425,24 +462,59 @@ class DynamoRepository:
     def list_all(self, limit: int, start: dict[str, str] | None, filters: Filters = NO_FILTERS) -> Page[Document]:
         return self._query(ALL_DOCS, "gsi2pk", "DOCS", limit, start, filters)
 
-    def _query(
-        self, index: str, key: str, value: str, limit: int, start: dict[str, str] | None, filters: Filters
+    def list_oldest_first(
+        self, owner: str | None, everyone: bool, limit: int, start: dict[str, str] | None, filters: Filters = NO_FILTERS
     ) -> Page[Document]:
-        """One page, newest first, served by a GSI query (never a Scan).
+        index, key, value = _listing(owner, everyone)
+        return self._query(index, key, value, limit, start, filters, ascending=True)
+
+    def window(self, owner: str | None, everyone: bool, filters: Filters, most: int) -> tuple[list[Document], bool]:
+        """Up to `most` matching documents, newest first, with the fields a listing shows, and whether they are
+        all that match. Reads every item of the partition up to there: `chalicelib.search.SORT_WINDOW` bounds it."""
+        index, key, value = _listing(owner, everyone)
+        params = listing_params(self._table, index, key, {"gsi1pk": "gsi1sk", "gsi2pk": "gsi2sk"}[key], value, filters)
+        names = params["ExpressionAttributeNames"]
+        fields = [f"#p_{f}" for f in SUMMARY_FIELDS] + [f"#p_metadata.#p_{f}" for f in SUMMARY_METADATA]
+        names.update({f"#p_{f}": f for f in (*SUMMARY_FIELDS, *SUMMARY_METADATA, "metadata")})
+        params["ProjectionExpression"] = ", ".join(fields)
+        found: list[Document] = []
+        while len(found) < most:
+            resp = self._db.query(**params)
+            found += [document_from_item(load(i)) for i in resp.get("Items", [])]
+            if not resp.get("LastEvaluatedKey"):
+                return found[:most], len(found) <= most
+            params["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+        return found[:most], False
+
+    def _query(
+        self,
+        index: str,
+        key: str,
+        value: str,
+        limit: int,
+        start: dict[str, str] | None,
+        filters: Filters,
+        ascending: bool = False,
+    ) -> Page[Document]:
+        """One page, newest first (or oldest first), served by a GSI query (never a Scan).
 
         The created range is part of the key condition; the other filters are
         a FilterExpression, so a round may return fewer items than asked: up to
-        MAX_FILTER_ROUNDS queries fill the page. One item more than the page is
-        read so the last page carries no cursor.
+        MAX_FILTER_ROUNDS queries fill the page. A search (`q`) matches few
+        items, so it reads SEARCH_ROUND_ITEMS per round for up to SEARCH_ROUNDS
+        rounds and then answers with what it found and a cursor. One item more
+        than the page is read so the last page carries no cursor.
         """
         sort_key = {"gsi1pk": "gsi1sk", "gsi2pk": "gsi2sk"}[key]
         params = listing_params(self._table, index, key, sort_key, value, filters)
+        params["ScanIndexForward"] = ascending
+        rounds = SEARCH_ROUNDS if filters.query else MAX_FILTER_ROUNDS
         found: list[dict[str, Any]] = []
         exclusive = dump(start) if start else None
-        for _ in range(MAX_FILTER_ROUNDS):
+        for _ in range(rounds):
             if exclusive:
                 params["ExclusiveStartKey"] = exclusive
-            params["Limit"] = limit + 1 - len(found)
+            params["Limit"] = max(limit + 1 - len(found), SEARCH_ROUND_ITEMS if filters.query else 0)
             resp = self._db.query(**params)
             found += [load(i) for i in resp.get("Items", [])]
             exclusive = resp.get("LastEvaluatedKey")
@@ -511,7 +583,7 @@ class DynamoRepository:
 
     def stats(self, owner: str | None, everyone: bool) -> dict[str, Any]:
         """Counts by status and family, from the listing GSI (status and family only are read)."""
-        index, key, value = (ALL_DOCS, "gsi2pk", "DOCS") if everyone else (BY_OWNER, "gsi1pk", owner_pk(owner))
+        index, key, value = _listing(owner, everyone)
         params: dict[str, Any] = {
             "TableName": self._table,
             "IndexName": index,
@@ -528,6 +600,11 @@ class DynamoRepository:
                 break
             params["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
         return count_stats((r.get("status", ""), (r.get("metadata") or {}).get("family")) for r in rows)
+
+
+def _listing(owner: str | None, everyone: bool) -> tuple[str, str, str]:
+    """The index, its partition key attribute and value listing one owner's documents, or everyone's."""
+    return (ALL_DOCS, "gsi2pk", "DOCS") if everyone else (BY_OWNER, "gsi1pk", owner_pk(owner))
 
 
 def listing_params(table: str, index: str, key: str, sort_key: str, value: str, filters: Filters) -> dict[str, Any]:
@@ -548,6 +625,11 @@ def listing_params(table: str, index: str, key: str, sort_key: str, value: str, 
         clauses.append(f"{expr.n('metadata')}.{expr.n('family')} = {expr.v('family', filters.family)}")
     if filters.name_prefix:
         clauses.append(f"begins_with({expr.n('filename')}, {expr.v('prefix', filters.name_prefix)})")
+    if filters.query:
+        # normalised on both sides (chalicelib.search); items written before name_key existed match by filename
+        q = expr.v("q", filters.query)
+        found_in = (expr.n(a) for a in ("name_key", "search", "filename"))
+        clauses.append("(" + " OR ".join(f"contains({attr}, {q})" for attr in found_in) + ")")
     params: dict[str, Any] = {
         "TableName": table,
         "IndexName": index,
@@ -597,6 +679,7 @@ def begin_expression(claim: Claim) -> tuple[str, str, _Expr]:
     create_only = {
         "id": claim.doc_id,
         "filename": claim.filename,
+        "name_key": name_key(claim.filename),
         "created_at": claim.now,
         "owner": claim.owner or NO_OWNER,
         **index_keys(claim.doc_id, claim.owner, claim.now),

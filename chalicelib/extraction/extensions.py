@@ -23,6 +23,8 @@ ALIASES = {
     "text/xml": "application/xml",
     "application/x-ndjson": "application/json",
     "application/x-ole-storage": "application/x-ole-storage",
+    "audio/x-au": "audio/basic",
+    "video/MP2T": "video/mp2t",
 }
 
 OOXML = {
@@ -77,6 +79,9 @@ _EXTRA_EXTENSIONS: dict[str, set[str]] = {
     "video/webm": {"webm"},
     "video/x-flv": {"flv"},
     "video/x-msvideo": {"avi"},
+    "audio/basic": {"au", "snd"},
+    "video/mp2t": {"ts", "m2ts", "mts", "m2t"},
+    "application/x-xz": {"xz", "txz"},
     "application/x-gzip": {"gz", "tgz", "svgz", "gzip"},
     "application/bzip2": {"bz2", "tbz2", "tbz"},
     "application/x-tar": {"tar"},
@@ -102,6 +107,15 @@ _ODF = {
     "odg": "application/vnd.oasis.opendocument.graphics",
     "odf": "application/vnd.oasis.opendocument.formula",
     "ott": "application/vnd.oasis.opendocument.text-template",
+    "sxw": "application/vnd.sun.xml.writer",
+    "stw": "application/vnd.sun.xml.writer.template",
+    "sxg": "application/vnd.sun.xml.writer.global",
+    "sxc": "application/vnd.sun.xml.calc",
+    "stc": "application/vnd.sun.xml.calc.template",
+    "sxi": "application/vnd.sun.xml.impress",
+    "sti": "application/vnd.sun.xml.impress.template",
+    "sxd": "application/vnd.sun.xml.draw",
+    "std": "application/vnd.sun.xml.draw.template",
 }
 for _ext, _mime in _ODF.items():
     _EXTRA_EXTENSIONS.setdefault(_mime, set()).add(_ext)

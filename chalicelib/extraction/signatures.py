@@ -69,6 +69,7 @@ _SIMPLE: tuple[tuple[int, bytes, str], ...] = (
     (0, b"%!PS", "application/postscript"),
     (0, b"wOFF", "font/woff"),
     (0, b"wOF2", "font/woff2"),
+    (0, b".snd", "audio/basic"),
     (257, b"ustar", "application/x-tar"),
 )
 
@@ -402,6 +403,23 @@ def _member(reader: RangedReader, info: zipfile.ZipInfo, cap: int) -> bytes:
         return b""
 
 
+def transport_packets(head: bytes) -> tuple[int, int]:
+    """(packet size, sync byte offset) when the head is a run of MPEG-TS packets, else (0, 0).
+
+    A sync byte 0x47 every 188 bytes; every 192 in M2TS (after a 4-byte
+    timestamp), every 204 with Reed-Solomon parity. At least four in a row.
+    """
+    for step, offset in ((188, 0), (192, 4), (204, 0)):
+        count = min(len(head) // step, 16)
+        if count >= 4 and all(head[offset + step * index] == 0x47 for index in range(count)):
+            return step, offset
+    return 0, 0
+
+
+def _transport_stream(head: bytes, reader: RangedReader, ext: str | None) -> str | None:
+    return "video/mp2t" if transport_packets(head)[0] else None
+
+
 _CHECKS: tuple[Callable[[bytes, RangedReader, str | None], Match | str | None], ...] = (
     _pdf,
     _jpeg,
@@ -415,5 +433,6 @@ _CHECKS: tuple[Callable[[bytes, RangedReader, str | None], Match | str | None], 
     _ogg,
     _asf,
     _bmp_ico,
+    _transport_stream,
     _mpeg_audio,
 )

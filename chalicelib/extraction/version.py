@@ -14,5 +14,5 @@ from __future__ import annotations
 
 from typing import Final
 
-EXTRACTOR_VERSION: Final = 8
-SOURCES_DIGEST: Final = "792a8d73c7d79f4b8132f8d9285234ff407da40a01f3bf1927892138740bb085"
+EXTRACTOR_VERSION: Final = 10
+SOURCES_DIGEST: Final = "e44afb864555b3c88789fbb2c32ddf76854d3d19d17d3d0e5809e46d8c98f02a"

@@ -30,6 +30,10 @@ from tests.support import families, samples
 PROBE = Path(lambda_local.__file__).with_name("lambda_probe.py")
 RECORDED_EVENT = Path(__file__).parent / "events" / "s3-object-created.json"
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "docpipe-test", "AWS_SECRET_ACCESS_KEY": "docpipe-test"}
+# Extension modules that may fail to import on the runtime, and why nothing docpipe does needs them.
+MAY_FAIL = {
+    "PIL._imagingtk": "needs tkinter, which a server Python (Lambda's, Debian's minimal) lacks; docpipe never draws"
+}
 
 
 @pytest.fixture(scope="module")
@@ -79,7 +83,7 @@ def test_the_package_imports_under_the_runtime_with_only_boto3_beside_it(package
     result = probe(unpacked, runtime_site, stage_environment(packaged), "imports")
     assert result["sys_path"][:2] == [lambda_image.TASK_ROOT, lambda_local.RUNTIME_SITE]
     assert not any("site-packages" in p and not p.startswith("/var/lang") for p in result["sys_path"])
-    assert result["failed"] == {}
+    assert set(result["failed"]) <= set(MAY_FAIL), result["failed"]
     assert len(result["extension_modules"]) >= 10
     assert result["handlers"] == [
         "on_backfill",

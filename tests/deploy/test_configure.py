@@ -80,3 +80,9 @@ def test_the_command_line_refuses_outputs_of_another_stage(project, tmp_path, ca
     path.write_text(json.dumps(package.example_outputs("prod")))
     assert configure.main(["--stage", STAGE, "--outputs", str(path), "--project", str(project)]) == 2
     assert "not 'demo'" in capsys.readouterr().err
+
+
+def test_an_arm64_stage_runs_its_functions_on_arm64(project):
+    configure.configure(configure.Stage(STAGE, package.example_outputs(STAGE), arch="arm64"), project)
+    stage = json.loads((project / ".chalice" / "config.json").read_text())["stages"][STAGE]
+    assert stage["lambda_architecture"] == "arm64"

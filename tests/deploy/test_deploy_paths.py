@@ -16,6 +16,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -224,7 +225,7 @@ def _comparable(back: dict[str, Any], stage: configure.Stage) -> dict[str, dict[
     text = json.dumps(back["functions"])
     o = stage.outputs
     tokens = {"UserPoolArn": "<pool-arn>", "UserPoolId": "<pool>", "UserPoolClientId": "<client>",
-              "CursorSecretArn": "<secret>"}  # fmt: skip
+              "CursorSecretArn": "<secret>", "WebUrl": "<site>"}  # fmt: skip
     for output, token in tokens.items():
         text = text.replace(o[output], token)
     text = text.replace(f"docpipe-{stage.name}", "docpipe-<stage>").replace(
@@ -238,3 +239,21 @@ def _comparable(back: dict[str, Any], stage: configure.Stage) -> dict[str, dict[
         if f["mappings"]:
             f["mappings"] = {k: v for m in f["mappings"].values() for k, v in m.items()}
     return out
+
+
+def test_the_web_app_is_published_with_the_api_of_either_path(chalice_deployed, template_deployed, infra_stack):
+    """`python -m deploy.web`, as both make targets end: the stage's API in config.json, whichever path made it."""
+    endpoint = infra_stack["endpoint"]
+    for stage, project in ((STAGE, chalice_deployed["project"]), (TEMPLATE_STAGE, template_deployed["built"].project)):
+        aws = chalice_deployed["aws"]
+        out = _run(
+            [sys.executable, "-m", "deploy.web", "--stage", stage, "--stack", f"docpipe-{stage}-infra",
+             "--project", str(project)],
+            Path(__file__).resolve().parents[2], endpoint,
+        )  # fmt: skip
+        assert "published" in out and "invalidation" in out
+        desc = aws["cloudformation"].describe_stacks(StackName=f"docpipe-{stage}-infra")["Stacks"][0]
+        bucket = next(o["OutputValue"] for o in desc["Outputs"] if o["OutputKey"] == "WebBucketName")
+        config = json.loads(aws["s3"].get_object(Bucket=bucket, Key="config.json")["Body"].read())
+        api_id = readback.api_id_of(aws, stage, project)
+        assert config["api"].startswith(f"https://{api_id}.execute-api.{REGION}.amazonaws.com/"), config["api"]

@@ -165,7 +165,7 @@ def test_uploads_arrive_through_eventbridge_from_the_uploads_prefix(packaged, te
     assert pattern["detail"]["object"]["key"] == [{"prefix": "uploads/"}]
 
 
-def test_api_gateway_rejections_are_docpipe_json_errors_with_cors_headers(template):
+def test_api_gateway_rejections_are_docpipe_json_errors_with_cors_headers(template, infra_stack):
     body = template["Resources"]["RestAPI"]["Properties"]["DefinitionBody"]
     unauthorized = body["x-amazon-apigateway-gateway-responses"]["UNAUTHORIZED"]
     assert unauthorized["statusCode"] == "401"
@@ -174,7 +174,7 @@ def test_api_gateway_rejections_are_docpipe_json_errors_with_cors_headers(templa
         "message": "Unauthorized",
     }
     origin = unauthorized["responseParameters"]["gatewayresponse.header.Access-Control-Allow-Origin"]
-    assert origin == "'https://app.example.com'"
+    assert origin == f"'{infra_stack['outputs']['WebUrl']}'"  # the site's own origin: the first of WebOrigins
 
 
 def test_make_package_builds_from_the_example_outputs_without_aws(tmp_path):

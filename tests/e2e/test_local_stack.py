@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import signal
 import subprocess
@@ -17,6 +18,7 @@ import jwt
 import pytest
 import requests
 
+from docpipe_cli.main import main as cli
 from local.emulator import free_port, port_in_use
 from tests.support import samples
 
@@ -49,17 +51,21 @@ class RunningStack:
         return token
 
 
-def start(api_port: int, aws_port: int, **extra_env: str) -> subprocess.Popen[str]:
+def start(
+    api_port: int, aws_port: int, *args: str, data_dir: Path | None = None, **extra_env: str
+) -> subprocess.Popen[str]:
+    """`python -m local` with its own data folder (a new empty one unless `data_dir` names one)."""
     env = {
         **os.environ,
         "DOCPIPE_API_PORT": str(api_port),
         "DOCPIPE_AWS_PORT": str(aws_port),
         "DOCPIPE_DEMO_PASSWORD": "E2e-demo-password-1",
+        "DOCPIPE_DATA_DIR": str(data_dir or tempfile.mkdtemp(prefix="docpipe-e2e-data-")),
         **extra_env,
     }
     log = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 - closed by output(); a file never blocks like a pipe
     proc = subprocess.Popen(
-        [sys.executable, "-m", "local"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, text=True
+        [sys.executable, "-m", "local", *args], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, text=True
     )
     LOGS[proc.pid] = log
     return proc
@@ -200,3 +206,108 @@ def test_uploads_can_arrive_through_eventbridge_instead_of_a_bucket_notification
     finally:
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=30)
+
+
+def stop(proc: subprocess.Popen[str]) -> str:
+    proc.send_signal(signal.SIGINT)
+    return output(proc, timeout=60)
+
+
+def test_a_restart_keeps_yesterdays_documents_and_the_demo_user(tmp_path: Path) -> None:
+    api_port, aws_port = free_port(), free_port()
+    api, aws = f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{aws_port}"
+    data = tmp_path / "data"
+    pdf = samples.pdf(pages=2)
+
+    first = start(api_port, aws_port, data_dir=data)
+    wait_healthy(first, api)
+    stack = RunningStack(first, api, aws, {})
+    token = stack.login("demo", "E2e-demo-password-1")
+    sub = jwt.decode(token, options={"verify_signature": False})["sub"]
+    bucket = requests.get(f"{api}/config", timeout=5).json()["bucket"]
+    stack.client("s3").put_object(Bucket=bucket, Key=f"uploads/{sub}/yesterday.pdf", Body=pdf)
+    from chalicelib.ingest import dropped_document_id
+
+    doc_id = dropped_document_id(bucket, f"uploads/{sub}/yesterday.pdf")
+    wait_processed(api, token, {doc_id})
+    before = requests.get(f"{api}/documents/{doc_id}", headers={"Authorization": token}, timeout=5).json()
+    out = stop(first)
+    assert "saved 2 objects" in out, out  # the file and its rendition
+
+    second = start(api_port, aws_port, data_dir=data)
+    try:
+        wait_healthy(second, api)
+        headers = {"Authorization": token}  # the same user pool and key: yesterday's token still verifies
+        doc = requests.get(f"{api}/documents/{doc_id}", headers=headers, timeout=5).json()
+        assert doc == before and doc["metadata"]["page_count"] == 2
+        link = requests.get(f"{api}/documents/{doc_id}/download", headers=headers, timeout=5).json()
+        assert requests.get(link["url"], timeout=5).content == pdf
+        again_token = RunningStack(second, api, aws, {}).login("demo", "E2e-demo-password-1")
+        assert jwt.decode(again_token, options={"verify_signature": False})["sub"] == sub
+        time.sleep(2)  # nothing is processed again on the way back
+        again = requests.get(f"{api}/documents/{doc_id}", headers=headers, timeout=5).json()
+        assert again["timeline"] == doc["timeline"] and again["updated_at"] == doc["updated_at"]
+    finally:
+        out = stop(second)
+    assert "restored 2 objects" in out or "saved 2 objects" in out
+
+    fresh = start(api_port, aws_port, "--fresh", data_dir=data)
+    try:
+        wait_healthy(fresh, api)
+        token = RunningStack(fresh, api, aws, {}).login("demo", "E2e-demo-password-1")
+        listed = requests.get(f"{api}/documents", headers={"Authorization": token}, timeout=5).json()
+        assert listed["items"] == []
+    finally:
+        stop(fresh)
+
+
+def test_a_second_stack_on_the_same_data_folder_is_refused(tmp_path: Path) -> None:
+    api_port, aws_port = free_port(), free_port()
+    first = start(api_port, aws_port, data_dir=tmp_path)
+    try:
+        wait_healthy(first, f"http://127.0.0.1:{api_port}")
+        second = start(free_port(), free_port(), data_dir=tmp_path)
+        out = output(second)
+        assert second.returncode == 1 and "in use by another docpipe stack" in out and "Traceback" not in out
+    finally:
+        stop(first)
+
+
+def test_the_cli_keeps_working_across_a_restart_with_its_cached_tokens(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Sign in and upload with the CLI, restart `python -m local` on the same data, list without a password."""
+    api_port, aws_port = free_port(), free_port()
+    api = f"http://127.0.0.1:{api_port}"
+    data = tmp_path / "data"
+    report = tmp_path / "minutes.pdf"
+    report.write_bytes(samples.pdf(pages=1))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setenv("DOCPIPE_API", api)
+    monkeypatch.delenv("DOCPIPE_USER", raising=False)
+    monkeypatch.delenv("DOCPIPE_PASSWORD", raising=False)
+
+    def run(*args: str) -> tuple[int, str]:
+        out = io.StringIO()
+        return cli(list(args), out=out), out.getvalue()
+
+    first = start(api_port, aws_port, data_dir=data)
+    try:
+        wait_healthy(first, api)
+        code, out = run("--user", "demo", "--password", "E2e-demo-password-1", "upload", str(report), "--wait")
+        assert code == 0, out
+        doc_id = out.split()[0]
+        code, before = run("whoami")
+        assert code == 0 and "demo" in before, before
+    finally:
+        stop(first)
+
+    second = start(api_port, aws_port, data_dir=data)
+    try:
+        wait_healthy(second, api)
+        code, out = run("ls")  # no --user, no password: the cached tokens of whoever signed in last
+        assert code == 0 and doc_id in out and "minutes.pdf" in out and "PROCESSED" in out, out
+        code, after = run("whoami")
+        assert code == 0 and after.splitlines()[:3] == before.splitlines()[:3]  # same user, sub and groups
+    finally:
+        stop(second)

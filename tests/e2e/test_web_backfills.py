@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from local.provision import DEFAULT_ADMIN_PASSWORD
-from tests.e2e.web_support import LAPTOP, WebStack, chromium, web_stack
+from tests.e2e.web_support import LAPTOP, WebStack, chromium, sign_in, web_stack
 
 pytestmark = pytest.mark.e2e
 
@@ -34,11 +34,7 @@ def signed_in(browser: Any, web: WebStack, username: str, password: str) -> Any:
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     page.errors = errors
-    page.goto(web.api + "/")
-    page.fill("#username", username)
-    page.fill("#password", password)
-    page.click("button[type=submit]")
-    page.wait_for_selector("#topbar:not([hidden])")
+    sign_in(page, web, username, password)
     return page
 
 

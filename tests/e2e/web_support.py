@@ -12,6 +12,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import warnings
 from collections.abc import Iterator
@@ -100,6 +101,7 @@ def web_stack(demo_password: str = "Web-e2e-password-1") -> Iterator[WebStack]: 
         "DOCPIPE_API_PORT": str(api_port),
         "DOCPIPE_AWS_PORT": str(aws_port),
         "DOCPIPE_DEMO_PASSWORD": demo_password,
+        "DOCPIPE_DATA_DIR": tempfile.mkdtemp(prefix="docpipe-web-data-"),  # never the developer's data folder
     }
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     log_path = ARTIFACTS / "stack.log"
@@ -133,3 +135,15 @@ def _wait_healthy(proc: subprocess.Popen[str], api: str, log_path: Path, timeout
             pass
         time.sleep(0.3)
     raise AssertionError(f"the stack did not become healthy in {timeout:.0f} s")
+
+
+def sign_in(page: Any, web: WebStack, username: str = "demo", password: str | None = None) -> None:
+    """Through the hosted UI: the app's Sign in button, the user pool's page, back with a code."""
+    page.goto(web.api + "/")
+    page.click("#sign-in")
+    page.wait_for_selector("#signInFormUsername")
+    page.fill("#signInFormUsername", username)
+    page.fill("#signInFormPassword", password or web.demo_password)
+    page.click("button[name=signInSubmitButton]")
+    page.wait_for_selector("#topbar:not([hidden])")
+    assert "code=" not in page.url  # the code leaves the address bar at once

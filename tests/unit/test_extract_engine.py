@@ -189,3 +189,36 @@ def test_a_failed_extraction_keeps_the_detected_type_and_family() -> None:
     assert caught.value.code == "corrupt"
     assert caught.value.metadata is not None
     assert (caught.value.metadata["mime_type"], caught.value.metadata["family"]) == ("application/pdf", "pdf")
+
+
+def _detectable_types() -> set[str]:
+    """Every type detection can name: its signature and text tables, and the canonical spellings of aliases."""
+    import re
+    from pathlib import Path
+
+    from chalicelib.extraction.extensions import ALIASES
+
+    found = set(ALIASES) | set(ALIASES.values())
+    for name in ("signatures.py", "textkind.py", "detect.py", "encoding.py"):
+        source = (Path(engine.__file__).parent / name).read_text(encoding="utf-8")
+        found |= set(re.findall(r'"((?:application|image|audio|video|text|message|font)/[A-Za-z0-9.+-]+)"', source))
+    return found
+
+
+def test_every_type_detection_can_return_has_an_extractor_or_is_deliberately_type_only() -> None:
+    detectable = _detectable_types()
+    unread = {t for t in detectable if registry.lookup(t) is registry.FALLBACK}
+    assert unread == registry.TYPE_ONLY  # every unread type is listed on purpose, and the list holds nothing stale
+    assert not registry.TYPE_ONLY & {m for entry in registry.REGISTRY for m in entry.mime_types}
+
+
+def test_a_psd_is_read_by_the_image_extractor_under_every_spelling() -> None:
+    for spelling in ("application/vnd.adobe.photoshop", "image/vnd.adobe.photoshop", "image/x-photoshop"):
+        assert registry.lookup(spelling).family == "image"
+
+
+def test_a_psd_file_is_detected_and_extracted_not_left_as_other() -> None:
+    from tests.unit.extractors.test_image import psd
+
+    metadata = engine.extract(bytes_reader(psd(width=300, height=200)), "layers.psd", limits=FAST).metadata
+    assert (metadata["family"], metadata["width"], metadata["height"]) == ("image", 300, 200)

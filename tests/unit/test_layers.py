@@ -23,9 +23,10 @@ from deploy.templates import REPO
 LIB = REPO / "chalicelib"
 SDK = ("boto3", "botocore")
 # Plain vocabulary every layer may share: domain errors, plain data, the one frozen view of the environment;
-# the adapters and the edge may also read the event contracts.
+# the adapters and the edge may also read the event contracts and the search vocabulary (how text is normalised
+# for search, which sort orders exist).
 KERNEL = ("chalicelib.errors", "chalicelib.models", "chalicelib.config")
-ADAPTER_KERNEL = (*KERNEL, "chalicelib.contracts")
+ADAPTER_KERNEL = (*KERNEL, "chalicelib.contracts", "chalicelib.search")
 
 
 def _module(path: Path, root: Path) -> str:

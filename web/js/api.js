@@ -1,8 +1,9 @@
 // The REST API client: one place that adds the id token, maps errors and
-// ends the session on a 401. The API's base URL is the page's own origin
-// unless <meta name="docpipe-api"> names another (static hosting on AWS).
+// ends the session on a 401. The API's base URL comes from config.json ("" is
+// the page's own origin, as locally; on AWS, API Gateway's URL).
 
 import * as auth from "./auth.js";
+import { settings } from "./settings.js";
 
 export class ApiError extends Error {
   constructor(status, code, message) {
@@ -13,15 +14,9 @@ export class ApiError extends Error {
   }
 }
 
-function base() {
-  const meta = document.querySelector('meta[name="docpipe-api"]');
-  const configured = meta ? meta.getAttribute("content").trim() : "";
-  return configured ? configured.replace(/\/+$/, "") : "";
-}
-
 let configPromise = null;
 
-/** GET /config (no auth), once per page load. */
+/** GET /config (no auth: the upload limit and the bucket), once per page load. */
 export function config() {
   configPromise =
     configPromise ||
@@ -42,12 +37,13 @@ function withQuery(path, query) {
 }
 
 async function request(path, { method = "GET", body, query, auth: needsAuth = true } = {}) {
+  const site = await settings();
   const headers = { Accept: "application/json" };
-  if (needsAuth) headers.Authorization = await auth.idToken(await config());
+  if (needsAuth) headers.Authorization = await auth.idToken(site);
   if (body !== undefined) headers["Content-Type"] = "application/json";
   let response;
   try {
-    response = await fetch(base() + withQuery(path, query), {
+    response = await fetch(site.api + withQuery(path, query), {
       method,
       headers,
       body: body === undefined ? undefined : JSON.stringify(body),
@@ -73,8 +69,10 @@ export const api = {
   listDocuments: (query, everyone = false) => request(everyone ? "/admin/documents" : "/documents", { query }),
   document: (id) => request(`/documents/${encodeURIComponent(id)}`),
   records: (id, query) => request(`/documents/${encodeURIComponent(id)}/records`, { query }),
+  recordErrors: (id, query) => request(`/documents/${encodeURIComponent(id)}/records/errors`, { query }),
   download: (id) => request(`/documents/${encodeURIComponent(id)}/download`),
   preview: (id) => request(`/documents/${encodeURIComponent(id)}/preview`),
+  text: (id) => request(`/documents/${encodeURIComponent(id)}/text`),
   remove: (id) => request(`/documents/${encodeURIComponent(id)}`, { method: "DELETE" }),
   reprocess: (id) => request(`/documents/${encodeURIComponent(id)}/reprocess`, { method: "POST" }),
   stats: () => request("/stats"),

@@ -26,12 +26,19 @@ export function when(iso) {
   return date.toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" });
 }
 
-/** "camera_make" -> "Camera make"; keeps well-known acronyms readable. */
+const ACRONYMS = new Set(["id", "url", "uri", "gps", "exif", "xmp", "iptc", "iso", "pdf", "csv", "tsv", "html", "xml", "json", "mime", "cpu", "api", "utc", "dpi", "icc", "rgb", "cmyk", "ocr", "sha256", "md5", "crc32"]);
+const SPECIAL = { mime_type: "MIME type", sha256: "SHA-256", duplicate_of: "Duplicate of", s3_key: "S3 key" };
+
+/** "camera_make" -> "Camera make", "gps_latitude" -> "GPS latitude", "processingStarted" -> "Processing started". */
 export function label(key) {
-  const special = { mime_type: "MIME type", sha256: "SHA-256", gps_latitude: "GPS latitude", gps_longitude: "GPS longitude" };
-  if (special[key]) return special[key];
-  const words = String(key).replace(/_/g, " ");
-  return words.charAt(0).toUpperCase() + words.slice(1);
+  if (SPECIAL[key]) return SPECIAL[key];
+  const words = String(key)
+    .replace(/([a-z0-9])([A-Z])/g, "$1 $2")
+    .split(/[_\s-]+/)
+    .filter(Boolean)
+    .map((w) => (ACRONYMS.has(w.toLowerCase()) ? w.toUpperCase() : w.toLowerCase()));
+  const text = words.join(" ");
+  return text.charAt(0).toUpperCase() + text.slice(1);
 }
 
 /** Any JSON value as short text (objects and arrays as compact JSON). */

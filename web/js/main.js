@@ -1,9 +1,10 @@
-// The app shell: sign-in gate, hash router, navigation and logout.
+// The app shell: settings, the return from the hosted UI, sign-in gate, hash router, navigation and sign-out.
 // Hash routes keep it deployable as plain static files (S3, CloudFront, Amplify).
 
 import * as auth from "./auth.js";
 import { config } from "./api.js";
 import { h, replace } from "./dom.js";
+import { settings } from "./settings.js";
 import { errorBox } from "./ui.js";
 import { renderLogin } from "./views/login.js";
 import { renderDocuments } from "./views/documents.js";
@@ -41,13 +42,17 @@ function teardown() {
   }
 }
 
+let signInError = null;
+
 async function route() {
   teardown();
   const session = auth.current();
   if (!session) {
     showShell(null);
     document.title = "Sign in · docpipe";
-    cleanup = renderLogin(main, { config, reason: auth.takeSignOutReason(), onSignedIn: () => route() });
+    const returnTo = window.location.hash.startsWith("#/") ? window.location.hash : "";
+    cleanup = renderLogin(main, { settings, reason: auth.signOutReason(), error: signInError, returnTo });
+    signInError = null;
     return;
   }
   showShell(session);
@@ -83,14 +88,24 @@ function showShell(session) {
   replace(who, h("span", { class: "visually-hidden" }, "Signed in as "), session.username, admin ? h("span", { class: "tag" }, "admin") : null);
 }
 
-document.getElementById("logout").addEventListener("click", async () => {
-  await auth.logout(await config().catch(() => null));
+document.getElementById("logout").addEventListener("click", async (event) => {
+  event.currentTarget.disabled = true;
+  await auth.logout(await settings());
 });
 
 auth.onSignedOut(() => {
-  // Any 401 or expiry anywhere ends up here: back to the sign-in form.
+  // Any 401 or expiry anywhere ends up here: back to the sign-in screen.
   window.setTimeout(route, 0);
 });
 
-window.addEventListener("hashchange", route);
-route().catch((error) => replace(main, errorBox(error, "docpipe could not start:")));
+async function start() {
+  try {
+    await auth.completeSignIn(await settings()); // back from the hosted UI with a code, or not
+  } catch (error) {
+    signInError = error;
+  }
+  window.addEventListener("hashchange", route);
+  await route();
+}
+
+start().catch((error) => replace(main, errorBox(error, "docpipe could not start:")));

@@ -8,10 +8,11 @@ Nothing is ever extracted to disk and no member is decompressed to be read:
 - gzip / bzip2: header fields (gzip: name, mtime, ISIZE from the trailer);
   when the payload is a tar, up to `STREAM_BUDGET` decompressed bytes are
   streamed to list the first members (zip bombs and quines stop there).
-- 7z: the signature header (version, next-header offset and size). Listing
-  needs LZMA-decoding the usually compressed header database, which no lean
-  pure-Python library does well, so the entry count is left unknown.
+- 7z: the header database at the end (`sevenzip`), LZMA-decoded by the
+  standard library when the writer compressed it; entries and sizes.
 - RAR 4/5: `rarfile` (pure Python) reads the headers without unrar.
+- xz: the stream flags and the index (total uncompressed size); a tar.xz is
+  listed by streaming, as for gzip.
 - zstd: the frame header (content size when the writer recorded it).
 """
 
@@ -20,6 +21,7 @@ from __future__ import annotations
 import bz2
 import gzip
 import io
+import lzma
 import struct
 import tarfile
 import zipfile
@@ -30,6 +32,7 @@ from typing import Any, BinaryIO, cast
 
 from chalicelib.errors import ExtractionFailed
 from chalicelib.extraction.encoding import sniff_encoding
+from chalicelib.extraction.extractors import sevenzip
 from chalicelib.extraction.extractors.base import Extraction, Source, compact, iso
 from chalicelib.extraction.streams import Prefixed
 
@@ -159,7 +162,7 @@ def _tar_listing(archive: tarfile.TarFile, fmt: str, budget_hit: Callable[[], bo
     while True:
         try:
             member = archive.next()
-        except (EOFError, tarfile.TarError, _BudgetSpent, OSError, zlib.error) as exc:
+        except (EOFError, tarfile.TarError, _BudgetSpent, OSError, zlib.error, lzma.LZMAError) as exc:
             complete = False
             if not isinstance(exc, _BudgetSpent) and count == 0:
                 raise ExtractionFailed(f"archive: tar headers unreadable ({exc})", code="corrupt") from exc
@@ -224,7 +227,7 @@ def _inner_tar(stream: BinaryIO, fmt: str) -> Extraction | None:
     """List a tar inside a decompressed stream, if the first block says it is one."""
     try:
         first = stream.read(512)
-    except (OSError, EOFError, zlib.error):
+    except (OSError, EOFError, zlib.error, lzma.LZMAError):
         return None
     if len(first) < 512 or (first[257:262] != b"ustar" and not _plain_tar_checksum(first)):
         return None
@@ -244,7 +247,7 @@ def _plain_tar_checksum(block: bytes) -> bool:
     return stored == sum(block[:148]) + 256 + sum(block[156:])
 
 
-# --- gzip, bzip2 ----------------------------------------------------------
+# --- gzip, bzip2, xz ----------------------------------------------------------
 
 
 def _gzip(source: Source) -> Extraction:
@@ -309,6 +312,63 @@ def _bzip2(source: Source) -> Extraction:
     return _merge({}, details, inner)
 
 
+def _xz(source: Source) -> Extraction:
+    head = source.head
+    if len(head) < 12 or head[:6] != b"\xfd7zXZ\x00":
+        raise ExtractionFailed("archive: not an xz file", code="corrupt")
+    check = _XZ_CHECKS.get(head[7] & 0x0F, f"check-{head[7] & 0x0F}")
+    details: dict[str, Any] = {"format": "xz", "check": check}
+    fields: dict[str, Any] = {"uncompressed_size": _xz_index_total(source)}
+    source.reader.seek(0)
+    with lzma.LZMAFile(source.file, mode="rb") as stream:
+        inner = _inner_tar(cast(BinaryIO, stream), "tar+xz")
+    return _merge(fields, details, inner)
+
+
+_XZ_CHECKS = {0: "none", 1: "crc32", 4: "crc64", 10: "sha256"}
+
+
+def _xz_index_total(source: Source) -> int | None:
+    """The uncompressed size from the index of the last stream (its footer says where the index starts).
+
+    Layout: "The .xz File Format" 1.0.4, sections 2.1.2 (stream footer) and 4 (index).
+    """
+    if source.size < 24:
+        return None
+    source.reader.seek(source.size - 12)
+    footer = source.reader.read(12)
+    if footer[10:12] != b"YZ":
+        return None
+    index_size = (struct.unpack_from("<I", footer, 4)[0] + 1) * 4
+    if index_size > min(source.size - 24, 1024 * 1024):
+        return None
+    source.reader.seek(source.size - 12 - index_size)
+    index = source.reader.read(index_size)
+    if index[:1] != b"\x00":
+        return None
+    values, at = [], 1
+    try:
+        count, at = _xz_number(index, at)
+        for _ in range(min(count, MAX_ENTRIES)):
+            _, at = _xz_number(index, at)  # unpadded size
+            size, at = _xz_number(index, at)
+            values.append(size)
+    except IndexError:
+        return None
+    return sum(values)
+
+
+def _xz_number(data: bytes, at: int) -> tuple[int, int]:
+    value = 0
+    for shift in range(0, 63, 7):
+        byte = data[at]
+        at += 1
+        value |= (byte & 0x7F) << shift
+        if not byte & 0x80:
+            return value, at
+    raise IndexError("xz: number too long")
+
+
 # --- 7z -------------------------------------------------------------------
 
 
@@ -319,23 +379,37 @@ def _sevenzip(source: Source) -> Extraction:
         raise ExtractionFailed("archive: not a 7z file", code="corrupt")
     major, minor = header[6], header[7]
     offset, size, _ = struct.unpack("<QQI", header[12:32])
-    details: dict[str, Any] = {
-        "format": "7z",
-        "version": f"{major}.{minor}",
-        "next_header_offset": offset,
-        "next_header_size": size,
-    }
-    warnings = ["archive: 7z entries are not listed (header database not parsed)"]
+    details: dict[str, Any] = {"format": "7z", "version": f"{major}.{minor}"}
     if 32 + offset + size > source.size:
         raise ExtractionFailed("archive: 7z header points past the end of the file", code="corrupt")
-    if 0 < size <= 1024 * 1024:
-        source.reader.seek(32 + offset)
-        database = source.reader.read(size)
-        details["header_encoded"] = database[:1] == b"\x17"
-        if b"\x06\xf1\x07\x01" in database:
-            details["aes_coder"] = True
-    fields = {"encrypted": True if details.get("aes_coder") else None}
-    return Extraction(fields=compact(fields), details=compact(details), warnings=warnings)
+    if not 0 < size <= sevenzip.MAX_HEADER_BYTES:
+        return Extraction(details=details, warnings=[f"archive: 7z header database of {size} bytes not read"])
+    source.reader.seek(32 + offset)
+    database = source.reader.read(size)
+    details["header_encoded"] = database[:1] == b"\x17"
+    try:
+        found = sevenzip.listing(database, lambda at, length: _read_at(source, at, length))
+    except sevenzip.Unlistable as exc:
+        encrypted = "encrypted" in str(exc)
+        return Extraction(fields=compact({"encrypted": encrypted or None}), details=details, warnings=[str(exc)])
+    except ValueError as exc:
+        raise ExtractionFailed(f"archive: 7z header database unreadable ({exc})", code="corrupt") from exc
+    names = [name[:300] for name in found.names[:LISTED]]
+    details |= {"file_count": len(found.names) - found.directories, "directory_count": found.directories}
+    details["entries"] = names or None
+    fields = {
+        "entry_count": len(found.names),
+        "uncompressed_size": sum(found.sizes),
+        "encrypted": found.encrypted or None,
+    }
+    return Extraction(fields=compact(fields), details=compact(details))
+
+
+def _read_at(source: Source, offset: int, length: int) -> bytes:
+    if offset + length > source.size or length > sevenzip.MAX_HEADER_BYTES:
+        raise ValueError("7z: packed header lies past the end of the file")
+    source.reader.seek(offset)
+    return source.reader.read(length)
 
 
 # --- RAR ------------------------------------------------------------------
@@ -431,10 +505,12 @@ _HANDLERS: tuple[tuple[Callable[[str, bytes], bool], Callable[[Source], Extracti
     (_is("application/x-7z-compressed"), _sevenzip),
     (_is("application/x-rar-compressed", "application/vnd.rar", "application/x-rar"), _rar),
     (_is("application/zstd", "application/x-zstd"), _zstd),
+    (_is("application/x-xz"), _xz),
     (_magic(b"PK\x03\x04", b"PK\x05\x06", b"PK\x07\x08"), _zip),
     (_magic(b"\x1f\x8b"), _gzip),
     (_magic(b"BZh"), _bzip2),
     (_magic(b"7z\xbc\xaf\x27\x1c"), _sevenzip),
     (_magic(b"Rar!\x1a\x07"), _rar),
     (_magic(b"\x28\xb5\x2f\xfd"), _zstd),
+    (_magic(b"\xfd7zXZ\x00"), _xz),
 )

@@ -29,10 +29,12 @@ class AVInfo:
     video_tracks: int = 0
     audio_tracks: int = 0
     other_tracks: int = 0
+    programs: int | None = None
     rotation: int | None = None
     created: str | None = None
     gps_latitude: float | None = None
     gps_longitude: float | None = None
     title: str | None = None
+    copyright: str | None = None
     brand: str | None = None
     warnings: list[str] = field(default_factory=list)

@@ -4,7 +4,10 @@ mutagen (pure Python, well kept, no native code) reads the audio formats and
 their tags: MP3, FLAC, Ogg Vorbis/Opus/FLAC/Speex, WAV, AIFF, WMA/ASF and the
 tags and audio stream of MP4. It does not describe video tracks, so the video
 containers are parsed from their headers here: MP4/MOV (mp4.py), Matroska/WebM
-(matroska.py), AVI (avi.py) and FLV (flv.py). Every parser seeks past the media
+(matroska.py), AVI (avi.py), FLV (flv.py), ASF/WMV/WMA (asf.py: mutagen
+gives only the audio stream of a WMV and no length for a cut one) and Ogg
+Theora (ogg.py); Sun/NeXT audio (au.py) and MPEG transport streams (ts.py),
+which mutagen lacks, from their headers. Every parser seeks past the media
 data; what is read is headers and indexes, never frames.
 
 A file mutagen cannot finish (truncated, broken frames) keeps what the
@@ -28,9 +31,10 @@ from typing import Any, BinaryIO
 
 from chalicelib.errors import ExtractionFailed
 from chalicelib.extraction import isobmff
-from chalicelib.extraction.extractors import avi, flv, matroska, mp4
+from chalicelib.extraction.extractors import asf, au, avi, flv, matroska, mp4, ogg, ts
 from chalicelib.extraction.extractors.avinfo import AVInfo, ContainerError
 from chalicelib.extraction.extractors.base import Extraction, Source, compact
+from chalicelib.extraction.signatures import transport_packets
 
 _ISOBMFF_TYPES = {b"ftyp", b"moov", b"mdat", b"wide", b"free", b"skip", b"pnot"}
 _TAG_KEYS: dict[str, tuple[str, ...]] = {
@@ -39,6 +43,7 @@ _TAG_KEYS: dict[str, tuple[str, ...]] = {
     "album": ("album", "TALB", "\xa9alb", "WM/AlbumTitle", "Album"),
     "year": ("date", "year", "TDRC", "TYER", "\xa9day", "WM/Year", "Year", "ICRD"),
     "genre": ("genre", "TCON", "\xa9gen", "WM/Genre", "Genre"),
+    "copyright": ("copyright", "TCOP", "cprt", "Copyright", "WM/Copyright"),
 }
 _CODECS = {
     "MP3": "mp3",
@@ -135,13 +140,27 @@ def _container_parser(head: bytes) -> Callable[[BinaryIO, int], AVInfo] | None:
         return avi.read
     if head[:3] == b"FLV":
         return flv.read
+    if head[:16] == asf.HEADER:
+        return asf.read
+    if head[:4] == b"OggS" and b"\x80theora" in head:  # Ogg video; Ogg audio is mutagen's
+        return ogg.read
+    if head[:4] == b".snd":
+        return au.read
+    if transport_packets(head)[0]:
+        return ts.read
     return None
 
 
 def _mutagen(source: Source, warnings: list[str], needed: bool) -> Any:
     """The mutagen file object, or None; its failures become warnings or `corrupt`."""
     head = source.head
-    if head[:3] == b"FLV" or head[:4] == b"\x1a\x45\xdf\xa3" or (head[:4] == b"RIFF" and head[8:12] == b"AVI "):
+    if (
+        head[:3] == b"FLV"
+        or head[:4] in (b"\x1a\x45\xdf\xa3", b".snd")
+        or (head[:4] == b"RIFF" and head[8:12] == b"AVI ")
+    ):
+        return None
+    if transport_packets(head)[0]:
         return None
     source.reader.seek(0)
     try:
@@ -187,7 +206,10 @@ def _build(info: AVInfo | None, audio: Any, source: Source, warnings: list[str])
         tags["title"] = info.title
     duration = (info.duration if info else None) or _stream_length(stream, source.size, warnings)
     video = info is not None and info.video_tracks > 0
-    audio_codec = _codec_name(_audio_codec(kind, stream) or (info.audio_codec if info else None))
+    # mutagen names ASF's audio codec loosely and takes an Ogg video's Theora stream for its audio
+    container_first = info is not None and info.container in ("asf", "ogg")
+    stream_codec = None if container_first and info and info.audio_codec else _audio_codec(kind, stream)
+    audio_codec = _codec_name(stream_codec or (info.audio_codec if info else None))
     video_codec = _codec_name(info.video_codec if info else None)
     fields: dict[str, Any] = {
         "duration_seconds": round(duration, 3) if duration else None,
@@ -199,7 +221,7 @@ def _build(info: AVInfo | None, audio: Any, source: Source, warnings: list[str])
         "gps_longitude": info.gps_longitude if info else None,
         "title": tags.get("title"),
         "author": tags.get("artist"),
-        "copyright": tags.get("copyright"),
+        "copyright": tags.get("copyright") or (info.copyright if info else None),
         "created": info.created if info else None,
     }
     if info is not None and video:
@@ -212,6 +234,7 @@ def _build(info: AVInfo | None, audio: Any, source: Source, warnings: list[str])
         "video_tracks": info.video_tracks if info else None,
         "audio_tracks": info.audio_tracks if info else (1 if stream is not None else None),
         "other_tracks": info.other_tracks if info else None,
+        "programs": info.programs if info else None,
         "rotation": info.rotation if info and video else None,
         "bits_per_sample": _int(getattr(stream, "bits_per_sample", None)),
         "tags": compact(tags),

@@ -86,11 +86,15 @@ def read_member(package: zipfile.ZipFile, name: str, warnings: list[str], cap: i
 
 
 def parse_xml(data: bytes | None, name: str, warnings: list[str]) -> Element | None:
-    """Parse through defusedxml (no entities, no DTD tricks); None with a warning on failure."""
+    """Parse through defusedxml (no entities, no external references); None with a warning on failure.
+
+    A bare DOCTYPE is allowed: OpenOffice.org 1.x writes one into every meta.xml.
+    Entity declarations, the vehicle of expansion bombs, are still refused.
+    """
     if data is None:
         return None
     try:
-        root: Element = SafeET.fromstring(data, forbid_dtd=True)
+        root: Element = SafeET.fromstring(data)
     except Exception as exc:  # ParseError, DTDForbidden, EntitiesForbidden ...
         warnings.append(f"{name}: XML unreadable ({type(exc).__name__})")
         return None
@@ -301,7 +305,18 @@ def _vector(app: Element | None, name: str) -> list[Element]:
 
 # --- ODF ----------------------------------------------------------------------------
 
-_ODF_KINDS = {"text": "document", "spreadsheet": "spreadsheet", "presentation": "presentation"}
+_ODF_KINDS = {"text": "document", "spreadsheet": "spreadsheet", "presentation": "presentation", "graphics": "drawing"}
+# OpenOffice.org 1.x (.sxw, .sxc, .sxi, .sxd): the same package and meta.xml, older names and namespaces
+_ODF_KINDS |= {"writer": "document", "calc": "spreadsheet", "impress": "presentation", "draw": "drawing"}
+_DRAW_PAGES = {"{urn:oasis:names:tc:opendocument:xmlns:drawing:1.0}page", "{http://openoffice.org/2000/drawing}page"}
+
+
+def _odf_kind(mimetype: str) -> str | None:
+    """`application/vnd.oasis.opendocument.text-template` -> document; `...sun.xml.writer.global` too."""
+    parts = mimetype.removeprefix("application/vnd.").replace("-template", "").split(".")
+    while parts and parts[-1] in ("template", "global", "master", "web"):
+        parts.pop()
+    return _ODF_KINDS.get(parts[-1]) if parts else None
 
 
 def _odf(package: zipfile.ZipFile, names: set[str]) -> Extraction:
@@ -310,7 +325,7 @@ def _odf(package: zipfile.ZipFile, names: set[str]) -> Extraction:
     manifest = read_member(package, "META-INF/manifest.xml", warnings) or b""
     encrypted = b"encryption-data" in manifest
     details: dict[str, Any] = {
-        "document_kind": _ODF_KINDS.get(mimetype.rsplit(".", 1)[-1].replace("-template", "")),
+        "document_kind": _odf_kind(mimetype),
         "odf_mime_type": mimetype or None,
         "macros": any(name.startswith(("Basic/", "Scripts/")) for name in names),
         "signed": "META-INF/documentsignatures.xml" in names,
@@ -328,8 +343,41 @@ def _odf(package: zipfile.ZipFile, names: set[str]) -> Extraction:
         fields["page_count"] = details.get("sheet_count")
     elif details["document_kind"] == "document":
         fields["page_count"] = details.pop("page_count_statistic", None)
+    elif details["document_kind"] in ("presentation", "drawing"):
+        fields["page_count"] = details.pop("page_count_statistic", None) or _odf_pages(package, warnings)
+        details["slide_count"] = fields["page_count"] if details["document_kind"] == "presentation" else None
     details.pop("page_count_statistic", None)
     return Extraction(fields=compact(fields), details=compact(details), warnings=warnings)
+
+
+def _odf_pages(package: zipfile.ZipFile, warnings: list[str]) -> int | None:
+    """Slides (drawing pages) in content.xml, counted while streaming it; None past the member cap.
+
+    Presentation meta.xml states no page count, so the body is read: parsed as
+    a stream of start tags through defusedxml (no entities), each page cleared once
+    counted, so memory stays flat whatever the deck's size.
+    """
+    try:
+        info = package.getinfo("content.xml")
+    except KeyError:
+        return None
+    if info.file_size > MAX_MEMBER_BYTES:
+        warnings.append(
+            f"content.xml: {info.file_size} bytes exceeds the {MAX_MEMBER_BYTES}-byte cap; pages not counted"
+        )
+        return None
+    pages = 0
+    try:
+        with package.open(info) as member:
+            for event, element in SafeET.iterparse(member, events=("start", "end")):
+                if element.tag in _DRAW_PAGES:
+                    pages += event == "start"
+                    if event == "end":
+                        element.clear()
+    except Exception as exc:  # ParseError, DTDForbidden, a damaged member ...
+        warnings.append(f"content.xml: pages not counted ({type(exc).__name__})")
+        return None
+    return pages or None
 
 
 def _odf_meta(meta: Element | None) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -339,6 +387,8 @@ def _odf_meta(meta: Element | None) -> tuple[dict[str, Any], dict[str, Any]]:
         name = local(child.tag)
         if name == "keyword":
             keywords.extend([text_of(child) or ""])
+        elif name == "keywords":  # OpenOffice.org 1.x nests them
+            keywords.extend(text_of(keyword) or "" for keyword in children(child, "keyword"))
         elif name not in get:
             get[name] = text_of(child)
     stats = next(iter(children(meta, "document-statistic")), None)

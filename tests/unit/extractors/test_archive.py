@@ -106,6 +106,25 @@ def test_a_tar_bz2_is_listed_by_streaming():
     assert out.details["block_size_kb"] == 900
 
 
+def test_a_tar_xz_is_listed_by_streaming_and_its_index_gives_the_size():
+    import lzma
+
+    tar = make_tar()
+    out = run(lzma.compress(tar, check=lzma.CHECK_CRC64), "application/x-xz", "a.tar.xz")
+    assert out.fields["entry_count"] == 3
+    assert out.fields["uncompressed_size"] == len(tar)
+    assert (out.details["format"], out.details["check"]) == ("xz", "crc64")
+    assert out.details["tar"]["entries"][0]["name"] == "f0.bin"
+
+
+def test_a_plain_xz_gives_its_size_and_a_broken_one_is_not_listed():
+    import lzma
+
+    data = lzma.compress(b"just text\n" * 1000)
+    assert run(data, "application/x-xz").fields["uncompressed_size"] == 10_000
+    assert "entry_count" not in run(data[:40], "application/x-xz").fields
+
+
 def test_a_compressed_bomb_stops_at_the_stream_budget(monkeypatch):
     monkeypatch.setattr(archive, "STREAM_BUDGET", 64 * 1024)
     started = time.monotonic()
@@ -114,13 +133,61 @@ def test_a_compressed_bomb_stops_at_the_stream_budget(monkeypatch):
     assert out.details["tar"]["entries_seen"] == 1
 
 
-def test_a_7z_signature_header_is_read():
-    header = b"7z\xbc\xaf\x27\x1c\x00\x04" + b"\x00" * 4 + struct.pack("<QQI", 10, 4, 0)
-    data = header + b"\x00" * 10 + b"\x17\x06\xf1\x07\x01"[:4]
-    out = run(data, "application/x-7z-compressed")
-    assert out.details["version"] == "0.4"
-    assert out.details["next_header_size"] == 4
-    assert out.details["header_encoded"] is True
+def seven_zip_header(contents: list[bytes], directory: str = "docs") -> bytes:
+    """A plain 7z header database: one copy-coded folder holding the files, then a directory entry."""
+    names = [f"docs/file{index}.txt" for index in range(len(contents))] + [directory]
+    total = sum(map(len, contents))
+    main = b"\x04" + b"\x06\x00\x01\x09" + number(total) + b"\x00"
+    main += b"\x07\x0b\x01\x00" + b"\x01\x01\x00" + b"\x0c" + number(total) + b"\x00"
+    main += b"\x08\x0d" + number(len(contents)) + b"\x09" + b"".join(number(len(c)) for c in contents[:-1]) + b"\x00"
+    main += b"\x00"
+    count = len(names)
+    empty = int("0" * len(contents) + "1", 2) << (8 - count) if count <= 8 else 0
+    raw_names = b"\x00" + b"".join(name.encode("utf-16-le") + b"\x00\x00" for name in names)
+    files = b"\x05" + number(count) + b"\x0e\x01" + bytes([empty]) + b"\x0f\x01\x00"
+    files += b"\x11" + number(len(raw_names)) + raw_names + b"\x00"
+    return b"\x01" + main + files + b"\x00"
+
+
+def number(value: int) -> bytes:
+    """7z's variable-length number, in its one- and two-byte forms."""
+    return bytes([value]) if value < 0x80 else bytes([0x80 | (value >> 8), value & 0xFF])
+
+
+def seven_zip(contents: list[bytes], encode_header: bool) -> bytes:
+    import lzma
+
+    packed = b"".join(contents)
+    database = seven_zip_header(contents)
+    if encode_header:
+        properties = {"id": lzma.FILTER_LZMA1, "lc": 3, "lp": 0, "pb": 2, "dict_size": 1 << 16}
+        compressed = lzma.compress(database, format=lzma.FORMAT_RAW, filters=[properties])
+        coder = b"\x23\x03\x01\x01\x05" + bytes([93]) + (1 << 16).to_bytes(4, "little")
+        encoded = b"\x17" + b"\x06" + number(len(packed)) + b"\x01\x09" + number(len(compressed)) + b"\x00"
+        encoded += b"\x07\x0b\x01\x00\x01" + coder + b"\x0c" + number(len(database)) + b"\x00\x00"
+        packed, database = packed + compressed, encoded
+    start = b"7z\xbc\xaf\x27\x1c\x00\x04" + b"\x00" * 4 + struct.pack("<QQI", len(packed), len(database), 0)
+    return start + packed + database
+
+
+@pytest.mark.parametrize("encode_header", [False, True])
+def test_a_7z_lists_its_entries_from_the_header_database(encode_header):
+    contents = [b"alpha" * 30, b"beta" * 200]
+    out = run(seven_zip(contents, encode_header), "application/x-7z-compressed")
+    assert out.fields["entry_count"] == 3
+    assert out.fields["uncompressed_size"] == 150 + 800
+    assert (out.details["file_count"], out.details["directory_count"]) == (2, 1)
+    assert out.details["entries"] == ["docs/file0.txt", "docs/file1.txt", "docs"]
+    assert out.details["header_encoded"] is encode_header
+    assert not out.warnings
+
+
+def test_a_7z_with_an_encrypted_header_is_encrypted_not_corrupt():
+    database = b"\x17\x06\x00\x01\x09\x10\x00\x07\x0b\x01\x00\x01\x24\x06\xf1\x07\x01\x00\x0c\x20\x00\x00"
+    start = b"7z\xbc\xaf\x27\x1c\x00\x04" + b"\x00" * 4 + struct.pack("<QQI", 16, len(database), 0)
+    out = run(start + b"\x00" * 16 + database, "application/x-7z-compressed")
+    assert out.fields["encrypted"] is True
+    assert any("encrypted" in warning for warning in out.warnings)
 
 
 def test_a_7z_pointing_past_its_end_is_corrupt():

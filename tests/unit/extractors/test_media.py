@@ -382,3 +382,246 @@ def test_a_wav_reports_its_riff_info_tags() -> None:
     assert (out.fields["title"], out.fields["author"]) == ("Field recording", "Renée")
     assert out.details["tags"]["comment"] == "dawn" and out.details["tags"]["year"] == "2021"
     assert out.fields["duration_seconds"] == 1.0
+
+
+def _asf_object(guid: str, body: bytes) -> bytes:
+    import uuid
+
+    return uuid.UUID(guid).bytes_le + struct.pack("<Q", 24 + len(body)) + body
+
+
+def _asf_stream(kind: str, number: int, specific: bytes) -> bytes:
+    import uuid
+
+    body = uuid.UUID(kind).bytes_le + b"\x00" * 16 + struct.pack("<QIIHI", 0, len(specific), 0, number, 0)
+    return _asf_object("B7DC0791-A9B7-11CF-8EE6-00C00C205365", body + specific)
+
+
+def wmv(seconds: float = 12.5, preroll_ms: int = 3100, declared_size: int = 1_000_000) -> bytes:
+    """An ASF header as Windows Media writers lay it out: video stream 1, audio stream 2, packets after it."""
+    created = (1_600_000_000 + 11_644_473_600) * 10_000_000  # 2020-09-13T12:26:40Z as FILETIME
+    play = int((seconds + preroll_ms / 1000) * 1e7)
+    file_properties = _asf_object(
+        "8CABDCA1-A947-11CF-8EE4-00C00C205365",
+        b"\x00" * 16
+        + struct.pack(
+            "<QQQQQQIIII", declared_size, created, 100, play, play, preroll_ms, 2, 3200, 3200, 5_000_000_000 % 2**32
+        ),
+    )
+    bitmap = struct.pack("<IiiHH4s", 40, 640, 360, 1, 24, b"WMV3") + b"\x00" * 20
+    video = _asf_stream("BC19EFC0-5B4D-11CF-A8FD-00805F5C442B", 1, struct.pack("<IIBH", 640, 360, 2, 40) + bitmap)
+    audio = _asf_stream(
+        "F8699E40-5B4D-11CF-A8FD-00805F5C442B", 2, struct.pack("<HHIIHHH", 0x161, 2, 44100, 16000, 2972, 16, 0)
+    )
+    frame_time = struct.pack("<QQIIIIIIII", 0, 0, 0, 0, 0, 0, 0, 0, 0, 0) + struct.pack("<HHQHH", 1, 0, 400_000, 0, 0)
+    extension = _asf_object(
+        "5FBF03B5-A92E-11CF-8EE3-00C00C205365",
+        b"\x00" * 16
+        + b"\x06\x00"
+        + struct.pack("<I", 24 + len(frame_time))
+        + _asf_object("14E6A5CB-C672-4332-8399-A96952065B5A", frame_time),
+    )
+    bitrates = _asf_object("7BF875CE-468D-11D1-8D82-006097C9A2B2", struct.pack("<HHIHI", 2, 1, 900_000, 2, 128_000))
+    strings = [s.encode("utf-16-le") + b"\x00\x00" for s in ("Harbour", "Ana", "(c) 2020 Ana", "", "")]
+    description = _asf_object(
+        "75B22633-668E-11CF-A6D9-00AA0062CE6C", struct.pack("<5H", *map(len, strings)) + b"".join(strings)
+    )
+    objects = [file_properties, extension, video, audio, bitrates, description]
+    body = b"".join(objects)
+    import uuid
+
+    header = uuid.UUID("75B22630-668E-11CF-A6D9-00AA0062CE6C").bytes_le
+    header += struct.pack("<QIBB", 30 + len(body), len(objects), 1, 2) + body
+    data_object = uuid.UUID("75B22636-668E-11CF-A6D9-00AA0062CE6C").bytes_le + struct.pack("<Q", 50 + 3200 * 4)
+    return header + data_object + b"\x00" * (26 + 3200 * 4)
+
+
+def test_a_wmv_reports_its_video_and_audio_streams_from_the_asf_header() -> None:
+    out = run(wmv(), "video/x-ms-wmv")
+    assert out.fields["duration_seconds"] == 12.5  # play duration minus preroll
+    assert (out.fields["codec"], out.fields["width"], out.fields["height"]) == ("wmv3", 640, 360)
+    assert out.fields["frame_rate"] == 25.0
+    assert (out.fields["sample_rate"], out.fields["channels"]) == (44100, 2)
+    assert out.fields["bitrate"] == 1_028_000  # the streams' own bitrates, not the header's absurd maximum
+    assert (out.fields["title"], out.fields["copyright"]) == ("Harbour", "(c) 2020 Ana")
+    assert out.fields["created"] == "2020-09-13T12:26:40Z"
+    assert (out.details["video_codec"], out.details["audio_codec"]) == ("wmv3", "wmav2")
+    assert (out.details["video_tracks"], out.details["audio_tracks"]) == (1, 1)
+
+
+def test_a_wmv_cut_short_keeps_the_duration_its_header_states() -> None:
+    data = wmv()
+    out = run(data[: len(data) // 3], "video/x-ms-wmv")
+    assert out.fields["duration_seconds"] == 12.5
+    assert (out.fields["width"], out.fields["height"], out.fields["sample_rate"]) == (640, 360, 44100)
+    assert any("cut short" in warning for warning in out.warnings)
+
+
+def test_an_asf_header_larger_than_the_file_still_gives_what_was_read() -> None:
+    data = wmv()
+    out = run(data[:200], "video/x-ms-wmv")
+    assert out.fields["duration_seconds"] == 12.5
+    assert any("header object cut short" in warning for warning in out.warnings)
+
+
+def ogg_page(serial: int, payload: bytes, granule: int = 0, first: bool = False, sequence: int = 0) -> bytes:
+    segments = [255] * (len(payload) // 255) + [len(payload) % 255]
+    header = struct.pack("<4sBBqIIIB", b"OggS", 0, 2 if first else 0, granule, serial, sequence, 0, len(segments))
+    return header + bytes(segments) + payload
+
+
+def theora(width: int = 352, height: int = 288, fps: tuple[int, int] = (30000, 1001), seconds: int = 4) -> bytes:
+    """An Ogg file holding Theora video and Vorbis audio: both identification headers, a data page, the last pages."""
+    shift = 6
+    ident = b"\x80theora\x03\x02\x01" + struct.pack(">HH", (width + 15) // 16, (height + 15) // 16)
+    ident += width.to_bytes(3, "big") + height.to_bytes(3, "big") + b"\x00\x00" + struct.pack(">II", *fps)
+    ident += b"\x00\x00\x01\x00\x00\x01\x00" + (0).to_bytes(3, "big") + struct.pack(">H", (38 << 10) | (shift << 5))
+    vorbis = b"\x01vorbis" + struct.pack("<IBIiiiBB", 0, 2, 44100, 0, 128000, 0, 0xB8, 1)
+    frames = round(seconds * fps[0] / fps[1])
+    key = frames - 10  # the last key frame, and ten frames after it
+    return (
+        ogg_page(7, ident, first=True)
+        + ogg_page(9, vorbis, first=True)
+        + ogg_page(7, b"\x81theora" + b"\x00" * 300, sequence=1)
+        + ogg_page(7, b"\x00" * 40_000, sequence=2)
+        + ogg_page(9, b"\x00" * 400, granule=(seconds - 1) * 44100, sequence=1)
+        + ogg_page(7, b"\x00" * 500, granule=(key << shift) + 10, sequence=3)
+    )
+
+
+def test_an_ogg_theora_file_is_video_with_size_frame_rate_duration_and_its_audio_stream() -> None:
+    out = run(theora(), "video/ogg")
+    assert (out.fields["codec"], out.fields["width"], out.fields["height"]) == ("theora", 352, 288)
+    assert out.fields["frame_rate"] == 29.97
+    assert out.fields["duration_seconds"] == pytest.approx(4.0, abs=0.01)
+    assert (out.fields["sample_rate"], out.fields["channels"]) == (44100, 2)
+    assert (out.details["video_codec"], out.details["audio_codec"], out.details["container"]) == (
+        "theora",
+        "vorbis",
+        "ogg",
+    )
+    assert (out.details["video_tracks"], out.details["audio_tracks"]) == (1, 1)
+
+
+def sun_audio(seconds: float = 1.5, rate: int = 8000, channels: int = 1, encoding: int = 1, bits: int = 8) -> bytes:
+    """A Sun/NeXT .au file: the 24-byte header, an annotation as sox writes one, then the samples."""
+    annotation = b"Processed by SoX\x00\x00\x00\x00"
+    samples = b"\x7f" * int(seconds * rate * channels * bits // 8)
+    header = struct.pack(">4s5I", b".snd", 24 + len(annotation), len(samples), encoding, rate, channels)
+    return header + annotation + samples
+
+
+def test_a_sun_au_file_reports_encoding_rate_channels_and_duration() -> None:
+    out = run(sun_audio(), "audio/basic")
+    assert (out.fields["codec"], out.fields["sample_rate"], out.fields["channels"]) == ("mulaw", 8000, 1)
+    assert out.fields["duration_seconds"] == 1.5
+    assert out.fields["bitrate"] == 64_000
+    stereo = run(sun_audio(seconds=2.0, rate=44100, channels=2, encoding=3, bits=16), "audio/basic")
+    assert (stereo.fields["codec"], stereo.fields["channels"], stereo.fields["duration_seconds"]) == ("pcm", 2, 2.0)
+    assert "title" not in out.fields  # the annotation is the tool's name, not a title
+
+
+def test_an_au_file_whose_data_size_is_unknown_runs_to_the_end() -> None:
+    data = bytearray(sun_audio(seconds=1.0))
+    data[8:12] = b"\xff\xff\xff\xff"
+    assert run(bytes(data), "audio/basic").fields["duration_seconds"] == 1.0
+
+
+class BitWriter:
+    def __init__(self) -> None:
+        self.bits = ""
+
+    def put(self, value: int, count: int) -> BitWriter:
+        self.bits += format(value, f"0{count}b") if count else ""
+        return self
+
+    def ue(self, value: int) -> BitWriter:
+        code = format(value + 1, "b")
+        self.bits += "0" * (len(code) - 1) + code
+        return self
+
+    def done(self) -> bytes:
+        bits = self.bits + "1"  # rbsp_stop_one_bit
+        bits += "0" * (-len(bits) % 8)
+        return int(bits, 2).to_bytes(len(bits) // 8, "big")
+
+
+def h264_sps(width: int, height: int, fps: int) -> bytes:
+    """A baseline-profile SPS NAL unit (type 7) for a frame-coded picture, cropped to size, with VUI timing."""
+    mbs_w, mbs_h = -(-width // 16), -(-height // 16)
+    w = BitWriter().put(66, 8).put(0, 8).put(30, 8).ue(0).ue(0).ue(0).ue(0).ue(1).put(0, 1)
+    w.ue(mbs_w - 1).ue(mbs_h - 1).put(1, 1).put(1, 1)
+    crop_right, crop_bottom = (mbs_w * 16 - width) // 2, (mbs_h * 16 - height) // 2
+    if crop_right or crop_bottom:
+        w.put(1, 1).ue(0).ue(crop_right).ue(0).ue(crop_bottom)
+    else:
+        w.put(0, 1)
+    w.put(1, 1).put(0, 1).put(0, 1).put(0, 1).put(0, 1).put(1, 1).put(1, 32).put(2 * fps, 32).put(1, 1)
+    return b"\x67" + w.done()
+
+
+def ts_packet(pid: int, payload: bytes, start: bool = False, pcr: int | None = None) -> bytes:
+    adaptation = b""
+    if pcr is not None:
+        adaptation = b"\x10" + ((pcr << 15) | 0x7E00).to_bytes(6, "big")
+    room = 184 - (len(adaptation) + 1 if adaptation or len(payload) < 184 else 0)
+    payload = payload[:room]
+    if len(payload) < room or adaptation:
+        stuffing = 184 - 1 - len(adaptation) - len(payload)
+        adaptation = bytes([len(adaptation) + stuffing]) + adaptation + b"\xff" * stuffing
+    control = (0x30 if adaptation else 0x10) | 0
+    return bytes([0x47, (0x40 if start else 0) | (pid >> 8), pid & 0xFF, control]) + adaptation + payload
+
+
+def psi(table_id: int, body: bytes) -> bytes:
+    section = bytes([table_id]) + (0xB000 | (len(body) + 5 + 4)).to_bytes(2, "big") + b"\x00\x01\xc1\x00\x00"
+    return b"\x00" + section + body + b"\x00\x00\x00\x00"  # pointer field; the CRC is not checked
+
+
+def transport_stream(seconds: float = 6.0) -> bytes:
+    pat = psi(0, struct.pack(">HH", 0, 0xE010) + struct.pack(">HH", 1, 0xE100))  # network PID, then program 1
+    streams = bytes([0x1B]) + struct.pack(">HH", 0xE101, 0xF000) + bytes([0x0F]) + struct.pack(">HH", 0xE102, 0xF000)
+    pmt = psi(2, struct.pack(">HH", 0xE101, 0xF000) + streams)
+    pes = b"\x00\x00\x01\xe0\x00\x00\x80\x80\x05" + b"\x21\x00\x01\x00\x01"
+    video = (
+        pes + b"\x00\x00\x00\x01\x09\xf0" + b"\x00\x00\x00\x01" + h264_sps(1280, 720, 25) + b"\x00\x00\x00\x01\x68\xce"
+    )
+    adts_frame = adts(frames=1, length=100, rate_index=3, channels=2)
+    audio = b"\x00\x00\x01\xc0\x00\x00\x80\x80\x05\x21\x00\x01\x00\x01" + adts_frame
+    packets = [ts_packet(0, pat, start=True), ts_packet(0x100, pmt, start=True)]
+    packets += [ts_packet(0x101, video, start=True, pcr=900_000), ts_packet(0x102, audio, start=True)]
+    packets += [ts_packet(0x101, b"\x00" * 184) for _ in range(2000)]
+    packets += [ts_packet(0x101, b"\x00" * 100, pcr=900_000 + int(seconds * 90000))]
+    return b"".join(packets)
+
+
+def test_an_h264_sequence_parameter_set_gives_the_cropped_size_and_frame_rate() -> None:
+    from chalicelib.extraction.extractors import videoheaders
+
+    assert videoheaders.h264_sps(h264_sps(1920, 1080, 30)) == videoheaders.Picture(1920, 1080, 30.0)
+    assert videoheaders.h264_sps(h264_sps(640, 360, 25)) == videoheaders.Picture(640, 360, 25.0)
+    assert videoheaders.h264_sps(b"\x67\x42") == videoheaders.Picture()  # cut short: nothing, no exception
+
+
+def test_an_mpeg_transport_stream_reports_programs_streams_size_and_duration() -> None:
+    out = run(transport_stream(), "video/mp2t")
+    assert (out.fields["codec"], out.fields["width"], out.fields["height"]) == ("h264", 1280, 720)
+    assert out.fields["frame_rate"] == 25.0
+    assert out.fields["duration_seconds"] == 6.0
+    assert (out.fields["sample_rate"], out.fields["channels"]) == (48000, 2)
+    assert (out.details["container"], out.details["programs"], out.details["audio_codec"]) == ("mpegts", 1, "aac")
+    assert (out.details["video_tracks"], out.details["audio_tracks"]) == (1, 1)
+
+
+def test_a_transport_stream_is_detected_by_its_packet_rhythm() -> None:
+    from chalicelib.extraction.detect import detect
+
+    data = transport_stream()
+    assert detect(data[:8192], bytes_reader(data)).mime_type == "video/mp2t"
+    assert detect(b"\x47" + b"\x00" * 8191).mime_type != "video/mp2t"
+
+
+def test_a_sun_au_file_is_detected_as_audio_basic() -> None:
+    from chalicelib.extraction.detect import detect
+
+    assert detect(sun_audio()[:8192]).mime_type == "audio/basic"

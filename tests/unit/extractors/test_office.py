@@ -181,3 +181,65 @@ def test_a_password_protected_ooxml_file_is_encrypted_not_failed():
     assert result.fields == {"encrypted": True}
     assert result.details == {"container": "ole", "encryption": "agile"}
     assert ole.extract(source(data, "application/encrypted")).fields == {"encrypted": True}
+
+
+SXW_META = """<?xml version="1.0" encoding="UTF-8"?>
+<!DOCTYPE office:document-meta PUBLIC "-//OpenOffice.org//DTD OfficeDocument 1.0//EN" "office.dtd">
+<office:document-meta xmlns:office="http://openoffice.org/2000/office" xmlns:dc="http://purl.org/dc/elements/1.1/"
+ xmlns:meta="http://openoffice.org/2000/meta" office:version="1.0"><office:meta>
+<meta:generator>OpenOffice.org 1.1.5 (Linux)</meta:generator><dc:title>Minutes</dc:title>
+<meta:initial-creator>Ada</meta:initial-creator><meta:creation-date>2004-05-06T07:08:09</meta:creation-date>
+<dc:language>de-DE</dc:language><meta:keywords><meta:keyword>board</meta:keyword>
+<meta:keyword>2004</meta:keyword></meta:keywords><meta:document-statistic meta:page-count="3" meta:word-count="420"/>
+</office:meta></office:document-meta>"""
+
+
+def test_an_openoffice_1_writer_file_reports_its_meta_xml() -> None:
+    from chalicelib.extraction import detect
+    from chalicelib.extraction.extractors import registry
+    from chalicelib.extraction.reader import bytes_reader
+
+    sxw = "application/vnd.sun.xml.writer"
+    data = package({"mimetype": sxw, "meta.xml": SXW_META, "content.xml": "<office:document-content/>"})
+    assert detect.detect(data[:8192], bytes_reader(data), "minutes.sxw").mime_type == sxw
+    assert registry.lookup(sxw).family == "office"
+    result = office.extract(source(data, sxw))
+    assert (result.fields["title"], result.fields["author"], result.fields["keywords"]) == (
+        "Minutes",
+        "Ada",
+        "board, 2004",
+    )
+    assert (result.fields["page_count"], result.fields["word_count"], result.fields["language"]) == (3, 420, "de-DE")
+    assert result.fields["creator_tool"] == "OpenOffice.org 1.1.5 (Linux)"
+    assert result.details["document_kind"] == "document"
+
+
+def presentation(mimetype: str, draw_ns: str, slides: int) -> bytes:
+    pages = "".join(f'<draw:page draw:name="s{index}"><draw:frame/></draw:page>' for index in range(slides))
+    content = (
+        f'<office:document-content xmlns:office="urn:x-office" xmlns:draw="{draw_ns}">'
+        f"<office:body><office:presentation>{pages}</office:presentation></office:body></office:document-content>"
+    )
+    meta = SXW_META.replace('<meta:document-statistic meta:page-count="3" meta:word-count="420"/>', "")
+    return package({"mimetype": mimetype, "meta.xml": meta, "content.xml": content})
+
+
+@pytest.mark.parametrize(
+    ("mimetype", "draw_ns"),
+    [
+        ("application/vnd.oasis.opendocument.presentation", "urn:oasis:names:tc:opendocument:xmlns:drawing:1.0"),
+        ("application/vnd.sun.xml.impress", "http://openoffice.org/2000/drawing"),
+    ],
+)
+def test_an_odp_and_an_sxi_count_their_slides_from_content_xml(mimetype: str, draw_ns: str) -> None:
+    result = office.extract(source(presentation(mimetype, draw_ns, 7), mimetype))
+    assert result.fields["page_count"] == 7
+    assert result.details["slide_count"] == 7
+    assert result.details["document_kind"] == "presentation"
+
+
+def test_an_sxc_is_a_spreadsheet() -> None:
+    sxc = "application/vnd.sun.xml.calc"
+    meta = SXW_META.replace('meta:page-count="3"', 'meta:table-count="2"')
+    result = office.extract(source(package({"mimetype": sxc, "meta.xml": meta}), sxc))
+    assert (result.details["document_kind"], result.fields["page_count"]) == ("spreadsheet", 2)

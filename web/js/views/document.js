@@ -1,11 +1,14 @@
-// One document: status, error, metadata (normalized fields first, details
-// folded), timeline, preview, download, CSV rows, reprocess and delete.
+// One document: status (and a CSV's ingest state), the failure reason, warnings, its content inline
+// (preview.js), its rows (rows.js), metadata (normalized fields first, details folded, nested values as
+// tables), the timeline, download, reprocess and delete.
 
 import { api } from "../api.js";
 import { announce, h, replace } from "../dom.js";
 import { bytes, count, isFinal, label, RECORD_FINAL, value, when } from "../format.js";
 import { poller } from "../poll.js";
-import { badge, errorBox, notice, pager, recordsBadge } from "../ui.js";
+import { drawPreview } from "../preview.js";
+import { recordsTable } from "../rows.js";
+import { badge, errorBox, notice, recordsBadge } from "../ui.js";
 
 // The metadata vocabulary's core fields, in reading order.
 const CORE = [
@@ -14,13 +17,12 @@ const CORE = [
   "width", "height", "orientation", "camera_make", "camera_model", "taken_at", "gps_latitude", "gps_longitude",
   "duration_seconds", "bitrate", "sample_rate", "channels", "codec", "frame_rate", "row_count", "column_count",
   "columns", "delimiter", "encoding", "has_header", "entry_count", "uncompressed_size", "from", "to", "cc",
-  "sent_at", "attachment_count", "sha256",
+  "sent_at", "attachment_count", "duplicate_of", "sha256",
 ];
 const BYTE_FIELDS = new Set(["size", "uncompressed_size"]);
 const DATE_FIELDS = new Set(["created", "modified", "taken_at", "sent_at"]);
-const MAX_PREVIEW_CHARS = 4 * 1024 * 1024;
 const MAX_DEPTH = 6;
-const ROWS_PER_PAGE = 25;
+const MAX_TABLE_ROWS = 200;
 
 export function renderDocument(main, { id }) {
   const parts = {
@@ -28,7 +30,7 @@ export function renderDocument(main, { id }) {
     actions: h("div", { class: "actions" }),
     status: h("div", { class: "doc-status" }),
     metadata: h("section", { class: "card", "aria-labelledby": "h-metadata" }),
-    preview: h("section", { class: "card", "aria-labelledby": "h-preview" }),
+    preview: h("section", { class: "card preview-card", id: "preview", "aria-labelledby": "h-preview" }),
     records: h("section", { class: "card", "aria-labelledby": "h-records", hidden: true }),
     timeline: h("section", { class: "card", "aria-labelledby": "h-timeline" }),
     message: h("div", { class: "action-message" }),
@@ -40,7 +42,7 @@ export function renderDocument(main, { id }) {
     parts.status,
     parts.actions,
     parts.message,
-    h("div", { class: "doc-grid" }, h("div", { class: "doc-main" }, parts.metadata, parts.records), h("div", { class: "doc-side" }, parts.preview, parts.timeline)),
+    h("div", { class: "doc-grid" }, h("div", { class: "doc-main" }, parts.preview, parts.records), h("div", { class: "doc-side" }, parts.metadata, parts.timeline)),
   );
   replace(parts.head, h("h1", {}, "Loading…"));
 
@@ -64,7 +66,7 @@ export function renderDocument(main, { id }) {
       if (doc && doc.status !== fresh.status) announce(`${fresh.filename} is now ${fresh.status.toLowerCase()}`);
       doc = fresh;
       if (changed) draw();
-      const recordsBusy = doc.records && !RECORD_FINAL.includes(doc.records.state);
+      const recordsBusy = (doc.records && !RECORD_FINAL.includes(doc.records.state)) || (isCsv(doc) && doc.status === "PROCESSED" && !doc.records);
       if (rows && doc.records && !changed) rows.progress(doc.records);
       return { again: !isFinal(doc.status) || Boolean(recordsBusy) || hasPendingReprocess(doc), changed };
     },
@@ -75,8 +77,8 @@ export function renderDocument(main, { id }) {
     replace(parts.head, h("h1", { class: "doc-title" }, doc.filename));
     replace(
       parts.status,
-      badge(doc.status),
-      h("span", { class: "muted" }, ` Uploaded `, h("time", { datetime: doc.created_at }, when(doc.created_at)), ` · updated `, h("time", { datetime: doc.updated_at }, when(doc.updated_at))),
+      h("span", { class: "states" }, badge(doc.status), doc.records ? recordsBadge(doc.records.state) : null),
+      h("span", { class: "muted" }, ` Uploaded `, h("time", { datetime: doc.created_at, title: doc.created_at }, when(doc.created_at)), ` · updated `, h("time", { datetime: doc.updated_at, title: doc.updated_at }, when(doc.updated_at))),
       doc.error ? h("div", { class: "notice notice-error failure", role: "alert" }, h("strong", {}, "Processing failed: "), doc.error.message || "", " ", h("code", {}, doc.error.code || "")) : null,
       doc.warnings && doc.warnings.length
         ? h("div", { class: "notice notice-warning" }, h("strong", {}, "Warnings"), h("ul", {}, doc.warnings.map((w) => h("li", {}, w))))
@@ -85,12 +87,13 @@ export function renderDocument(main, { id }) {
     drawActions();
     drawMetadata(parts.metadata, doc);
     drawTimeline(parts.timeline, doc);
+    const heading = h("h2", { id: "h-preview" }, "Preview");
     if (doc.status === "PROCESSED" && previewShownFor !== doc.updated_at) {
       previewShownFor = doc.updated_at;
-      drawPreview(parts.preview, doc);
+      drawPreview(parts.preview, heading, doc);
     } else if (doc.status !== "PROCESSED") {
       previewShownFor = null;
-      replace(parts.preview, h("h2", { id: "h-preview" }, "Preview"), notice(doc.status === "FAILED" ? "No preview: processing failed." : "The preview appears once the document is processed."));
+      replace(parts.preview, heading, notice(doc.status === "FAILED" ? "No preview: processing failed." : "The preview appears once the document is processed."));
     }
     if (doc.records || isCsv(doc)) {
       parts.records.hidden = false;
@@ -161,7 +164,7 @@ function hasPendingReprocess(doc) {
 
 function isCsv(doc) {
   const meta = doc.metadata || {};
-  return meta.mime_type === "text/csv" || meta.family === "tabular" || meta.family === "csv";
+  return meta.mime_type === "text/csv" || meta.family === "tabular";
 }
 
 function drawMetadata(section, doc) {
@@ -191,24 +194,53 @@ function field(key, v) {
   if (BYTE_FIELDS.has(key) && typeof v === "number") return v < 1024 ? bytes(v) : `${bytes(v)} (${count(v)} bytes)`;
   if (DATE_FIELDS.has(key) && typeof v === "string") return h("time", { datetime: v, title: v }, when(v));
   if (key === "sha256") return h("code", { class: "hash" }, String(v));
+  if (key === "duplicate_of" && typeof v === "string" && /^[0-9a-f]{32}$/.test(v)) return duplicateLink(v);
   if (key === "gps_latitude" || key === "gps_longitude") return value(v);
   if (Array.isArray(v) || (v && typeof v === "object")) return nested(v, 0);
   return value(v);
+}
+
+/** "Same content as <the earlier document>", named once the API says what it is. */
+function duplicateLink(otherId) {
+  const link = h("a", { href: `#/documents/${otherId}`, class: "duplicate-of" }, "an earlier upload");
+  api
+    .document(otherId)
+    .then((other) => replace(link, other.filename))
+    .catch(() => null); // deleted since, or not visible to this caller: the link still says what it is
+  return h("span", {}, "Same content as ", link);
 }
 
 function definitionList(entries, name) {
   return h("dl", { class: "meta", dataset: { list: name } }, entries.map(([k, v]) => h("div", { class: "meta-row" }, h("dt", {}, k), h("dd", {}, v))));
 }
 
-/** Nested objects and arrays as nested lists, bounded in depth. */
+/** Nested values as people read them: lists of records as tables, objects as definition lists. */
 function nested(v, depth) {
   if (v === null || typeof v !== "object") return value(v);
   if (depth >= MAX_DEPTH) return JSON.stringify(v).slice(0, 500);
   if (Array.isArray(v)) {
     if (v.every((x) => x === null || typeof x !== "object")) return value(v);
+    if (v.every((x) => x && typeof x === "object" && !Array.isArray(x))) return recordTable(v, depth);
     return h("ol", { class: "nested" }, v.map((x) => h("li", {}, nested(x, depth + 1))));
   }
   return h("dl", { class: "meta nested" }, Object.entries(v).map(([k, x]) => h("div", { class: "meta-row" }, h("dt", {}, label(k)), h("dd", {}, nested(x, depth + 1)))));
+}
+
+function recordTable(items, depth) {
+  const columns = [];
+  for (const item of items) for (const key of Object.keys(item)) if (!columns.includes(key)) columns.push(key);
+  const shown = items.slice(0, MAX_TABLE_ROWS);
+  return h(
+    "div",
+    { class: "scroll-x nested-table" },
+    h(
+      "table",
+      { class: "rows" },
+      h("thead", {}, h("tr", {}, columns.map((c) => h("th", { scope: "col" }, label(c))))),
+      h("tbody", {}, shown.map((item) => h("tr", {}, columns.map((c) => h("td", {}, nested(item[c], depth + 1)))))),
+    ),
+    items.length > shown.length ? h("p", { class: "small muted" }, `${count(items.length - shown.length)} more not shown.`) : null,
+  );
 }
 
 function drawTimeline(section, doc) {
@@ -225,128 +257,12 @@ function drawTimeline(section, doc) {
             return h(
               "li",
               {},
-              h("time", { datetime: e.at || "" }, when(e.at)),
+              h("time", { datetime: e.at || "", title: e.at || "" }, when(e.at)),
               h("span", { class: "event" }, label(e.event || "event")),
-              extra.length ? h("span", { class: "muted small" }, extra.map(([k, x]) => `${label(k)}: ${value(x)}`).join(" · ")) : null,
+              extra.length ? h("span", { class: "muted small" }, extra.map(([k, x]) => `${label(k)}: ${typeof x === "string" && (DATE_FIELDS.has(k) || k === "version") ? when(x) : value(x)}`).join(" · ")) : null,
             );
           }),
         )
       : notice("Nothing has happened yet."),
   );
-}
-
-async function drawPreview(section, doc) {
-  replace(section, h("h2", { id: "h-preview" }, "Preview"), h("p", { class: "muted" }, "Loading the preview…"));
-  try {
-    const { url } = await api.preview(doc.id);
-    const response = await fetch(new URL(url).href, { credentials: "omit", cache: "no-store" });
-    if (!response.ok) throw new Error(`The preview could not be fetched (${response.status}).`);
-    const html = await response.text();
-    if (html.length > MAX_PREVIEW_CHARS) throw new Error("The preview is too large to show.");
-    // sandbox="" : no scripts, no same-origin, no forms, no navigation of this page.
-    const frame = h("iframe", { class: "preview", sandbox: "", title: `Preview of ${doc.filename}`, referrerpolicy: "no-referrer", srcdoc: html });
-    replace(section, h("h2", { id: "h-preview" }, "Preview"), frame);
-  } catch (error) {
-    const missing = error.status === 404;
-    replace(section, h("h2", { id: "h-preview" }, "Preview"), missing ? notice("This document has no preview.") : errorBox(error));
-  }
-}
-
-/** CSV rows with paging and ingest progress; degrades to a note where the API has no rows route. */
-function recordsTable(section, doc) {
-  const bar = h("progress", { id: "records-progress", "aria-labelledby": "records-progress-label" });
-  const text = h("span", { id: "records-progress-label" });
-  const stateBadge = h("span", {});
-  const region = h("div", { class: "table-region", "aria-live": "polite" });
-  const cursors = [null];
-  let next = null;
-  let loadedOnce = false;
-
-  replace(section, h("h2", { id: "h-records" }, "Rows"), h("div", { class: "records-progress" }, stateBadge, bar, text), region);
-
-  async function load() {
-    try {
-      const page = await api.records(doc.id, { limit: ROWS_PER_PAGE, next: cursors[cursors.length - 1] });
-      next = page.next;
-      loadedOnce = true;
-      draw(page.items || []);
-      if (page.records) show(page.records);
-    } catch (error) {
-      if (error.status === 404 && error.code !== "no_records") {
-        replace(region, notice("Rows cannot be listed by this version of the API."));
-      } else {
-        replace(region, errorBox(error, "The rows could not be loaded."));
-      }
-    }
-  }
-
-  function draw(items) {
-    if (!items.length) {
-      replace(region, notice(cursors.length > 1 ? "No more rows." : "No rows stored yet."));
-      return;
-    }
-    // The CSV's own column order (metadata.columns), then anything else the rows carry.
-    const declared = Array.isArray((doc.metadata || {}).columns) ? doc.metadata.columns.map(String) : [];
-    const columns = [...declared];
-    for (const item of items) for (const key of Object.keys(item.cells || {})) if (!columns.includes(key)) columns.push(key);
-    replace(
-      region,
-      h(
-        "div",
-        { class: "scroll-x", tabindex: "0", role: "region", "aria-label": "Rows of this CSV" },
-        h(
-          "table",
-          { class: "rows" },
-          h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "#"), columns.map((c) => h("th", { scope: "col" }, c)))),
-          h("tbody", {}, items.map((item) => h("tr", {}, h("th", { scope: "row", class: "num" }, count(item.row)), columns.map((c) => h("td", {}, value(item.cells ? item.cells[c] : null)))))),
-        ),
-      ),
-      pager({
-        page: cursors.length,
-        hasPrevious: cursors.length > 1,
-        hasNext: Boolean(next),
-        label: "Row pages",
-        onPrevious: () => {
-          cursors.pop();
-          load();
-        },
-        onNext: () => {
-          cursors.push(next);
-          load();
-        },
-      }),
-    );
-  }
-
-  let lastState = null;
-  function show(records) {
-    if (!records) {
-      replace(stateBadge);
-      replace(text, "Rows have not been queued yet.");
-      bar.removeAttribute("value");
-      return;
-    }
-    replace(stateBadge, recordsBadge(records.state));
-    const done = (records.written || 0) + (records.failed || 0);
-    if (typeof records.total === "number" && records.total > 0) {
-      bar.max = records.total;
-      bar.value = Math.min(done, records.total);
-      replace(text, `${count(records.written || 0)} of ${count(records.total)} rows stored${records.failed ? `, ${count(records.failed)} rejected` : ""}`);
-    } else {
-      bar.removeAttribute("value");
-      replace(text, `${count(records.written || 0)} rows stored so far${records.failed ? `, ${count(records.failed)} rejected` : ""}`);
-    }
-  }
-
-  /** Fresh progress from the document: show it; reload the first page while rows arrive, and once at the end. */
-  function progress(records) {
-    show(records);
-    if (!records || cursors.length !== 1) return;
-    if (!loadedOnce || records.state !== lastState || !RECORD_FINAL.includes(records.state)) {
-      lastState = records.state;
-      load();
-    }
-  }
-
-  return { progress };
 }

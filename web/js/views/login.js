@@ -1,43 +1,39 @@
-// The sign-in form (Cognito USER_PASSWORD_AUTH).
+// The signed-out screen: sign in through the hosted UI (the user pool's own page).
 
 import * as auth from "../auth.js";
 import { h, replace } from "../dom.js";
 import { errorBox, notice } from "../ui.js";
 
-export function renderLogin(main, { config, reason, onSignedIn }) {
+export function renderLogin(main, { settings, reason, error, returnTo }) {
   const status = h("div", { class: "form-status" });
-  const username = h("input", { id: "username", name: "username", autocomplete: "username", required: true, autocapitalize: "none", spellcheck: "false" });
-  const password = h("input", { id: "password", name: "password", type: "password", autocomplete: "current-password", required: true });
-  const submit = h("button", { type: "submit" }, "Sign in");
-  const form = h(
-    "form",
-    { class: "card login", "aria-labelledby": "login-title", novalidate: true },
-    h("h1", { id: "login-title" }, "Sign in to docpipe"),
-    reason ? notice(reason) : null,
-    h("div", { class: "field" }, h("label", { for: "username" }, "User name"), username),
-    h("div", { class: "field" }, h("label", { for: "password" }, "Password"), password),
-    status,
-    submit,
-  );
-  form.addEventListener("submit", async (event) => {
-    event.preventDefault();
-    if (!username.value.trim() || !password.value) {
-      replace(status, errorBox("Enter your user name and password."));
-      return;
-    }
-    submit.disabled = true;
-    replace(status, h("p", { role: "status" }, "Signing in…"));
+  const button = h("button", { type: "button", id: "sign-in" }, "Sign in");
+  button.addEventListener("click", async () => {
+    button.disabled = true;
+    replace(status, h("p", { role: "status" }, "Taking you to the sign-in page…"));
     try {
-      await auth.login(await config(), username.value.trim(), password.value);
-      password.value = "";
-      onSignedIn();
-    } catch (error) {
-      replace(status, errorBox(error));
-      submit.disabled = false;
-      password.select();
+      await auth.beginSignIn(await settings(), returnTo);
+    } catch (failure) {
+      replace(status, errorBox(failure));
+      button.disabled = false;
     }
   });
-  replace(main, h("div", { class: "login-wrap" }, form));
-  username.focus();
+  replace(
+    main,
+    h(
+      "div",
+      { class: "login-wrap" },
+      h(
+        "section",
+        { class: "card login", "aria-labelledby": "login-title" },
+        h("h1", { id: "login-title" }, "Sign in to docpipe"),
+        reason ? notice(reason) : null,
+        error ? errorBox(error) : null,
+        h("p", { class: "muted" }, "You sign in on your organisation's docpipe sign-in page, then come straight back here."),
+        status,
+        button,
+      ),
+    ),
+  );
+  button.focus();
   return null;
 }

@@ -61,9 +61,9 @@ export function renderUpload(main, { config }) {
   });
 
   function add(files) {
-    for (const file of files) {
-      const item = uploadItem(file);
-      list.prepend(item.el);
+    const items = files.map((file) => [file, uploadItem(file)]);
+    list.prepend(...items.map(([, item]) => item.el)); // newest batch first, each batch in the order chosen
+    for (const [file, item] of items) {
       const problem = refuse(file);
       if (problem) {
         item.fail(problem);
@@ -117,7 +117,7 @@ export function renderUpload(main, { config }) {
         throw error;
       }
       item.progress(file.size, file.size);
-      item.step("Uploaded, waiting for processing…");
+      item.step("Waiting for processing…");
       announce(`${file.name} uploaded`);
       follow(created.document.id, item);
     } catch (error) {
@@ -180,8 +180,11 @@ function uploadItem(file) {
       el.dataset.id = id;
     },
     status(doc) {
-      replace(state, badge(doc.status));
-      if (doc.status === "PROCESSED") replace(stepText, "Done");
+      // the file is in storage: until processing starts, "waiting" (not the API's "pending upload")
+      replace(state, doc.status === "PENDING" ? h("span", { class: "badge badge-pending", dataset: { status: "UPLOADED" } }, "Uploaded") : badge(doc.status));
+      if (doc.status === "PENDING") replace(stepText, "Waiting for processing…");
+      else if (doc.status === "PROCESSING") replace(stepText, "Processing…");
+      else if (doc.status === "PROCESSED") replace(stepText, "Done");
       else if (doc.status === "FAILED") replace(stepText, doc.error ? doc.error.message : "Processing failed");
     },
     fail(message) {
