@@ -13,7 +13,7 @@ import logging
 import time
 from typing import Any
 
-from chalice import Chalice, CognitoUserPoolAuthorizer, CORSConfig, Rate, Response
+from chalice import Chalice, CognitoUserPoolAuthorizer, CORSConfig, Rate
 from chalice.app import CloudWatchEvent, S3Event, SQSEvent
 
 from chalicelib import contracts, wiring
@@ -104,8 +104,7 @@ def get_document(doc_id: str) -> Any:
 @app.route("/documents/{doc_id}", methods=["DELETE"], authorizer=authorizer)
 @api
 def delete_document(doc_id: str) -> Any:
-    wiring.document_service().delete(_caller(), doc_id)
-    return Response(body="", status_code=204)
+    return json_response(wiring.document_service().delete(_caller(), doc_id), 202)
 
 
 @app.route("/documents/{doc_id}/download", authorizer=authorizer)

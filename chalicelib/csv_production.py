@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import dataclasses
 import json
 import logging
 import re
@@ -196,6 +197,7 @@ class _Production:
         self.deadline = deadline
         self.clock = clock
         self.columns = cont.columns
+        self.fmt = cont.fmt
         self.next_row = cont.next_row
         self.failed = cont.failed
         self.chunk_no = cont.chunk
@@ -239,6 +241,10 @@ class _Production:
                     if lines.oversized
                     else f"unreadable record: {exc}"
                 )
+                lines.skip_rest_of_record()  # a quoted field still open: its lines belong to this record
+                if not self.columns and self.fmt.has_header:
+                    # the header itself is unreadable: the rows that follow get numbered columns
+                    self.fmt = dataclasses.replace(self.fmt, has_header=False)
                 self._reject(line_of_record, reason)
             else:
                 self._accept(row, line_of_record)
@@ -267,7 +273,7 @@ class _Production:
             chunk=self.chunk_no,
             leg=c.leg + 1,
             failed=self.failed,
-            fmt=c.fmt,
+            fmt=self.fmt,
             columns=self.columns,
         )
 
@@ -275,7 +281,7 @@ class _Production:
         if _blank(row):
             return
         if not self.columns:
-            if self.cont.fmt.has_header:
+            if self.fmt.has_header:
                 self._set_columns(unique_columns(row))
                 return
             self._set_columns([f"column_{i + 1}" for i in range(len(row))])
@@ -352,7 +358,9 @@ def fan_out(
         head, offset = b"", cont.offset
         if cont.offset == 0 and cont.fmt.encoding.bom:
             head, offset = strip_bom(stream, codec)
-        lines = Lines(blocks(stream, settings.read_block, head), offset, codec, settings.max_record_bytes)
+        lines = Lines(
+            blocks(stream, settings.read_block, head), offset, codec, settings.max_record_bytes, cont.fmt.quotechar
+        )
         nxt = production.run(lines)
         if nxt is not None:
             sender.add(nxt.to_message(), production.next_row - 1)

@@ -14,7 +14,7 @@ import unicodedata
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from chalicelib import paging, search
 from chalicelib.access import Action, require, require_admin
@@ -44,7 +44,9 @@ def parse_filters(params: dict[str, str]) -> Filters:
         raise BadRequest(f"Unknown query parameter: {unknown[0]}", code="unknown_parameter")
     status = params.get("status")
     if status is not None and status not in {s.value for s in Status}:
-        raise BadRequest("status must be one of PENDING, PROCESSING, PROCESSED, FAILED", code="invalid_filter")
+        raise BadRequest(
+            "status must be one of PENDING, PROCESSING, PROCESSED, FAILED, DELETING", code="invalid_filter"
+        )
     family = params.get("family")
     if family is not None and not _FAMILY.match(family):
         raise BadRequest("family must be a family name such as pdf or image", code="invalid_filter")
@@ -99,12 +101,22 @@ def safe_key_name(filename: str) -> str:
     return cleaned
 
 
+class Deletion(Protocol):
+    """Starts deleting a document (`chalicelib.deletion.Deletion`; not imported here, so a function that only
+    reads documents, such as the backfill consumer, is not granted the purge's writes)."""
+
+    def request(self, doc: Document) -> dict[str, Any]: ...
+
+
 class DocumentService:
-    def __init__(self, repository: Repository, storage: S3Storage, settings: Settings, bus: EventBus) -> None:
+    def __init__(
+        self, repository: Repository, storage: S3Storage, settings: Settings, bus: EventBus, deletion: Deletion
+    ) -> None:
         self._repo = repository
         self._storage = storage
         self._settings = settings
         self._bus = bus
+        self._deletion = deletion
 
     # -- reading -----------------------------------------------------------
     def get(self, caller: Caller, doc_id: str, action: Action = Action.READ) -> Document:
@@ -242,13 +254,9 @@ class DocumentService:
             "truncated": bool(info.get("truncated")),
         }
 
-    def delete(self, caller: Caller, doc_id: str) -> None:
-        doc = self.get(caller, doc_id, Action.DELETE)
-        self._storage.delete(doc.bucket, doc.key)
-        prefixes = (self._settings.renditions_prefix, self._settings.uploads_prefix)
-        self._storage.delete(doc.bucket, rendition_key(doc.id, *prefixes))
-        self._storage.delete(doc.bucket, text_key(doc.id, *prefixes))
-        self._repo.delete(doc.id)
+    def delete(self, caller: Caller, doc_id: str) -> dict[str, Any]:
+        """Start deleting the document (see `chalicelib.deletion`): it is DELETING until its rows are gone."""
+        return self._deletion.request(self.get(caller, doc_id, Action.DELETE))
 
     def request_reprocess(self, caller: Caller, doc_id: str) -> dict[str, Any]:
         """Queue one re-extraction; asking again while one is pending or running changes nothing."""
@@ -267,6 +275,8 @@ class DocumentService:
         doc = self.get(caller, doc_id, action)
         if doc.status is Status.PENDING:
             raise Conflict("Nothing has been uploaded for this document yet", code="not_uploaded")
+        if doc.status is Status.DELETING:
+            raise Conflict("This document is being deleted", code="deleting")
         return doc
 
     def _page(self, items: list[Document], last: dict[str, str] | None, scope: str) -> dict[str, Any]:

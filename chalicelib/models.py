@@ -17,6 +17,8 @@ class Status(enum.StrEnum):
     PROCESSING = "PROCESSING"
     PROCESSED = "PROCESSED"
     FAILED = "FAILED"
+    DELETING = "DELETING"
+    """Deletion was asked for: its file is gone, its rows are being removed, then the document goes."""
 
     @property
     def final(self) -> bool:

@@ -10,7 +10,10 @@ null) and the rejections `[row, line, reason]`. Handling a chunk:
    writes the same items again, never new ones);
 3. the chunk is counted once (a conditional ADD, see records_store), and the
    final state is set when every row is accounted for.
-A "continue" message hands production on to `CsvFanOut.resume`.
+A "continue" message hands production on to `CsvFanOut.resume`; a "purge"
+message is one step of deleting a document (`purge_step`, see
+`chalicelib.deletion`). A chunk of a document that is being deleted, or is
+gone, is acknowledged and dropped: its rows have nowhere to go.
 
 A message that can never be handled (not JSON, not a known type, numbers
 out of range, rows that do not match the columns, an unknown document) is
@@ -30,6 +33,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from chalicelib import paging
+from chalicelib.aws.purge import PURGE, DocumentPurge
 from chalicelib.aws.records_store import RecordsStore, Row, RowError
 
 log = logging.getLogger("docpipe.records")
@@ -75,8 +79,10 @@ class Chunk:
             raise PoisonMessage("records message has an invalid document id or run")
         if self.chunk < 0 or self.first_row < 1 or len(self.rows) > MAX_ROWS_PER_MESSAGE:
             raise PoisonMessage("records message has a chunk or row number out of range")
-        if not self.columns or len(set(self.columns)) != len(self.columns) or "" in self.columns:
+        if len(set(self.columns)) != len(self.columns) or "" in self.columns:
             raise PoisonMessage("records message has invalid columns")
+        if not self.columns and any(r is not None for r in self.rows):  # only rejected rows may come before a header
+            raise PoisonMessage("records message has rows but no columns")
         if any(r is not None and len(r) != len(self.columns) for r in self.rows):
             raise PoisonMessage("records message has rows that do not match its columns")
         rejected = {self.first_row + i for i, r in enumerate(self.rows) if r is None}
@@ -108,17 +114,23 @@ class RecordsConsumer:
     """Handles records messages: rows into the store, continuations to the producer."""
 
     def __init__(
-        self, store: RecordsStore, resume: Resume | None = None, clock: Callable[[], float] = time.monotonic
+        self,
+        store: RecordsStore,
+        resume: Resume | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        purge: Resume | None = None,
     ) -> None:
         self._store = store
         self._resume = resume
         self._clock = clock
+        self._purge = purge
 
     def handle_chunk(self, chunk: Chunk) -> str:
         """Store and count one chunk; says what happened (stored, duplicate, stale)."""
         progress = self._store.progress(chunk.doc_id)
-        if progress is None:
-            raise PoisonMessage("no records ingestion exists for this document")
+        if progress is None or not progress.run:  # deleted or being deleted: acknowledged, never dead-lettered
+            self._forget(chunk)  # rows an earlier delivery wrote before it was stopped
+            return "gone"
         if progress.run != chunk.run:
             log.info("dropping a chunk of a replaced run", extra={"doc_id": chunk.doc_id, "chunk": chunk.chunk})
             return "stale"
@@ -129,8 +141,17 @@ class RecordsConsumer:
         counted = self._store.count_chunk(
             chunk.doc_id, chunk.run, chunk.chunk, len(rows) - len(refused), len(chunk.errors) + len(refused)
         )
+        if not counted:
+            after = self._store.progress(chunk.doc_id)
+            if after is None or not after.run:  # the document was marked for deletion while these rows were written
+                self._forget(chunk)
+                return "gone"
         self._store.try_complete(chunk.doc_id)
         return "stored" if counted else "duplicate"
+
+    def _forget(self, chunk: Chunk) -> None:
+        log.info("dropping a chunk of a deleted document", extra={"doc_id": chunk.doc_id, "chunk": chunk.chunk})
+        self._store.forget(chunk.doc_id, [chunk.first_row + i for i in range(len(chunk.rows))])
 
     def handle_message(self, body: str, deadline: float) -> str:
         data = parse_body(body)
@@ -142,7 +163,34 @@ class RecordsConsumer:
             except ValueError as exc:
                 raise PoisonMessage(str(exc)) from exc
             return "resumed"
+        if data.get("type") == PURGE:
+            if self._purge is None:
+                raise RuntimeError("this consumer cannot purge documents")
+            if not _DOC_ID.match(str(data.get("doc_id", ""))):
+                raise PoisonMessage("purge message has an invalid document id")
+            return str(self._purge(data, deadline))
         return self.handle_chunk(Chunk.from_data(data))
+
+
+STEP_MARGIN_SECONDS = 10.0
+"""Time a purge step keeps back from its deadline to queue the next step."""
+
+
+def purge_step(
+    purge: DocumentPurge, doc_id: str, deadline: float, monotonic: Callable[[], float] = time.monotonic
+) -> str:
+    """One step of deleting a document (see `chalicelib.deletion`): deleted, continued, or not_deleting
+    (a step for a document no longer being deleted, or already gone: nothing to do)."""
+    if not purge.is_deleting(doc_id):
+        return "not_deleting"
+    removed, empty = purge.delete_items(doc_id, deadline - STEP_MARGIN_SECONDS, monotonic)
+    if not empty:
+        purge.send(doc_id)
+        log.info("purge continues", extra={"doc_id": doc_id, "deleted": removed})
+        return "continued"
+    purge.remove(doc_id)
+    log.info("document deleted", extra={"doc_id": doc_id, "deleted": removed})
+    return "deleted"
 
 
 def parse_body(body: str) -> dict[str, Any]:
@@ -150,7 +198,7 @@ def parse_body(body: str) -> dict[str, Any]:
         data = json.loads(body)
     except ValueError as exc:
         raise PoisonMessage("records message is not JSON") from exc
-    if not isinstance(data, dict) or data.get("v") != 1 or data.get("type") not in ("rows", "continue"):
+    if not isinstance(data, dict) or data.get("v") != 1 or data.get("type") not in ("rows", "continue", PURGE):
         raise PoisonMessage("records message is not a known records message")
     return data
 

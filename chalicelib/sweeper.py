@@ -6,7 +6,9 @@
   the document is retried through the same ReprocessRequested event the API
   uses, up to `max_attempts` claims in all; after that it is FAILED with
   reason `timeout`.
-Both lists come from the sparse `by_deadline` index, so a sweep reads only
+- A deletion still under way long after it was asked for (its purge step was
+  lost, e.g. dead-lettered): another purge step is queued.
+The lists come from the sparse `by_deadline` index, so a sweep reads only
 the overdue documents, never the table.
 """
 
@@ -16,6 +18,7 @@ import logging
 from dataclasses import dataclass
 
 from chalicelib.aws.bus import EventBus
+from chalicelib.aws.purge import RETRY_SECONDS, DocumentPurge
 from chalicelib.aws.repository import Repository
 from chalicelib.config import Settings
 from chalicelib.contracts import API_SOURCE, REPROCESS_REQUESTED
@@ -34,13 +37,17 @@ class SweepReport:
     retried: int = 0
     failed: int = 0
     skipped: int = 0
+    purges: int = 0
 
 
 class SweeperService:
-    def __init__(self, repository: Repository, bus: EventBus, settings: Settings) -> None:
+    def __init__(
+        self, repository: Repository, bus: EventBus, settings: Settings, purge: DocumentPurge | None = None
+    ) -> None:
         self._repo = repository
         self._bus = bus
         self._settings = settings
+        self._purge = purge
 
     def sweep(self, now_epoch: int) -> dict[str, int]:
         report = SweepReport()
@@ -48,7 +55,12 @@ class SweeperService:
             self._expire(doc, report)
         for doc in self._repo.overdue(Status.PROCESSING, now_epoch, BATCH):
             self._recover(doc, now_epoch, report)
-        if report.expired or report.retried or report.failed:
+        if self._purge is not None:
+            for doc in self._repo.overdue(Status.DELETING, now_epoch, BATCH):
+                self._purge.send(doc.id)
+                self._repo.postpone(doc.id, Status.DELETING, now_epoch + RETRY_SECONDS)
+                report.purges += 1
+        if report.expired or report.retried or report.failed or report.purges:
             log.info("sweep: %s", report.__dict__)
         return dict(report.__dict__)
 

@@ -17,10 +17,10 @@ module has already loaded; they vary with the machine.)
   also reads these imports to tell which modules each function reaches.
 - chalicelib/wiring.py: boto3, botocore.config, chalicelib.aws.backfill_parts,
   chalicelib.aws.backfill_queue, chalicelib.aws.backfills, chalicelib.aws.bus, chalicelib.aws.document_reads,
-  chalicelib.aws.event_store, chalicelib.aws.executions, chalicelib.aws.manifest,
+  chalicelib.aws.event_store, chalicelib.aws.executions, chalicelib.aws.manifest, chalicelib.aws.purge,
   chalicelib.aws.records_store, chalicelib.aws.repository, chalicelib.aws.secrets,
   chalicelib.aws.sqs_batch, chalicelib.aws.storage, chalicelib.aws.workflow,
-  chalicelib.backfill, chalicelib.backfill_worker, chalicelib.csv_fanout,
+  chalicelib.backfill, chalicelib.backfill_worker, chalicelib.csv_fanout, chalicelib.deletion,
   chalicelib.documents, chalicelib.ingest, chalicelib.lifecycle,
   chalicelib.records, chalicelib.sweeper — an invocation builds only the
   clients (boto3 170-265 ms, botocore.config) and services it uses; only the
@@ -54,6 +54,7 @@ if TYPE_CHECKING:
     from chalicelib.aws.bus import EventBus
     from chalicelib.aws.event_store import EventStore
     from chalicelib.aws.manifest import ManifestWriter
+    from chalicelib.aws.purge import DocumentPurge
     from chalicelib.aws.records_store import DynamoRecordsStore, Progress
     from chalicelib.aws.repository import DynamoRepository
     from chalicelib.aws.storage import S3Storage
@@ -61,6 +62,7 @@ if TYPE_CHECKING:
     from chalicelib.backfill import BackfillService
     from chalicelib.backfill_worker import BackfillWorker
     from chalicelib.csv_fanout import CsvFanOut
+    from chalicelib.deletion import Deletion
     from chalicelib.documents import DocumentService
     from chalicelib.ingest import IngestService
     from chalicelib.lifecycle import Lifecycle
@@ -114,6 +116,9 @@ def _client(service: str) -> Any:
         read_timeout=30,
         max_pool_connections=32,
         s3={"addressing_style": "path"} if settings().aws_endpoint else None,
+        # presigned URLs and POST policies signed with Signature Version 4, the only one S3 accepts in every
+        # region (https://docs.aws.amazon.com/AmazonS3/latest/API/sigv4-HTTPPOSTConstructPolicy.html)
+        signature_version="s3v4" if service == "s3" else None,
     )
     with _lock:
         return _session().client(service, endpoint_url=settings().aws_endpoint, config=config)
@@ -149,7 +154,28 @@ def _requeue(doc_id: str) -> None:
 def document_service() -> DocumentService:
     from chalicelib.documents import DocumentService
 
-    return DocumentService(repository(), storage(), cursor_settings(), bus())
+    return DocumentService(repository(), storage(), cursor_settings(), bus(), deletion())
+
+
+@functools.cache
+def deletion() -> Deletion:
+    from chalicelib.deletion import Deletion
+
+    return Deletion(document_purge(), storage(), settings())
+
+
+@functools.cache
+def document_purge() -> DocumentPurge:
+    from chalicelib.aws.purge import DocumentPurge
+
+    return DocumentPurge(client("dynamodb"), settings().table, client("sqs"), settings().records_queue)
+
+
+def _purge_step(message: dict[str, Any], deadline: float) -> str:
+    """One step of deleting a document, for the records queue's consumer (see `chalicelib.deletion`)."""
+    from chalicelib.records import purge_step
+
+    return purge_step(document_purge(), str(message["doc_id"]), deadline)
 
 
 @functools.cache
@@ -194,7 +220,7 @@ def csv_fanout() -> CsvFanOut:
 def records_consumer() -> RecordsConsumer:
     from chalicelib.records import RecordsConsumer
 
-    return RecordsConsumer(records_store(), csv_fanout().resume)
+    return RecordsConsumer(records_store(), csv_fanout().resume, purge=_purge_step)
 
 
 def records_response(records: list[dict[str, Any]], response: dict[str, Any]) -> dict[str, Any]:
@@ -225,7 +251,7 @@ def event_store() -> EventStore:
 def sweeper() -> SweeperService:
     from chalicelib.sweeper import SweeperService
 
-    return SweeperService(repository(), bus(), settings())
+    return SweeperService(repository(), bus(), settings(), document_purge())
 
 
 @functools.cache
@@ -282,5 +308,5 @@ def reset() -> None:
     caches = (settings, cursor_settings, _session, _client, repository, storage, ingest_service, document_service, bus)
     records = (records_store, csv_fanout, records_consumer, records_reader, lifecycle)
     backfills = (backfill_store, backfill_queue, workflow, backfill_service, backfill_worker)
-    for cached in (*caches, *records, *backfills, event_store, sweeper):
+    for cached in (*caches, *records, *backfills, event_store, sweeper, deletion, document_purge):
         cached.cache_clear()

@@ -33,11 +33,16 @@ _OBJECTS = frozenset({"s3:GetObject", "s3:PutObject", "s3:DeleteObject"})
 # the CSV fan-out: reads the table, sends row chunks (and continuations) to the records queue
 _FAN_OUT = frozenset({"s3:GetObject", "sqs:SendMessage", "sqs:GetQueueUrl", "sqs:GetQueueAttributes"})
 
+# deleting a document: the API marks it and queues purge steps on the records queue; on_records runs them
+_DELETION = frozenset({"dynamodb:DeleteItem", "sqs:SendMessage", "sqs:GetQueueUrl"})
+
 FUNCTION_ACTIONS: dict[str, frozenset[str]] = {
     # signs and checks page cursors with the key it reads from Secrets Manager (chalicelib.aws.secrets)
-    # starts backfills (a planning message on the backfill queue) and stops their executions
+    # starts backfills (a planning message on the backfill queue) and stops their executions; deletes documents
+    # (marks them, queues purge steps on the records queue)
     API: _DOCUMENTS
     | _OBJECTS
+    | _DELETION
     | {
         "events:PutEvents",
         "secretsmanager:GetSecretValue",
@@ -48,12 +53,13 @@ FUNCTION_ACTIONS: dict[str, frozenset[str]] = {
     "on_upload": _DOCUMENTS | _OBJECTS | _FAN_OUT | {"events:PutEvents"},
     "on_reprocess": _DOCUMENTS | _OBJECTS | _FAN_OUT | {"events:PutEvents"},
     # consumes row chunks; a continuation message makes it produce the next leg; publishes RecordsIngested;
-    # deletes what it handled where the mapping cannot report batch item failures (aws.sqs.settle_batch)
-    "on_records": _DOCUMENTS | _FAN_OUT | {"events:PutEvents", "sqs:DeleteMessage"},
+    # deletes what it handled where the mapping cannot report batch item failures (aws.sqs.settle_batch);
+    # runs the purge steps of deleted documents
+    "on_records": _DOCUMENTS | _FAN_OUT | _DELETION | {"events:PutEvents", "sqs:DeleteMessage"},
     # stores each producer event once (a conditional put) and lists them from the GSIs
     "on_producer_event": frozenset({"dynamodb:PutItem", "dynamodb:Query"}),
     # the scheduled sweeper: overdue documents from the by_deadline index, retries as ReprocessRequested events
-    "sweep": _DOCUMENTS | {"events:PutEvents"},
+    "sweep": _DOCUMENTS | _DELETION | {"events:PutEvents"},
     # the backfill queue's consumer: ingest (as on_reprocess) for each item, the documents of a batch in one
     # BatchGetItem, parts counted in a transaction, the stale manifest written as a multipart upload, the
     # state machine started and its task tokens answered
@@ -112,8 +118,8 @@ FUNCTION_RESOURCES: dict[tuple[str, str], tuple[str, ...]] = {
     ("on_reprocess", "s3:PutObject"): ("renditions",),
     ("on_reprocess", "s3:DeleteObject"): ("renditions",),
     ("on_records", "s3:GetObject"): ("uploads",),
-    (API, "sqs:SendMessage"): ("backfill_queue",),
-    (API, "sqs:GetQueueUrl"): ("backfill_queue",),
+    (API, "sqs:SendMessage"): ("records_queue", "backfill_queue"),
+    (API, "sqs:GetQueueUrl"): ("records_queue", "backfill_queue"),
     # the backfill consumer: ingest's reads and renditions, and its own manifests under backfills/
     ("on_backfill", "s3:GetObject"): ("uploads", "backfills"),
     ("on_backfill", "s3:PutObject"): ("renditions", "backfills"),

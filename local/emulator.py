@@ -1,4 +1,8 @@
-"""The AWS emulator (moto in server mode, with `local.sfn_shim`) as a child process on loopback."""
+"""The AWS emulator (moto in server mode, made faithful by `local.moto_server`) as a child process on loopback.
+
+The child watches this process and ends when it is gone, so a stack killed
+hard never leaves an emulator holding its port (`local.emulator_fidelity`).
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,8 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+
+from local.emulator_fidelity import PARENT_ENV
 
 
 def port_in_use(host: str, port: int) -> bool:
@@ -47,7 +53,7 @@ class Emulator:
         # MOTO_PORT: where the emulator's Step Functions interpreter sends its own service calls
         root = str(Path(__file__).resolve().parent.parent)
         path = os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH", "")) if p)
-        env = {**os.environ, "MOTO_PORT": str(self.port), "PYTHONPATH": path}
+        env = {**os.environ, "MOTO_PORT": str(self.port), PARENT_ENV: str(os.getpid()), "PYTHONPATH": path}
         self._proc = subprocess.Popen(
             [sys.executable, "-m", self.module, "-H", self.host, "-p", str(self.port)],
             stdout=out,

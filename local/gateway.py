@@ -166,11 +166,14 @@ class Handler(ChaliceRequestHandler):
 
     def _serve_static(self, path: str) -> None:
         rel = posixpath.normpath(unquote(path)).lstrip("/")
-        target = (self._web_root / (rel or "index.html")).resolve()
-        if target.is_dir():
-            target = target / "index.html"
-        inside = self._web_root.resolve() in target.parents
-        if not inside or not target.is_file():
+        try:
+            target = (self._web_root / (rel or "index.html")).resolve()
+            if target.is_dir():
+                target = target / "index.html"
+            found = self._web_root.resolve() in target.parents and target.is_file()
+        except (ValueError, OSError):  # a NUL byte or a name the file system refuses: no such file
+            found = False
+        if not found:
             body = json.dumps({"code": "not_found", "message": "No such resource"}).encode()
             self._send_http_response(404, {"Content-Type": "application/json"}, body)
             return

@@ -4,6 +4,8 @@
 
 - Step Functions: `local.sfn_shim` (ItemBatcher, tolerated failures, the full
   S3 listing, ResultWriter parameters).
+- S3 browser uploads checked against their signed POST policy, and the
+  process ending with its parent: `local.emulator_fidelity`.
 - DynamoDB: on AWS every request sees and leaves each item whole (a
   conditional update is checked and applied as one step, a read never sees
   half an update). moto applies an update's actions to the stored item one by
@@ -29,7 +31,7 @@ from collections import Counter
 from typing import Any
 from urllib.parse import parse_qs
 
-from local import sfn_shim
+from local import emulator_fidelity, sfn_shim
 
 _dynamodb_lock = threading.RLock()
 
@@ -113,6 +115,7 @@ def main() -> None:
     from moto.server import main as moto_main
 
     sfn_shim.install()
+    emulator_fidelity.apply()
     serialize_dynamodb()
     count_requests()
     moto_main()

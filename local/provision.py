@@ -15,6 +15,8 @@ from typing import Any
 from chalice.app import Chalice, CloudWatchEventConfig, S3EventConfig, SQSEventConfig
 
 ACCOUNT = "123456789012"
+LOCAL_ACCESS_KEY = "docpipe-local"
+LOCAL_SECRET_KEY = "docpipe-local"  # noqa: S105 - the local stack's own credentials (the emulator checks POST signatures)
 DEFAULT_DEMO_PASSWORD = "Docpipe-demo-2026"  # noqa: S105 - local demo user, overridable
 DEFAULT_ADMIN_PASSWORD = "Docpipe-admin-2026"  # noqa: S105 - local demo user, overridable
 EMULATOR_SEED = 20260101
@@ -68,8 +70,8 @@ class Stack:
         return {
             "AWS_REGION": n.region,
             "AWS_DEFAULT_REGION": n.region,
-            "AWS_ACCESS_KEY_ID": "docpipe-local",
-            "AWS_SECRET_ACCESS_KEY": "docpipe-local",
+            "AWS_ACCESS_KEY_ID": LOCAL_ACCESS_KEY,
+            "AWS_SECRET_ACCESS_KEY": LOCAL_SECRET_KEY,
             "DOCPIPE_AWS_ENDPOINT": self.endpoint,
             "DOCPIPE_BUCKET": n.bucket,
             "DOCPIPE_TABLE": n.table,
@@ -90,8 +92,8 @@ def clients(endpoint: str, region: str) -> dict[str, Any]:
     import boto3
 
     session = boto3.session.Session(
-        aws_access_key_id="docpipe-local",
-        aws_secret_access_key="docpipe-local",  # noqa: S106 - the emulator accepts any credentials
+        aws_access_key_id=LOCAL_ACCESS_KEY,
+        aws_secret_access_key=LOCAL_SECRET_KEY,
         region_name=region,
     )
     names = ("s3", "sqs", "dynamodb", "events", "cognito-idp", "secretsmanager", "stepfunctions")

@@ -13,6 +13,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
+from chalicelib.aws.metadata_gate import admit, admit_error, admit_warnings
 from chalicelib.aws.records_store import (
     FINAL_STATES,
     INGESTING,
@@ -107,10 +108,11 @@ class InMemoryRepository:
         version: int,
         text: str = "",
     ) -> None:
+        admitted = admit(metadata)
         changes = {
-            "metadata": copy.deepcopy(metadata),
+            "metadata": copy.deepcopy(admitted.metadata),
             "extractor_version": version,
-            "warnings": list(warnings),
+            "warnings": admit_warnings([*warnings, *admitted.notes]),
             "updated_at": now,
             "search": search_text(metadata, text),
         }
@@ -127,9 +129,12 @@ class InMemoryRepository:
         version: int,
         metadata: dict[str, Any] | None = None,
     ) -> None:
-        changes = {"error": dict(error), "extractor_version": version, "warnings": list(warnings), "updated_at": now}
+        changes: dict[str, Any] = {"error": admit_error(error), "extractor_version": version, "updated_at": now}
         if metadata:
-            changes["metadata"] = copy.deepcopy(metadata)
+            admitted = admit(metadata)
+            changes["metadata"] = copy.deepcopy(admitted.metadata)
+            warnings = [*warnings, *admitted.notes]
+        changes["warnings"] = admit_warnings(warnings)
         self._finish(
             doc_id, attempt, Status.FAILED, changes, {"at": now, "event": "failed", "detail": error.get("code", "")}
         )
@@ -292,7 +297,7 @@ def _stale(doc: Document, selection: StaleSelection, filters: Filters) -> bool:
 
 def _may_begin(item: dict[str, Any], claim: Claim, seq: str | None) -> bool:
     free = item.get("status") != Status.PROCESSING.value or item.get("lease_until", 0) < claim.now_epoch
-    if not free:
+    if not free or item.get("status") == Status.DELETING.value:
         return False
     if claim.stale_below is not None:
         final = item.get("status") in (Status.PROCESSED.value, Status.FAILED.value)
@@ -421,6 +426,12 @@ class InMemoryRecordsStore:
     def put_marker(self, doc_id: str, run: str, name: str) -> None:
         with self._lock:
             self.markers.add((doc_id, run, name))
+
+    def forget(self, doc_id: str, numbers: list[int]) -> None:
+        with self._lock:
+            for n in numbers:
+                self.rows.pop((doc_id, n), None)
+                self.errors.pop((doc_id, n), None)
 
     def write(self, doc_id: str, rows: list[Row], errors: list[RowError]) -> list[RowError]:
         with self._lock:

@@ -112,6 +112,16 @@ def test_a_completed_document_carries_its_metadata_and_timeline(repo: Any) -> No
     assert [e["event"] for e in doc.timeline] == ["processing_started", "processed"]
 
 
+def test_metadata_passes_the_gate_before_it_is_stored(repo: Any) -> None:
+    c = claim(new_id())
+    repo.begin_processing(c)
+    metadata = {"details": {"namespaces": {"": "urn:x", "x": "urn:y"}}, "nan": float("nan"), "t\ud800": "v"}
+    repo.complete(c.doc_id, c.attempt, metadata, ["w\udc00"], utcnow(), version=VERSION)
+    doc = repo.get(c.doc_id)
+    assert doc.metadata == {"details": {"namespaces": {"(empty)": "urn:x", "x": "urn:y"}}, "nan": "nan", "t\ufffd": "v"}
+    assert doc.warnings == ["w\ufffd"]
+
+
 def test_a_failed_document_carries_its_error(repo: Any) -> None:
     c = claim(new_id())
     repo.begin_processing(c)

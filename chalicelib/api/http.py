@@ -94,6 +94,8 @@ def json_body(raw: bytes | str | None) -> Any:
         return json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
         raise BadRequest("The body is not valid JSON", code="invalid_body") from exc
+    except RecursionError as exc:  # "[[[[...": json's decoder recurses once per level
+        raise BadRequest("The body is nested too deeply", code="invalid_body") from exc
 
 
 def query_dict(params: Any) -> dict[str, str]:

@@ -12,7 +12,7 @@ from typing import Any
 from chalicelib.search import SORTS
 
 ID = {"name": "doc_id", "in": "path", "required": True, "schema": {"type": "string", "pattern": "^[0-9a-f]{32}$"}}
-STATUSES = ["PENDING", "PROCESSING", "PROCESSED", "FAILED"]
+STATUSES = ["PENDING", "PROCESSING", "PROCESSED", "FAILED", "DELETING"]
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -85,8 +85,11 @@ def _paths() -> dict[str, Any]:
                 "One document", {"200": _json(_ref("Document"), "The document"), **_errors(404)}, parameters=[ID]
             ),
             "delete": _op(
-                "Delete the file, its rendition, its records and the document",
-                {"204": {"description": "Deleted"}, **_errors(403, 404)},
+                "Start deleting the file, its rendition, its records and the document",
+                {
+                    "202": _json(_ref("Deletion"), "Deleting: the document goes once its records are gone"),
+                    **_errors(403, 404),
+                },
                 parameters=[ID],
             ),
         },
@@ -276,6 +279,11 @@ def _schemas() -> dict[str, Any]:
                 "status": string,
                 "reprocess": {"type": "string", "enum": ["requested", "already_requested", "already_in_progress"]},
             },
+        },
+        "Deletion": {
+            "type": "object",
+            "required": ["id", "status"],
+            "properties": {"id": string, "status": {"type": "string", "enum": ["DELETING"]}},
         },
         "Stats": {
             "type": "object",

@@ -36,7 +36,7 @@ from typing import Any, Protocol
 
 from botocore.exceptions import ClientError
 
-from chalicelib.aws.batch_write import BATCH_WRITE_MAX, batch_write, put_requests
+from chalicelib.aws.batch_write import BATCH_WRITE_MAX, batch_write, delete_requests, put_requests
 from chalicelib.aws.table import (
     DOC_SK,
     Page,
@@ -115,6 +115,7 @@ class RecordsStore(Protocol):
     def begin(self, doc_id: str, run: str) -> None: ...
     def progress(self, doc_id: str) -> Progress | None: ...
     def write(self, doc_id: str, rows: list[Row], errors: list[RowError]) -> list[RowError]: ...
+    def forget(self, doc_id: str, numbers: list[int]) -> None: ...
     def has_marker(self, doc_id: str, run: str, name: str) -> bool: ...
     def put_marker(self, doc_id: str, run: str, name: str) -> None: ...
     def count_chunk(self, doc_id: str, run: str, chunk: int, written: int, failed: int) -> bool: ...
@@ -202,9 +203,16 @@ class DynamoRecordsStore:
             TableName=self._table,
             Key=self._key(doc_id),
             UpdateExpression="SET #records = :initial, #run = :run REMOVE #chunks",
-            ConditionExpression="attribute_exists(pk)",
-            ExpressionAttributeNames={"#records": "records", "#run": RUN_ATTR, "#chunks": COUNTED_CHUNKS},
-            ExpressionAttributeValues=dump({":initial": {"state": QUEUED, "written": 0, "failed": 0}, ":run": run}),
+            ConditionExpression="attribute_exists(pk) AND #status <> :deleting",  # never for a document being deleted
+            ExpressionAttributeNames={
+                "#records": "records",
+                "#run": RUN_ATTR,
+                "#chunks": COUNTED_CHUNKS,
+                "#status": "status",
+            },
+            ExpressionAttributeValues=dump(
+                {":initial": {"state": QUEUED, "written": 0, "failed": 0}, ":run": run, ":deleting": "DELETING"}
+            ),
         )
 
     def progress(self, doc_id: str) -> Progress | None:
@@ -345,6 +353,11 @@ class DynamoRecordsStore:
         self._db.put_item(TableName=self._table, Item=self._key(doc_id, marker_sk(run, name)))
 
     # -- rows -----------------------------------------------------------------
+    def forget(self, doc_id: str, numbers: list[int]) -> None:
+        """Delete these rows and their row errors again (a chunk written for a document being deleted)."""
+        keys = [dump(doc_key(doc_id, sk(n))) for n in numbers for sk in (row_sk, error_sk)]
+        batch_write(self._db, self._table, delete_requests(keys))
+
     def write(self, doc_id: str, rows: list[Row], errors: list[RowError]) -> list[RowError]:
         """Store rows and row errors (idempotent puts); returns rows DynamoDB refused, as errors."""
         items = [row_item(doc_id, r) for r in rows] + [error_item(doc_id, e) for e in errors]

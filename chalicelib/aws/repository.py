@@ -11,18 +11,27 @@ attempt holds the document (or its lease ran out), never for an object version
 already finished, never for an event older than the one already seen; it ends
 only if the attempt token still matches. That is what makes duplicate and
 out-of-order S3 deliveries harmless.
+
+What a document stores passes `metadata_gate` first (keys, sizes, numbers
+DynamoDB holds and reads back). Reads survive an item written before that, or
+by hand: a page that holds an item botocore cannot read is read key by key and
+that item left out with a logged error; `get` of such a document answers it
+without its metadata, so it can still be seen and deleted.
 """
 
 from __future__ import annotations
 
+import logging
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib.aws.batch_write import batch_write, delete_requests
+from chalicelib.aws.metadata_gate import admit, admit_error, admit_warnings
 from chalicelib.aws.table import (
     ALL_DOCS,
     BY_DEADLINE,
@@ -48,6 +57,32 @@ from chalicelib.aws.table import (
 from chalicelib.errors import Conflict, StaleEvent
 from chalicelib.models import Document, ObjectRef, Status
 from chalicelib.search import name_key, search_text
+
+log = logging.getLogger("docpipe.repository")
+
+UNREADABLE_METADATA = "metadata: the stored metadata of this document cannot be read; reprocess it to rebuild it"
+DOCUMENT_ATTRIBUTES = [
+    "id",
+    "owner",
+    "bucket",
+    "s3_key",
+    "filename",
+    "status",
+    "created_at",
+    "updated_at",
+    "declared_size",
+    "declared_type",
+    "error",
+    "warnings",
+    "records",
+    "timeline",
+    "etag",
+    "attempt",
+    "attempts",
+    "lease_until",
+    "extractor_version",
+]
+"""Every attribute `document_from_item` reads but `metadata`: what a document without its metadata is read from."""
 
 MAX_FILTER_ROUNDS = 10
 SEARCH_ROUNDS = 5
@@ -190,6 +225,21 @@ def document_from_item(item: dict[str, Any]) -> Document:
     )
 
 
+def _documents(items: Any) -> list[Document]:
+    """Documents from items; an item that is not a readable document is left out with a logged error."""
+    docs = []
+    for item in items:
+        try:
+            docs.append(document_from_item(item))
+        except (KeyError, ValueError, TypeError):
+            log.error("left out an unreadable document item: %s", item.get("pk"), exc_info=True)
+    return docs
+
+
+_UNRELATED_TO_ITEMS = (ClientError, BotoCoreError)
+"""Errors that say nothing about one item: AWS refused the call, or the transport failed."""
+
+
 def item_from_document(doc: Document) -> dict[str, Any]:
     item: dict[str, Any] = {
         **doc_key(doc.id),
@@ -291,9 +341,10 @@ class DynamoRepository:
         """PROCESSED, by the extraction numbered `version` (recorded as extractor_version); the start of the
         document's `text` becomes searchable (`chalicelib.search`)."""
         event = {"at": now, "event": "processed"}
-        extra = {"metadata": to_dynamo_value(metadata), "extractor_version": version}
-        extra["search"] = search_text(metadata, text)
-        self._finish(doc_id, attempt, Status.PROCESSED, extra, warnings, event, now)
+        admitted = admit(metadata)
+        extra = {"metadata": to_dynamo_value(admitted.metadata), "extractor_version": version}
+        extra["search"] = search_text(admitted.metadata, text)
+        self._finish(doc_id, attempt, Status.PROCESSED, extra, [*warnings, *admitted.notes], event, now)
 
     def fail(
         self,
@@ -308,9 +359,11 @@ class DynamoRepository:
     ) -> None:
         """FAILED with a reason, by the extraction numbered `version`, keeping what was learned (`metadata`)."""
         event = {"at": now, "event": "failed", "detail": error.get("code", "")}
-        extra: dict[str, Any] = {"error": error, "extractor_version": version}
+        extra: dict[str, Any] = {"error": admit_error(error), "extractor_version": version}
         if metadata:
-            extra["metadata"] = to_dynamo_value(metadata)
+            admitted = admit(metadata)
+            extra["metadata"] = to_dynamo_value(admitted.metadata)
+            warnings = [*warnings, *admitted.notes]
         self._finish(doc_id, attempt, Status.FAILED, extra, warnings, event, now)
 
     def _finish(
@@ -327,7 +380,7 @@ class DynamoRepository:
         sets = [
             f"{expr.n('status')} = {expr.v('status', status.value)}",
             f"{expr.n('updated_at')} = {expr.v('now', now)}",
-            f"{expr.n('warnings')} = {expr.v('warnings', list(warnings))}",
+            f"{expr.n('warnings')} = {expr.v('warnings', admit_warnings(warnings))}",
             f"{expr.n('timeline')} = list_append(if_not_exists({expr.n('timeline')}, {expr.v('empty', [])}), "
             f"{expr.v('event', [event])})",
         ]
@@ -353,14 +406,17 @@ class DynamoRepository:
     # -- the sweeper's view --------------------------------------------------
     def overdue(self, kind: Status, now_epoch: int, limit: int) -> list[Document]:
         """Documents of this kind whose deadline passed, oldest deadline first (a query on a sparse index)."""
-        resp = self._db.query(
-            TableName=self._table,
-            IndexName=BY_DEADLINE,
-            KeyConditionExpression="gsi4pk = :k AND gsi4sk < :now",
-            ExpressionAttributeValues=dump({":k": deadline_pk(kind), ":now": f"{now_epoch:012d}"}),
-            Limit=limit,
+        resp = self._readable_query(
+            {
+                "TableName": self._table,
+                "IndexName": BY_DEADLINE,
+                "KeyConditionExpression": "gsi4pk = :k AND gsi4sk < :now",
+                "ExpressionAttributeValues": dump({":k": deadline_pk(kind), ":now": f"{now_epoch:012d}"}),
+                "Limit": limit,
+            },
+            ("gsi4pk", "gsi4sk"),
         )
-        return [document_from_item(load(i)) for i in resp.get("Items", [])]
+        return _documents(load(i) for i in resp.get("Items", []))
 
     def expire_pending(self, doc_id: str, error: dict[str, str], now: str) -> None:
         """PENDING → FAILED when nothing was uploaded in time; an upload that won the race makes it a StaleEvent."""
@@ -450,9 +506,55 @@ class DynamoRepository:
 
     # -- reads -------------------------------------------------------------
     def get(self, doc_id: str) -> Document | None:
-        resp = self._db.get_item(TableName=self._table, Key=dump(doc_key(doc_id)), ConsistentRead=True)
+        try:
+            resp = self._db.get_item(TableName=self._table, Key=dump(doc_key(doc_id)), ConsistentRead=True)
+        except _UNRELATED_TO_ITEMS:
+            raise
+        except Exception:
+            log.error("document %s cannot be read; answering it without its metadata", doc_id, exc_info=True)
+            return self._without_metadata(doc_id)
         item = resp.get("Item")
         return document_from_item(load(item)) if item else None
+
+    def _without_metadata(self, doc_id: str) -> Document | None:
+        names = {f"#a{i}": name for i, name in enumerate(DOCUMENT_ATTRIBUTES)}
+        resp = self._db.get_item(
+            TableName=self._table,
+            Key=dump(doc_key(doc_id)),
+            ConsistentRead=True,
+            ProjectionExpression=", ".join(names),
+            ExpressionAttributeNames=names,
+        )
+        item = resp.get("Item")
+        if not item:
+            return None
+        doc = document_from_item(load(item))
+        doc.warnings.append(UNREADABLE_METADATA)
+        return doc
+
+    def _readable_query(self, params: dict[str, Any], index_keys: tuple[str, ...] = ()) -> dict[str, Any]:
+        """One Query; when botocore cannot read its response (an item in it is unreadable), the same page
+        read key by key, leaving that item out with a logged error, instead of failing the whole page."""
+        try:
+            resp: dict[str, Any] = self._db.query(**params)
+            return resp
+        except _UNRELATED_TO_ITEMS:
+            raise
+        except Exception:
+            log.error("a page holds an item that cannot be read; reading it key by key", exc_info=True)
+        keys = self._db.query(**_keys_only(params, index_keys))
+        items = []
+        for key in keys.get("Items", []):
+            try:
+                found = self._db.get_item(TableName=self._table, Key={"pk": key["pk"], "sk": key["sk"]})
+            except _UNRELATED_TO_ITEMS:
+                raise
+            except Exception:
+                log.error("left out an unreadable item: %s", load_value(key["pk"]), exc_info=True)
+                continue
+            if "Item" in found:
+                items.append(found["Item"])
+        return {"Items": items, "LastEvaluatedKey": keys.get("LastEvaluatedKey")}
 
     def list_for_owner(
         self, owner: str | None, limit: int, start: dict[str, str] | None, filters: Filters = NO_FILTERS
@@ -472,14 +574,15 @@ class DynamoRepository:
         """Up to `most` matching documents, newest first, with the fields a listing shows, and whether they are
         all that match. Reads every item of the partition up to there: `chalicelib.search.SORT_WINDOW` bounds it."""
         index, key, value = _listing(owner, everyone)
-        params = listing_params(self._table, index, key, {"gsi1pk": "gsi1sk", "gsi2pk": "gsi2sk"}[key], value, filters)
+        sort_key = {"gsi1pk": "gsi1sk", "gsi2pk": "gsi2sk"}[key]
+        params = listing_params(self._table, index, key, sort_key, value, filters)
         names = params["ExpressionAttributeNames"]
         fields = [f"#p_{f}" for f in SUMMARY_FIELDS] + [f"#p_metadata.#p_{f}" for f in SUMMARY_METADATA]
         names.update({f"#p_{f}": f for f in (*SUMMARY_FIELDS, *SUMMARY_METADATA, "metadata")})
         params["ProjectionExpression"] = ", ".join(fields)
         found: list[Document] = []
         while len(found) < most:
-            resp = self._db.query(**params)
+            resp = self._readable_query(params, (key, sort_key))
             found += [document_from_item(load(i)) for i in resp.get("Items", [])]
             if not resp.get("LastEvaluatedKey"):
                 return found[:most], len(found) <= most
@@ -515,7 +618,7 @@ class DynamoRepository:
             if exclusive:
                 params["ExclusiveStartKey"] = exclusive
             params["Limit"] = max(limit + 1 - len(found), SEARCH_ROUND_ITEMS if filters.query else 0)
-            resp = self._db.query(**params)
+            resp = self._readable_query(params, (key, sort_key))
             found += [load(i) for i in resp.get("Items", [])]
             exclusive = resp.get("LastEvaluatedKey")
             if len(found) > limit or not exclusive:
@@ -527,18 +630,21 @@ class DynamoRepository:
             last = {k: str(found[-1][k]) for k in ("pk", "sk", key, sort_key)}
         elif more and exclusive:
             last = cursor_key(exclusive)
-        return Page([document_from_item(i) for i in found], last)
+        return Page(_documents(found), last)
 
     # -- duplicates, deletion, timeline, stats ----------------------------
     def find_by_hash(self, owner: str | None, sha256: str) -> list[Document]:
-        resp = self._db.query(
-            TableName=self._table,
-            IndexName=BY_HASH,
-            KeyConditionExpression="gsi3pk = :h",
-            ExpressionAttributeValues=dump({":h": hash_key(owner, sha256)}),
-            Limit=20,
+        resp = self._readable_query(
+            {
+                "TableName": self._table,
+                "IndexName": BY_HASH,
+                "KeyConditionExpression": "gsi3pk = :h",
+                "ExpressionAttributeValues": dump({":h": hash_key(owner, sha256)}),
+                "Limit": 20,
+            },
+            ("gsi3pk", "gsi3sk"),
         )
-        return [document_from_item(load(i)) for i in resp.get("Items", [])]
+        return _documents(load(i) for i in resp.get("Items", []))
 
     def set_hash(self, doc_id: str, owner: str | None, sha256: str, created_at: str) -> None:
         self._db.update_item(
@@ -600,6 +706,21 @@ class DynamoRepository:
                 break
             params["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
         return count_stats((r.get("status", ""), (r.get("metadata") or {}).get("family")) for r in rows)
+
+
+def _keys_only(params: dict[str, Any], index_keys: tuple[str, ...]) -> dict[str, Any]:
+    """The same Query projecting only the keys; names only the old projection used are dropped (DynamoDB
+    refuses an ExpressionAttributeNames entry that no expression uses)."""
+    keys = {**params, "ProjectionExpression": ", ".join(("pk", "sk", *index_keys))}
+    names = params.get("ExpressionAttributeNames")
+    if names:
+        used = " ".join(str(params.get(e, "")) for e in ("KeyConditionExpression", "FilterExpression"))
+        kept = {k: v for k, v in names.items() if re.search(re.escape(k) + r"\b", used)}
+        if kept:
+            keys["ExpressionAttributeNames"] = kept
+        else:
+            keys.pop("ExpressionAttributeNames")
+    return keys
 
 
 def _listing(owner: str | None, everyone: bool) -> tuple[str, str, str]:
@@ -695,7 +816,10 @@ def begin_expression(claim: Claim) -> tuple[str, str, _Expr]:
     update = "SET " + ", ".join(clauses) + f" REMOVE {expr.n('error')}"
 
     status = expr.n("status")
-    conditions = [f"{status} <> :processing OR {expr.n('lease_until')} < {expr.v('now_epoch', claim.now_epoch)}"]
+    conditions = [
+        f"{status} <> :processing OR {expr.n('lease_until')} < {expr.v('now_epoch', claim.now_epoch)}",
+        f"{status} <> {expr.v('deleting', Status.DELETING.value)}",  # nothing comes back from being deleted
+    ]
     if not claim.force and obj.etag:
         # a version already finished is done; a pending upload or a crashed attempt is not
         in_flight = f"{status} IN ({expr.v('pending', Status.PENDING.value)}, :processing)"
@@ -710,5 +834,5 @@ def begin_expression(claim: Claim) -> tuple[str, str, _Expr]:
         conditions += [final, older]
         return update, f"attribute_exists({expr.n('pk')}) AND " + " AND ".join(f"({c})" for c in conditions), expr
     guarded = " AND ".join(f"({c})" for c in conditions)
-    condition = f"attribute_not_exists({expr.n('pk')}) OR " + (guarded if len(conditions) == 1 else f"({guarded})")
+    condition = f"attribute_not_exists({expr.n('pk')}) OR ({guarded})"
     return update, condition, expr

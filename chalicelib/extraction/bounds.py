@@ -42,7 +42,7 @@ EXIT_NO_MEMORY = 86
 CRASH_SIGNALS = {signal.SIGSEGV, signal.SIGBUS, signal.SIGILL, signal.SIGFPE, signal.SIGABRT}
 STORAGE_SHARE = 0.5
 """A call that spent this share of its wall-clock budget waiting on storage was stalled by storage."""
-WORK_SHARE = 0.25
+WORK_SHARE = 0.05
 """A call that used less CPU than this share of its wall-clock budget (and was not waiting on storage)
 made no progress of its own: it was starved, stopped or stuck, which is not the file's doing."""
 

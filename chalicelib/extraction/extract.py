@@ -21,6 +21,7 @@ from chalicelib.extraction import detect as detection
 from chalicelib.extraction.extensions import extension_mismatch, extension_of
 from chalicelib.extraction.extractors.base import Extraction, Source, valid_utf8
 from chalicelib.extraction.extractors.registry import lookup
+from chalicelib.extraction.noise import plain
 from chalicelib.extraction.reader import RangedReader
 from chalicelib.extraction.sandbox import Session
 
@@ -104,5 +105,5 @@ def _run(family: str, extractor: Any, source: Source) -> Extraction:
 
 
 def _short(exc: Exception, limit: int = 200) -> str:
-    text = str(exc).replace("\n", " ")
+    text = plain(str(exc).replace("\n", " "))
     return text[:limit] + ("..." if len(text) > limit else "")

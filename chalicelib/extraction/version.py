@@ -14,5 +14,5 @@ from __future__ import annotations
 
 from typing import Final
 
-EXTRACTOR_VERSION: Final = 10
-SOURCES_DIGEST: Final = "e44afb864555b3c88789fbb2c32ddf76854d3d19d17d3d0e5809e46d8c98f02a"
+EXTRACTOR_VERSION: Final = 12
+SOURCES_DIGEST: Final = "8f9e82631d278eedab50463c78b8b20944953b9493fcac9864d28a1e263715e2"

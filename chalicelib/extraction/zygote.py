@@ -44,6 +44,7 @@ from chalicelib.errors import ExtractionFailed
 from chalicelib.extraction import detect, extract, rendition, text, wire  # noqa: F401  (every worker starts with them)
 from chalicelib.extraction.bounds import CRASH_SIGNALS, EXIT_NO_MEMORY
 from chalicelib.extraction.extractors.registry import REGISTRY
+from chalicelib.extraction.noise import Noise, plain
 from chalicelib.extraction.reader import SESSION_CACHE_BYTES, RangedReader
 
 _PR_SET_PDEATHSIG = 1
@@ -174,8 +175,10 @@ class Worker:
         apply_limits(float(limits.get("cpu_seconds") or 30.0), int(limits.get("memory_bytes") or 1 << 30))
         body: dict[str, Any]
         retire: str | None = None
+        noise = Noise()
         try:
-            body = {"ok": self.call(job)}
+            with noise.capturing():
+                body = {"ok": self.call(job)}
         except MemoryError:
             body = {"error": {"code": "too_large", "message": "The file needs too much memory to read"}}
             retire = "memory"
@@ -186,7 +189,7 @@ class Worker:
         finally:
             lift_limits()
         retire = retire or self._worn_out()
-        body.update(cpu=cpu_seconds(), retire=retire, modules=self._new_modules())
+        body.update(cpu=cpu_seconds(), retire=retire, modules=self._new_modules(), noise=noise.summary())
         try:
             data = wire.dumps(body)
         except MemoryError:
@@ -234,8 +237,8 @@ class Worker:
 
 def _error_of(exc: Exception) -> dict[str, Any]:
     if isinstance(exc, ExtractionFailed):
-        return {"code": exc.code, "message": exc.message, "metadata": exc.metadata}
-    return {"code": "corrupt", "message": f"{type(exc).__name__}: {str(exc)[:200]}"}
+        return {"code": exc.code, "message": plain(exc.message), "metadata": exc.metadata}
+    return {"code": "corrupt", "message": plain(f"{type(exc).__name__}: {str(exc)[:200]}")}
 
 
 def resolve(name: str) -> Callable[..., Any]:

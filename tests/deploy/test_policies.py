@@ -63,7 +63,8 @@ def test_the_backfill_consumer_writes_only_renditions_and_its_manifests_and_the_
     assert by_action["states:StartExecution"] == [RESOURCES.backfill_machine_arn]
     api = {a: s["Resource"] for s in policies.render(policies.API, RESOURCES)["Statement"] for a in s["Action"]}
     assert api["states:StopExecution"] == ["arn:aws:states:eu-west-1:111122223333:execution:docpipe-ci-backfill:*"]
-    assert api["sqs:SendMessage"] == [RESOURCES.backfill_queue_arn]
+    # the API queues backfill plans, and the purge steps of the documents it is asked to delete
+    assert sorted(api["sqs:SendMessage"]) == sorted([RESOURCES.records_queue_arn, RESOURCES.backfill_queue_arn])
     assert not {"states:StartExecution", "states:SendTaskSuccess", "dynamodb:TransactWriteItems"} & set(api)
 
 

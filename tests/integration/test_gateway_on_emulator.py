@@ -127,3 +127,24 @@ def test_unknown_paths_are_json_404s(api) -> None:
     resp = requests.get(f"{api}/no/such/thing", timeout=5)
     assert resp.status_code == 404 and resp.json()["code"] == "not_found"
     assert requests.get(f"{api}/../../etc/passwd", timeout=5).status_code == 404
+
+
+@pytest.mark.parametrize("path", ["/app%00.js", "/%00", "/web/%00/../index.html", "/" + "a" * 5000])
+def test_a_static_path_the_file_system_refuses_is_a_json_404_not_a_dropped_connection(api, path) -> None:
+    import http.client
+    from urllib.parse import urlsplit
+
+    where = urlsplit(api)
+    conn = http.client.HTTPConnection(where.hostname, where.port, timeout=5)
+    try:
+        conn.request("GET", path)
+        resp = conn.getresponse()
+        assert resp.status == 404 and json.loads(resp.read())["code"] == "not_found"
+    finally:
+        conn.close()
+
+
+def test_a_deeply_nested_json_body_is_a_400(api, tokens) -> None:
+    headers = {**auth(tokens["demo"]["IdToken"]), "Content-Type": "application/json"}
+    resp = requests.post(f"{api}/uploads", headers=headers, data="[" * 100_000, timeout=10)
+    assert resp.status_code == 400 and resp.json()["code"] == "invalid_body"

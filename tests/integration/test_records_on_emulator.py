@@ -187,9 +187,10 @@ def test_a_batch_with_poison_messages_writes_the_good_ones_once_and_dead_letters
                 }
             )
 
-        poison = [f"not json {doc_id}", chunk(9, 1, [["1", "extra"]]), chunk(0, 1, [["x"]]).replace(doc_id, "f" * 32)]
+        poison = [f"not json {doc_id}", chunk(9, 1, [["1", "extra"]])]
         good = [chunk(0, 1, [["1"], ["2"], ["3"]]), chunk(1, 4, [["4"], ["5"]])]
-        entries = [good[0], poison[0], good[1], poison[1], good[0], poison[2]]
+        gone = "f" * 32  # no such document (deleted): its chunk is acknowledged and dropped, not dead-lettered
+        entries = [good[0], poison[0], good[1], poison[1], good[0], chunk(0, 1, [["x"]]).replace(doc_id, gone)]
         sqs.send_message_batch(
             QueueUrl=queue.url, Entries=[{"Id": str(i), "MessageBody": b} for i, b in enumerate(entries)]
         )
@@ -203,6 +204,7 @@ def test_a_batch_with_poison_messages_writes_the_good_ones_once_and_dead_letters
         assert sorted(dead) == sorted(poison)
         assert (progress.state, progress.written, progress.failed) == (COMPLETE, 5, 0)
         assert all_rows(store, doc_id) == {n: {"a": str(n)} for n in range(1, 6)}
+        assert all_rows(store, gone) == {}
     finally:
         queue.stop()
 

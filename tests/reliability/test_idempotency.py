@@ -9,7 +9,6 @@ from chalicelib.ingest import IngestService
 from chalicelib.lifecycle import Lifecycle
 from tests.fakes import InMemoryRepository
 from tests.reliability.support import scenarios
-from tests.reliability.support.faults import Linearizer
 
 pytestmark = pytest.mark.emulator
 
@@ -17,11 +16,10 @@ pytestmark = pytest.mark.emulator
 def test_duplicate_concurrent_deliveries_make_one_document_and_one_extraction_per_file(
     aws, direct_bucket, ingest, repository
 ) -> None:
-    # moto evaluates a condition and writes without a lock; DynamoDB does both atomically
-    with Linearizer(wiring.client("dynamodb")).active():
-        figures = scenarios.duplicate_deliveries(
-            ingest.process, repository, aws["s3"], direct_bucket, files=10, duplicates=5, workers=10
-        )
+    # the emulator applies each DynamoDB request atomically, as DynamoDB does (local/emulator_fidelity.py)
+    figures = scenarios.duplicate_deliveries(
+        ingest.process, repository, aws["s3"], direct_bucket, files=10, duplicates=5, workers=10
+    )
     assert (figures.documents, figures.processed) == (10, 10), figures
     assert figures.extractions == 10 and figures.max_extractions_per_file == 1, figures
     assert figures.outcomes == {"PROCESSED": 10, "SKIPPED": 40}

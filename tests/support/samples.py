@@ -55,6 +55,37 @@ MESSY_CSV = (
 """BOM, semicolons, a quoted CRLF, a short row, a blank line and a long row: rows 1, 3 and 5 are good."""
 
 
+def damaged_pdf(objects: int = 800) -> bytes:
+    """One page using `objects` fonts, and an xref table whose every offset is wrong: readers must repair it
+    (pypdf logs one warning per object it finds out of place)."""
+    import io
+
+    out = io.BytesIO()
+    out.write(b"%PDF-1.4\n")
+    offsets = []
+    numbers = range(5, objects + 1)
+    fonts = b" ".join(b"/F%d %d 0 R" % (n, n) for n in numbers)
+    content = b"BT " + b" ".join(b"/F%d 12 Tf (x) Tj" % n for n in numbers) + b" ET"
+    bodies = {
+        1: b"<< /Type /Catalog /Pages 2 0 R >>",
+        2: b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        3: b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 10 10] /Resources << /Font << "
+        + fonts
+        + b" >> >> /Contents 4 0 R >>",
+        4: b"<< /Length %d >> stream\n" % len(content) + content + b"\nendstream",
+    }
+    for n in range(1, objects + 1):
+        offsets.append(out.tell())
+        body = bodies.get(n, b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>")
+        out.write(b"%d 0 obj " % n + body + b" endobj\n")
+    xref = out.tell()
+    out.write(b"xref\n0 %d\n0000000000 65535 f \n" % (objects + 1))
+    for offset in offsets:
+        out.write(b"%010d 00000 n \n" % (offset + 7))
+    out.write(b"trailer << /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (objects + 1, xref))
+    return out.getvalue()
+
+
 def text_pdf(pages: list[str], title: str | None = None, author: str | None = None) -> bytes:
     """A PDF whose pages show the given lines (cp1252) in Helvetica (written by hand: pypdf writes no text),
     with a title and an author in its Info dictionary when given."""

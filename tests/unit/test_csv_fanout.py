@@ -162,19 +162,76 @@ def test_a_record_larger_than_the_cap_is_rejected_without_being_held_whole() -> 
     pipe = Pipeline(data, settings)
     result = pipe.produce()
     pipe.consume()
-    rejected = pipe.rejected()
-    assert rejected[2].reason == "record longer than 4096 bytes"
-    assert set(rejected) == set(range(2, result.total or 0))
-    assert pipe.stored() == {1: {"key": "1", "value": "fine"}, result.total: {"key": "3", "value": "also fine"}}
+    assert pipe.rejected() == {2: RowError(2, 3, "record longer than 4096 bytes")}
+    assert result.total == 3
+    assert pipe.stored() == {1: {"key": "1", "value": "fine"}, 3: {"key": "3", "value": "also fine"}}
 
 
-def test_a_huge_line_without_a_newline_is_read_in_bounded_pieces() -> None:
+def progress_of(pipe: Pipeline) -> tuple[Any, ...]:
+    progress = pipe.store.progress(DOC)
+    assert progress is not None
+    return (progress.state, progress.total, progress.written, progress.failed)
+
+
+@pytest.mark.parametrize("size", [50_000, 5_000_000], ids=["12x the cap", "1200x the cap"])
+def test_a_single_row_far_over_the_cap_is_one_failed_row_and_the_counts_are_true(size: int) -> None:
+    settings = FanOutSettings(max_record_bytes=4096, read_block=1024)
+    data = b"key,value\n1,fine\n2," + b"y" * size + b"\n3,also fine\n"
+    pipe = Pipeline(data, settings)
+    pipe.produce()
+    assert pipe.consume() == {"batchItemFailures": []}
+    assert pipe.rejected() == {2: RowError(2, 3, "record longer than 4096 bytes")}
+    assert progress_of(pipe) == (COMPLETE_WITH_ERRORS, 3, 2, 1)
+
+
+def test_a_first_record_over_the_cap_is_one_failed_row_and_the_records_still_finish() -> None:
+    settings = FanOutSettings(max_record_bytes=4096, read_block=1024)
+    data = b"h" * 200_000 + b"\n1,a\n2,b\n"
+    pipe = Pipeline(data, settings)
+    pipe.produce()
+    assert pipe.consume() == {"batchItemFailures": []}
+    assert pipe.rejected() == {1: RowError(1, 1, "record longer than 4096 bytes")}
+    assert pipe.stored() == {2: {"column_1": "1", "column_2": "a"}, 3: {"column_1": "2", "column_2": "b"}}
+    assert progress_of(pipe) == (COMPLETE_WITH_ERRORS, 3, 2, 1)
+
+
+def test_a_file_that_is_one_line_over_the_cap_finishes_with_one_failed_row() -> None:
+    pipe = Pipeline(b"z" * 300_000, FanOutSettings(max_record_bytes=4096, read_block=1024))
+    pipe.produce()
+    assert pipe.consume() == {"batchItemFailures": []}
+    assert progress_of(pipe) == (COMPLETE_WITH_ERRORS, 1, 0, 1)
+
+
+def test_a_quoted_field_of_many_lines_over_the_cap_is_one_failed_row() -> None:
+    settings = FanOutSettings(max_record_bytes=4096, read_block=1024)
+    data = b'k,v\n1,ok\n2,"' + b"a line, with a comma\n" * 2000 + b'"\n3,"also ""ok"""\n'
+    pipe = Pipeline(data, settings)
+    pipe.produce()
+    assert pipe.consume() == {"batchItemFailures": []}
+    assert pipe.rejected() == {2: RowError(2, 3, "record longer than 4096 bytes")}
+    assert pipe.stored() == {1: {"k": "1", "v": "ok"}, 3: {"k": "3", "v": 'also "ok"'}}
+    assert progress_of(pipe) == (COMPLETE_WITH_ERRORS, 3, 2, 1)
+
+
+def test_a_huge_line_without_a_newline_is_skipped_as_one_line_in_bounded_memory() -> None:
     lines = Lines(iter([b"a" * 1000] * 50 + [b"\nb\n"]), 0, "utf-8", max_record_bytes=4096)
-    sizes = []
+    texts = []
     for text in lines:
-        sizes.append(len(text))
+        texts.append((len(text), lines.oversized, lines.consumed))
         lines.record_done()
-    assert max(sizes) <= csv.field_size_limit() + 2 and lines.consumed == 50_003
+    assert texts == [(csv.field_size_limit() + 2, True, 50_001), (2, False, 50_003)]
+
+
+@pytest.mark.parametrize("codec", ["utf-16-le", "utf-32-be"])
+def test_a_huge_wide_line_is_skipped_on_aligned_units(codec: str) -> None:
+    data = ("é" * 30_000 + "\nnext\n").encode(codec)
+    blocks = iter([data[i : i + 999] for i in range(0, len(data), 999)])  # blocks that split code units
+    lines = Lines(blocks, 0, codec, max_record_bytes=4096)
+    seen = []
+    for text in lines:
+        seen.append(None if lines.oversized else text)
+        lines.record_done()
+    assert seen == [None, "next\n"] and lines.consumed == len(data)
 
 
 def test_line_ends_split_across_blocks_are_joined() -> None:

@@ -136,6 +136,32 @@ def test_an_extraction_killed_from_outside_is_interrupted_not_blamed_on_the_file
     assert caught.value.code == "interrupted"
 
 
+def _leaky(source: Source) -> Extraction:
+    raise ValueError(
+        "Invalid /Pages IndirectObject(1, 0, 140625350322384) in <pypdf.PdfReader object at 0x7f3be83c52b0>"
+    )
+
+
+def test_a_parser_error_names_the_pdf_object_but_no_memory_address(monkeypatch: pytest.MonkeyPatch) -> None:
+    entry = registry.Entry("pdf", "tests.unit.test_extract_engine", frozenset({"application/pdf"}))
+    monkeypatch.setattr(engine, "lookup", lambda mime: entry)
+    monkeypatch.setattr(registry.Entry, "load", lambda self: _leaky)
+    with pytest.raises(ExtractionFailed) as caught:
+        engine.extract(bytes_reader(samples.pdf()), "a.pdf", limits=FAST, sandbox=False)
+    assert caught.value.message == "pdf: ValueError: Invalid /Pages 1 0 R in <PdfReader>"
+
+
+def leaky_in_worker(reader: RangedReader, filename: str, head_bytes: int) -> None:
+    _leaky(Source(reader=reader, size=reader.size, filename=filename, mime_type="application/pdf", head=b""))
+
+
+def test_a_worker_error_names_the_pdf_object_but_no_memory_address(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(engine, "extract_in_worker", leaky_in_worker)
+    with pytest.raises(ExtractionFailed) as caught:
+        engine.extract(bytes_reader(samples.pdf()), "a.pdf", limits=FAST)
+    assert caught.value.message == "ValueError: Invalid /Pages 1 0 R in <PdfReader>"
+
+
 def _tar_with_latin1_names() -> bytes:
     import tarfile
 

@@ -89,3 +89,13 @@ def test_chalices_own_errors_are_rewritten_in_docpipes_shape() -> None:
     assert json.loads(method.body)["code"] == "method_not_allowed"
     untouched = normalize_error(Response(body={"ok": True}, status_code=200))
     assert untouched.body == {"ok": True}
+
+
+@pytest.mark.parametrize("raw", ["[" * 100_000, '{"a":' * 50_000, "[" * 100_000 + "]" * 100_000])
+def test_a_deeply_nested_body_is_a_clear_400_not_a_500(raw: str) -> None:
+    from chalicelib.api.http import json_body
+    from chalicelib.errors import BadRequest
+
+    with pytest.raises(BadRequest) as caught:
+        json_body(raw)
+    assert caught.value.code == "invalid_body"

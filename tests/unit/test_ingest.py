@@ -8,7 +8,9 @@ from typing import Any
 
 import pytest
 
+from chalicelib import ingest
 from chalicelib.config import Settings
+from chalicelib.extraction.rendition import when
 from chalicelib.extraction.version import EXTRACTOR_VERSION
 from chalicelib.ingest import IngestService, dropped_document_id, objects_from_s3_event
 from chalicelib.models import Document, ObjectRef, Status, utcnow
@@ -217,6 +219,16 @@ def test_a_processed_document_gets_an_inert_rendition_outside_the_uploads_prefix
     assert repo.get(outcome.doc_id).metadata["details"]["rendition"] is True
 
 
+def test_the_rendition_says_updated_when_the_document_became_processed(parts, monkeypatch) -> None:
+    service, repo, storage = parts
+    hours = iter(range(24))  # every step of processing an hour after the one before
+    monkeypatch.setattr(ingest, "utcnow", lambda: f"2026-03-04T{next(hours):02d}:00:00.000000+00:00")
+    outcome = service.process(drop(storage, "uploads/when.pdf", samples.pdf()))
+    doc = repo.get(outcome.doc_id)
+    page = storage.objects[(BUCKET, f"renditions/{outcome.doc_id}.html")].decode()
+    assert f"<dt>Updated</dt><dd>{when(doc.updated_at)}</dd>" in page  # not the time processing started
+
+
 def test_a_rendition_failure_leaves_the_document_processed_with_a_warning(parts, monkeypatch) -> None:
     service, repo, storage = parts
 
@@ -416,3 +428,19 @@ def test_a_platform_fault_during_extraction_gives_the_claim_back_and_never_fails
     doc = repo.get(dropped_document_id(BUCKET, ref.key))
     assert doc.status is Status.PROCESSING and doc.error is None and doc.deadline == 0  # released
     assert service.process(ref).status == "PROCESSED"  # the redelivered event claims at once
+
+
+@pytest.mark.parametrize("folder", ["feed", "1f6c0000-0000-4000-8000-000000000001"], ids=["no owner", "a user's"])
+def test_every_dropped_object_has_the_size_limit_and_is_never_hashed_past_it(parts, monkeypatch, folder) -> None:
+    service, repo, storage = parts
+    ref = drop(storage, f"uploads/{folder}/huge.bin", b"\0" * 1_000_001)
+
+    def never(*args: object, **kwargs: object) -> None:
+        raise AssertionError("an object over the limit was read")
+
+    monkeypatch.setattr(storage, "sha256", never)
+    monkeypatch.setattr(storage, "reader", never)
+    outcome = service.process(ref)
+    doc = repo.get(outcome.doc_id)
+    assert (outcome.status, doc.error["code"]) == ("FAILED", "too_large")
+    assert doc.error["message"] == "The object is larger than the 1000000-byte limit"

@@ -20,7 +20,7 @@ ADMIN = Caller(sub="boss", username="boss", groups=frozenset({"admins"}), admin=
 
 def service(repo: InMemoryRepository) -> DocumentService:
     settings = Settings.from_env({**os.environ, "DOCPIPE_CURSOR_SECRET": "listing-test-key"})
-    return DocumentService(repo, storage=None, settings=settings, bus=None)  # type: ignore[arg-type]
+    return DocumentService(repo, storage=None, settings=settings, bus=None, deletion=None)  # type: ignore[arg-type]
 
 
 def add(

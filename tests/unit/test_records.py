@@ -83,12 +83,46 @@ def test_a_chunk_of_a_replaced_run_is_dropped_without_failing(started: Any) -> N
     assert store.rows == {}
 
 
-def test_a_chunk_for_a_document_without_records_is_poison() -> None:
-    consumer = RecordsConsumer(InMemoryRecordsStore())
+def test_rows_written_while_the_document_was_marked_for_deletion_are_removed_again() -> None:
+    store = InMemoryRecordsStore()
+    store.add_document(DOC)
+    store.begin(DOC, "run")
+
+    real_write = store.write
+
+    def write_then_mark(doc_id: str, rows: list[Any], errors: list[Any]) -> list[Any]:
+        refused = real_write(doc_id, rows, errors)
+        store.records[DOC]["run"] = ""  # what marking DELETING does to the run, between write and count
+        return refused
+
+    store.write = write_then_mark  # type: ignore[method-assign]
+    consumer = RecordsConsumer(store)
+    body = chunk_body(DOC, "run", 0, 1, [["1", "2"], None], [[2, 3, "expected 2 fields, found 3"]])
+    assert consumer.handle_message(body, 10**9) == "gone"
+    assert store.rows == {} and store.errors == {}
+
+
+def test_a_chunk_for_a_deleted_document_is_acknowledged_and_dropped_not_dead_lettered() -> None:
+    store = InMemoryRecordsStore()
+    consumer = RecordsConsumer(store)
     body = chunk_body(DOC, "run", 0, 1, [["1", "2"]])
-    assert handle_batch(consumer, [{"messageId": "m", "body": body}]) == {
-        "batchItemFailures": [{"itemIdentifier": "m"}]
-    }
+    assert handle_batch(consumer, [{"messageId": "m", "body": body}]) == {"batchItemFailures": []}
+    assert consumer.handle_message(body, 10**9) == "gone" and store.rows == {}
+
+
+def test_a_purge_message_is_one_step_of_deleting_a_document() -> None:
+    steps: list[tuple[str, float]] = []
+
+    def step(message: dict[str, Any], deadline: float) -> str:
+        steps.append((message["doc_id"], deadline))
+        return "continued"
+
+    consumer = RecordsConsumer(InMemoryRecordsStore(), purge=step)
+    body = json.dumps({"v": 1, "type": "purge", "doc_id": DOC})
+    assert handle_batch(consumer, [{"messageId": "p", "body": body}], deadline=99.0) == {"batchItemFailures": []}
+    assert steps == [(DOC, 99.0)]
+    bad = json.dumps({"v": 1, "type": "purge", "doc_id": "../x"})
+    assert handle_batch(consumer, [{"messageId": "q", "body": bad}]) == {"batchItemFailures": [{"itemIdentifier": "q"}]}
 
 
 def test_the_last_chunk_counted_makes_the_state_final(started: Any) -> None:

@@ -95,5 +95,5 @@ def test_a_document_that_keeps_timing_out_is_failed_with_a_reason() -> None:
 
 def test_nothing_due_means_nothing_done() -> None:
     sweeper, _, bus = setup()
-    assert sweeper.sweep(int(time.time())) == {"expired": 0, "retried": 0, "failed": 0, "skipped": 0}
+    assert sweeper.sweep(int(time.time())) == {"expired": 0, "retried": 0, "failed": 0, "skipped": 0, "purges": 0}
     assert bus.sent == []

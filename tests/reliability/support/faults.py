@@ -9,11 +9,6 @@ bounds how many attempts of one call fail (botocore's retry attempt number,
 or a per-range count for ranged reads), so a plan below the client's retry
 budget must be absorbed without loss, and a plan above it must be recovered
 by redelivery.
-
-Also here: `Linearizer`, which serializes DynamoDB conditional writes so that
-a concurrency test measures the app's guarded transitions rather than the
-emulator (moto evaluates a condition and writes without a lock; DynamoDB does
-both atomically).
 """
 
 from __future__ import annotations
@@ -289,41 +284,6 @@ class CrashOnce:
             yield self
         finally:
             self._client.meta.events.unregister(event, unique_id=f"crash-{id(self)}")
-
-
-class Linearizer:
-    """Makes each conditional write on this client one atomic step, as DynamoDB guarantees."""
-
-    def __init__(self, client: Any) -> None:
-        self._client = client
-        self._lock = threading.Lock()
-
-    def _before(self, params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
-        body = params.get("body") or b""
-        if b"ConditionExpression" in (body if isinstance(body, bytes) else str(body).encode()):
-            self._lock.acquire()
-            context["docpipe_linearized"] = True
-
-    def _after(self, context: dict[str, Any], **_: Any) -> None:
-        if context.pop("docpipe_linearized", False):
-            self._lock.release()
-
-    @contextmanager
-    def active(self) -> Iterator[Linearizer]:
-        events = self._client.meta.events
-        uid = f"linear-{id(self)}"
-        ops = ("PutItem", "UpdateItem", "DeleteItem")
-        for op in ops:
-            events.register(f"before-call.dynamodb.{op}", self._before, unique_id=f"{uid}-b-{op}")
-            events.register(f"after-call.dynamodb.{op}", self._after, unique_id=f"{uid}-a-{op}")
-            events.register(f"after-call-error.dynamodb.{op}", self._after, unique_id=f"{uid}-e-{op}")
-        try:
-            yield self
-        finally:
-            for op in ops:
-                events.unregister(f"before-call.dynamodb.{op}", unique_id=f"{uid}-b-{op}")
-                events.unregister(f"after-call.dynamodb.{op}", unique_id=f"{uid}-a-{op}")
-                events.unregister(f"after-call-error.dynamodb.{op}", unique_id=f"{uid}-e-{op}")
 
 
 class _Ledger:
