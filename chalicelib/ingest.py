@@ -263,11 +263,11 @@ class IngestService:
         return self.process(ref, force=True, deadline=deadline, stale_below=below)
 
     def _run(self, doc: Document, claim: Claim, deadline: float) -> Outcome:
-        with Session() as session:  # one worker for the file's reads: extraction, rendition, text
+        # one worker for the file's reads: extraction, rendition, text; the doc id on every log line meanwhile
+        with Session() as session, observability.invocation(doc_id=doc.id):
             return self._run_in(doc, claim, deadline, session)
 
     def _run_in(self, doc: Document, claim: Claim, deadline: float, session: Session) -> Outcome:
-        observability.bind(doc_id=doc.id)
         started = time.monotonic()
         warnings: list[str] = []
         error: dict[str, str] | None = None

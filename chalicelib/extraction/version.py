@@ -14,5 +14,5 @@ from __future__ import annotations
 
 from typing import Final
 
-EXTRACTOR_VERSION: Final = 12
-SOURCES_DIGEST: Final = "8f9e82631d278eedab50463c78b8b20944953b9493fcac9864d28a1e263715e2"
+EXTRACTOR_VERSION: Final = 13
+SOURCES_DIGEST: Final = "f7bc44f4ad45849f65f9ae6be134102b449926ebecaa1bc9e71e26b405db5079"
