@@ -332,8 +332,9 @@ def each(client: Client, ids: list[str], act: Callable[[str], str], out: Any) ->
 
 
 def remove(client: Client, doc_id: str) -> str:
-    client.call("DELETE", f"/documents/{doc_id}")
-    return "deleted"
+    """Deletion is asynchronous (202): the document reads DELETING until its object, rows and record are gone."""
+    answer = client.call("DELETE", f"/documents/{doc_id}") or {}
+    return f"deletion requested ({answer.get('status', 'DELETING')}: gone once its rows are removed)"
 
 
 def reprocess(client: Client, doc_id: str) -> str:

@@ -13,6 +13,7 @@ import pytest
 
 from docpipe_cli.auth import TokenCache, claims
 from docpipe_cli.main import main
+from tests.conftest import wait_for
 from tests.support import samples
 
 pytestmark = pytest.mark.emulator
@@ -155,6 +156,17 @@ def test_rows_export_as_csv_and_rejected_rows_say_why(cli, pump, tmp_path: Path)
     assert code == 0 and out.splitlines() == ["row\tline\treason", "2\t3\texpected 3 fields, found 2"]
     code, out = cli("ls", "--family", "csv", "--status", "processed", login=False)  # aliases, any case
     assert code == 0 and "ledger.csv" in out and "rows complete_with_errors" in out
+
+
+def test_rm_says_the_deletion_was_requested_and_the_document_then_goes(cli, pump, tmp_path: Path, capsys) -> None:
+    pdf = tmp_path / "to remove.pdf"
+    pdf.write_bytes(samples.pdf())
+    code, out = cli("upload", str(pdf), "--wait")
+    assert code == 0, out
+    doc_id = out.split()[0]
+    code, out = cli("rm", doc_id, login=False)
+    assert code == 0 and out.strip() == f"{doc_id}  deletion requested (DELETING: gone once its rows are removed)"
+    wait_for(lambda: cli("show", doc_id, login=False)[0] == 1 and "404" in capsys.readouterr().err, timeout=60)
 
 
 def test_an_empty_listing_says_so(cli) -> None:
