@@ -14,5 +14,5 @@ from __future__ import annotations
 
 from typing import Final
 
-EXTRACTOR_VERSION: Final = 13
-SOURCES_DIGEST: Final = "f7bc44f4ad45849f65f9ae6be134102b449926ebecaa1bc9e71e26b405db5079"
+EXTRACTOR_VERSION: Final = 14
+SOURCES_DIGEST: Final = "3bb3630a1d079e2b492e519dc89ae877e51e2580fa2b09b932f103f8397f9380"
