@@ -263,11 +263,12 @@ class IngestService:
         return self.process(ref, force=True, deadline=deadline, stale_below=below)
 
     def _run(self, doc: Document, claim: Claim, deadline: float) -> Outcome:
-        with Session() as session:  # one worker for the file's reads: extraction, rendition, text
+        # the file's log lines carry its id, and only they do: a batch (a backfill) or a long-lived process (the
+        # local pump, a bench) goes on to other work without the id sticking to its lines
+        with observability.invocation(doc_id=doc.id), Session() as session:  # one worker for every read
             return self._run_in(doc, claim, deadline, session)
 
     def _run_in(self, doc: Document, claim: Claim, deadline: float, session: Session) -> Outcome:
-        observability.bind(doc_id=doc.id)
         started = time.monotonic()
         warnings: list[str] = []
         error: dict[str, str] | None = None

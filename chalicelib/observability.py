@@ -101,11 +101,6 @@ def invocation(context: Any = None, **ids: str | None) -> Iterator[None]:
         _CONTEXT.reset(token)
 
 
-def bind(**ids: str | None) -> None:
-    """Add ids to the current invocation's log context (e.g. the doc_id once it is known)."""
-    _CONTEXT.set({**_CONTEXT.get(), **{k: str(v) for k, v in ids.items() if v is not None}})
-
-
 def emf(
     metrics: Mapping[str, tuple[float, str]],
     dimensions: Mapping[str, str],

@@ -432,3 +432,23 @@ def test_every_dropped_object_has_the_size_limit_and_is_never_hashed_past_it(par
     doc = repo.get(outcome.doc_id)
     assert (outcome.status, doc.error["code"]) == ("FAILED", "too_large")
     assert doc.error["message"] == "The object is larger than the 1000000-byte limit"
+
+
+def test_a_files_id_is_on_its_own_log_lines_and_not_on_what_the_process_logs_afterwards(parts) -> None:
+    import io
+    import json
+    import logging
+
+    from chalicelib import observability
+
+    service, _, storage = parts
+    out = io.StringIO()
+    observability.setup_logging(stream=out, force_json=True)
+    try:
+        outcome = service.process(drop(storage, "uploads/a.pdf", samples.pdf()))
+        logging.getLogger("docpipe.pump").info("next message")
+    finally:
+        observability.setup_logging(force_json=False)
+    lines = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert any(line.get("doc_id") == outcome.doc_id for line in lines[:-1])
+    assert lines[-1]["message"] == "next message" and "doc_id" not in lines[-1]
