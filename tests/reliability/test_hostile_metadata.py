@@ -104,6 +104,11 @@ def test_a_list_page_leaves_out_an_unreadable_item_and_the_item_can_still_be_rea
         assert page.status_code == 200, page.text
         ids = {d["id"] for d in page.json()["items"]}
         assert readable_id in ids and planted_id not in ids
+    for query in ("sort=name", "sort=-size", "q=fine", "q=old"):  # a sorting window and a search, too
+        page = requests.get(f"{api}/documents?limit=100&{query}", headers=headers, timeout=10)
+        assert page.status_code == 200, (query, page.text)
+        if query != "q=old":
+            assert readable_id in {d["id"] for d in page.json()["items"]}, query
     one = requests.get(f"{api}/documents/{planted_id}", headers=headers, timeout=10)
     assert one.status_code == 200, one.text
     assert one.json()["metadata"] == {} and any("cannot be read" in w for w in one.json()["warnings"])
