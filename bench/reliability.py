@@ -190,7 +190,8 @@ ATTACKS: list[tuple[str, str, list[str]]] = [
 
 def attacks(report: Report) -> None:
     """Every pytest attack in one subprocess; a row per item with its tests' outcome and recorded figures."""
-    nodes = sorted({node for _, _, group in ATTACKS for node in group})
+    wanted = {node for _, _, group in ATTACKS for node in group}
+    nodes = sorted(n for n in wanted if "::" not in n or n.partition("::")[0] not in wanted)  # each test once
     started = time.monotonic()
     cases = _run_pytest(nodes, timeout=3600)
     print(f"  attacks      pytest ({time.monotonic() - started:.0f} s)", flush=True)
