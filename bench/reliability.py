@@ -43,6 +43,7 @@ import sys
 import tempfile
 import time
 import xml.etree.ElementTree as ET
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -540,39 +541,12 @@ SUITES = [
 
 def suites(report: Report) -> None:
     for section, name, paths in SUITES:
-        with tempfile.NamedTemporaryFile(suffix=".xml") as junit:
-            subprocess.run(
-                [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--junitxml={junit.name}", *paths],
-                cwd=ROOT,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-                check=False,
-                timeout=900,
-            )
-            counts = _junit_counts(junit.name)
+        counts = Counter(c.outcome for c in _run_pytest(paths, timeout=900))
         measured = (
             f"{counts['passed']} passed, {counts['failed']} failed, {counts['xfailed']} xfailed, "
             f"{counts['skipped']} skipped"
         )
         report.add(section, name, "0 failed", measured, counts["failed"] == 0 and counts["passed"] > 0)
-
-
-def _junit_counts(path: str) -> dict[str, int]:
-    counts = {"passed": 0, "failed": 0, "xfailed": 0, "skipped": 0}
-    try:
-        root = ET.parse(path).getroot()  # noqa: S314 - pytest's own output
-    except ET.ParseError:
-        return counts
-    for case in root.iter("testcase"):
-        kinds = {child.tag: child for child in case}
-        if "failure" in kinds or "error" in kinds:
-            counts["failed"] += 1
-        elif "skipped" in kinds:
-            kind = "xfailed" if kinds["skipped"].get("type") == "pytest.xfail" else "skipped"
-            counts[kind] += 1
-        else:
-            counts["passed"] += 1
-    return counts
 
 
 def _log_to_file(path: str | None = None) -> str:

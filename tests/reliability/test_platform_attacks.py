@@ -66,12 +66,19 @@ def _first_read_of(wanted: str, misbehave: Callable[[], None]) -> Iterator[None]
         del storage.reader
 
 
-def _drop_and_follow(
-    api: str, demo: dict[str, str], aws: dict[str, Any], bucket: str, key: str, body: bytes, timeout: float
-) -> tuple[dict[str, Any], list[str], float]:
-    """Put the object, then watch the document until it is final: (document, every status seen, seconds)."""
+def _processed_despite(
+    misbehave: Callable[[], None],
+    name: str,
+    api: str,
+    demo: dict[str, str],
+    aws: dict[str, Any],
+    bucket: str,
+    figure: Record,
+    timeout: float,
+) -> None:
+    """Drop a PDF whose first read misbehaves; it must end PROCESSED and never be FAILED on the way."""
+    key = f"uploads/{demo['sub']}/{name}-{uuid.uuid4().hex[:8]}/report.pdf"
     started = time.monotonic()
-    aws["s3"].put_object(Bucket=bucket, Key=key, Body=body)
     doc_id = dropped_document_id(bucket, key)
     seen: list[str] = []
 
@@ -85,48 +92,35 @@ def _drop_and_follow(
             seen.append(doc["status"])
         return doc if doc.get("status") in ("PROCESSED", "FAILED") else None
 
-    doc = wait_until(final, timeout=timeout, interval=0.5)
+    with _first_read_of(key, misbehave):
+        aws["s3"].put_object(Bucket=bucket, Key=key, Body=samples.pdf())
+        doc = wait_until(final, timeout=timeout, interval=0.5)
     assert doc is not None, f"{key!r} never reached a final status (seen: {seen})"
-    return doc, seen, time.monotonic() - started
-
-
-def _timeline_events(doc: dict[str, Any]) -> list[str]:
-    return [str(e.get("event")) for e in doc.get("timeline") or []]
+    figure("final_status", doc["status"])
+    figure("seconds_to_final", round(time.monotonic() - started, 1))
+    figure("timeline", " > ".join(str(e.get("event")) for e in doc.get("timeline") or []))
+    assert doc["status"] == "PROCESSED", doc
+    assert doc.get("error") is None and "FAILED" not in seen, (doc, seen)
 
 
 def test_a_40_s_storage_freeze_mid_read_fails_no_file_and_the_file_is_processed_after_it(
     api, demo, aws, stack, pump, emulator, figure: Record
 ) -> None:
-    key = f"uploads/{demo['sub']}/freeze-{uuid.uuid4().hex[:8]}/report.pdf"
-
     def freeze() -> None:
         os.kill(emulator.pid, signal.SIGSTOP)
         threading.Timer(FREEZE_SECONDS, os.kill, (emulator.pid, signal.SIGCONT)).start()
 
+    figure("freeze_seconds", FREEZE_SECONDS)
     try:
-        with _first_read_of(key, freeze):
-            doc, seen, seconds = _drop_and_follow(api, demo, aws, stack.names.bucket, key, samples.pdf(), 240)
+        _processed_despite(freeze, "freeze", api, demo, aws, stack.names.bucket, figure, 240)
     finally:
         os.kill(emulator.pid, signal.SIGCONT)  # whatever happened, the stack runs again
-    figure("freeze_seconds", FREEZE_SECONDS)
-    figure("final_status", doc["status"])
-    figure("seconds_to_final", round(seconds, 1))
-    figure("timeline", " > ".join(_timeline_events(doc)))
-    assert doc["status"] == "PROCESSED", doc
-    assert doc.get("error") is None and "FAILED" not in seen, (doc, seen)
 
 
 def test_an_extraction_worker_killed_from_outside_fails_no_file_and_the_file_is_processed_after_it(
     api, demo, aws, stack, pump, figure: Record
 ) -> None:
-    key = f"uploads/{demo['sub']}/killed-{uuid.uuid4().hex[:8]}/report.pdf"
-    with _first_read_of(key, kill_workers):
-        doc, seen, seconds = _drop_and_follow(api, demo, aws, stack.names.bucket, key, samples.pdf(), 180)
-    figure("final_status", doc["status"])
-    figure("seconds_to_final", round(seconds, 1))
-    figure("timeline", " > ".join(_timeline_events(doc)))
-    assert doc["status"] == "PROCESSED", doc
-    assert doc.get("error") is None and "FAILED" not in seen, (doc, seen)
+    _processed_despite(kill_workers, "killed", api, demo, aws, stack.names.bucket, figure, 180)
 
 
 def test_a_csv_whose_first_record_is_over_1_mib_is_one_failed_row_with_true_counts(
