@@ -263,9 +263,8 @@ class IngestService:
         return self.process(ref, force=True, deadline=deadline, stale_below=below)
 
     def _run(self, doc: Document, claim: Claim, deadline: float) -> Outcome:
-        # the file's log lines carry its id, and only they do: a batch (a backfill) or a long-lived process (the
-        # local pump, a bench) goes on to other work without the id sticking to its lines
-        with observability.invocation(doc_id=doc.id), Session() as session:  # one worker for every read
+        # one worker for the file's reads: extraction, rendition, text; the doc id on every log line meanwhile
+        with Session() as session, observability.invocation(doc_id=doc.id):
             return self._run_in(doc, claim, deadline, session)
 
     def _run_in(self, doc: Document, claim: Claim, deadline: float, session: Session) -> Outcome:
@@ -332,9 +331,10 @@ class IngestService:
         session: Session,
     ) -> None:
         self._mark_duplicate(doc, metadata)
-        found = self._render(doc, metadata, warnings, reader, session)
+        now = utcnow()  # the page says the document was updated when it becomes PROCESSED
+        found = self._render(doc, metadata, warnings, reader, session, now)
         text = found.text[:SEARCH_CHARS] if found is not None else ""  # the start of the text becomes searchable
-        self._repo.complete(doc.id, claim.attempt, metadata, warnings, utcnow(), version=EXTRACTOR_VERSION, text=text)
+        self._repo.complete(doc.id, claim.attempt, metadata, warnings, now, version=EXTRACTOR_VERSION, text=text)
         if metadata.get("sha256"):
             self._repo.set_hash(doc.id, doc.owner, metadata["sha256"], doc.created_at)
         log.info("document processed", extra={"doc_id": doc.id, "family": metadata.get("family")})
@@ -361,7 +361,13 @@ class IngestService:
             metadata["duplicate_of"] = min(others, key=lambda d: (d.created_at, d.id)).id
 
     def _render(
-        self, doc: Document, metadata: dict[str, Any], warnings: list[str], reader: RangedReader, session: Session
+        self,
+        doc: Document,
+        metadata: dict[str, Any],
+        warnings: list[str],
+        reader: RangedReader,
+        session: Session,
+        now: str,
     ) -> Text | None:
         """Write the text and the HTML rendition; a failure here is a warning, never a failed document.
 
@@ -372,7 +378,8 @@ class IngestService:
         try:
             from chalicelib.extraction.rendition import render
 
-            public = {**doc.to_public(), "status": "PROCESSED", "metadata": metadata, "warnings": list(warnings)}
+            public = {**doc.to_public(), "status": "PROCESSED", "updated_at": now, "metadata": metadata}
+            public["warnings"] = list(warnings)
             limits = bounds.Limits.for_rendition(self._settings)
             page = render(public, reader, limits=limits, sandbox=self._settings.sandbox, session=session, text=found)
             key = rendition_key(doc.id, self._settings.renditions_prefix, self._settings.uploads_prefix)

@@ -156,6 +156,7 @@ def problems(readback: dict[str, Any], stage: configure.Stage) -> list[str]:
     """What a working docpipe stage must have and this one lacks (the same on both paths)."""
     out = []
     o = stage.outputs
+    extras = {e.function: e for e in configure.extras(stage, calls.handler_kinds(REPO / "app.py"))}
     for function, f in readback["functions"].items():
         where = f"{stage.resources.function_name(function)}"
         if f["runtime"] != "python3.13":
@@ -168,11 +169,13 @@ def problems(readback: dict[str, Any], stage: configure.Stage) -> list[str]:
             out.append(f"{where}: MAGIC does not name the packaged database")
         if not f["log_group"]["exists"]:
             out.append(f"{where}: no log group /aws/lambda/{where}")
-        for rule in f["rules"]:
-            if rule["dead_letter"] != o["EventsDeadLetterQueueArn"]:
-                out.append(f"{where}: a rule's target has no dead-letter queue")
+        if not _may_write_logs(f["role_policies"], stage.resources.log_group(function)):
+            out.append(f"{where}: its role may not write to /aws/lambda/{where}")
+        out.extend(_rule_problems(where, f["rules"], extras.get(function), o))
         if function in policies.ASYNC_FUNCTIONS and f["async"]["on_failure"] != o["AsyncFailuresQueueArn"]:
             out.append(f"{where}: failed async invocations go nowhere")
+        if function in policies.SQS_CONSUMERS and not f["mappings"]:
+            out.append(f"{where}: no SQS mapping feeds it")
         for mapping in f["mappings"]:
             reported = f["environment"].get(configure.REPORTS_BATCH_ITEM_FAILURES) == "1"
             if mapping["reports_failures"] != reported:
@@ -180,9 +183,37 @@ def problems(readback: dict[str, Any], stage: configure.Stage) -> list[str]:
             if not mapping["max_concurrency"]:
                 out.append(f"{where}: the SQS mapping has no concurrency cap")
     api = readback.get("api")
-    if api is not None and "UNAUTHORIZED" not in api["gateway_responses"]:
-        out.append("the API answers 401 without docpipe's JSON and CORS headers")
+    if api is not None:
+        origin = stage.environment()["DOCPIPE_WEB_ORIGIN"] or "*"
+        for kind in sorted(set(configure.gateway_responses(origin)) - set(api["gateway_responses"])):
+            out.append(f"the API answers {kind} without docpipe's JSON and CORS headers")
     return out
+
+
+def _rule_problems(where: str, rules: list[dict[str, Any]], extra: configure.Extras | None, o: Any) -> list[str]:
+    """A function invoked by EventBridge needs a rule on the default bus (`read_rules` reads only that bus:
+    a rule on another bus never sees AWS's or the forwarded events), each target a DLQ and retries."""
+    out = []
+    if extra is not None and extra.rule and not rules:
+        out.append(f"{where}: no rule on the default bus invokes it")
+    for rule in rules:
+        if rule["dead_letter"] != o["EventsDeadLetterQueueArn"]:
+            out.append(f"{where}: a rule's target has no dead-letter queue")
+        if rule["retry"] != configure.EVENT_RETRIES:
+            out.append(f"{where}: a rule's target has retry policy {rule['retry']}, not {configure.EVENT_RETRIES}")
+    return out
+
+
+def _may_write_logs(documents: list[dict[str, Any]], log_group_arn: str) -> bool:
+    """Whether an Allow statement of the role's inline policies grants every log action on the function's group."""
+    granted: set[str] = set()
+    for document in documents:
+        for s in document.get("Statement", []):
+            actions = [s.get("Action", [])] if isinstance(s.get("Action"), str) else s.get("Action", [])
+            resources = [s.get("Resource", [])] if isinstance(s.get("Resource"), str) else s.get("Resource", [])
+            if s.get("Effect") == "Allow" and log_group_arn in resources:
+                granted.update(actions)
+    return set(policies.LOG_ACTIONS) <= granted
 
 
 def clients(region: str | None = None) -> dict[str, Any]:

@@ -22,8 +22,10 @@ warning, and the page falls back to the metadata.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from chalicelib.config import Settings
@@ -116,7 +118,8 @@ CSS = (
     ".scroll{overflow:auto;max-height:40rem;border:1px solid #d8dce3;background:#fff}"
     "table{border-collapse:collapse;font-size:.9rem}"
     "th,td{border:1px solid #e3e6eb;padding:.2rem .5rem;text-align:left;vertical-align:top;max-width:24rem;"
-    "overflow-wrap:anywhere}th{background:#eef0f4;position:sticky;top:0}"
+    "min-width:4rem;overflow-wrap:anywhere}th{background:#eef0f4;position:sticky;top:0}"
+    "table.nested{margin:.1rem 0;font-size:.85rem;background:#fff}table.nested th{position:static;font-weight:600}"
     ".thumb{border:1px solid #d8dce3;background:#fff}"
     "footer{margin-top:2rem;font-size:.85rem}"
 )
@@ -329,35 +332,107 @@ def _human_size(size: int) -> str:
     return f"{size:,} bytes"
 
 
-def _metadata_items(document: dict[str, Any], metadata: dict[str, Any], budget: Budget) -> list[list[str]]:
-    items = [[name, _format(document.get(key), budget)] for name, key in _DOCUMENT_FIELDS if document.get(key)]
+def _metadata_items(document: dict[str, Any], metadata: dict[str, Any], budget: Budget) -> list[list[Any]]:
+    items = [[name, _value(document.get(key), budget)] for name, key in _DOCUMENT_FIELDS if document.get(key)]
     error = document.get("error")
     if isinstance(error, dict):
-        items.append(["error", f"{error.get('code', '')}: {error.get('message', '')}"])
+        items.append(["Error", f"{error.get('code', '')}: {error.get('message', '')}"])
     ordered = [k for k in CORE_FIELDS if k in metadata]
     ordered += sorted(k for k in metadata if k not in CORE_FIELDS and k != "details")
     for key in ordered:
         value = metadata[key]
         if key == "size" and isinstance(value, int) and not isinstance(value, bool):
-            items.append([key, f"{value:,} bytes ({_human_size(value)})"])
+            items.append([label(key), f"{value:,} bytes ({_human_size(value)})"])
         else:
-            items.append([str(key), _format(value, budget)])
+            items.append([label(str(key)), _value(value, budget)])
     return items
 
 
 _DOCUMENT_FIELDS = (
-    ("document id", "id"),
-    ("status", "status"),
-    ("uploaded", "created_at"),
-    ("updated", "updated_at"),
+    ("Document id", "id"),
+    ("Status", "status"),
+    ("Uploaded", "created_at"),
+    ("Updated", "updated_at"),
 )
 
 
-def _details_items(metadata: dict[str, Any], budget: Budget) -> list[list[str]]:
+def _details_items(metadata: dict[str, Any], budget: Budget) -> list[list[Any]]:
     details = metadata.get("details")
     if not isinstance(details, dict):
-        return [["details", _format(details, budget)]]
-    return [[str(key), _format(details[key], budget)] for key in sorted(details, key=str)]
+        return [["Details", _value(details, budget)]]
+    return [[label(str(key)), _value(details[key], budget)] for key in sorted(details, key=str)]
+
+
+_ACRONYMS = frozenset({
+    "id", "url", "uri", "gps", "exif", "xmp", "iptc", "iso", "pdf", "csv", "tsv", "html", "xml", "json", "mime",
+    "cpu", "api", "utc", "dpi", "icc", "rgb", "cmyk", "ocr", "sha256", "md5", "crc32",
+})  # fmt: skip
+_SPECIAL_LABELS = {"mime_type": "MIME type", "sha256": "SHA-256", "duplicate_of": "Duplicate of", "s3_key": "S3 key"}
+_WORDS = re.compile(r"[_\s-]+")
+_CAMEL = re.compile(r"([a-z0-9])([A-Z])")
+
+
+def label(key: str) -> str:
+    """A metadata name as people read it: "page_count" -> "Page count", "gps_latitude" -> "GPS latitude".
+
+    The web app's detail view labels the same names the same way (web/js/format.js `label`).
+    """
+    if key in _SPECIAL_LABELS:
+        return _SPECIAL_LABELS[key]
+    words = [w for w in _WORDS.split(_CAMEL.sub(r"\1 \2", key)) if w]
+    text = " ".join(w.upper() if w.lower() in _ACRONYMS else w.lower() for w in words)
+    return text[:1].upper() + text[1:]
+
+
+_ISO_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?$")
+
+
+def when(text: str) -> str:
+    """An ISO 8601 time as "28 Nov 2026, 10:57 UTC" (a time with an offset is shown in UTC; one without
+    stays as the file gave it). The page runs no script, so it cannot use the reader's time zone; the web
+    app's detail view does. Anything else comes back unchanged."""
+    if not _ISO_TIME.match(text):
+        return text
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return text
+    zone = ""
+    if moment.tzinfo is not None:
+        moment, zone = moment.astimezone(UTC), " UTC"
+    return f"{moment.day} {moment:%b %Y, %H:%M}{zone}"
+
+
+MAX_NESTED_ENTRIES = 50
+MAX_NESTED_DEPTH = 3
+
+
+def _value(value: Any, budget: Budget, depth: int = 0) -> Any:
+    """One metadata value for the page: text at most `budget.value_chars` characters, or (objects, lists of
+    objects) a nested value of at most MAX_NESTED_ENTRIES entries a level, MAX_NESTED_DEPTH levels deep."""
+    if isinstance(value, dict) and value and depth < MAX_NESTED_DEPTH:
+        keys = list(value)[:MAX_NESTED_ENTRIES]
+        return {_cut(str(k), budget): _value(value[k], budget, depth + 1) for k in keys}
+    if isinstance(value, list) and value and all(isinstance(v, dict) for v in value) and depth < MAX_NESTED_DEPTH:
+        return [_value(v, budget, depth + 1) for v in value[:MAX_NESTED_ENTRIES]]
+    return _cut(_text(value), budget)
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, str):
+        return when(value)
+    if isinstance(value, (int, float)):
+        return str(value)
+    if isinstance(value, list) and all(isinstance(v, (str, int, float)) for v in value):
+        return ", ".join(str(v) for v in value)
+    return json.dumps(value, ensure_ascii=False, default=str, sort_keys=True)
+
+
+def _cut(text: str, budget: Budget) -> str:
+    shown, cut_off = cut(text, budget.value_chars)
+    return shown + "…" if cut_off else shown
 
 
 def _warnings_block(warnings: list[str]) -> Items:
@@ -370,19 +445,3 @@ def _no_preview(document: dict[str, Any], metadata: dict[str, Any]) -> Items:
     if module_for(_str(metadata.get("family")), _str(metadata.get("mime_type"))) is None:
         return Items("", [], "No preview for this type of file: the metadata above is what is known.")
     return Items("", [], "No preview could be made: the metadata above is what is known.")
-
-
-def _format(value: Any, budget: Budget) -> str:
-    """One metadata value as text, at most `budget.value_chars` characters."""
-    if isinstance(value, bool):
-        text = "yes" if value else "no"
-    elif isinstance(value, str):
-        text = value
-    elif isinstance(value, (int, float)):
-        text = str(value)
-    elif isinstance(value, list) and all(isinstance(v, (str, int, float)) for v in value):
-        text = ", ".join(str(v) for v in value)
-    else:
-        text = json.dumps(value, ensure_ascii=False, default=str, sort_keys=True)
-    shown, cut_off = cut(text, budget.value_chars)
-    return shown + "…" if cut_off else shown

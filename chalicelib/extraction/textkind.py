@@ -60,7 +60,7 @@ def _markup(body: str) -> str | None:
         return "application/xml" if xml_decl else None
     name = match.group(1)
     local = name.rsplit(":", 1)[-1].lower()
-    if local == "html":
+    if local == "html" and (not xml_decl or _is_xhtml_root(name, rest)):
         return "text/html"
     if local == "svg":
         return "image/svg+xml"
@@ -69,6 +69,23 @@ def _markup(body: str) -> str | None:
     if not xml_decl and name.lower() in _HTML_TAGS:
         return "text/html"
     return "application/xml"
+
+
+_XHTML = "http://www.w3.org/1999/xhtml"
+_XMLNS = re.compile(r"""xmlns(?::([\w.\-]+))?\s*=\s*["']([^"']*)["']""")
+
+
+def _is_xhtml_root(name: str, rest: str) -> bool:
+    """After an XML declaration names are case-sensitive: the root is XHTML only as `html` in no or the XHTML namespace.
+
+    An `<HTML>` root, or an `html` element of another namespace, is some other XML vocabulary.
+    """
+    prefix, _, local = name.rpartition(":")
+    if local != "html":
+        return False
+    tag = rest[: rest.find(">") + 1 or 4096]
+    namespaces = {found.group(1) or "": found.group(2) for found in _XMLNS.finditer(tag)}
+    return namespaces.get(prefix, "" if not prefix else None) in ("", _XHTML)
 
 
 def _skip_doctype(rest: str) -> str:

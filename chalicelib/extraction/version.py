@@ -14,5 +14,5 @@ from __future__ import annotations
 
 from typing import Final
 
-EXTRACTOR_VERSION: Final = 11
-SOURCES_DIGEST: Final = "bb196f14363677086b98ada99542f1c2625ba28cdf2481cbce2bd6f5cd4e7337"
+EXTRACTOR_VERSION: Final = 13
+SOURCES_DIGEST: Final = "f7bc44f4ad45849f65f9ae6be134102b449926ebecaa1bc9e71e26b405db5079"

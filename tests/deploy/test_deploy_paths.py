@@ -12,6 +12,7 @@ where docs/deploy.md says they do.
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import shutil
@@ -23,7 +24,7 @@ from typing import Any
 
 import pytest
 
-from deploy import configure, finish, package, readback, vendor
+from deploy import calls, configure, finish, package, readback, vendor
 from local.deploy_emulator import INVOCATIONS_LOG_GROUP
 from tests.deploy.conftest import REGION, STAGE, clients, create_infra_stack, tool
 
@@ -152,8 +153,63 @@ def test_reprocess_requests_published_on_the_stage_bus_reach_the_reprocess_funct
 def test_a_second_chalice_deploy_followed_by_finish_keeps_every_setting(chalice_deployed):
     project, stage, aws = chalice_deployed["project"], chalice_deployed["stage"], chalice_deployed["aws"]
     _run([tool("chalice"), "deploy", "--stage", STAGE], project, chalice_deployed["aws"]["lambda"].meta.endpoint_url)
+    # chalice deploy alone writes the rule targets again without their DLQ and retries: the read-back says so
+    bare = readback.problems(readback.read_stage(aws, stage, readback.api_id_of(aws, STAGE, project)), stage)
+    ruled = [e.name for e in configure.extras(stage, calls.handler_kinds(project / "app.py")) if e.rule]
+    assert {f"{name}: a rule's target has no dead-letter queue" for name in ruled} <= set(bare), bare
     finish.finish(stage, aws, project)
     assert readback.problems(readback.read_stage(aws, stage, readback.api_id_of(aws, STAGE, project)), stage) == []
+
+
+def _drop_log_grants(f: dict[str, Any]) -> None:
+    for document in f["role_policies"]:
+        document["Statement"] = [s for s in document["Statement"] if "logs:PutLogEvents" not in s["Action"]]
+
+
+# A deployed stage broken on purpose, one way at a time (on a copy of the chalice deploy's read-back): function,
+# how, and the problem the read-back must report.
+BREAKAGES = {
+    "runtime": ("sweep", lambda f: f.update(runtime="python3.11"), "runtime python3.11, not python3.13"),
+    "unresolved": (
+        "api_handler",
+        lambda f: f["environment"].update(DOCPIPE_WEB_ORIGIN="{{resolve:ssm:/docpipe/origin}}"),
+        "an unresolved {{resolve:...}} in its environment",
+    ),
+    "no_magic": ("on_upload", lambda f: f["environment"].pop("MAGIC"), "MAGIC does not name the packaged database"),
+    "no_log_group": ("on_records", lambda f: f.update(log_group={"exists": False}), "no log group"),
+    "no_log_grant": ("api_handler", _drop_log_grants, "its role may not write to /aws/lambda/"),
+    "rule_elsewhere": (
+        "on_reprocess",
+        lambda f: f.update(rules=[]),
+        "no rule on the default bus invokes it",
+    ),  # what read_rules sees of a rule on docpipe-<stage>: nothing
+    "no_dlq": ("sweep", lambda f: f["rules"][0].update(dead_letter=None), "a rule's target has no dead-letter queue"),
+    "no_retry": ("on_upload", lambda f: f["rules"][0].update(retry=None), "a rule's target has retry policy None"),
+    "no_async": ("on_upload", lambda f: f["async"].update(on_failure=None), "failed async invocations go nowhere"),
+    "no_mapping": ("on_records", lambda f: f.update(mappings=[]), "no SQS mapping feeds it"),
+    "no_cap": ("on_records", lambda f: f["mappings"][0].update(max_concurrency=None), "has no concurrency cap"),
+    "flag_only": (
+        "on_records",
+        lambda f: f["mappings"][0].update(reports_failures=True),
+        "ReportBatchItemFailures and the function's setting disagree",
+    ),  # the mapping reports failures the consumer does not return: it would delete the batch itself
+}
+
+
+@pytest.mark.parametrize("breakage", sorted(BREAKAGES))
+def test_the_read_back_reports_a_stage_broken_on_purpose(chalice_deployed, breakage):
+    function, breaking, expected = BREAKAGES[breakage]
+    stage, broken = chalice_deployed["stage"], copy.deepcopy(chalice_deployed["readback"])
+    breaking(broken["functions"][function])
+    found = readback.problems(broken, stage)
+    assert len(found) == 1 and found[0].startswith(stage.resources.function_name(function)), found
+    assert expected in found[0]
+
+
+def test_the_read_back_reports_api_gateway_answers_without_docpipe_json(chalice_deployed):
+    stage, broken = chalice_deployed["stage"], copy.deepcopy(chalice_deployed["readback"])
+    del broken["api"]["gateway_responses"]["ACCESS_DENIED"]
+    assert readback.problems(broken, stage) == ["the API answers ACCESS_DENIED without docpipe's JSON and CORS headers"]
 
 
 def test_the_template_deploy_reads_back_as_a_working_stage(template_deployed):

@@ -8,6 +8,8 @@ from the infra stack's outputs on the emulator.
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import subprocess
 import zipfile
 from typing import Any
@@ -177,7 +179,32 @@ def test_api_gateway_rejections_are_docpipe_json_errors_with_cors_headers(templa
     assert origin == f"'{infra_stack['outputs']['WebUrl']}'"  # the site's own origin: the first of WebOrigins
 
 
-def test_make_package_builds_from_the_example_outputs_without_aws(tmp_path):
-    outputs = package.example_outputs("demo")
-    assert outputs["Stage"] == "demo" and "${Stage}" not in json.dumps(outputs)
-    assert outputs["BucketName"].startswith("docpipe-demo-")
+def test_make_package_builds_from_the_example_outputs_without_aws():
+    """`make package STAGE=...` with no OUTPUTS and no way to reach AWS: artifacts/<stage>/ from the example
+    outputs (credentials removed, every endpoint pointed at a closed port)."""
+    stage = "offline"
+    outputs = package.example_outputs(stage)
+    assert outputs["Stage"] == stage and "${Stage}" not in json.dumps(outputs)
+    root = REPO / "artifacts" / stage
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(
+        AWS_ENDPOINT_URL="http://127.0.0.1:9", AWS_CONFIG_FILE="/dev/null", AWS_SHARED_CREDENTIALS_FILE="/dev/null"
+    )
+    try:
+        proc = subprocess.run(
+            ["make", "package", f"STAGE={stage}"],
+            cwd=REPO, env=env, capture_output=True, text=True, timeout=1800, check=False,
+        )  # fmt: skip
+        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+        assert f"artifacts/{stage}/package/deployment.zip:" in proc.stdout
+        template = json.loads((root / "package" / "sam.json").read_text())
+        environments = [
+            r["Properties"]["Environment"]["Variables"]
+            for r in template["Resources"].values()
+            if r["Type"] == "AWS::Serverless::Function"
+        ]
+        assert environments and all(e["DOCPIPE_BUCKET"] == outputs["BucketName"] for e in environments)
+        with zipfile.ZipFile(root / "package" / "deployment.zip") as zf:
+            assert {"app.py", "lib/libmagic.so.1", "magic.mgc"} <= set(zf.namelist())
+    finally:
+        shutil.rmtree(root, ignore_errors=True)

@@ -273,6 +273,10 @@ def test_an_ini_file_is_not_json() -> None:
         (b'<?xml version="1.0"?>\n<!DOCTYPE note SYSTEM "note.dtd">\n<note><to>x</to></note>', "application/xml"),
         (b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF/></x:xmpmeta>', "application/rdf+xml"),
         (b'<?xml version="1.0"?><html xmlns="http://www.w3.org/1999/xhtml"><body/></html>', "text/html"),
+        (b'<?xml version="1.0"?>\n<h:html xmlns:h="http://www.w3.org/1999/xhtml"><h:body/></h:html>', "text/html"),
+        (b'<?xml version="1.0"?>\n<HTML><BODY>an XML vocabulary, not XHTML</BODY></HTML>', "application/xml"),
+        (b'<?xml version="1.0"?>\n<html xmlns="urn:example:catalogue"><item/></html>', "application/xml"),
+        (b"<HTML><BODY>old-style HTML, case-insensitive</BODY></HTML>", "text/html"),
     ],
 )
 def test_markup_is_named_by_its_root_element(data: bytes, expected: str) -> None:

@@ -8,7 +8,9 @@ from typing import Any
 
 import pytest
 
+from chalicelib import ingest
 from chalicelib.config import Settings
+from chalicelib.extraction.rendition import when
 from chalicelib.extraction.version import EXTRACTOR_VERSION
 from chalicelib.ingest import IngestService, dropped_document_id, objects_from_s3_event
 from chalicelib.models import Document, ObjectRef, Status, utcnow
@@ -215,6 +217,16 @@ def test_a_processed_document_gets_an_inert_rendition_outside_the_uploads_prefix
     assert "<script>alert(1)" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert 'href="javascript:' not in page
     assert repo.get(outcome.doc_id).metadata["details"]["rendition"] is True
+
+
+def test_the_rendition_says_updated_when_the_document_became_processed(parts, monkeypatch) -> None:
+    service, repo, storage = parts
+    hours = iter(range(24))  # every step of processing an hour after the one before
+    monkeypatch.setattr(ingest, "utcnow", lambda: f"2026-03-04T{next(hours):02d}:00:00.000000+00:00")
+    outcome = service.process(drop(storage, "uploads/when.pdf", samples.pdf()))
+    doc = repo.get(outcome.doc_id)
+    page = storage.objects[(BUCKET, f"renditions/{outcome.doc_id}.html")].decode()
+    assert f"<dt>Updated</dt><dd>{when(doc.updated_at)}</dd>" in page  # not the time processing started
 
 
 def test_a_rendition_failure_leaves_the_document_processed_with_a_warning(parts, monkeypatch) -> None:
@@ -432,23 +444,3 @@ def test_every_dropped_object_has_the_size_limit_and_is_never_hashed_past_it(par
     doc = repo.get(outcome.doc_id)
     assert (outcome.status, doc.error["code"]) == ("FAILED", "too_large")
     assert doc.error["message"] == "The object is larger than the 1000000-byte limit"
-
-
-def test_a_files_id_is_on_its_own_log_lines_and_not_on_what_the_process_logs_afterwards(parts) -> None:
-    import io
-    import json
-    import logging
-
-    from chalicelib import observability
-
-    service, _, storage = parts
-    out = io.StringIO()
-    observability.setup_logging(stream=out, force_json=True)
-    try:
-        outcome = service.process(drop(storage, "uploads/a.pdf", samples.pdf()))
-        logging.getLogger("docpipe.pump").info("next message")
-    finally:
-        observability.setup_logging(force_json=False)
-    lines = [json.loads(line) for line in out.getvalue().splitlines()]
-    assert any(line.get("doc_id") == outcome.doc_id for line in lines[:-1])
-    assert lines[-1]["message"] == "next message" and "doc_id" not in lines[-1]

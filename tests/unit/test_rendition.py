@@ -411,13 +411,13 @@ def test_an_mbox_shows_its_first_message_only():
 def test_a_family_without_a_preview_gets_a_metadata_only_page():
     result, page = rendered(b"ID3" + b"\x00" * 100, "song.mp3", "audio/mpeg", "media", duration_seconds=12.5)
     assert result.warnings == [] and result.bytes_read == 0
-    assert "duration_seconds" in page.all_text and "No preview for this type of file" in page.all_text
+    assert "Duration seconds" in page.all_text and "No preview for this type of file" in page.all_text
 
 
 def test_without_a_reader_the_page_holds_the_metadata_only():
     doc = document("a.csv", "text/csv", "tabular", row_count=3)
     page = assert_inert(render(doc, None).body)
-    assert "row_count" in page.all_text and "td" not in page.tags
+    assert "Row count" in page.all_text and "td" not in page.tags
 
 
 # --- hostile metadata, broken files, bounds --------------------------------------------------------
@@ -512,3 +512,41 @@ def test_the_default_cap_is_512_kib_and_a_large_text_stays_within_it():
     assert len(result.body) <= 512 * 1024
     assert result.bytes_read <= 2 * Budget().read_bytes  # the reader's read-ahead at most doubles a read
     assert "The first 20,000 characters." in assert_inert(result.body).all_text
+
+
+def test_metadata_names_read_as_words_and_times_as_dates():
+    doc = document(
+        "scan.jpg", "image/jpeg", "image", page_count=2, gps_latitude=51.5, created="2025-06-01T08:30:00Z",
+        details={"creatorTool": "Scanner 2", "digitized": "2025-06-01T10:30:00+02:00", "note": "2025-06-01 is a date"},
+    )  # fmt: skip
+    page = assert_inert(render(doc, None).body)
+    text = page.all_text
+    for shown in ("Document id", "Uploaded", "Updated", "MIME type", "Page count", "GPS latitude", "Creator tool"):
+        assert shown in text, shown
+    for raw in ("page_count", "mime_type", "gps_latitude", "creatorTool", "created_at"):
+        assert raw not in text, raw
+    assert text.count("2 Jan 2026, 03:04 UTC") == 2  # uploaded, updated
+    assert text.count("1 Jun 2025, 08:30 UTC") == 2  # a time with an offset is shown in UTC
+    assert "2025-06-01 is a date" in text  # text that only starts like a date stays as it is
+
+
+def test_nested_values_are_tables_and_every_key_and_leaf_is_escaped():
+    fonts = [{"name": HOSTILE_CELL, "embedded": False}, {"name": "Helvetica", HOSTILE_TITLE: 1}]
+    doc = document("a.pdf", "application/pdf", "pdf", details={"fonts": fonts, "outline": {"Intro": {"page": 1}}})
+    body = render(doc, None).body.decode()
+    page = assert_inert(body.encode())
+    assert body.count('<table class="nested">') == 3  # the fonts, the outline, the outline's entry
+    assert "<th>name</th><th>embedded</th>" in body and "<td>no</td>" in body
+    assert HOSTILE_CELL in page.all_text and HOSTILE_TITLE in page.all_text
+    assert "<img" not in body and "<script>" not in body
+
+
+def test_a_deep_or_long_nested_value_is_bounded():
+    deep: dict[str, Any] = {"v": "bottom"}
+    for _ in range(6):
+        deep = {"v": deep}
+    many = {f"k{i}": i for i in range(500)}
+    doc = document("a.pdf", "application/pdf", "pdf", details={"deep": deep, "many": many})
+    body = render(doc, None).body.decode()
+    assert body.count('<table class="nested">') == rendition.MAX_NESTED_DEPTH + 1  # three levels, then JSON text
+    assert "k49" in body and "k50<" not in body

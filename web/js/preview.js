@@ -116,7 +116,7 @@ function table(el) {
     h("tbody", {}, body.map((tr) => h("tr", {}, [...tr.children].map((cell) => h("td", { title: cell.textContent }, cell.textContent))))),
   );
   const rest = all.length - body.length;
-  return rest > 0 ? h("div", {}, grid, h("p", { class: "small muted" }, `${rest} more rows on the preview page.`)) : grid;
+  return rest > 0 ? h("div", {}, grid, h("p", { class: "small muted" }, `${body.length} rows shown here, ${rest} more on the preview page.`)) : grid;
 }
 
 function image(el) {

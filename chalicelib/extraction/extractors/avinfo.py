@@ -36,5 +36,7 @@ class AVInfo:
     gps_longitude: float | None = None
     title: str | None = None
     copyright: str | None = None
+    camera_make: str | None = None
+    camera_model: str | None = None
     brand: str | None = None
     warnings: list[str] = field(default_factory=list)

@@ -2,7 +2,10 @@
 
 The first script tag is decoded as AMF0 (bounded in depth, entries and
 size); the first audio and video tag headers fill in codecs, sample rate and
-channels when the metadata is missing. Only the first few tags are visited.
+channels when the metadata is missing, and the first video tag's own header
+the picture size (and, for H.264, the frame rate): the AVC sequence header's
+SPS or the Sorenson H.263 picture header (`videoheaders`). Only the first few
+tags are visited.
 """
 
 from __future__ import annotations
@@ -10,9 +13,11 @@ from __future__ import annotations
 import struct
 from typing import Any, BinaryIO
 
+from chalicelib.extraction.extractors import videoheaders
 from chalicelib.extraction.extractors.avinfo import AVInfo, ContainerError
 
 MAX_SCRIPT_BYTES = 256 * 1024
+MAX_VIDEO_HEADER = 1024
 MAX_TAGS = 64
 MAX_AMF_ENTRIES = 1024
 MAX_AMF_DEPTH = 8
@@ -34,6 +39,7 @@ def read(file: BinaryIO, size: int) -> AVInfo:
     info = AVInfo(container="flv")
     position = struct.unpack(">I", head[5:9])[0] + 4
     meta: dict[str, Any] = {}
+    picture = videoheaders.Picture()
     seen_audio = seen_video = False
     for _ in range(MAX_TAGS):
         file.seek(position)
@@ -50,12 +56,45 @@ def read(file: BinaryIO, size: int) -> AVInfo:
         elif kind == 9 and not seen_video and length:
             seen_video = True
             info.video_codec = _VIDEO_CODECS.get(header[11] & 0x0F)
+            file.seek(position + 11)
+            picture = _first_picture(header[11] & 0x0F, file.read(min(length, MAX_VIDEO_HEADER)))
         if (meta or position > 1 << 20) and seen_audio and seen_video:
             break
         position += 11 + length + 4
     info.video_tracks, info.audio_tracks = int(seen_video), int(seen_audio)
     _apply(meta, info)
+    if not (info.width and info.height) and picture.width and picture.height:
+        info.width, info.height = picture.width, picture.height
+    info.frame_rate = info.frame_rate or picture.frame_rate
+    if info.duration is None:
+        last = _last_timestamp(file, size)  # the last frame starts then and lasts one frame time
+        info.duration = round(last + (1 / info.frame_rate if info.frame_rate else 0), 3) if last else None
     return info
+
+
+def _last_timestamp(file: BinaryIO, size: int) -> float | None:
+    """Without onMetaData: the last tag's timestamp, found through the PreviousTagSize that ends the file."""
+    if size < 13 + 15:
+        return None
+    file.seek(size - 4)
+    (previous,) = struct.unpack(">I", file.read(4).rjust(4, b"\x00"))
+    if not 11 < previous < size - 13:
+        return None
+    file.seek(size - 4 - previous)
+    header = file.read(8)
+    if len(header) < 8 or header[0] & 0x1F not in (8, 9, 18):
+        return None
+    milliseconds = int.from_bytes(header[4:7], "big") | (header[7] << 24)
+    return round(milliseconds / 1000, 3) or None
+
+
+def _first_picture(codec: int, payload: bytes) -> videoheaders.Picture:
+    """The size a video tag states itself: its first byte is the frame type and codec id."""
+    if codec == 7 and payload[1:2] == b"\x00":  # AVC sequence header: composition time, then the record
+        return videoheaders.avc_configuration(payload[5:])
+    if codec == 2:
+        return videoheaders.sorenson_h263(payload[1:])
+    return videoheaders.Picture()
 
 
 def _audio_tag(flags: int, info: AVInfo) -> None:

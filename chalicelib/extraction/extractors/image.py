@@ -430,7 +430,8 @@ def _psd(source: Source) -> Extraction:
         raise ExtractionFailed("image: invalid PSD header", code="corrupt")
     _check_pixels(width, height)
     warnings: list[str] = []
-    resources = _psd_resources(source, 30 + struct.unpack(">I", head[26:30])[0], warnings)
+    resources_at = 30 + struct.unpack(">I", head[26:30])[0]
+    resources = _psd_resources(source, resources_at, warnings)
     fields: dict[str, Any] = {"width": width, "height": height}
     exif = _load_exif(resources.get(1058), warnings)
     if exif:
@@ -442,8 +443,30 @@ def _psd(source: Source) -> Extraction:
         "channels": channels,
         "icc_profile": 1039 in resources,
         "dpi": _psd_dpi(resources.get(1005)),
+        "layer_count": _psd_layer_count(source, resources_at, wide=version == 2),
     }
     return Extraction(fields=compact(fields), details=compact(details), warnings=warnings)
+
+
+def _psd_layer_count(source: Source, resources_at: int, wide: bool) -> int | None:
+    """The layer count at the head of the layer and mask section (Adobe's PSD format, "Layer Info").
+
+    The section follows the image resources: its length, the layer info length (both 8 bytes
+    in PSB), then a signed 16-bit count (negative when the first alpha channel holds the merged
+    transparency). Only these few bytes are read; the layer records are not.
+    """
+    reader = source.reader
+    reader.seek(resources_at)
+    resources_length = struct.unpack(">I", reader.read(4).rjust(4, b"\x00"))[0]
+    width = 8 if wide else 4
+    reader.seek(resources_at + 4 + resources_length)
+    head = reader.read(2 * width + 2)
+    if len(head) < 2 * width + 2:
+        return None
+    section, info = int.from_bytes(head[:width], "big"), int.from_bytes(head[width : 2 * width], "big")
+    if not section or not info:
+        return 0 if section else None
+    return abs(struct.unpack(">h", head[2 * width :])[0])
 
 
 def _psd_resources(source: Source, section: int, warnings: list[str]) -> dict[int, bytes]:

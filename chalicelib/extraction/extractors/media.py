@@ -18,12 +18,14 @@ from __future__ import annotations
 
 import mutagen
 import mutagen.aac
+import mutagen.flac
 
 try:
     from mutagen._constants import GENRES
 except ImportError:  # a private table of mutagen's: without it, numeric genres stay as written
     GENRES = []
 
+import base64
 import re
 import struct
 from collections.abc import Callable
@@ -31,7 +33,7 @@ from typing import Any, BinaryIO
 
 from chalicelib.errors import ExtractionFailed
 from chalicelib.extraction import isobmff
-from chalicelib.extraction.extractors import asf, au, avi, flv, matroska, mp4, ogg, ts
+from chalicelib.extraction.extractors import asf, au, avi, flv, matroska, mp4, mpegaudio, ogg, ts
 from chalicelib.extraction.extractors.avinfo import AVInfo, ContainerError
 from chalicelib.extraction.extractors.base import Extraction, Source, compact
 from chalicelib.extraction.signatures import transport_packets
@@ -124,11 +126,25 @@ def extract(source: Source) -> Extraction:
             info = parser(source.file, source.size)
         except (ContainerError, isobmff.BoxError, struct.error, ValueError) as exc:
             failure = exc
-    audio = _mutagen(source, warnings, needed=info is None)
+    try:
+        audio = _mutagen(source, warnings, needed=info is None)
+    except ExtractionFailed:
+        info, audio = _short_mpeg_audio(source), None  # one or two frames: mutagen cannot sync on them
+        if info is None:
+            raise
     if info is None and audio is None:
         message = str(failure) if failure else "media: not a readable audio or video file"
         raise ExtractionFailed(message, code="corrupt")
     return _build(info, audio, source, warnings)
+
+
+def _short_mpeg_audio(source: Source) -> AVInfo | None:
+    if source.mime_type not in ("audio/mpeg", "audio/mp3"):
+        return None
+    try:
+        return mpegaudio.read(source.file, source.size)
+    except (ContainerError, struct.error, KeyError):
+        return None
 
 
 def _container_parser(head: bytes) -> Callable[[BinaryIO, int], AVInfo] | None:
@@ -223,6 +239,8 @@ def _build(info: AVInfo | None, audio: Any, source: Source, warnings: list[str])
         "author": tags.get("artist"),
         "copyright": tags.get("copyright") or (info.copyright if info else None),
         "created": info.created if info else None,
+        "camera_make": info.camera_make if info else None,
+        "camera_model": info.camera_model if info else None,
     }
     if info is not None and video:
         fields.update({"width": info.width, "height": info.height, "frame_rate": info.frame_rate})
@@ -238,9 +256,60 @@ def _build(info: AVInfo | None, audio: Any, source: Source, warnings: list[str])
         "rotation": info.rotation if info and video else None,
         "bits_per_sample": _int(getattr(stream, "bits_per_sample", None)),
         "tags": compact(tags),
+        "cover_art": cover_art(audio),
     }
     all_warnings = (info.warnings if info else []) + warnings
     return Extraction(fields=compact(fields), details=compact(details), warnings=all_warnings)
+
+
+_MP4_COVER_FORMATS = {13: "image/jpeg", 14: "image/png", 27: "image/bmp"}
+
+
+def cover_art(audio: Any) -> dict[str, Any] | None:
+    """Whether the file embeds a picture, and its type and size (never its bytes).
+
+    ID3 APIC frames, MP4 `covr` items, FLAC PICTURE blocks, the Vorbis comment
+    METADATA_BLOCK_PICTURE and ASF's WM/Picture, as mutagen reads them.
+    """
+    pictures: list[tuple[str | None, int]] = []
+    tags: Any = getattr(audio, "tags", None)
+    try:
+        if hasattr(tags, "getall"):
+            pictures += [(frame.mime, len(frame.data)) for frame in tags.getall("APIC")]
+        for picture in getattr(audio, "pictures", None) or []:
+            pictures.append((picture.mime, len(picture.data)))
+        if tags is not None and not hasattr(tags, "getall"):
+            pictures += _tag_pictures(tags)
+    except (AttributeError, KeyError, TypeError, ValueError, mutagen.MutagenError):
+        return None
+    if not pictures:
+        return None
+    mime, size = pictures[0]
+    return compact({"mime_type": mime or None, "size": size, "count": len(pictures)})
+
+
+def _tag_pictures(tags: Any) -> list[tuple[str | None, int]]:
+    found: list[tuple[str | None, int]] = []
+    for cover in tags.get("covr") or []:
+        found.append((_MP4_COVER_FORMATS.get(getattr(cover, "imageformat", 0)), len(cover)))
+    for encoded in tags.get("metadata_block_picture") or []:
+        picture = mutagen.flac.Picture(base64.b64decode(encoded))
+        found.append((picture.mime, len(picture.data)))
+    for attribute in tags.get("WM/Picture") or []:
+        found.append(_asf_picture(getattr(attribute, "value", b"")))
+    return found
+
+
+def _asf_picture(value: bytes) -> tuple[str | None, int]:
+    """WM/Picture: picture type (1 byte), data length (32-bit), MIME type and description (UTF-16, NUL-ended)."""
+    if len(value) < 5:
+        return None, 0
+    (length,) = struct.unpack_from("<I", value, 1)
+    end = value.find(b"\x00\x00", 5)
+    while end > 0 and (end - 5) % 2:
+        end = value.find(b"\x00\x00", end + 1)
+    mime = value[5:end].decode("utf-16-le", "replace") if end > 0 else None
+    return mime, length
 
 
 _RIFF_INFO = {

@@ -53,7 +53,7 @@ def _movie(file: BinaryIO, moov: isobmff.Box, info: AVInfo) -> None:
     tracks = 0
     for box in isobmff.boxes(file, moov.payload_start, moov.end):
         if box.kind in ("udta", "meta") and box.payload_size <= MAX_META_BYTES:
-            _location(isobmff.read_payload(file, box, MAX_META_BYTES), box.kind, info)
+            _user_data(isobmff.read_payload(file, box, MAX_META_BYTES), box.kind, info)
         elif box.kind == "mvhd":
             _movie_header(isobmff.read_payload(file, box, MAX_SMALL_BOX), info)
         elif box.kind == "trak" and tracks < MAX_TRACKS:
@@ -213,26 +213,44 @@ def _sample_count(file: BinaryIO, stbl: isobmff.Box) -> int | None:
     return struct.unpack_from(">I", data, 8)[0] if len(data) >= 12 else None
 
 
-def _location(data: bytes, kind: str, info: AVInfo) -> None:
-    """GPS from QuickTime `udta/\xa9xyz` or an Apple `meta` keys/ilst ISO 6709 string."""
+def _user_data(data: bytes, kind: str, info: AVInfo) -> None:
+    """GPS, camera make and model from QuickTime `udta` (\xa9xyz, \xa9mak, \xa9mod) or Apple `meta` keys/ilst."""
     if kind == "meta" and data[:4] == b"\x00\x00\x00\x00":
         data = data[4:]
+    found: dict[str, bytes] = {}
     for child, payload in _children(data):
-        if child == "\xa9xyz":
-            text = payload
+        if child in _QUICKTIME_TEXT:
+            found.setdefault(_QUICKTIME_TEXT[child], _quicktime_text(payload))
         elif child == "ilst":
-            text = _apple_location(data) or b""
-        else:
-            continue
-        match = _ISO6709.search(text)
-        if match:
-            latitude, longitude = float(match.group(1)), float(match.group(2))
-            if -90 <= latitude <= 90 and -180 <= longitude <= 180:
-                info.gps_latitude, info.gps_longitude = latitude, longitude
-            return
+            for key, value in _apple_items(data).items():
+                found.setdefault(key, value)
+    make, model = _text(found.get("make")), _text(found.get("model"))
+    info.camera_make, info.camera_model = info.camera_make or make, info.camera_model or model
+    match = _ISO6709.search(found.get("location", b""))
+    if match and info.gps_latitude is None:
+        latitude, longitude = float(match.group(1)), float(match.group(2))
+        if -90 <= latitude <= 90 and -180 <= longitude <= 180:
+            info.gps_latitude, info.gps_longitude = latitude, longitude
 
 
-def _apple_location(data: bytes) -> bytes | None:
+_QUICKTIME_TEXT = {"\xa9xyz": "location", "\xa9mak": "make", "\xa9mod": "model"}
+_APPLE_KEYS = {
+    b"com.apple.quicktime.location.ISO6709": "location",
+    b"com.apple.quicktime.make": "make",
+    b"com.apple.quicktime.model": "model",
+}
+
+
+def _quicktime_text(payload: bytes) -> bytes:
+    """A QuickTime user-data text: 16-bit length, 16-bit language, then the text."""
+    if len(payload) < 4:
+        return b""
+    (length,) = struct.unpack_from(">H", payload)
+    return payload[4 : 4 + length]
+
+
+def _apple_items(data: bytes) -> dict[str, bytes]:
+    """Known `com.apple.quicktime.*` values of a `meta` box (keys + ilst; each value in a `data` atom)."""
     parts = dict(_children(data))
     keys = parts.get("keys", b"")
     names: list[bytes] = []
@@ -243,11 +261,21 @@ def _apple_location(data: bytes) -> bytes | None:
             break
         names.append(keys[position + 8 : position + size])
         position += size
+    found: dict[str, bytes] = {}
     for child, payload in _children(parts.get("ilst", b"")):
         index = int.from_bytes(child.encode("latin-1"), "big")
-        if 1 <= index <= len(names) and names[index - 1].endswith(b"ISO6709"):
-            return payload
-    return None
+        key = names[index - 1] if 1 <= index <= len(names) else b""
+        name = _APPLE_KEYS.get(key) or ("location" if key.endswith(b"ISO6709") else None)
+        if name:
+            found[name] = payload[16:] if payload[4:8] == b"data" else payload
+    return found
+
+
+def _text(raw: bytes | None) -> str | None:
+    if not raw:
+        return None
+    text = raw.decode("utf-8", "replace").replace("\x00", "").strip()
+    return text[:256] or None
 
 
 def _children(data: bytes) -> list[tuple[str, bytes]]:

@@ -122,12 +122,41 @@ def _office(ole: Any) -> Extraction:
     fields["encrypted"] = encrypted
     if encrypted:
         warnings.append("ole: the document is encrypted; only its unencrypted properties could be read")
+    if kind == "document" and not fields.get("page_count") and not encrypted:
+        fields["page_count"] = word_dop_pages(ole)
     if kind == "spreadsheet" and details.get("sheet_count"):
         fields["page_count"] = details["sheet_count"]
     elif kind == "presentation" and details.get("slide_count") is not None:
         fields["page_count"] = details["slide_count"]
     details["macros"] = ole.exists("Macros") or ole.exists("_VBA_PROJECT_CUR")
     return Extraction(fields=compact(fields), details=compact(details), warnings=warnings)
+
+
+_FIB_FLAGS, _FIB_NFIB, _FIB_FC_DOP, _DOP_CPG = 0x0A, 0x02, 0x0192, 46
+_WORD97_NFIB = 0x00C1
+MAX_DOP_OFFSET = 192 * 1024  # the table stream is read up to the DOP: keep within the metadata read bound
+
+
+def word_dop_pages(ole: Any) -> int | None:
+    """Word's own page count (DOP `cPg`), for a .doc whose SummaryInformation has none.
+
+    The FIB (Word 97 and later) names the DOP in the table stream (fcDop/lcbDop,
+    the 32nd FibRgFcLcb97 pair); `cPg` is the 16-bit field at offset 46 of
+    DopBase ([MS-DOC] 2.5.1, 2.7.2). Only the DOP is read, never the text.
+    """
+    fib = stream_head(ole, "WordDocument", 1024) or b""
+    if len(fib) < _FIB_FC_DOP + 8 or fib[:2] != b"\xec\xa5":
+        return None
+    (nfib,) = struct.unpack_from("<H", fib, _FIB_NFIB)
+    (flags,) = struct.unpack_from("<H", fib, _FIB_FLAGS)
+    offset, length = struct.unpack_from("<II", fib, _FIB_FC_DOP)
+    if nfib < _WORD97_NFIB or not _DOP_CPG + 2 <= length <= 4096 or offset > MAX_DOP_OFFSET:
+        return None
+    table = stream_head(ole, "1Table" if flags & 0x0200 else "0Table", offset + _DOP_CPG + 2) or b""
+    if len(table) < offset + _DOP_CPG + 2:
+        return None
+    (pages,) = struct.unpack_from("<H", table, offset + _DOP_CPG)
+    return pages or None
 
 
 def _document_kind(ole: Any, details: dict[str, Any]) -> tuple[str | None, bool]:

@@ -133,15 +133,16 @@ class Table(Block):
 
 @dataclass(frozen=True)
 class Fields(Block):
-    """Name/value pairs (metadata, e-mail headers)."""
+    """Name/value pairs (metadata, e-mail headers). A value is text, or a nested value shown as a table:
+    an object as name/value rows, a list of objects as rows under their names (`nested_html`)."""
 
     kind: ClassVar[str] = "fields"
     heading: str
-    items: list[list[str]]
+    items: list[list[Any]]
     note: str | None = None
 
     def html(self) -> str:
-        rows = "".join(f"<dt>{esc(name)}</dt><dd>{esc(value)}</dd>" for name, value in self.items)
+        rows = "".join(f"<dt>{esc(name)}</dt><dd>{nested_html(value)}</dd>" for name, value in self.items)
         body = f"<dl>{rows}</dl>" if rows else ""
         return f"<section>{_heading(self.heading)}{body}{_note(self.note)}</section>"
 
@@ -149,6 +150,26 @@ class Fields(Block):
         if not self.items:
             return None
         return replace(self, items=self.items[: len(self.items) // 2], note=_SHORTENED)
+
+
+def nested_html(value: Any) -> str:
+    """Text escaped; an object as a two-column table; a list of objects as a table with a header row.
+
+    Values are bounded by whoever builds them (rendition._nested); every key and leaf is escaped here.
+    """
+    if isinstance(value, dict):
+        rows = "".join(f"<tr><th>{esc(k)}</th><td>{nested_html(v)}</td></tr>" for k, v in value.items())
+        return f'<table class="nested"><tbody>{rows}</tbody></table>'
+    if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+        names = list(dict.fromkeys(k for v in value for k in v))
+        head = "<thead><tr>" + "".join(f"<th>{esc(n)}</th>" for n in names) + "</tr></thead>"
+        body = "".join(
+            "<tr>" + "".join(f"<td>{nested_html(v.get(n, ''))}</td>" for n in names) + "</tr>" for v in value
+        )
+        return f'<table class="nested">{head}<tbody>{body}</tbody></table>'
+    if isinstance(value, list):
+        return esc(", ".join(str(v) for v in value))
+    return esc(value)
 
 
 @dataclass(frozen=True)

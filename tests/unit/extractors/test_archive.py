@@ -5,6 +5,7 @@ import struct
 import tarfile
 import time
 import zipfile
+import zlib
 
 import pytest
 
@@ -202,6 +203,33 @@ def test_a_zstd_frame_header_gives_the_content_size():
     out = run(frame, "application/zstd")
     assert out.fields == {"uncompressed_size": 123456}
     assert out.details["checksum"] is True
+
+
+def rar4(files: list[tuple[str, bytes]]) -> bytes:
+    """A RAR 4 archive of stored files, block by block (header CRC = low 16 bits of CRC-32), as WinRAR writes one."""
+
+    def block(kind: int, flags: int, body: bytes) -> bytes:
+        head = struct.pack("<BHH", kind, flags, 7 + len(body)) + body
+        return struct.pack("<H", zlib.crc32(head) & 0xFFFF) + head
+
+    out = b"Rar!\x1a\x07\x00" + block(0x73, 0, b"\x00" * 6)
+    for name, data in files:
+        raw = name.encode()
+        fixed = struct.pack(
+            "<IIBIIBBHI", len(data), len(data), 3, zlib.crc32(data), 0x5A8E3C21, 20, 0x30, len(raw), 0o100644
+        )
+        out += block(0x74, 0x8000, fixed + raw) + data
+    return out + block(0x7B, 0x4000, b"")
+
+
+def test_a_rar_is_listed_from_its_headers_without_any_external_tool(monkeypatch):
+    monkeypatch.setenv("PATH", "/nonexistent")  # no unrar, unar, 7z or bsdtar can be found
+    files = [("notes.txt", b"hello"), ("img/a.png", b"\x89PNG\r\n\x1a\n")]
+    out = run(rar4(files), "application/x-rar-compressed")
+    assert out.fields["entry_count"] == 2
+    assert out.fields["uncompressed_size"] == 5 + 8
+    assert (out.details["format"], out.details["version"]) == ("rar", 4)
+    assert [entry["name"] for entry in out.details["entries"]] == ["notes.txt", "img/a.png"]
 
 
 def test_something_that_is_not_a_rar_is_corrupt():

@@ -139,7 +139,7 @@ def test_a_bmp_reports_its_size() -> None:
     assert (out.fields["width"], out.fields["height"], out.details["format"]) == (7, 5, "BMP")
 
 
-def psd(width: int = 300, height: int = 200) -> bytes:
+def psd(width: int = 300, height: int = 200, layers: int | None = None) -> bytes:
     resolution = struct.pack(">IHHIHH", 150 << 16, 1, 1, 150 << 16, 1, 1)
     exif = b"MM\x00*" + Image.Exif().tobytes()[4:]
     blocks = b""
@@ -147,7 +147,10 @@ def psd(width: int = 300, height: int = 200) -> bytes:
         padded = data + (b"\x00" if len(data) & 1 else b"")
         blocks += b"8BIM" + struct.pack(">HBxI", resource_id, 0, len(data)) + padded
     header = b"8BPS" + struct.pack(">H6xHIIHH", 1, 3, height, width, 8, 3)
-    return header + struct.pack(">I", 0) + struct.pack(">I", len(blocks)) + blocks + b"\x00" * 64
+    layer_info = b"" if layers is None else struct.pack(">h", -layers) + b"\x00" * 40
+    section = struct.pack(">I", len(layer_info)) + layer_info if layer_info else b""
+    layer_and_mask = struct.pack(">I", len(section)) + section
+    return header + struct.pack(">I", 0) + struct.pack(">I", len(blocks)) + blocks + layer_and_mask + b"\x00" * 64
 
 
 def test_a_psd_reports_size_mode_resolution_and_icc_without_reading_layers() -> None:
@@ -156,6 +159,11 @@ def test_a_psd_reports_size_mode_resolution_and_icc_without_reading_layers() -> 
     assert out.details["color_mode"] == "RGB"
     assert out.details["dpi"] == [150, 150]
     assert out.details["icc_profile"] is True
+    assert "layer_count" not in out.details  # a flat file: no layer section
+
+
+def test_a_psd_counts_its_layers_from_the_layer_section_head() -> None:
+    assert run(psd(layers=5), "application/vnd.adobe.photoshop").details["layer_count"] == 5
 
 
 def box(kind: bytes, payload: bytes) -> bytes:

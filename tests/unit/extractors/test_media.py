@@ -625,3 +625,95 @@ def test_a_sun_au_file_is_detected_as_audio_basic() -> None:
     from chalicelib.extraction.detect import detect
 
     assert detect(sun_audio()[:8192]).mime_type == "audio/basic"
+
+
+def flv_tag(kind: int, payload: bytes) -> bytes:
+    return (
+        bytes([kind]) + len(payload).to_bytes(3, "big") + b"\x00" * 7 + payload + struct.pack(">I", 11 + len(payload))
+    )
+
+
+def flv_without_metadata(video_payload: bytes) -> bytes:
+    return b"FLV\x01\x01" + struct.pack(">I", 9) + b"\x00\x00\x00\x00" + flv_tag(9, video_payload)
+
+
+def test_an_flv_without_onmetadata_takes_its_size_from_the_avc_sequence_header() -> None:
+    sps = h264_sps(854, 480, 24)
+    record = b"\x01\x64\x00\x1f\xff\xe1" + struct.pack(">H", len(sps)) + sps + b"\x01\x00\x04\x68\xee\x3c\x80"
+    out = run(flv_without_metadata(b"\x17\x00\x00\x00\x00" + record), "video/x-flv")
+    assert (out.fields["codec"], out.fields["width"], out.fields["height"]) == ("h264", 854, 480)
+    assert out.fields["frame_rate"] == 24.0
+
+
+def test_an_flv_without_onmetadata_takes_its_duration_from_the_last_tag() -> None:
+    data = bytearray(flv_without_metadata(b"\x12" + b"\x00" * 40))
+    last = flv_tag(9, b"\x22" + b"\x00" * 20)
+    timestamp = bytearray(last)
+    timestamp[4:8] = (2_500).to_bytes(3, "big") + b"\x00"  # 2.5 s, the last frame's start
+    out = run(bytes(data) + bytes(timestamp), "video/x-flv")
+    assert out.fields["duration_seconds"] == 2.5
+
+
+def test_an_flv_without_onmetadata_takes_its_size_from_the_sorenson_picture_header() -> None:
+    header = BitWriter().put(1, 17).put(0, 5).put(0, 8).put(1, 3).put(400, 16).put(224, 16).put(0, 7).done()
+    out = run(flv_without_metadata(b"\x12" + header + b"\x00" * 32), "video/x-flv")
+    assert (out.fields["codec"], out.fields["width"], out.fields["height"]) == ("h263", 400, 224)
+    small = BitWriter().put(1, 17).put(0, 5).put(0, 8).put(5, 3).put(0, 7).done()  # size code 5: 320x240
+    assert run(flv_without_metadata(b"\x12" + small), "video/x-flv").fields["width"] == 320
+
+
+def _with_user_data(data: bytes, user_data: bytes) -> bytes:
+    moov_at = data.index(b"moov") - 4
+    return data[:moov_at] + box(b"moov", data[moov_at + 8 :] + user_data)
+
+
+def test_a_quicktime_movie_reports_the_camera_make_and_model_from_its_user_data() -> None:
+    def text(kind: bytes, value: bytes) -> bytes:
+        return box(kind, struct.pack(">HH", len(value), 0x55C4) + value)
+
+    data = _with_user_data(mp4(brand=b"qt  "), box(b"udta", text(b"\xa9mak", b"Canon") + text(b"\xa9mod", b"EOS R6")))
+    out = run(data, "video/quicktime")
+    assert (out.fields["camera_make"], out.fields["camera_model"]) == ("Canon", "EOS R6")
+
+
+def test_an_iphone_movie_reports_make_model_and_place_from_its_metadata_keys() -> None:
+    names = [b"com.apple.quicktime.make", b"com.apple.quicktime.model", b"com.apple.quicktime.location.ISO6709"]
+    keys = full(b"keys", struct.pack(">I", len(names)) + b"".join(box(b"mdta", name) for name in names))
+    values = [b"Apple", b"iPhone 13", b"+51.5007-000.1246+020.000/"]
+    items = b"".join(
+        box((index + 1).to_bytes(4, "big"), box(b"data", struct.pack(">II", 1, 0) + value))
+        for index, value in enumerate(values)
+    )
+    meta = full(b"meta", full(b"hdlr", b"\x00" * 4 + b"mdta" + b"\x00" * 13) + keys + box(b"ilst", items))
+    out = run(_with_user_data(mp4(brand=b"qt  "), meta), "video/quicktime")
+    assert (out.fields["camera_make"], out.fields["camera_model"]) == ("Apple", "iPhone 13")
+    assert (out.fields["gps_latitude"], out.fields["gps_longitude"]) == (51.5007, -0.1246)
+
+
+def test_embedded_cover_art_is_reported_by_type_and_size_never_by_its_bytes() -> None:
+    from mutagen.id3 import APIC, ID3
+
+    buffer = io.BytesIO(mp3(frames=20))
+    tags = ID3(buffer)
+    picture = b"\xff\xd8\xff\xe0" + b"\x00" * 5000
+    tags.add(APIC(encoding=3, mime="image/jpeg", type=3, desc="Cover", data=picture))
+    tags.save(buffer)
+    out = run(buffer.getvalue(), "audio/mpeg")
+    assert out.details["cover_art"] == {"mime_type": "image/jpeg", "size": len(picture), "count": 1}
+    assert "cover_art" not in run(mp3(frames=20), "audio/mpeg").details
+
+
+def test_media_copyright_comes_from_the_tags() -> None:
+    from mutagen.id3 import ID3, TCOP
+
+    buffer = io.BytesIO(mp3(frames=20))
+    tags = ID3(buffer)
+    tags.add(TCOP(encoding=3, text="2021 Label Records"))
+    tags.save(buffer)
+    assert run(buffer.getvalue(), "audio/mpeg").fields["copyright"] == "2021 Label Records"
+
+
+def test_an_mp3_of_one_frame_has_a_duration() -> None:
+    out = run(b"\xff\xfb\x90\x00" + b"\x00" * 413, "audio/mpeg")  # MPEG-1 layer III: 1152 samples at 44.1 kHz
+    assert out.fields["duration_seconds"] == pytest.approx(1152 / 44100, abs=0.001)
+    assert out.fields["sample_rate"] == 44100

@@ -146,3 +146,28 @@ def test_an_unknown_encrypted_blob_fails_as_encrypted():
     with pytest.raises(ExtractionFailed) as caught:
         ole.extract(source(b"-----BEGIN PGP MESSAGE-----", "application/encrypted"))
     assert caught.value.code == "encrypted"
+
+
+def word_with_dop(pages: int, table_name: str = "1Table") -> bytes:
+    """A .doc whose SummaryInformation has no page count; the FIB points at a DOP stating `pages` (cPg)."""
+    dop = bytearray(500)
+    struct.pack_into("<iH", dop, 38, 321, 0)  # cWords, then cCh begins
+    struct.pack_into("<H", dop, 46, pages)
+    table = b"\0" * 700 + bytes(dop)
+    header = bytearray(fib(encrypted=False)[:1024])
+    struct.pack_into("<H", header, 0x0A, 0x0200 if table_name == "1Table" else 0)
+    struct.pack_into("<II", header, 0x0192, 700, len(dop))
+    no_pages = property_set(SUMMARY_FMTID, {2: "Report", 4: "Ann"})
+    return build({"WordDocument": bytes(header) + b"\0" * 4000, table_name: table, SUMMARY: no_pages})
+
+
+@pytest.mark.parametrize("table_name", ["1Table", "0Table"])
+def test_a_doc_without_a_summary_page_count_takes_the_one_word_keeps_in_its_dop(table_name: str) -> None:
+    out = ole.extract(source(word_with_dop(pages=12, table_name=table_name), "application/msword"))
+    assert out.fields["page_count"] == 12
+    assert out.fields["title"] == "Report"
+
+
+def test_a_summary_page_count_wins_over_the_dop() -> None:
+    data = build({"WordDocument": fib(encrypted=False), SUMMARY: summary()})
+    assert ole.extract(source(data, "application/msword")).fields["page_count"] == 2
