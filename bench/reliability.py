@@ -115,8 +115,8 @@ ATTACKS: list[tuple[str, str, list[str]]] = [
     ),
     (
         "unreadable item",
-        "an item written around the gate: lists, search, sort, read, delete",
-        [f"{HM}::test_a_list_page_leaves_out_an_unreadable_item_and_the_item_can_still_be_read_and_deleted"],
+        "an item written around the gate: listed, searched, sorted, read, deleted",
+        [f"{HM}::test_a_document_whose_metadata_cannot_be_read_is_listed_read_and_deleted"],
     ),
     (
         "1 MiB+ CSV record",
