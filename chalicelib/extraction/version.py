@@ -14,5 +14,5 @@ from __future__ import annotations
 
 from typing import Final
 
-EXTRACTOR_VERSION: Final = 13
-SOURCES_DIGEST: Final = "f7bc44f4ad45849f65f9ae6be134102b449926ebecaa1bc9e71e26b405db5079"
+EXTRACTOR_VERSION: Final = 14
+SOURCES_DIGEST: Final = "242fd298018db548fb93e419d582c9db23b3bbd9cc75ae10579719c36f55ce90"

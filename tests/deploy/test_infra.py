@@ -128,7 +128,11 @@ def test_the_table_matches_the_local_stack_definition(infra_stack):
 
         def shape(table):
             gsis = {
-                g["IndexName"]: (json.dumps(g["KeySchema"]), g["Projection"]["ProjectionType"])
+                g["IndexName"]: (
+                    json.dumps(g["KeySchema"]),
+                    g["Projection"]["ProjectionType"],
+                    sorted(g["Projection"].get("NonKeyAttributes", [])),
+                )
                 for g in table["GlobalSecondaryIndexes"]
             }
             attrs = sorted((a["AttributeName"], a["AttributeType"]) for a in table["AttributeDefinitions"])
