@@ -1,160 +1,162 @@
-"""Estimated monthly AWS cost of docpipe for N documents a month.
+"""Monthly AWS cost of docpipe from counted per-document figures and dated us-east-1 prices.
 
-Usage: python -m bench.cost [N ...] [--corpus FOLDER]
+Usage: python -m bench.cost [same options as bench.percall]   (`make cost`)
 
-Extraction time, bytes and ranged requests per file are measured here by
-running the real extractor over the shared corpus (or, without it, over
-files generated on the spot); memory sizes and function settings come from
-.chalice/config.json; prices are us-east-1 list prices (PRICES, dated).
-What is not measured is named as an assumption (ASSUME) and printed.
+Nothing here is assumed about what the code does: `bench.percall` counts the
+requests, bytes, capacity units, invocations and milliseconds of each
+document on the emulator, and the custom metrics the run emitted; this module
+turns their means over the corpus mix into dollars. What is not per document
+is counted from the code too: alarms from `infra/docpipe.yaml` plus the
+Errors/Throttles pair `deploy.configure` adds per function, the sweeper's
+calls (one counted run, times its schedule), the cursor secret.
+
+Prices are us-east-1 list prices without free tiers, checked on the date in
+PRICES_CHECKED against the AWS pricing pages named beside each.
 """
 
 from __future__ import annotations
 
-import argparse
-import io
 import json
-import math
+import re
 import statistics
-import tempfile
-from dataclasses import dataclass
+import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from bench.extract import DEFAULT_CORPUS, run_one
+if TYPE_CHECKING:
+    from bench.percall import Record
 
 REPO = Path(__file__).resolve().parents[1]
-SEED_ESTIMATE = 23.92  # the seed project's own monthly figure, shown for comparison
-PRICES = {  # us-east-1 list prices, USD (checked 2026)
+PRICES_CHECKED = "2026-11-28"
+PRICES = {  # USD, us-east-1, no free tier
+    # https://aws.amazon.com/lambda/pricing/ (x86_64, first 6 billion GB-s)
     "lambda_gb_s": 0.0000166667,
     "lambda_request": 0.20 / 1e6,
+    # https://aws.amazon.com/api-gateway/pricing/ (REST API, first 333 million)
     "apigw_rest_request": 3.50 / 1e6,
+    # https://aws.amazon.com/dynamodb/pricing/on-demand/ (Standard table class)
     "ddb_wru": 0.625 / 1e6,
     "ddb_rru": 0.125 / 1e6,
     "ddb_gb_month": 0.25,
-    "s3_put": 0.005 / 1000,
-    "s3_get": 0.0004 / 1000,
-    "s3_it_gb_month": 0.023,
-    "s3_it_monitoring_object": 0.0025 / 1000,
-    "eventbridge_custom_event": 1.00 / 1e6,
+    # https://aws.amazon.com/s3/pricing/ (PUT/COPY/POST/LIST; GET/HEAD and the rest; Intelligent-Tiering)
+    "s3_put_class": 0.005 / 1000,
+    "s3_get_class": 0.0004 / 1000,
+    "s3_it_gb_month": 0.023,  # Intelligent-Tiering frequent access = S3 Standard
+    "s3_it_transition": 0.01 / 1000,  # lifecycle transition into Intelligent-Tiering
+    # https://aws.amazon.com/eventbridge/pricing/ (custom events, per 64 KB chunk)
+    "eventbridge_event": 1.00 / 1e6,
+    # https://aws.amazon.com/sqs/pricing/ (standard queue, per 64 KB chunk)
+    "sqs_request": 0.40 / 1e6,
+    # https://aws.amazon.com/cloudwatch/pricing/ (logs ingestion, first 10,000 metrics, standard alarms)
     "logs_ingest_gb": 0.50,
     "cw_metric_month": 0.30,
     "cw_alarm_month": 0.10,
+    # https://aws.amazon.com/secrets-manager/pricing/
     "secret_month": 0.40,
 }
-ASSUME = {
-    "aws_overhead_ms": 150.0,  # on_upload's DynamoDB/S3 round trips around extraction (claim, head, hash, finish)
-    "api_calls_per_doc": 4,  # create upload, two status polls, one download
-    "api_ms": 60.0,  # one API request at 512 MB
-    "item_kb": 4.0,  # document item with metadata and timeline
-    "item_writes": 3,  # pending, claim, finish
-    "gsis": 3,  # every write also updates by_owner, all_docs, by_hash
-    "lifecycle_events": 2,  # custom events per document on docpipe's bus
-    "log_kb_per_doc": 3.0,
-    "custom_metrics": 42,  # EMF metric x dimension combinations (families, failure reasons)
-    "alarms": 14,  # infra DLQ/metric alarms + Errors/Throttles per function
-    "months_kept": 1,  # storage of one month's documents
-}
-
-
-@dataclass(frozen=True)
-class Measured:
-    files: int
-    mean_ms: float
-    p95_ms: float
-    mean_bytes: float
-    mean_requests: float
-
-
-def _generated(folder: Path) -> list[Path]:
-    from PIL import Image
-    from pypdf import PdfWriter
-
-    writer = PdfWriter()
-    for _ in range(3):
-        writer.add_blank_page(612, 792)
-    pdf = io.BytesIO()
-    writer.write(pdf)
-    image = io.BytesIO()
-    Image.new("RGB", (640, 480), "navy").save(image, "JPEG")
-    files = {
-        "report.pdf": pdf.getvalue(),
-        "photo.jpg": image.getvalue(),
-        "data.csv": b"id,name\n" + b"".join(b"%d,row %d\n" % (i, i) for i in range(5000)),
-    }
-    for name, data in files.items():
-        (folder / name).write_bytes(data)
-    return [folder / n for n in files]
-
-
-def measure(corpus: Path | None) -> Measured:
-    with tempfile.TemporaryDirectory() as tmp:
-        if corpus and corpus.is_dir():
-            paths = sorted(p for p in corpus.rglob("*") if p.is_file() and p.suffix not in (".json", ".tsv"))
-        else:
-            paths = _generated(Path(tmp))
-        runs = [run_one(p) for p in paths]
-    times = sorted(r.seconds * 1000 for r in runs)
-    return Measured(
-        files=len(runs),
-        mean_ms=statistics.fmean(times),
-        p95_ms=times[min(len(times) - 1, math.ceil(0.95 * len(times)) - 1)],
-        mean_bytes=statistics.fmean(r.size for r in runs),
-        mean_requests=statistics.fmean(r.requests for r in runs),
-    )
+MEMORY_MB = "lambda_memory_size"
+# Lambda's own START, END and REPORT lines for each invocation (request id, durations, memory): ~330 bytes
+PLATFORM_LOG_BYTES = 330
+SWEEPS_PER_MONTH = 12 * 24 * 30  # rate(5 minutes)
+# an SQS event source mapping long-polls an idle queue with five pollers, one 20 s ReceiveMessage each
+IDLE_POLLS_PER_MONTH = 5 * 3 * 60 * 24 * 30
+_PUT_CLASS = re.compile(r"s3:(Put|Post|Copy|List|CreateMultipartUpload|UploadPart|CompleteMultipartUpload)")
+_FREE = re.compile(r"s3:(DeleteObject|DeleteObjects|AbortMultipartUpload)")
 
 
 def memory_mb(function: str) -> int:
     config = json.loads((REPO / ".chalice" / "config.json").read_text(encoding="utf-8"))
-    return int(config["lambda_functions"].get(function, {}).get("lambda_memory_size", config["lambda_memory_size"]))
+    return int(config["lambda_functions"].get(function, {}).get(MEMORY_MB, config[MEMORY_MB]))
 
 
-def monthly_cost(n: int, m: Measured) -> dict[str, float]:
-    p, a = PRICES, ASSUME
-    upload_s = (m.mean_ms + a["aws_overhead_ms"]) / 1000
-    api_requests = n * a["api_calls_per_doc"]
-    lambda_gb_s = n * upload_s * memory_mb("on_upload") / 1024 + api_requests * a["api_ms"] / 1000 * (
-        memory_mb("api_handler") / 1024
-    )
-    wru = n * a["item_writes"] * math.ceil(a["item_kb"]) * (1 + a["gsis"])
-    rru = api_requests * math.ceil(a["item_kb"] / 4)
-    stored_gb = n * a["months_kept"] * m.mean_bytes / 1024**3
+def lambda_functions() -> list[str]:
+    from deploy.calls import handler_kinds
+
+    return sorted(handler_kinds(REPO / "app.py"))
+
+
+def alarms() -> int:
+    """The infra stack's alarms plus the Errors and Throttles alarm deploy.configure adds per function."""
+    template = (REPO / "infra" / "docpipe.yaml").read_text(encoding="utf-8")
+    return len(re.findall(r"Type:\s*AWS::CloudWatch::Alarm", template)) + 2 * len(lambda_functions())
+
+
+def fixed_quantities(custom_metrics: int, sweep: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {"custom_metrics": custom_metrics, "alarms": alarms(), "secrets": 1, "sweep": sweep or {}}
+
+
+def per_document(records: list[Record]) -> dict[str, float]:
+    """Means over the documents of what the bill counts."""
+    rows = [_quantities(r) for r in records]
+    return {name: statistics.fmean(row[name] for row in rows) for name in rows[0]} if rows else {}
+
+
+def _quantities(record: Record) -> dict[str, float]:
+    total = record.total
+    requests = {**total.requests}
+    for op, n in record.user.items():
+        requests[op] = requests.get(op, 0) + n
+    s3 = {op: n for op, n in requests.items() if op.startswith("s3:") and not _FREE.match(op)}
+    invocations = sum(len(v) for v in record.lambda_ms.values())
     return {
-        "Lambda compute": lambda_gb_s * p["lambda_gb_s"],
-        "Lambda requests": (n + api_requests) * p["lambda_request"],
-        "API Gateway": api_requests * p["apigw_rest_request"],
-        "DynamoDB requests": wru * p["ddb_wru"] + rru * p["ddb_rru"],
-        "DynamoDB storage": n * a["months_kept"] * a["item_kb"] * (1 + a["gsis"]) / 1024**2 * p["ddb_gb_month"],
-        "S3 requests": n * 2 * p["s3_put"] + n * (m.mean_requests + 3) * p["s3_get"],
-        "S3 storage": stored_gb * p["s3_it_gb_month"] + n * a["months_kept"] * p["s3_it_monitoring_object"],
-        "EventBridge": n * a["lifecycle_events"] * p["eventbridge_custom_event"],
-        "CloudWatch logs": n * a["log_kb_per_doc"] / 1024**2 * p["logs_ingest_gb"],
-        "CloudWatch metrics+alarms": a["custom_metrics"] * p["cw_metric_month"] + a["alarms"] * p["cw_alarm_month"],
-        "Secrets Manager": p["secret_month"],
+        "lambda_requests": invocations,
+        "lambda_gb_s": sum(sum(ms) / 1000 * memory_mb(fn) / 1024 for fn, ms in record.lambda_ms.items()),
+        "apigw_requests": record.api_calls,
+        "wru": total.wcu,
+        "rru": total.rcu,
+        "ddb_bytes": record.stored_item_bytes,
+        "s3_put_class": sum(n for op, n in s3.items() if _PUT_CLASS.match(op)),
+        "s3_get_class": sum(n for op, n in s3.items() if not _PUT_CLASS.match(op)),
+        "s3_bytes": record.stored_object_bytes,
+        "s3_transitions": record.it_transitions,
+        "events": total.events_billed,
+        "sqs": total.sqs_billed,
+        "log_bytes": record.log_bytes + PLATFORM_LOG_BYTES * invocations,
     }
 
 
-def report(counts: list[int], m: Measured) -> str:
-    lines = [
-        f"measured: {m.files} files, extraction mean {m.mean_ms:.1f} ms, p95 {m.p95_ms:.1f} ms, "
-        f"mean size {m.mean_bytes / 1024:.0f} KiB, {m.mean_requests:.1f} ranged GETs per file",
-        f"memory: on_upload {memory_mb('on_upload')} MB, api_handler {memory_mb('api_handler')} MB",
-        "assumed: " + ", ".join(f"{k}={v}" for k, v in ASSUME.items()),
-        "",
+def monthly(n: int, doc: dict[str, float], fixed: dict[str, Any]) -> dict[str, float]:
+    """Dollars a month for n documents a month (storage: one month's documents)."""
+    p = PRICES
+    sweep = fixed.get("sweep") or {}
+    sweep_gb_s = sweep.get("ms", 0.0) / 1000 * memory_mb("sweep") / 1024 * SWEEPS_PER_MONTH
+    gb = 1024**3
+    return {
+        "Lambda compute": n * doc["lambda_gb_s"] * p["lambda_gb_s"] + sweep_gb_s * p["lambda_gb_s"],
+        "Lambda requests": (n * doc["lambda_requests"] + SWEEPS_PER_MONTH) * p["lambda_request"],
+        "API Gateway": n * doc["apigw_requests"] * p["apigw_rest_request"],
+        "DynamoDB writes": n * doc["wru"] * p["ddb_wru"],
+        "DynamoDB reads": (n * doc["rru"] + sweep.get("rru", 0.0) * SWEEPS_PER_MONTH) * p["ddb_rru"],
+        "DynamoDB storage": n * doc["ddb_bytes"] / gb * p["ddb_gb_month"],
+        "S3 requests": n * (doc["s3_put_class"] * p["s3_put_class"] + doc["s3_get_class"] * p["s3_get_class"]),
+        "S3 storage": n * doc["s3_bytes"] / gb * p["s3_it_gb_month"],
+        "S3 lifecycle transitions": n * doc["s3_transitions"] * p["s3_it_transition"],
+        "EventBridge": n * doc["events"] * p["eventbridge_event"],
+        "SQS": (n * doc["sqs"] + IDLE_POLLS_PER_MONTH) * p["sqs_request"],
+        "CloudWatch logs": n * doc["log_bytes"] / gb * p["logs_ingest_gb"],
+        "CloudWatch metrics": fixed["custom_metrics"] * p["cw_metric_month"],
+        "CloudWatch alarms": fixed["alarms"] * p["cw_alarm_month"],
+        "Secrets Manager": fixed["secrets"] * p["secret_month"],
+    }
+
+
+def price_lines() -> list[str]:
+    p = PRICES
+    return [
+        f"Prices (us-east-1, USD, no free tier, checked {PRICES_CHECKED}): Lambda ${p['lambda_gb_s']:.10f}/GB-s "
+        f"(x86_64) + $0.20/M requests; API Gateway REST $3.50/M; DynamoDB on-demand $0.625/M WRU, $0.125/M RRU, "
+        f"$0.25/GB-month; S3 $0.005/1k PUT-class, $0.0004/1k GET-class, $0.023/GB-month, $0.01/1k transitions "
+        f"into Intelligent-Tiering; EventBridge $1.00/M; SQS $0.40/M; CloudWatch Logs $0.50/GB, $0.30/metric, "
+        f"$0.10/alarm; Secrets Manager $0.40/secret.",
+        "Storage lines hold one month's documents. Not counted: Cognito (priced per monthly active user), "
+        "data transfer out when users download their files ($0.09/GB after 100 GB/month), X-Ray when enabled.",
     ]
-    for n in counts:
-        parts = monthly_cost(n, m)
-        lines.append(f"{n:>10,} documents/month: ${sum(parts.values()):,.2f}/month (seed estimate ${SEED_ESTIMATE})")
-        lines += [f"    {k:<28}${v:>10,.2f}" for k, v in parts.items()]
-    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.cost", description="Estimated monthly AWS cost.")
-    parser.add_argument("documents", nargs="*", type=int, default=[10_000, 100_000, 1_000_000])
-    parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
-    args = parser.parse_args(argv)
-    print(report(args.documents, measure(args.corpus)))
-    return 0
+    from bench import percall
+
+    return percall.main(argv if argv is not None else sys.argv[1:])
 
 
 if __name__ == "__main__":

@@ -21,9 +21,10 @@ from botocore.exceptions import ClientError, HTTPClientError
 from botocore.exceptions import ConnectionError as ConnectionLost
 
 from chalicelib import observability
-from chalicelib.aws.repository import Claim, Repository
+from chalicelib.aws.repository import Claim, Listed, Repository
 from chalicelib.aws.storage import UNLINKABLE_WARNING, S3Storage, linkable, rendition_key, text_key
 from chalicelib.config import Settings
+from chalicelib.duplicates import DuplicateCheck, checksum_field
 from chalicelib.errors import PLATFORM_CODES, ExtractionFailed, StaleEvent, TransientError
 from chalicelib.extraction import bounds
 from chalicelib.extraction.reader import RangedReader
@@ -32,7 +33,7 @@ from chalicelib.extraction.text import Text, read_text
 from chalicelib.extraction.text import put_object_args as text_object
 from chalicelib.extraction.version import EXTRACTOR_VERSION
 from chalicelib.lifecycle import Lifecycle
-from chalicelib.models import Document, ObjectRef, Status, utcnow
+from chalicelib.models import Content, Document, ObjectRef, Status, utcnow
 from chalicelib.search import SEARCH_CHARS
 
 log = logging.getLogger("docpipe.ingest")
@@ -133,6 +134,7 @@ class IngestService:
         self._lifecycle = lifecycle or Lifecycle(None)
         self._records = records  # the CSV fan-out, created only when a table arrives
         self._requeue_hook = requeue  # asks for a later run (ReprocessRequested) when this one has no time left
+        self._duplicates = DuplicateCheck(repository, storage)
 
     def process(
         self,
@@ -168,8 +170,8 @@ class IngestService:
             except StaleEvent:
                 log.info("skipping duplicate or stale event", extra={"doc_id": doc_id, "key": obj.key})
                 return Outcome(doc_id, "SKIPPED", "stale_event")
-        outcome = self._run(doc, claim, deadline)
-        return self._follow_newer(doc, outcome, deadline, follow)
+        outcome, pending = self._run(doc, claim, deadline)
+        return self._follow_newer(doc, outcome, pending, deadline, follow)
 
     def _claim(
         self, doc_id: str, obj: ObjectRef, filename: str, owner: str | None, force: bool, stale_below: int | None = None
@@ -201,10 +203,15 @@ class IngestService:
         log.info("a newer version waits for the running attempt", extra={"doc_id": doc_id})
         return True
 
-    def _follow_newer(self, doc: Document, outcome: Outcome, deadline: float, follow: int) -> Outcome:
-        """After an attempt: process the version that replaced the object meanwhile, if any."""
+    def _follow_newer(
+        self, doc: Document, outcome: Outcome, pending: str | None, deadline: float, follow: int
+    ) -> Outcome:
+        """After an attempt: process the version that replaced the object meanwhile, if any.
+
+        `pending` is the version noted while the attempt ran, taken by the
+        attempt's finishing write.
+        """
         changed = outcome.reason == "changed"
-        pending = self._repo.take_pending(doc.id) if outcome.status != "SKIPPED" or changed else None
         if not (changed or pending):
             return outcome
         if follow >= MAX_FOLLOW_UPS or time.monotonic() > deadline - 30:
@@ -262,24 +269,25 @@ class IngestService:
         ref = self._current_version(doc) or ObjectRef(doc.bucket, doc.key)  # gone: the run records it missing
         return self.process(ref, force=True, deadline=deadline, stale_below=below)
 
-    def _run(self, doc: Document, claim: Claim, deadline: float) -> Outcome:
+    def _run(self, doc: Document, claim: Claim, deadline: float) -> tuple[Outcome, str | None]:
+        """The attempt's outcome, and the version noted while it ran (if any)."""
         # one worker for the file's reads: extraction, rendition, text; the doc id on every log line meanwhile
         with Session() as session, observability.invocation(doc_id=doc.id):
             return self._run_in(doc, claim, deadline, session)
 
-    def _run_in(self, doc: Document, claim: Claim, deadline: float, session: Session) -> Outcome:
+    def _run_in(self, doc: Document, claim: Claim, deadline: float, session: Session) -> tuple[Outcome, str | None]:
         started = time.monotonic()
         warnings: list[str] = []
         error: dict[str, str] | None = None
         learned: dict[str, Any] | None = None  # what extraction knew before it failed
         try:
             try:
-                metadata, warnings, reader = self._extract(doc, session)
+                metadata, warnings, reader, content = self._extract(doc, session)
             except ExtractionFailed as exc:
                 if exc.code == "missing" and _first_sight(doc):
                     # announced but gone before it could be read: nothing to track
                     self._repo.delete(doc.id)
-                    return Outcome(doc.id, "SKIPPED", "missing")
+                    return Outcome(doc.id, "SKIPPED", "missing"), None
                 if exc.code == "changed" or exc.code in PLATFORM_CODES:
                     raise
                 error, learned = exc.to_dict(), exc.metadata
@@ -290,22 +298,23 @@ class IngestService:
                 error = {"code": "internal", "message": "Unexpected error while processing the file"}
             if error is not None:
                 now = utcnow()
-                self._repo.fail(
+                pending = self._repo.fail(
                     doc.id, claim.attempt, error, warnings, now, version=EXTRACTOR_VERSION, metadata=learned
                 )
                 log.info("document failed", extra={"doc_id": doc.id, "reason": error["code"]})
                 self._lifecycle.failed(doc, error)
                 observability.file_failed((learned or doc.metadata).get("family"), error["code"])
-                return Outcome(doc.id, "FAILED", error["code"])
-            self._finish(doc, claim, metadata, warnings, reader, session)
+                return Outcome(doc.id, "FAILED", error["code"]), pending
+            pending = self._finish(doc, claim, metadata, warnings, reader, session, content)
         except StaleEvent:
             # another attempt took the document over (this one outlived its lease): it reports
             log.warning("attempt superseded; its result is dropped", extra={"doc_id": doc.id})
-            return Outcome(doc.id, "SKIPPED", "superseded")
+            return Outcome(doc.id, "SKIPPED", "superseded"), None
         except ExtractionFailed as exc:
-            self._repo.release(doc.id, claim.attempt)
-            if exc.code == "changed":
-                return Outcome(doc.id, "SKIPPED", "changed")
+            changed = exc.code == "changed"  # the object as it is now is processed next: forget what was noted
+            self._repo.release(doc.id, claim.attempt, forget_pending=changed)
+            if changed:
+                return Outcome(doc.id, "SKIPPED", "changed"), None
             raise TransientError(exc.message) from exc
         except Exception as exc:
             # give the claim back whatever failed, so the redelivered event (or the sweeper) may claim at once
@@ -319,7 +328,7 @@ class IngestService:
         observability.file_processed(metadata.get("family"), (time.monotonic() - started) * 1000)
         if metadata.get("family") == "tabular":
             self._fan_out(doc, metadata, deadline)
-        return Outcome(doc.id, "PROCESSED")
+        return Outcome(doc.id, "PROCESSED"), pending
 
     def _finish(
         self,
@@ -329,15 +338,23 @@ class IngestService:
         warnings: list[str],
         reader: RangedReader,
         session: Session,
-    ) -> None:
-        self._mark_duplicate(doc, metadata)
+        content: Content,
+    ) -> str | None:
+        """Duplicates, text and rendition, then one conditional write; returns the version noted meanwhile."""
+        duplicate, content = self._duplicates.find(doc, content, warnings)
+        if duplicate:
+            metadata["duplicate_of"] = duplicate
+        if content.sha256:
+            metadata["sha256"] = content.sha256
         now = utcnow()  # the page says the document was updated when it becomes PROCESSED
         found = self._render(doc, metadata, warnings, reader, session, now)
         text = found.text[:SEARCH_CHARS] if found is not None else ""  # the start of the text becomes searchable
-        self._repo.complete(doc.id, claim.attempt, metadata, warnings, now, version=EXTRACTOR_VERSION, text=text)
-        if metadata.get("sha256"):
-            self._repo.set_hash(doc.id, doc.owner, metadata["sha256"], doc.created_at)
+        listed = Listed(doc.owner, doc.created_at, content)
+        pending = self._repo.complete(
+            doc.id, claim.attempt, metadata, warnings, now, version=EXTRACTOR_VERSION, content=listed, text=text
+        )
         log.info("document processed", extra={"doc_id": doc.id, "family": metadata.get("family")})
+        return pending
 
     def _fan_out(self, doc: Document, metadata: dict[str, Any], deadline: float) -> None:
         """Send a table's rows to the records queue (progress is tracked on the document as `records`)."""
@@ -350,15 +367,6 @@ class IngestService:
         except Exception:
             log.exception("records ingestion could not start", extra={"doc_id": doc.id})
             self._repo.add_event(doc.id, {"at": utcnow(), "event": "records_failed"})
-
-    def _mark_duplicate(self, doc: Document, metadata: dict[str, Any]) -> None:
-        """A file whose sha256 the same owner already has points at the oldest copy."""
-        sha = metadata.get("sha256")
-        if not sha:
-            return
-        others = [d for d in self._repo.find_by_hash(doc.owner, sha) if d.id != doc.id]
-        if others:
-            metadata["duplicate_of"] = min(others, key=lambda d: (d.created_at, d.id)).id
 
     def _render(
         self,
@@ -417,10 +425,16 @@ class IngestService:
         }
         return found
 
-    def _extract(self, doc: Document, session: Session) -> tuple[dict[str, Any], list[str], RangedReader]:
+    def _extract(self, doc: Document, session: Session) -> tuple[dict[str, Any], list[str], RangedReader, Content]:
+        """Metadata, warnings, the reader (for text and rendition) and what is known of the bytes.
+
+        The object is read only where the extractor looks (ranged GETs); its
+        sha256 comes from the extraction when that read it whole, else later
+        and only if a duplicate must be ruled out (`chalicelib.duplicates`).
+        """
         from chalicelib.extraction.extract import extract
 
-        info = self._storage.head(doc.bucket, doc.key)
+        info = self._storage.head(doc.bucket, doc.key, checksum=True)
         self._check_declared(doc, info.size)
         reader = self._storage.reader(doc.bucket, doc.key, info.size, info.etag)
         limits = bounds.Limits.for_extraction(self._settings)
@@ -428,17 +442,14 @@ class IngestService:
             reader, doc.filename, self._settings.head_bytes, limits, self._settings.sandbox, session.on(reader)
         )
         metadata = result.metadata
-        digest = self._storage.sha256(doc.bucket, doc.key, info.size, info.etag)
-        if digest:
-            metadata["sha256"] = digest
-        else:
-            result.warnings.append("sha256 skipped: object larger than the hashing cap")
+        if info.checksum:
+            metadata["checksum"] = checksum_field(info.checksum)
         if doc.declared_type and doc.declared_type != metadata.get("mime_type"):
             metadata["declared_type_mismatch"] = True
         metadata.setdefault("details", {})["bytes_read"] = reader.bytes_fetched
         if not linkable(doc.key):
             result.warnings.append(UNLINKABLE_WARNING)
-        return metadata, result.warnings, reader
+        return metadata, result.warnings, reader, Content(info.size, info.checksum, metadata.get("sha256"))
 
     def _check_declared(self, doc: Document, size: int) -> None:
         if doc.declared_size is not None and size != doc.declared_size:

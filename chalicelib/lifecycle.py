@@ -3,7 +3,8 @@
 Schema version 1 (source "docpipe"; see docs/events.md):
   detail-type DocumentProcessed | DocumentFailed | RecordsIngested
   detail {"schema_version": "1", "document": {id, owner, filename, key, status,
-          mime_type, family, size, sha256, duplicate_of, error}, "records": {...}}
+          mime_type, family, size, checksum, sha256, duplicate_of, error}, "records": {...}}
+          (checksum: S3's stored checksum, where S3 keeps one; sha256 only where it was computed)
 Publishing never fails the file's processing: botocore retries throttling and
 5xx (standard mode), and a final failure is logged with the document id.
 """
@@ -37,7 +38,7 @@ def document_detail(
         "key": doc.key,
         "status": "FAILED" if error else "PROCESSED",
     }
-    for name in ("mime_type", "family", "size", "sha256", "duplicate_of"):
+    for name in ("mime_type", "family", "size", "checksum", "sha256", "duplicate_of"):
         if meta.get(name) is not None:
             out[name] = meta[name]
     if error:

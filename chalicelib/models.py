@@ -42,6 +42,29 @@ class ObjectRef:
     sequencer: str | None = None
 
 
+@dataclass(frozen=True)
+class Content:
+    """What is known of a file's bytes: its size, S3's checksum, and its sha256 once computed.
+
+    `checksum` is S3's full-object (or composite) checksum as HeadObject reports
+    it with ChecksumMode=ENABLED, spelled "<ALGORITHM>:<FULL_OBJECT|COMPOSITE>:<base64>";
+    None where S3 (or the emulator) reports none.
+    """
+
+    size: int
+    checksum: str | None = None
+    sha256: str | None = None
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A document of the same owner and size: possibly the same file uploaded earlier."""
+
+    doc_id: str
+    created_at: str
+    content: Content
+
+
 @dataclass
 class Document:
     id: str

@@ -9,7 +9,9 @@ null) and the rejections `[row, line, reason]`. Handling a chunk:
    rejections under `ROWERR#<row number>` (idempotent puts: a redelivery
    writes the same items again, never new ones);
 3. the chunk is counted once (a conditional ADD, see records_store), and the
-   final state is set when every row is accounted for.
+   final state is set when every row is accounted for. The rows stored are
+   reported once per chunk, by the attempt that counted it, as the
+   RowsIngested metric (a redelivered chunk adds nothing).
 A "continue" message hands production on to `CsvFanOut.resume`; a "purge"
 message is one step of deleting a document (`purge_step`, see
 `chalicelib.deletion`). A chunk of a document that is being deleted, or is
@@ -32,7 +34,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from chalicelib import paging
+from chalicelib import observability, paging
 from chalicelib.aws.purge import PURGE, DocumentPurge
 from chalicelib.aws.records_store import RecordsStore, Row, RowError
 
@@ -146,6 +148,8 @@ class RecordsConsumer:
             if after is None or not after.run:  # the document was marked for deletion while these rows were written
                 self._forget(chunk)
                 return "gone"
+        else:
+            observability.rows_ingested(len(rows) - len(refused))
         self._store.try_complete(chunk.doc_id)
         return "stored" if counted else "duplicate"
 

@@ -5,8 +5,9 @@
 For every function of app.py, by its fixed name: runtime, handler, memory,
 timeout, architecture, environment, reserved concurrency, role policies, async
 invoke config, log group, the rules that target it (pattern or schedule, bus,
-DLQ, retries), its SQS mapping and who may invoke it; and the REST API's
-authorizers and gateway responses. Both deploy paths are read the same way, so
+DLQ, retries), its SQS mapping and who may invoke it; the REST API's
+authorizers and gateway responses; and the backfill state machine (infra
+stack): its status, type, definition and its role's trust and policies. Both deploy paths are read the same way, so
 their results can be compared (tests/deploy/test_deploy_paths.py) and a real
 deployment checked (`problems`).
 """
@@ -29,22 +30,32 @@ def _quiet(call: Any, *args: Any, **kwargs: Any) -> Any:
     try:
         return call(*args, **kwargs)
     except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") in ("ResourceNotFoundException", "NotFoundException"):
+        missing = ("ResourceNotFoundException", "NotFoundException", "StateMachineDoesNotExist")
+        if exc.response.get("Error", {}).get("Code") in missing:
             return None
         raise
+
+
+def read_role(iam: Any, role_arn: str) -> dict[str, Any]:
+    """A role's inline policy documents, its managed policies and the services that may assume it."""
+    role = role_arn.rsplit("/", 1)[-1]
+    trust = iam.get_role(RoleName=role)["Role"]["AssumeRolePolicyDocument"]
+    trust = json.loads(trust) if isinstance(trust, str) else trust
+    return {
+        "policies": [
+            iam.get_role_policy(RoleName=role, PolicyName=p)["PolicyDocument"]
+            for p in iam.list_role_policies(RoleName=role)["PolicyNames"]
+        ],
+        "managed": sorted(p["PolicyArn"] for p in iam.list_attached_role_policies(RoleName=role)["AttachedPolicies"]),
+        "trusted": sorted(str((s.get("Principal") or {}).get("Service")) for s in trust.get("Statement", [])),
+    }
 
 
 def read_function(aws: dict[str, Any], name: str) -> dict[str, Any]:
     lam = aws["lambda"]
     config = lam.get_function_configuration(FunctionName=name)
     arn = config["FunctionArn"]
-    role = config["Role"].rsplit("/", 1)[-1]
-    iam = aws["iam"]
-    policies_ = {
-        p: iam.get_role_policy(RoleName=role, PolicyName=p)["PolicyDocument"]
-        for p in iam.list_role_policies(RoleName=role)["PolicyNames"]
-    }
-    attached = sorted(p["PolicyArn"] for p in iam.list_attached_role_policies(RoleName=role)["AttachedPolicies"])
+    role = read_role(aws["iam"], config["Role"])
     concurrency = _quiet(lam.get_function_concurrency, FunctionName=name) or {}
     invoke = _quiet(lam.get_function_event_invoke_config, FunctionName=name) or {}
     group = f"/aws/lambda/{name}"
@@ -63,8 +74,8 @@ def read_function(aws: dict[str, Any], name: str) -> dict[str, Any]:
         "tracing": (config.get("TracingConfig") or {}).get("Mode", "PassThrough"),
         "environment": (config.get("Environment") or {}).get("Variables", {}),
         "reserved_concurrency": concurrency.get("ReservedConcurrentExecutions"),
-        "role_policies": list(policies_.values()),
-        "managed_policies": attached,
+        "role_policies": role["policies"],
+        "managed_policies": role["managed"],
         "async": {
             "retries": invoke.get("MaximumRetryAttempts"),
             "on_failure": ((invoke.get("DestinationConfig") or {}).get("OnFailure") or {}).get("Destination"),
@@ -123,12 +134,28 @@ def read_api(apigateway: Any, api_id: str) -> dict[str, Any]:
     }
 
 
+def read_state_machine(aws: dict[str, Any], arn: str) -> dict[str, Any] | None:
+    """The backfill state machine as deployed (None when there is none): what it runs, and with which rights."""
+    described = _quiet(aws["stepfunctions"].describe_state_machine, stateMachineArn=arn)
+    if described is None:
+        return None
+    return {
+        "arn": described["stateMachineArn"],
+        "status": described.get("status"),
+        "type": described.get("type"),
+        "definition": json.loads(described["definition"]),
+        "role": read_role(aws["iam"], described["roleArn"]),
+    }
+
+
 def read_stage(aws: dict[str, Any], stage: configure.Stage, api_id: str | None) -> dict[str, Any]:
-    """The stage's functions and, given its id (`api_id_of`), its REST API."""
+    """The stage's functions, the backfill state machine and, given its id (`api_id_of`), its REST API."""
     functions = sorted(calls.handler_kinds(REPO / "app.py"))
     res = stage.resources
+    machine = stage.outputs.get("BackfillStateMachineArn")
     return {
         "functions": {fn: read_function(aws, res.function_name(fn)) for fn in functions},
+        "backfill": read_state_machine(aws, machine) if machine else None,
         "api": read_api(aws["apigateway"], api_id) if api_id else None,
     }
 
@@ -187,7 +214,7 @@ def problems(readback: dict[str, Any], stage: configure.Stage) -> list[str]:
         origin = stage.environment()["DOCPIPE_WEB_ORIGIN"] or "*"
         for kind in sorted(set(configure.gateway_responses(origin)) - set(api["gateway_responses"])):
             out.append(f"the API answers {kind} without docpipe's JSON and CORS headers")
-    return out
+    return out + state_machine_problems(readback.get("backfill"), stage)
 
 
 def _rule_problems(where: str, rules: list[dict[str, Any]], extra: configure.Extras | None, o: Any) -> list[str]:
@@ -216,11 +243,50 @@ def _may_write_logs(documents: list[dict[str, Any]], log_group_arn: str) -> bool
     return set(policies.LOG_ACTIONS) <= granted
 
 
+def state_machine_problems(machine: dict[str, Any] | None, stage: configure.Stage) -> list[str]:
+    """A backfill state machine that is missing, not active, invokes Lambda directly, or whose role is broader
+    than its own resources (a wildcard, a managed policy, another trusted service)."""
+    where = f"docpipe-{stage.name}-backfill"
+    if machine is None:
+        return [f"{where}: no backfill state machine (BackfillStateMachineArn)"]
+    out = []
+    if machine["status"] != "ACTIVE" or machine["type"] != "STANDARD":
+        out.append(f"{where}: {machine['status']} {machine['type']}, not an ACTIVE STANDARD state machine")
+    if any(":lambda:" in r for r in task_resources(machine["definition"])):
+        out.append(f"{where}: a task invokes Lambda (batches go through the backfill queue)")
+    role = machine["role"]
+    if role["trusted"] != ["states.amazonaws.com"] or role["managed"]:
+        out.append(f"{where}: its role is assumable by {role['trusted']} or has managed policies {role['managed']}")
+    for document in role["policies"]:
+        for statement in document["Statement"]:
+            actions, resources = _listed(statement.get("Action")), _listed(statement.get("Resource"))
+            if any("*" in a for a in actions) or any(r == "*" or r.endswith(":*") for r in resources):
+                out.append(f"{where}: its role grants {actions} on {resources} (a wildcard)")
+    return out
+
+
+def task_resources(value: Any) -> set[str]:
+    """Every `Resource` of an ASL definition's Task states and item readers/writers, nested maps included."""
+    if isinstance(value, dict):
+        found = {value["Resource"]} if isinstance(value.get("Resource"), str) else set()
+        return found | {r for v in value.values() for r in task_resources(v)}
+    if isinstance(value, list):
+        return {r for v in value for r in task_resources(v)}
+    return set()
+
+
+def _listed(value: Any) -> list[str]:
+    return [value] if isinstance(value, str) else list(value or [])
+
+
 def clients(region: str | None = None) -> dict[str, Any]:
     import boto3
 
     session = boto3.session.Session(region_name=region)
-    return {n: session.client(n) for n in ("lambda", "iam", "logs", "events", "apigateway", "cloudformation")}
+    return {
+        n: session.client(n)
+        for n in ("lambda", "iam", "logs", "events", "apigateway", "cloudformation", "stepfunctions")
+    }
 
 
 def main(argv: list[str] | None = None) -> int:

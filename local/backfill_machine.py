@@ -16,10 +16,11 @@ ROLE = "arn:aws:iam::123456789012:role/docpipe-backfill-local"  # the emulator d
 
 
 def definition() -> str:
-    """The ASL of the infra template's BackfillStateMachine (its `Definition`), as JSON."""
+    """The ASL of the infra template's BackfillStateMachine (its `DefinitionString`), as JSON."""
     from deploy.templates import load_template
 
-    return json.dumps(load_template()["Resources"][RESOURCE]["Properties"]["Definition"])
+    text: str = load_template()["Resources"][RESOURCE]["Properties"]["DefinitionString"]
+    return text
 
 
 def enable_execution(endpoint: str) -> None:

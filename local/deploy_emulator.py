@@ -26,7 +26,10 @@ deployment back run unchanged against it:
   secrets (GenerateSecretString), CloudWatch alarms and Lambda event invoke
   configs, which moto accepts without creating, and CloudFront distributions
   and origin access controls (through moto's CloudFront API; response headers
-  policies, which moto lacks, get an id only).
+  policies, which moto lacks, get an id only). A template with a null value
+  anywhere is refused, as CloudFormation refuses it ("'null' values are not
+  allowed in templates"); moto would drop the key and deploy something else
+  (a state machine's "ResultPath": null, for one).
 - Step Functions: a state machine's definition given as a JSON object
   (`Definition`, which CloudFormation accepts) is created; moto reads only
   `DefinitionString`.
@@ -380,6 +383,30 @@ def _generate(spec: dict[str, Any]) -> str:
 # --- CloudFormation: the Serverless transform ------------------------------------------------------
 
 
+def null_path(value: Any, path: str = "") -> str | None:
+    """Where the first null of a parsed template is (a JSON-pointer-like path), or None."""
+    if value is None:
+        return path or "/"
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, item in items:
+        found = null_path(item, f"{path}/{key}")
+        if found:
+            return found
+    return None
+
+
+def refuse_nulls(template: dict[str, Any]) -> dict[str, Any]:
+    """CloudFormation validates a template before anything else and refuses any null value in it
+    (a ValidationError: "Template format error: [/Resources/...] 'null' values are not allowed in
+    templates"); moto would drop such keys silently."""
+    from moto.cloudformation.exceptions import ValidationError
+
+    found = null_path(template)
+    if found:
+        raise ValidationError(message=f"Template format error: [{found}] 'null' values are not allowed in templates")
+    return template
+
+
 def _patch_cloudformation() -> None:
     import ipaddress
     from urllib.parse import urlparse
@@ -414,14 +441,14 @@ def _patch_cloudformation() -> None:
     original_parse = models.Stack.parse_template
 
     def parse_template(template: str) -> dict[str, Any]:
-        return sam.translate(original_parse(template))
+        return sam.translate(refuse_nulls(original_parse(template)))
 
     models.Stack.parse_template = staticmethod(parse_template)  # type: ignore[method-assign]
     original_change_set = models.ChangeSet._parse_template
 
     def change_set_parse(self: Any) -> None:
         original_change_set(self)
-        self.template_dict = sam.translate(self.template_dict)
+        self.template_dict = sam.translate(refuse_nulls(self.template_dict))
 
     models.ChangeSet._parse_template = change_set_parse  # type: ignore[method-assign]
     original_execute = models.CloudFormationBackend.execute_change_set

@@ -101,11 +101,17 @@ def clients(endpoint: str, region: str) -> dict[str, Any]:
 
 
 def create_table(ddb: Any, table: str) -> None:
-    def gsi(name: str, pk: str, sk: str) -> dict[str, Any]:
+    """The table as infra/docpipe.yaml declares it (tests/deploy/test_infra.py holds the two together)."""
+    from chalicelib.aws.table import CANDIDATE_FIELDS, LISTED
+
+    def gsi(name: str, pk: str, sk: str, include: tuple[str, ...] = ()) -> dict[str, Any]:
+        projection: dict[str, Any] = {"ProjectionType": "KEYS_ONLY"}
+        if include:
+            projection = {"ProjectionType": "INCLUDE", "NonKeyAttributes": list(include)}
         return {
             "IndexName": name,
             "KeySchema": [{"AttributeName": pk, "KeyType": "HASH"}, {"AttributeName": sk, "KeyType": "RANGE"}],
-            "Projection": {"ProjectionType": "ALL"},
+            "Projection": projection,
         }
 
     attrs = ["pk", "sk", "gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk", "gsi3pk", "gsi3sk", "gsi4pk", "gsi4sk"]
@@ -115,9 +121,9 @@ def create_table(ddb: Any, table: str) -> None:
         AttributeDefinitions=[{"AttributeName": a, "AttributeType": "S"} for a in attrs],
         KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
         GlobalSecondaryIndexes=[
-            gsi("by_owner", "gsi1pk", "gsi1sk"),
-            gsi("all_docs", "gsi2pk", "gsi2sk"),
-            gsi("by_hash", "gsi3pk", "gsi3sk"),
+            gsi("by_owner", "gsi1pk", "gsi1sk", LISTED),
+            gsi("all_docs", "gsi2pk", "gsi2sk", LISTED),
+            gsi("by_size", "gsi3pk", "gsi3sk", CANDIDATE_FIELDS),
             gsi("by_deadline", "gsi4pk", "gsi4sk"),
         ],
     )

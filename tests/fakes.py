@@ -28,14 +28,26 @@ from chalicelib.aws.repository import (
     NO_FILTERS,
     Claim,
     Filters,
+    Listed,
+    candidate_from_entry,
     count_stats,
     document_from_item,
     item_from_document,
     pad_sequencer,
 )
-from chalicelib.aws.table import Page, deadline_keys, doc_key, doc_pk, error_sk, hash_key, row_sk
+from chalicelib.aws.table import (
+    Page,
+    deadline_keys,
+    doc_key,
+    doc_pk,
+    error_sk,
+    row_sk,
+    size_keys,
+    size_pk,
+    summary_fields,
+)
 from chalicelib.errors import Conflict, StaleEvent
-from chalicelib.models import BackfillRun, Document, RunStatus, StaleSelection, Status
+from chalicelib.models import BackfillRun, Candidate, Document, RunStatus, StaleSelection, Status
 from chalicelib.search import search_text
 
 
@@ -106,8 +118,9 @@ class InMemoryRepository:
         now: str,
         *,
         version: int,
+        content: Listed | None = None,
         text: str = "",
-    ) -> None:
+    ) -> str | None:
         admitted = admit(metadata)
         changes = {
             "metadata": copy.deepcopy(admitted.metadata),
@@ -115,8 +128,15 @@ class InMemoryRepository:
             "warnings": admit_warnings([*warnings, *admitted.notes]),
             "updated_at": now,
             "search": search_text(metadata, text),
+            **summary_fields(admitted.metadata),
         }
-        self._finish(doc_id, attempt, Status.PROCESSED, changes, {"at": now, "event": "processed"})
+        gone: tuple[str, ...] = ("error",)
+        if content is not None:
+            changes.update(size_keys(content.owner, content.content.size, doc_id, content.created_at))
+            known = {"checksum": content.content.checksum, "sha256": content.content.sha256}
+            changes.update({k: v for k, v in known.items() if v})
+            gone += tuple(k for k, v in known.items() if not v)
+        return self._finish(doc_id, attempt, Status.PROCESSED, changes, {"at": now, "event": "processed"}, gone)
 
     def fail(
         self,
@@ -128,30 +148,35 @@ class InMemoryRepository:
         *,
         version: int,
         metadata: dict[str, Any] | None = None,
-    ) -> None:
+    ) -> str | None:
         changes: dict[str, Any] = {"error": admit_error(error), "extractor_version": version, "updated_at": now}
         if metadata:
             admitted = admit(metadata)
-            changes["metadata"] = copy.deepcopy(admitted.metadata)
+            changes.update({"metadata": copy.deepcopy(admitted.metadata), **summary_fields(admitted.metadata)})
             warnings = [*warnings, *admitted.notes]
         changes["warnings"] = admit_warnings(warnings)
-        self._finish(
-            doc_id, attempt, Status.FAILED, changes, {"at": now, "event": "failed", "detail": error.get("code", "")}
-        )
+        event = {"at": now, "event": "failed", "detail": error.get("code", "")}
+        return self._finish(doc_id, attempt, Status.FAILED, changes, event, ("gsi3pk", "gsi3sk", "checksum", "sha256"))
 
     def _finish(
-        self, doc_id: str, attempt: str, status: Status, changes: dict[str, Any], event: dict[str, Any]
-    ) -> None:
+        self,
+        doc_id: str,
+        attempt: str,
+        status: Status,
+        changes: dict[str, Any],
+        event: dict[str, Any],
+        gone: tuple[str, ...],
+    ) -> str | None:
         with self._lock:
             item = self._items.get(doc_id)
             if item is None or item.get("attempt") != attempt:
                 raise StaleEvent("This attempt no longer holds the document")
             item.update(status=status.value, **changes)
             item.setdefault("timeline", []).append(event)
-            for key in ("attempt", "lease_until", "gsi4pk", "gsi4sk"):
+            pending = item.pop("pending_etag", None)
+            for key in ("attempt", "lease_until", "gsi4pk", "gsi4sk", *gone):
                 item.pop(key, None)
-            if status is Status.PROCESSED:
-                item.pop("error", None)
+            return pending
 
     def list_for_owner(
         self, owner: str | None, limit: int, start: dict[str, str] | None, filters: Filters = NO_FILTERS
@@ -222,11 +247,13 @@ class InMemoryRepository:
             if item is not None and item.get("gsi4pk") == f"DEADLINE#{kind.value}":
                 item["gsi4sk"] = deadline_keys(kind, until_epoch, doc_id)["gsi4sk"]
 
-    def release(self, doc_id: str, attempt: str) -> None:
+    def release(self, doc_id: str, attempt: str, forget_pending: bool = False) -> None:
         with self._lock:
             item = self._items.get(doc_id)
             if item is not None and item.get("attempt") == attempt:
                 item.update(lease_until=0, gsi4sk=deadline_keys(Status.PROCESSING, 0, doc_id)["gsi4sk"])
+                if forget_pending:
+                    item.pop("pending_etag", None)
 
     def note_pending(self, doc_id: str, attempt: str, etag: str) -> None:
         with self._lock:
@@ -235,22 +262,18 @@ class InMemoryRepository:
                 raise StaleEvent("That attempt is no longer running")
             item["pending_etag"] = etag
 
-    def take_pending(self, doc_id: str) -> str | None:
+    def find_candidates(self, owner: str | None, size: int) -> list[Candidate]:
+        with self._lock:
+            rows = sorted((i for i in self._items.values() if i.get("gsi3pk") == size_pk(owner, size)),
+                          key=lambda i: i["gsi3sk"])  # fmt: skip
+            return [candidate_from_entry(copy.deepcopy(r), size) for r in rows]
+
+    def set_sha256(self, doc_id: str, sha256: str) -> None:
         with self._lock:
             item = self._items.get(doc_id)
-            return item.pop("pending_etag", None) if item is not None else None
-
-    def find_by_hash(self, owner: str | None, sha256: str) -> list[Document]:
-        with self._lock:
-            key = hash_key(owner, sha256)
-            rows = [i for i in self._items.values() if i.get("gsi3pk") == key]
-            return [document_from_item(copy.deepcopy(r)) for r in rows]
-
-    def set_hash(self, doc_id: str, owner: str | None, sha256: str, created_at: str) -> None:
-        with self._lock:
-            item = self._items.get(doc_id)
-            if item is not None:
-                item.update(gsi3pk=hash_key(owner, sha256), gsi3sk=f"{created_at}#{doc_id}")
+            if item is not None and "gsi3pk" in item and isinstance(item.get("metadata"), dict):
+                item["sha256"] = sha256
+                item["metadata"]["sha256"] = sha256
 
     def delete(self, doc_id: str) -> int:
         with self._lock:
@@ -316,23 +339,48 @@ def _may_begin(item: dict[str, Any], claim: Claim, seq: str | None) -> bool:
 
 
 class InMemoryStorage:
-    """S3Storage's twin over a dict of (bucket, key) -> bytes."""
+    """S3Storage's twin over a dict of (bucket, key) -> bytes.
+
+    Like S3, it keeps a full-object checksum of every object (CRC32, as an SDK
+    upload sends it) unless put with `checksum=False` (as the emulator stores a
+    browser's POST); `hashed` lists the objects read whole for a sha256.
+    """
 
     def __init__(self, hash_max_bytes: int = 1 << 40) -> None:
         self.objects: dict[tuple[str, str], bytes] = {}
+        self.unchecksummed: set[tuple[str, str]] = set()
         self.hash_max_bytes = hash_max_bytes
+        self.hashed: list[tuple[str, str]] = []
 
-    def put(self, bucket: str, key: str, data: bytes) -> None:
+    def put(self, bucket: str, key: str, data: bytes, checksum: bool = True) -> None:
         self.objects[(bucket, key)] = data
+        if checksum:
+            self.unchecksummed.discard((bucket, key))
+        else:
+            self.unchecksummed.add((bucket, key))
 
-    def head(self, bucket: str, key: str) -> Any:
-        from chalicelib.aws.storage import ObjectInfo
+    def head(self, bucket: str, key: str, checksum: bool = False) -> Any:
+        import base64
+        import zlib
+
+        from chalicelib.aws.storage import ObjectInfo, stored_checksum
         from chalicelib.errors import ExtractionFailed
 
         data = self.objects.get((bucket, key))
         if data is None:
             raise ExtractionFailed("The object no longer exists", code="missing")
-        return ObjectInfo(size=len(data), etag=_etag(data), content_type=None, version_id=None, metadata={})
+        answer = {}
+        if checksum and (bucket, key) not in self.unchecksummed:
+            crc = zlib.crc32(data).to_bytes(4, "big")
+            answer = {"ChecksumCRC32": base64.b64encode(crc).decode(), "ChecksumType": "FULL_OBJECT"}
+        return ObjectInfo(
+            size=len(data),
+            etag=_etag(data),
+            content_type=None,
+            version_id=None,
+            metadata={},
+            checksum=stored_checksum(answer),
+        )
 
     def reader(self, bucket: str, key: str, size: int, etag: str | None = None) -> Any:
         from chalicelib.extraction.reader import bytes_reader
@@ -347,6 +395,7 @@ class InMemoryStorage:
 
         if size > self.hash_max_bytes:
             return None
+        self.hashed.append((bucket, key))
         return hashlib.sha256(self.objects[(bucket, key)]).hexdigest()
 
 

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from chalicelib.aws.repository import Claim, DynamoRepository, Filters
+from chalicelib.aws.repository import Claim, DynamoRepository, Filters, Listed
 from chalicelib.errors import Conflict, StaleEvent
-from chalicelib.models import Document, ObjectRef, Status, utcnow
+from chalicelib.models import Content, Document, ObjectRef, Status, utcnow
 from tests.fakes import InMemoryRepository
 
 VERSION = 7
@@ -211,9 +211,15 @@ def test_the_admin_listing_includes_unowned_documents(repo: Any) -> None:
 
 
 def finished(
-    repo: Any, owner: str | None, created: str, family: str, status: Status = Status.PROCESSED, filename: str = "f.pdf"
+    repo: Any,
+    owner: str | None,
+    created: str,
+    family: str,
+    status: Status = Status.PROCESSED,
+    filename: str = "f.pdf",
+    content: Content | None = None,
 ) -> str:
-    """A document taken through processing to a final status."""
+    """A document taken through processing to a final status (filed by size when `content` is given)."""
     doc = pending(owner or "x", created=created)
     doc.filename = filename
     if owner is None:
@@ -222,7 +228,8 @@ def finished(
     c = claim(doc.id, key=doc.key)
     repo.begin_processing(c)
     if status is Status.PROCESSED:
-        repo.complete(doc.id, c.attempt, {"family": family}, [], utcnow(), version=VERSION)
+        listed = Listed(owner, created, content) if content else None
+        repo.complete(doc.id, c.attempt, {"family": family}, [], utcnow(), version=VERSION, content=listed)
     else:
         repo.fail(doc.id, c.attempt, {"code": "corrupt", "message": "x"}, [], utcnow(), version=VERSION)
     return doc.id
@@ -316,12 +323,44 @@ def test_listings_run_oldest_first_and_a_window_holds_the_newest_matches(repo: A
     ]
 
 
-def test_documents_are_found_by_owner_and_hash(repo: Any) -> None:
+def test_processed_documents_are_candidates_of_their_owner_and_size_with_what_is_known_of_their_bytes(
+    repo: Any,
+) -> None:
     owner = f"owner-{new_id()}"
-    first = finished(repo, owner, utcnow(), "pdf")
-    repo.set_hash(first, owner, "ab" * 32, utcnow())
-    assert [d.id for d in repo.find_by_hash(owner, "ab" * 32)] == [first]
-    assert repo.find_by_hash("someone-else", "ab" * 32) == []
+    crc = "CRC64NVME:FULL_OBJECT:AAAAAAAAAAA="
+    first = finished(repo, owner, "2026-01-01T00:00:00.000+00:00", "pdf", content=Content(1000, crc))
+    second = finished(repo, owner, "2026-01-02T00:00:00.000+00:00", "pdf", content=Content(1000, None, "ab" * 32))
+    finished(repo, owner, utcnow(), "pdf", content=Content(999, crc))
+    finished(repo, owner, utcnow(), "pdf")  # processed before sizes were filed: no candidate
+    found = repo.find_candidates(owner, 1000)
+    assert [(c.doc_id, c.content) for c in found] == [
+        (first, Content(1000, crc)),
+        (second, Content(1000, None, "ab" * 32)),
+    ]
+    assert found[0].created_at == "2026-01-01T00:00:00.000+00:00"
+    assert repo.find_candidates("someone-else", 1000) == []
+
+
+def test_a_sha256_computed_later_is_kept_on_the_candidate_and_its_metadata(repo: Any) -> None:
+    owner = f"owner-{new_id()}"
+    doc_id = finished(repo, owner, utcnow(), "pdf", content=Content(10, "CRC32:FULL_OBJECT:AAAAAA=="))
+    repo.set_sha256(doc_id, "cd" * 32)
+    assert repo.find_candidates(owner, 10)[0].content.sha256 == "cd" * 32
+    doc = repo.get(doc_id)
+    assert doc is not None and doc.metadata["sha256"] == "cd" * 32
+    unlisted = finished(repo, owner, utcnow(), "pdf")
+    repo.set_sha256(unlisted, "ef" * 32)  # not a candidate: nothing to keep
+    after = repo.get(unlisted)
+    assert after is not None and "sha256" not in after.metadata
+
+
+def test_a_failed_attempt_takes_the_document_out_of_the_candidates(repo: Any) -> None:
+    owner = f"owner-{new_id()}"
+    doc_id = finished(repo, owner, utcnow(), "pdf", content=Content(42))
+    again = claim(doc_id, force=True)
+    repo.begin_processing(again)
+    repo.fail(doc_id, again.attempt, {"code": "corrupt", "message": "x"}, [], utcnow(), version=VERSION)
+    assert repo.find_candidates(owner, 42) == []
 
 
 def test_deleting_a_document_removes_it_and_reports_what_went(repo: Any) -> None:
@@ -407,12 +446,34 @@ def test_a_released_claim_can_be_taken_at_once_by_the_redelivery(repo: Any) -> N
         repo.begin_processing(claim(first.doc_id, etag="e1"))
 
 
-def test_a_newer_version_noted_during_an_attempt_is_handed_over_once(repo: Any) -> None:
+def test_a_newer_version_noted_during_an_attempt_is_handed_over_once_by_its_finishing_write(repo: Any) -> None:
     c = claim(new_id(), etag="old")
     repo.begin_processing(c)
     repo.note_pending(c.doc_id, c.attempt, "new")
-    repo.complete(c.doc_id, c.attempt, {}, [], utcnow(), version=VERSION)
-    assert repo.take_pending(c.doc_id) == "new"
-    assert repo.take_pending(c.doc_id) is None
+    assert repo.complete(c.doc_id, c.attempt, {}, [], utcnow(), version=VERSION) == "new"
     with pytest.raises(StaleEvent):
         repo.note_pending(c.doc_id, c.attempt, "newer")  # that attempt is over
+    again = claim(c.doc_id, etag="new", force=True)
+    repo.begin_processing(again)
+    assert repo.complete(c.doc_id, again.attempt, {}, [], utcnow(), version=VERSION) is None  # taken once
+
+
+def test_a_failing_attempt_hands_over_the_noted_version_too(repo: Any) -> None:
+    c = claim(new_id(), etag="old")
+    repo.begin_processing(c)
+    repo.note_pending(c.doc_id, c.attempt, "new")
+    error = {"code": "corrupt", "message": "x"}
+    assert repo.fail(c.doc_id, c.attempt, error, [], utcnow(), version=VERSION) == "new"
+
+
+def test_releasing_a_claim_can_forget_the_noted_version(repo: Any) -> None:
+    c = claim(new_id(), etag="old")
+    repo.begin_processing(c)
+    repo.note_pending(c.doc_id, c.attempt, "new")
+    repo.release(c.doc_id, c.attempt)
+    kept = claim(c.doc_id, etag="old", force=True)
+    repo.begin_processing(kept)
+    repo.release(kept.doc_id, kept.attempt, forget_pending=True)
+    last = claim(c.doc_id, etag="new", force=True)
+    repo.begin_processing(last)
+    assert repo.complete(c.doc_id, last.attempt, {}, [], utcnow(), version=VERSION) is None

@@ -2,7 +2,7 @@
 
 The key scheme and its indexes are in `table`: a document is pk = DOC#<id>,
 sk = DOC, listed newest first through by_owner (a user's documents) and
-all_docs (the admin view), found as a duplicate through by_hash, and swept
+all_docs (the admin view), compared for duplicates through by_size, and swept
 through by_deadline; the items that belong to it share its partition and are
 deleted with it.
 
@@ -35,9 +35,10 @@ from chalicelib.aws.metadata_gate import admit, admit_error, admit_warnings
 from chalicelib.aws.table import (
     ALL_DOCS,
     BY_DEADLINE,
-    BY_HASH,
     BY_OWNER,
+    BY_SIZE,
     NO_OWNER,
+    SUMMARY,
     Page,
     conditional_failed,
     cursor_key,
@@ -47,15 +48,17 @@ from chalicelib.aws.table import (
     doc_pk,
     dump,
     from_dynamo_value,
-    hash_key,
     index_keys,
     load,
     load_value,
     owner_pk,
+    size_keys,
+    size_pk,
+    summary_fields,
     to_dynamo_value,
 )
 from chalicelib.errors import Conflict, StaleEvent
-from chalicelib.models import Document, ObjectRef, Status
+from chalicelib.models import Candidate, Content, Document, ObjectRef, Status
 from chalicelib.search import name_key, search_text
 
 log = logging.getLogger("docpipe.repository")
@@ -81,15 +84,16 @@ DOCUMENT_ATTRIBUTES = [
     "attempts",
     "lease_until",
     "extractor_version",
+    *SUMMARY,
 ]
 """Every attribute `document_from_item` reads but `metadata`: what a document without its metadata is read from."""
 
 MAX_FILTER_ROUNDS = 10
+MAX_CANDIDATES = 50
 SEARCH_ROUNDS = 5
 SEARCH_ROUND_ITEMS = 200
 """A search (`q`) reads at most SEARCH_ROUNDS x SEARCH_ROUND_ITEMS documents per request, then hands back a cursor."""
 SUMMARY_FIELDS = ("id", "filename", "status", "created_at", "updated_at", "owner", "error", "records", "declared_size")
-SUMMARY_METADATA = ("mime_type", "family", "size")
 _SEQ_WIDTH = 40
 
 
@@ -152,14 +156,22 @@ class Filters:
 NO_FILTERS = Filters()
 
 
+@dataclass(frozen=True)
+class Listed:
+    """A processed document's bytes as the by_size index files them: under its owner and size."""
+
+    owner: str | None
+    created_at: str
+    content: Content
+
+
 class Repository(Protocol):
     def create_pending(self, doc: Document) -> None: ...
     def overdue(self, kind: Status, now_epoch: int, limit: int) -> list[Document]: ...
     def expire_pending(self, doc_id: str, error: dict[str, str], now: str) -> None: ...
     def postpone(self, doc_id: str, kind: Status, until_epoch: int) -> None: ...
-    def release(self, doc_id: str, attempt: str) -> None: ...
+    def release(self, doc_id: str, attempt: str, forget_pending: bool = False) -> None: ...
     def note_pending(self, doc_id: str, attempt: str, etag: str) -> None: ...
-    def take_pending(self, doc_id: str) -> str | None: ...
     def get(self, doc_id: str) -> Document | None: ...
     def begin_processing(self, claim: Claim) -> Document: ...
     def complete(
@@ -171,8 +183,9 @@ class Repository(Protocol):
         now: str,
         *,
         version: int,
+        content: Listed | None = None,
         text: str = "",
-    ) -> None: ...
+    ) -> str | None: ...
     def fail(
         self,
         doc_id: str,
@@ -183,7 +196,7 @@ class Repository(Protocol):
         *,
         version: int,
         metadata: dict[str, Any] | None = None,
-    ) -> None: ...
+    ) -> str | None: ...
     def list_for_owner(
         self, owner: str | None, limit: int, start: dict[str, str] | None, filters: Filters = ...
     ) -> Page[Document]: ...
@@ -192,8 +205,8 @@ class Repository(Protocol):
         self, owner: str | None, everyone: bool, limit: int, start: dict[str, str] | None, filters: Filters = ...
     ) -> Page[Document]: ...
     def window(self, owner: str | None, everyone: bool, filters: Filters, most: int) -> tuple[list[Document], bool]: ...
-    def find_by_hash(self, owner: str | None, sha256: str) -> list[Document]: ...
-    def set_hash(self, doc_id: str, owner: str | None, sha256: str, created_at: str) -> None: ...
+    def find_candidates(self, owner: str | None, size: int) -> list[Candidate]: ...
+    def set_sha256(self, doc_id: str, sha256: str) -> None: ...
     def delete(self, doc_id: str) -> int: ...
     def add_event(self, doc_id: str, event: dict[str, Any]) -> None: ...
     def stats(self, owner: str | None, everyone: bool) -> dict[str, Any]: ...
@@ -212,7 +225,7 @@ def document_from_item(item: dict[str, Any]) -> Document:
         updated_at=item.get("updated_at", item["created_at"]),
         declared_size=from_dynamo_value(item.get("declared_size")),
         declared_type=item.get("declared_type"),
-        metadata=from_dynamo_value(item.get("metadata") or {}),
+        metadata=from_dynamo_value(item.get("metadata") or summary_fields(item)),
         error=item.get("error"),
         warnings=list(item.get("warnings") or []),
         records=from_dynamo_value(item.get("records")),
@@ -223,6 +236,13 @@ def document_from_item(item: dict[str, Any]) -> Document:
         deadline=int(item["lease_until"]) if item.get("lease_until") is not None else None,
         extractor_version=int(item["extractor_version"]) if item.get("extractor_version") is not None else None,
     )
+
+
+def candidate_from_entry(entry: dict[str, Any], size: int) -> Candidate:
+    """A by_size index entry (keys, checksum, sha256) as a duplicate candidate."""
+    created_at, _, doc_id = str(entry["gsi3sk"]).rpartition("#")
+    content = Content(size=size, checksum=entry.get("checksum"), sha256=entry.get("sha256"))
+    return Candidate(doc_id=doc_id, created_at=created_at, content=content)
 
 
 def _documents(items: Any) -> list[Document]:
@@ -254,6 +274,7 @@ def item_from_document(doc: Document) -> dict[str, Any]:
         "created_at": doc.created_at,
         "updated_at": doc.updated_at,
         "metadata": to_dynamo_value(doc.metadata),
+        **to_dynamo_value(summary_fields(doc.metadata)),
         "warnings": list(doc.warnings),
         "timeline": to_dynamo_value(doc.timeline),
     }
@@ -336,15 +357,32 @@ class DynamoRepository:
         now: str,
         *,
         version: int,
+        content: Listed | None = None,
         text: str = "",
-    ) -> None:
+    ) -> str | None:
         """PROCESSED, by the extraction numbered `version` (recorded as extractor_version); the start of the
-        document's `text` becomes searchable (`chalicelib.search`)."""
+        document's `text` becomes searchable (`chalicelib.search`).
+
+        With `content`, the document is filed in by_size with its checksum and
+        sha256, where later uploads of its owner look for duplicates. Returns
+        the version noted while this attempt ran (`note_pending`), if any.
+        """
         event = {"at": now, "event": "processed"}
         admitted = admit(metadata)
-        extra = {"metadata": to_dynamo_value(admitted.metadata), "extractor_version": version}
-        extra["search"] = search_text(admitted.metadata, text)
-        self._finish(doc_id, attempt, Status.PROCESSED, extra, [*warnings, *admitted.notes], event, now)
+        extra: dict[str, Any] = {
+            "metadata": to_dynamo_value(admitted.metadata),
+            "extractor_version": version,
+            "search": search_text(admitted.metadata, text),
+            **to_dynamo_value(summary_fields(admitted.metadata)),
+        }
+        gone: tuple[str, ...] = ("error",)
+        if content is not None:
+            extra.update(size_keys(content.owner, content.content.size, doc_id, content.created_at))
+            known = {"checksum": content.content.checksum, "sha256": content.content.sha256}
+            extra.update({k: v for k, v in known.items() if v})
+            gone += tuple(k for k, v in known.items() if not v)
+        notes = [*warnings, *admitted.notes]
+        return self._finish(doc_id, attempt, Status.PROCESSED, extra, notes, event, now, gone)
 
     def fail(
         self,
@@ -356,15 +394,21 @@ class DynamoRepository:
         *,
         version: int,
         metadata: dict[str, Any] | None = None,
-    ) -> None:
-        """FAILED with a reason, by the extraction numbered `version`, keeping what was learned (`metadata`)."""
+    ) -> str | None:
+        """FAILED with a reason, by the extraction numbered `version`, keeping what was learned (`metadata`).
+
+        Returns the version noted while this attempt ran (`note_pending`), if any.
+        """
         event = {"at": now, "event": "failed", "detail": error.get("code", "")}
         extra: dict[str, Any] = {"error": admit_error(error), "extractor_version": version}
         if metadata:
             admitted = admit(metadata)
-            extra["metadata"] = to_dynamo_value(admitted.metadata)
+            extra.update(
+                {"metadata": to_dynamo_value(admitted.metadata), **to_dynamo_value(summary_fields(admitted.metadata))}
+            )
             warnings = [*warnings, *admitted.notes]
-        self._finish(doc_id, attempt, Status.FAILED, extra, warnings, event, now)
+        gone = ("gsi3pk", "gsi3sk", "checksum", "sha256")  # a failed file is nobody's duplicate
+        return self._finish(doc_id, attempt, Status.FAILED, extra, warnings, event, now, gone)
 
     def _finish(
         self,
@@ -375,7 +419,14 @@ class DynamoRepository:
         warnings: list[str],
         event: dict[str, Any],
         now: str,
-    ) -> None:
+        gone: tuple[str, ...],
+    ) -> str | None:
+        """One conditional write ends the attempt and takes the version noted meanwhile (ReturnValues).
+
+        Folding that into this write (rather than a second update afterwards)
+        is safe: `note_pending` needs this attempt to still hold the document,
+        so nothing can be noted once this write has removed `attempt`.
+        """
         expr = _Expr()
         sets = [
             f"{expr.n('status')} = {expr.v('status', status.value)}",
@@ -385,38 +436,43 @@ class DynamoRepository:
             f"{expr.v('event', [event])})",
         ]
         sets += [f"{expr.n(k)} = {expr.v(k, v)}" for k, v in extra.items()]
-        gone = ("attempt", "lease_until", "gsi4pk", "gsi4sk") + (("error",) if status is Status.PROCESSED else ())
-        removes = [expr.n(k) for k in gone]
+        removes = [expr.n(k) for k in ("attempt", "lease_until", "gsi4pk", "gsi4sk", "pending_etag", *gone)]
         update = "SET " + ", ".join(sets) + " REMOVE " + ", ".join(removes)
         condition = f"{expr.n('attempt')} = {expr.v('attempt', attempt)}"
         try:
-            self._db.update_item(
+            resp = self._db.update_item(
                 TableName=self._table,
                 Key=dump(doc_key(doc_id)),
                 UpdateExpression=update,
                 ConditionExpression=condition,
                 ExpressionAttributeNames=expr.names,
                 ExpressionAttributeValues=dump(expr.values),
+                ReturnValues="UPDATED_OLD",
             )
         except ClientError as exc:
             if conditional_failed(exc):
                 raise StaleEvent("This attempt no longer holds the document") from exc
             raise
+        old = resp.get("Attributes", {}).get("pending_etag")
+        return str(load_value(old)) if old else None
 
     # -- the sweeper's view --------------------------------------------------
     def overdue(self, kind: Status, now_epoch: int, limit: int) -> list[Document]:
-        """Documents of this kind whose deadline passed, oldest deadline first (a query on a sparse index)."""
-        resp = self._readable_query(
-            {
-                "TableName": self._table,
-                "IndexName": BY_DEADLINE,
-                "KeyConditionExpression": "gsi4pk = :k AND gsi4sk < :now",
-                "ExpressionAttributeValues": dump({":k": deadline_pk(kind), ":now": f"{now_epoch:012d}"}),
-                "Limit": limit,
-            },
-            ("gsi4pk", "gsi4sk"),
+        """Documents of this kind whose deadline passed, oldest deadline first.
+
+        A query on the sparse, keys-only by_deadline index finds them; each is
+        then read as it is now (consistently). Overdue documents are the rare
+        ones, so the index stays small and cheap to write on every claim.
+        """
+        resp = self._db.query(
+            TableName=self._table,
+            IndexName=BY_DEADLINE,
+            KeyConditionExpression="gsi4pk = :k AND gsi4sk < :now",
+            ExpressionAttributeValues=dump({":k": deadline_pk(kind), ":now": f"{now_epoch:012d}"}),
+            Limit=limit,
         )
-        return _documents(load(i) for i in resp.get("Items", []))
+        found = (self.get(str(load(i)["pk"]).removeprefix("DOC#")) for i in resp.get("Items", []))
+        return [d for d in found if d is not None]
 
     def expire_pending(self, doc_id: str, error: dict[str, str], now: str) -> None:
         """PENDING → FAILED when nothing was uploaded in time; an upload that won the race makes it a StaleEvent."""
@@ -460,13 +516,18 @@ class DynamoRepository:
                 raise
 
     # -- handing work on ------------------------------------------------------
-    def release(self, doc_id: str, attempt: str) -> None:
-        """Give up a claim after a transient failure: the next delivery (or the sweeper) may claim at once."""
+    def release(self, doc_id: str, attempt: str, forget_pending: bool = False) -> None:
+        """Give up a claim after a transient failure: the next delivery (or the sweeper) may claim at once.
+
+        `forget_pending` also drops the version noted meanwhile, for a caller
+        that goes on to process the object as it is now anyway.
+        """
+        forget = " REMOVE pending_etag" if forget_pending else ""
         try:
             self._db.update_item(
                 TableName=self._table,
                 Key=dump(doc_key(doc_id)),
-                UpdateExpression="SET lease_until = :zero, gsi4sk = :sk",
+                UpdateExpression="SET lease_until = :zero, gsi4sk = :sk" + forget,
                 ConditionExpression="attempt = :a",
                 ExpressionAttributeValues=dump(
                     {":zero": 0, ":sk": deadline_keys(Status.PROCESSING, 0, doc_id)["gsi4sk"], ":a": attempt}
@@ -491,18 +552,6 @@ class DynamoRepository:
             if conditional_failed(exc):
                 raise StaleEvent("That attempt is no longer running") from exc
             raise
-
-    def take_pending(self, doc_id: str) -> str | None:
-        """The version noted while the last attempt ran, if any (and forget it)."""
-        resp = self._db.update_item(
-            TableName=self._table,
-            Key=dump(doc_key(doc_id)),
-            UpdateExpression="REMOVE pending_etag",
-            ConditionExpression="attribute_exists(pk)",
-            ReturnValues="UPDATED_OLD",
-        )
-        old = resp.get("Attributes", {}).get("pending_etag")
-        return str(load_value(old)) if old else None
 
     # -- reads -------------------------------------------------------------
     def get(self, doc_id: str) -> Document | None:
@@ -577,8 +626,8 @@ class DynamoRepository:
         sort_key = {"gsi1pk": "gsi1sk", "gsi2pk": "gsi2sk"}[key]
         params = listing_params(self._table, index, key, sort_key, value, filters)
         names = params["ExpressionAttributeNames"]
-        fields = [f"#p_{f}" for f in SUMMARY_FIELDS] + [f"#p_metadata.#p_{f}" for f in SUMMARY_METADATA]
-        names.update({f"#p_{f}": f for f in (*SUMMARY_FIELDS, *SUMMARY_METADATA, "metadata")})
+        fields = [f"#p_{f}" for f in (*SUMMARY_FIELDS, *SUMMARY)]  # what the listing index projects
+        names.update({f"#p_{f}": f for f in (*SUMMARY_FIELDS, *SUMMARY)})
         params["ProjectionExpression"] = ", ".join(fields)
         found: list[Document] = []
         while len(found) < most:
@@ -633,27 +682,31 @@ class DynamoRepository:
         return Page(_documents(found), last)
 
     # -- duplicates, deletion, timeline, stats ----------------------------
-    def find_by_hash(self, owner: str | None, sha256: str) -> list[Document]:
-        resp = self._readable_query(
-            {
-                "TableName": self._table,
-                "IndexName": BY_HASH,
-                "KeyConditionExpression": "gsi3pk = :h",
-                "ExpressionAttributeValues": dump({":h": hash_key(owner, sha256)}),
-                "Limit": 20,
-            },
-            ("gsi3pk", "gsi3sk"),
-        )
-        return _documents(load(i) for i in resp.get("Items", []))
-
-    def set_hash(self, doc_id: str, owner: str | None, sha256: str, created_at: str) -> None:
-        self._db.update_item(
+    def find_candidates(self, owner: str | None, size: int) -> list[Candidate]:
+        """The owner's processed documents of exactly this size (at most MAX_CANDIDATES, oldest first)."""
+        resp = self._db.query(
             TableName=self._table,
-            Key=dump(doc_key(doc_id)),
-            UpdateExpression="SET gsi3pk = :h, gsi3sk = :s",
-            ConditionExpression="attribute_exists(pk)",
-            ExpressionAttributeValues=dump({":h": hash_key(owner, sha256), ":s": f"{created_at}#{doc_id}"}),
+            IndexName=BY_SIZE,
+            KeyConditionExpression="gsi3pk = :k",
+            ExpressionAttributeValues=dump({":k": size_pk(owner, size)}),
+            Limit=MAX_CANDIDATES,
         )
+        return [candidate_from_entry(load(i), size) for i in resp.get("Items", [])]
+
+    def set_sha256(self, doc_id: str, sha256: str) -> None:
+        """Keep a sha256 computed for a processed document; its by_size entry carries it from then on."""
+        try:
+            self._db.update_item(
+                TableName=self._table,
+                Key=dump(doc_key(doc_id)),
+                UpdateExpression="SET sha256 = :h, #m.sha256 = :h",
+                ConditionExpression="attribute_exists(gsi3pk) AND attribute_type(#m, :map)",
+                ExpressionAttributeNames={"#m": "metadata"},
+                ExpressionAttributeValues=dump({":h": sha256, ":map": "M"}),
+            )
+        except ClientError as exc:
+            if not conditional_failed(exc):
+                raise
 
     def delete(self, doc_id: str) -> int:
         """Delete the document and every item in its partition (rows, markers); returns items deleted."""
@@ -694,8 +747,8 @@ class DynamoRepository:
             "TableName": self._table,
             "IndexName": index,
             "KeyConditionExpression": "#k = :v",
-            "ProjectionExpression": "#s, #m.#f",
-            "ExpressionAttributeNames": {"#k": key, "#s": "status", "#m": "metadata", "#f": "family"},
+            "ProjectionExpression": "#s, #f",
+            "ExpressionAttributeNames": {"#k": key, "#s": "status", "#f": "family"},
             "ExpressionAttributeValues": dump({":v": value}),
         }
         rows = []
@@ -705,7 +758,7 @@ class DynamoRepository:
             if not resp.get("LastEvaluatedKey"):
                 break
             params["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
-        return count_stats((r.get("status", ""), (r.get("metadata") or {}).get("family")) for r in rows)
+        return count_stats((r.get("status", ""), r.get("family")) for r in rows)
 
 
 def _keys_only(params: dict[str, Any], index_keys: tuple[str, ...]) -> dict[str, Any]:
@@ -743,7 +796,7 @@ def listing_params(table: str, index: str, key: str, sort_key: str, value: str, 
     if filters.status:
         clauses.append(f"{expr.n('status')} = {expr.v('status', filters.status)}")
     if filters.family:
-        clauses.append(f"{expr.n('metadata')}.{expr.n('family')} = {expr.v('family', filters.family)}")
+        clauses.append(f"{expr.n('family')} = {expr.v('family', filters.family)}")
     if filters.name_prefix:
         clauses.append(f"begins_with({expr.n('filename')}, {expr.v('prefix', filters.name_prefix)})")
     if filters.query:

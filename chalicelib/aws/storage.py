@@ -31,6 +31,10 @@ class ObjectInfo:
     content_type: str | None
     version_id: str | None
     metadata: dict[str, str]
+    checksum: str | None = None  # "<ALGORITHM>:<FULL_OBJECT|COMPOSITE>:<base64>" (see chalicelib.duplicates)
+
+
+CHECKSUM_ALGORITHMS = ("CRC64NVME", "CRC32", "CRC32C", "SHA256", "SHA1")
 
 
 PRESIGNED_READ_SECONDS = 900
@@ -93,9 +97,16 @@ class S3Storage:
         self._s3 = s3
         self._settings = settings
 
-    def head(self, bucket: str, key: str) -> ObjectInfo:
+    def head(self, bucket: str, key: str, checksum: bool = False) -> ObjectInfo:
+        """The object's size, etag and metadata; with `checksum`, also S3's stored checksum of it.
+
+        ChecksumMode=ENABLED asks HeadObject for the checksum S3 keeps with the
+        object (no extra request, no extra charge); objects stored without one
+        simply return none.
+        """
         try:
-            resp = self._s3.head_object(Bucket=bucket, Key=key)
+            params = {"Bucket": bucket, "Key": key} | ({"ChecksumMode": "ENABLED"} if checksum else {})
+            resp = self._s3.head_object(**params)
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
                 raise ExtractionFailed("The object no longer exists", code="missing") from exc
@@ -106,6 +117,7 @@ class S3Storage:
             content_type=resp.get("ContentType"),
             version_id=resp.get("VersionId"),
             metadata=dict(resp.get("Metadata") or {}),
+            checksum=stored_checksum(resp),
         )
 
     def reader(self, bucket: str, key: str, size: int, etag: str | None = None) -> RangedReader:
@@ -121,7 +133,10 @@ class S3Storage:
         return RangedReader(retrying(_ranged_get(url, etag)), size)
 
     def sha256(self, bucket: str, key: str, size: int, etag: str | None = None) -> str | None:
-        """Stream the object through sha256 in 1 MiB chunks; None above the cap."""
+        """Stream the whole object through sha256 in 1 MiB chunks; None above the cap.
+
+        Only where a duplicate cannot be ruled out otherwise (`chalicelib.duplicates`).
+        """
         if size > self._settings.hash_max_bytes:
             return None
 
@@ -184,6 +199,20 @@ class S3Storage:
         if key.startswith(self._settings.uploads_prefix):
             raise ValueError("renditions must not be written under the uploads prefix")
         self._s3.put_object(Bucket=bucket, Key=key, **put_args)
+
+
+def stored_checksum(head: dict[str, Any]) -> str | None:
+    """The checksum in a HeadObject answer, as `models.Content.checksum` spells it.
+
+    A value ending in -<parts> is a multipart upload's composite checksum,
+    whatever ChecksumType says (older answers carry no type).
+    """
+    for algorithm in CHECKSUM_ALGORITHMS:
+        value = str(head.get(f"Checksum{algorithm}") or "")
+        if value:
+            composite = head.get("ChecksumType") == "COMPOSITE" or (not head.get("ChecksumType") and "-" in value)
+            return f"{algorithm}:{'COMPOSITE' if composite else 'FULL_OBJECT'}:{value}"
+    return None
 
 
 def linkable(key: str) -> bool:

@@ -13,10 +13,15 @@ The key scheme, in one place:
 
   by_owner    gsi1pk = OWNER#<owner|-> or EVENTS#<submitter|->   gsi1sk = <created or stored at>#<id>
   all_docs    gsi2pk = DOCS or EVENTS or BACKFILLS               gsi2sk = <created or stored at>#<id>
-  by_hash     gsi3pk = HASH#<owner|->#<sha256>                   gsi3sk = <created at>#<id>
-              (sparse: set once a document is hashed; finds duplicates)
+              (both project LISTED: a document's list-view fields, an event's fields, a backfill
+              run's public fields; never a document's metadata, warnings or timeline, so a write
+              that changes only those costs these indexes nothing, and a list page is one query)
+  by_size     gsi3pk = SIZE#<owner|->#<bytes>                    gsi3sk = <created at>#<id>
+              (sparse: set when a document is processed; its same-size documents are its possible
+              duplicates, told apart by the S3 checksum and sha256 the index carries)
   by_deadline gsi4pk = DEADLINE#PENDING|PROCESSING               gsi4sk = <epoch, 12 digits>#<id>
-              (sparse: present only while an upload or a processing attempt is outstanding)
+              (sparse: present only while an upload or a processing attempt is outstanding;
+              keys only, the sweeper reads the few overdue documents themselves)
 
 Everything that belongs to a document lives in its partition, so deleting
 the partition deletes it all. Items are written and read as DynamoDB
@@ -37,9 +42,23 @@ from typing import Any
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
 NO_OWNER = "-"
+SUMMARY = ("family", "mime_type", "size")
+"""Metadata fields a document also keeps at the top level, for the listing indexes to project."""
+LISTED = (
+    *("id", "owner", "filename", "status", "created_at", "updated_at", "error", "extractor_version", *SUMMARY),
+    *("records", "declared_size", "name_key", "search"),
+    *("state", "source", "detail_type", "time", "stored_at", "detail", "submitted_by", "reason"),
+    *("created_by", "selection", "max_concurrency", "selected", "skipped_by", "finished_at"),
+    *("listed", "not_queued", "abandoned", "processed", "failed", "skipped"),
+)
+"""What by_owner and all_docs project (INCLUDE): a document's list view, stats and search text, a producer event whole,
+a backfill run's public fields and counters (models.COUNTERS; the run's plan is read only by its id).
+Every filter on those indexes names one of these; local/provision.py and infra/docpipe.yaml declare them."""
+CANDIDATE_FIELDS = ("checksum", "sha256")
+"""What by_size projects besides its keys."""
 BY_OWNER = "by_owner"
 ALL_DOCS = "all_docs"
-BY_HASH = "by_hash"
+BY_SIZE = "by_size"
 BY_DEADLINE = "by_deadline"
 DOC_SK = "DOC"
 EVENT_SK = "EVENT"
@@ -106,8 +125,18 @@ def deadline_keys(kind: str, epoch: int, doc_id: str) -> dict[str, str]:
     return {"gsi4pk": deadline_pk(kind), "gsi4sk": f"{max(epoch, 0):012d}#{doc_id}"}
 
 
-def hash_key(owner: str | None, sha256: str) -> str:
-    return f"HASH#{owner or NO_OWNER}#{sha256}"
+def summary_fields(metadata: dict[str, Any]) -> dict[str, Any]:
+    """The list-view fields of a document's metadata, kept at the top level (see SUMMARY)."""
+    return {k: metadata[k] for k in SUMMARY if metadata.get(k) is not None}
+
+
+def size_keys(owner: str | None, size: int, doc_id: str, created_at: str) -> dict[str, str]:
+    """A processed document's by_size keys: its owner's documents of exactly this many bytes."""
+    return {"gsi3pk": size_pk(owner, size), "gsi3sk": f"{created_at}#{doc_id}"}
+
+
+def size_pk(owner: str | None, size: int) -> str:
+    return f"SIZE#{owner or NO_OWNER}#{size}"
 
 
 def backfill_key(run_id: str, sk: str = RUN_SK) -> dict[str, str]:

@@ -12,6 +12,7 @@ DOCPIPE_SANDBOX=0.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -86,6 +87,9 @@ def extract_inline(reader: RangedReader, filename: str, head_bytes: int = HEAD_B
     metadata.update(outcome.fields)
     if outcome.details:
         metadata.setdefault("details", {}).update(outcome.details)
+    whole = reader.whole()
+    if whole is not None:  # read whole anyway: its sha256 costs no request (larger files get one only if needed)
+        metadata["sha256"] = hashlib.sha256(whole).hexdigest()
     return Result(valid_utf8({k: v for k, v in metadata.items() if v is not None}), valid_utf8(outcome.warnings))
 
 

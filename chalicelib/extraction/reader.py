@@ -141,6 +141,14 @@ class RangedReader(io.RawIOBase):
         self.requests += 1
         return data
 
+    def whole(self) -> bytes | None:
+        """The entire object if every block of it is cached (nothing is fetched), else None."""
+        count = -(-self._size // self._block_size)
+        if any(i not in self._blocks for i in range(count)):
+            return None
+        data = b"".join(self._blocks[i] for i in range(count))
+        return data if len(data) == self._size else None
+
     def head(self, n: int) -> bytes:
         """The first n bytes, without moving the position."""
         pos = self._pos

@@ -14,5 +14,5 @@ from __future__ import annotations
 
 from typing import Final
 
-EXTRACTOR_VERSION: Final = 14
-SOURCES_DIGEST: Final = "3bb3630a1d079e2b492e519dc89ae877e51e2580fa2b09b932f103f8397f9380"
+EXTRACTOR_VERSION: Final = 15
+SOURCES_DIGEST: Final = "eb0c3744cfabd3516fd4fd8a9252a0e251e7ea806c43b1f47d2069b1b2b6223e"

@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from deploy.readback import task_resources
 from deploy.templates import REPO, load_template
+from local.backfill_machine import definition as definition_text
 
 TEMPLATE = load_template()
 RESOURCES = TEMPLATE["Resources"]
@@ -25,23 +27,14 @@ NEEDS = {
 DISTRIBUTED_MAP = {"states:StartExecution", "states:DescribeExecution", "states:StopExecution"}
 
 
-def integrations(value: Any) -> set[str]:
-    if isinstance(value, dict):
-        found = {value["Resource"]} if isinstance(value.get("Resource"), str) else set()
-        return found | {r for v in value.values() for r in integrations(v)}
-    if isinstance(value, list):
-        return {r for v in value for r in integrations(v)}
-    return set()
-
-
 def role_statements() -> list[dict[str, Any]]:
     role = RESOURCES["BackfillStateMachineRole"]["Properties"]
     return [s for policy in role["Policies"] for s in policy["PolicyDocument"]["Statement"]]
 
 
 def test_the_state_machine_role_grants_exactly_what_its_definition_uses() -> None:
-    definition = RESOURCES["BackfillStateMachine"]["Properties"]["Definition"]
-    needed = set().union(*(NEEDS[r] for r in integrations(definition))) | DISTRIBUTED_MAP
+    definition = json.loads(definition_text())
+    needed = set().union(*(NEEDS[r] for r in task_resources(definition))) | DISTRIBUTED_MAP
     granted = {a for s in role_statements() for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])}
     assert granted == needed
 

@@ -25,11 +25,13 @@ from typing import Any
 import pytest
 
 from deploy import calls, configure, finish, package, readback, vendor
+from local import backfill_machine
 from local.deploy_emulator import INVOCATIONS_LOG_GROUP
 from tests.deploy.conftest import REGION, STAGE, clients, create_infra_stack, tool
+from tests.deploy.test_backfill_infra import DISTRIBUTED_MAP, NEEDS
 
 TEMPLATE_STAGE = "cf"
-AWS_NAMES = ("lambda", "iam", "logs", "events", "apigateway", "cloudformation", "s3", "sqs")
+AWS_NAMES = ("lambda", "iam", "logs", "events", "apigateway", "cloudformation", "s3", "sqs", "stepfunctions")
 # What may differ between the paths, with why nothing is lost (docs/deploy.md, "The two deploy paths").
 DOCUMENTED_DIFFERENCES = {
     # The template path reports batch item failures on the mapping; after chalice deploy the consumer deletes
@@ -217,6 +219,47 @@ def test_the_template_deploy_reads_back_as_a_working_stage(template_deployed):
     assert readback.problems(back, stage) == []
     (mapping,) = back["functions"]["on_records"]["mappings"]
     assert (mapping["batch_size"], mapping["max_concurrency"], mapping["reports_failures"]) == (10, 5, True)
+
+
+@pytest.mark.parametrize("path", ["chalice_deployed", "template_deployed"])
+def test_each_path_has_the_backfill_state_machine_with_a_role_that_is_exactly_enough(path, request):
+    deployed = request.getfixturevalue(path)
+    stage, back = deployed["stage"], deployed["readback"]
+    machine, outputs = back["backfill"], stage.outputs
+    assert machine is not None and machine["arn"] == outputs["BackfillStateMachineArn"]
+    assert (machine["status"], machine["type"]) == ("ACTIVE", "STANDARD")
+    assert machine["definition"] == json.loads(backfill_machine.definition())  # every "ResultPath": null kept
+    role = machine["role"]
+    assert (role["trusted"], role["managed"]) == (["states.amazonaws.com"], [])
+    statements = [s for document in role["policies"] for s in document["Statement"]]
+    granted = {a for s in statements for a in readback._listed(s["Action"])}
+    assert granted == set().union(*(NEEDS[r] for r in readback.task_resources(machine["definition"]))) | DISTRIBUTED_MAP
+    own = (outputs["BackfillQueueArn"], f"arn:aws:s3:::{outputs['BucketName']}", f":table/{outputs['TableName']}",
+           f":stateMachine:docpipe-{stage.name}-backfill", f":execution:docpipe-{stage.name}-backfill/")  # fmt: skip
+    for statement in statements:
+        for resource in readback._listed(statement["Resource"]):
+            assert any(mark in resource for mark in own), resource
+    # its batches reach their own consumer, one message at a time, under its own ceiling
+    (mapping,) = back["functions"]["on_backfill"]["mappings"]
+    assert mapping["source"] == outputs["BackfillQueueArn"]
+    assert (mapping["batch_size"], mapping["max_concurrency"]) == (1, 4)
+    assert readback.state_machine_problems(machine, stage) == []
+
+
+def test_the_readback_names_what_a_broken_backfill_state_machine_lacks(chalice_deployed):
+    stage, machine = chalice_deployed["stage"], chalice_deployed["readback"]["backfill"]
+    assert readback.state_machine_problems(None, stage) == [f"docpipe-{STAGE}-backfill: no backfill state machine "
+                                                            "(BackfillStateMachineArn)"]  # fmt: skip
+    states = machine["definition"]["States"]
+    invoking = {**machine["definition"], "States": {**states, "Direct": {"Type": "Task", "End": True,
+                "Resource": "arn:aws:states:::lambda:invoke"}}}  # fmt: skip
+    broad = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}
+    broken = {**machine, "status": "DELETING", "definition": invoking,
+              "role": {**machine["role"], "managed": ["arn:aws:iam::aws:policy/AdministratorAccess"],
+                       "policies": [*machine["role"]["policies"], broad]}}  # fmt: skip
+    found = readback.state_machine_problems(broken, stage)
+    assert len(found) == 4, found
+    assert [p for p in found if "invokes Lambda" in p] and [p for p in found if "a wildcard" in p]
 
 
 def test_the_two_paths_differ_only_where_documented(chalice_deployed, template_deployed):

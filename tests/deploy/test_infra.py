@@ -6,14 +6,34 @@ import json
 import subprocess
 from typing import Any
 
+import pytest
+from botocore.exceptions import ClientError
+
 from deploy import calls, configure, package, policies
 from deploy.templates import INFRA_TEMPLATE, REPO, load_template
-from tests.deploy.conftest import EMULATOR_SKIPS, STAGE, tool
+from local.deploy_emulator import null_path
+from tests.deploy.conftest import EMULATOR_SKIPS, STAGE, clients, tool
 
 
 def test_infra_template_passes_cfn_lint():
     proc = subprocess.run([tool("cfn-lint"), str(INFRA_TEMPLATE)], capture_output=True, text=True, check=False)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_the_infra_template_holds_no_null_which_cloudformation_would_refuse():
+    assert null_path(load_template()) is None
+
+
+def test_the_emulator_refuses_a_template_with_a_null_as_cloudformation_does(emulator):
+    cfn = clients(emulator.endpoint, "cloudformation")["cloudformation"]
+    queue = {"Type": "AWS::SQS::Queue", "Properties": {"QueueName": "docpipe-null", "RedrivePolicy": None}}
+    body = json.dumps({"Resources": {"Queue": queue}})
+    with pytest.raises(
+        ClientError, match=r"\[/Resources/Queue/Properties/RedrivePolicy\] 'null' values are not allowed"
+    ):
+        cfn.create_stack(StackName="docpipe-null", TemplateBody=body)
+    with pytest.raises(ClientError, match="'null' values are not allowed"):
+        cfn.create_change_set(StackName="docpipe-null", ChangeSetName="c1", TemplateBody=body, ChangeSetType="CREATE")
 
 
 def test_only_the_documented_resource_types_are_left_out_of_the_emulator_stack(infra_stack):
@@ -128,7 +148,11 @@ def test_the_table_matches_the_local_stack_definition(infra_stack):
 
         def shape(table):
             gsis = {
-                g["IndexName"]: (json.dumps(g["KeySchema"]), g["Projection"]["ProjectionType"])
+                g["IndexName"]: (
+                    json.dumps(g["KeySchema"]),
+                    g["Projection"]["ProjectionType"],
+                    sorted(g["Projection"].get("NonKeyAttributes", [])),
+                )
                 for g in table["GlobalSecondaryIndexes"]
             }
             attrs = sorted((a["AttributeName"], a["AttributeType"]) for a in table["AttributeDefinitions"])

@@ -7,7 +7,7 @@ import json
 import logging
 from types import SimpleNamespace
 
-from bench.cost import Measured, monthly_cost
+from bench.cost import monthly
 from chalicelib import observability
 
 
@@ -40,14 +40,14 @@ def test_exceptions_are_logged_as_one_json_line():
     assert "ValueError: bad <input>" in json.loads(line)["exception"]
 
 
-def test_file_metrics_are_emf_documents_with_stage_and_family_dimensions(monkeypatch):
+def test_file_metrics_are_emf_documents_with_one_stage_dimension_and_the_family_as_a_field(monkeypatch):
     monkeypatch.setenv("DOCPIPE_STAGE", "prod")
     out = io.StringIO()
     doc = observability.file_processed("pdf", 812.5, stream=out)
     assert json.loads(out.getvalue()) == doc
     directive = doc["_aws"]["CloudWatchMetrics"][0]
     assert directive["Namespace"] == "docpipe"
-    assert directive["Dimensions"] == [["Stage"], ["Stage", "Family"]]
+    assert directive["Dimensions"] == [["Stage"]]  # one billed metric each, whatever the family
     assert {m["Name"]: m["Unit"] for m in directive["Metrics"]} == {
         "FilesProcessed": "Count",
         "ExtractionDuration": "Milliseconds",
@@ -63,6 +63,23 @@ def test_failed_files_and_ingested_rows_are_counted():
     assert rows["RowsIngested"] == 500.0
 
 
+def test_the_billed_metric_count_does_not_grow_with_families_or_failure_reasons():
+    docs = [observability.file_processed(f, 10.0, stream=io.StringIO()) for f in ("pdf", "image", "media")]
+    docs += [
+        observability.file_failed(f, r, stream=io.StringIO()) for f, r in (("pdf", "corrupt"), ("image", "timeout"))
+    ]
+    docs.append(observability.rows_ingested(5, stream=io.StringIO()))
+    combos = {
+        (metric["Name"], tuple((d, doc[d]) for d in dims))
+        for doc in docs
+        for directive in doc["_aws"]["CloudWatchMetrics"]
+        for dims in directive["Dimensions"]
+        for metric in directive["Metrics"]
+    }
+    assert len(combos) == 4  # FilesProcessed, ExtractionDuration, FilesFailed, RowsIngested, each by Stage
+    assert {doc.get("Family") for doc in docs[:5]} == {"pdf", "image", "media"}  # still in the line for Logs Insights
+
+
 def test_json_logs_are_on_for_lambda_and_off_locally_unless_asked():
     assert observability.json_enabled({"AWS_LAMBDA_FUNCTION_NAME": "docpipe-prod"})
     assert not observability.json_enabled({})
@@ -71,8 +88,14 @@ def test_json_logs_are_on_for_lambda_and_off_locally_unless_asked():
 
 
 def test_the_cost_model_grows_with_volume_and_keeps_fixed_costs():
-    measured = Measured(files=3, mean_ms=30.0, p95_ms=50.0, mean_bytes=140_000, mean_requests=1.5)
-    small, large = monthly_cost(10_000, measured), monthly_cost(1_000_000, measured)
+    per_doc = {
+        "lambda_requests": 5, "lambda_gb_s": 0.5, "apigw_requests": 4, "wru": 12, "rru": 3, "ddb_bytes": 3000,
+        "s3_put_class": 2, "s3_get_class": 4, "s3_bytes": 150_000, "s3_transitions": 0.3, "events": 1, "sqs": 0,
+        "log_bytes": 3000,
+    }  # fmt: skip
+    fixed = {"custom_metrics": 4, "alarms": 16, "secrets": 1, "sweep": {"ms": 40.0, "rru": 1.0}}
+    small, large = monthly(10_000, per_doc, fixed), monthly(1_000_000, per_doc, fixed)
     assert sum(large.values()) > sum(small.values())
-    assert large["Lambda compute"] == small["Lambda compute"] * 100
+    assert large["DynamoDB writes"] == small["DynamoDB writes"] * 100
     assert large["Secrets Manager"] == small["Secrets Manager"] > 0
+    assert large["CloudWatch metrics"] == small["CloudWatch metrics"] == 4 * 0.30

@@ -349,6 +349,8 @@ def test_a_broken_file_fails_with_its_reason_and_the_filters_find_it(
     failure = page.locator(".failure")
     sync_api.expect(failure).to_contain_text("Processing failed")
     assert failure.locator("code").inner_text() in {"corrupt", "unsupported"}
+    summary = page.locator("details.fold summary", has_text="Details").inner_text()
+    assert re.fullmatch(r"Details \((1 field|[02-9]\d* fields|1\d+ fields)\)", summary), summary
     shot(page, "08-detail-failed")
     assert page.errors == []
 

@@ -53,3 +53,21 @@ def test_keys_with_spaces_plus_percent_and_unicode_are_read_back(aws, bucket) ->
     doc = wiring.repository().get(wiring.ingest_service().process(ref).doc_id)
     assert doc is not None and doc.status is Status.PROCESSED and doc.key == key
     assert doc.filename == "a+b %41 é.pdf"
+
+
+def test_a_large_copy_is_found_by_its_s3_checksum_and_confirmed_by_sha256(aws, bucket, tmp_path) -> None:
+    from tests.support.media import write_large_mp4
+
+    folder = f"uploads/{uuid.uuid4()}"
+    path = tmp_path / "clip.mp4"
+    write_large_mp4(path, 3 * 1024 * 1024)
+    data = path.read_bytes()
+    first = wiring.ingest_service().process(upload(aws, bucket, f"{folder}/clip.mp4", data))
+    alone = wiring.repository().get(first.doc_id)
+    assert alone is not None and "sha256" not in alone.metadata  # a size nobody else has: never read whole
+    second = wiring.ingest_service().process(upload(aws, bucket, f"{folder}/clip copy.mp4", data))
+    doc = wiring.repository().get(second.doc_id)
+    assert doc is not None and doc.metadata["duplicate_of"] == first.doc_id
+    assert doc.metadata["checksum"]["algorithm"] == "CRC32"
+    again = wiring.repository().get(first.doc_id)
+    assert again is not None and again.metadata["sha256"] == doc.metadata["sha256"]

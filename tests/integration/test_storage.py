@@ -50,3 +50,26 @@ def test_head_reports_size_and_etag(aws, stack) -> None:
     key = put(aws, stack, b"12345")
     info = wiring.storage().head(stack.names.bucket, key)
     assert info.size == 5 and info.etag == hashlib.md5(b"12345", usedforsecurity=False).hexdigest()
+
+
+def test_head_reports_the_checksum_s3_keeps_when_asked(aws, stack) -> None:
+    import base64
+    import zlib
+
+    data = b"checksummed" * 1000
+    key = put(aws, stack, data)  # boto3 sends a CRC32 with every upload; S3 keeps it as the full-object checksum
+    storage = wiring.storage()
+    crc = base64.b64encode(zlib.crc32(data).to_bytes(4, "big")).decode()
+    assert storage.head(stack.names.bucket, key, checksum=True).checksum == f"CRC32:FULL_OBJECT:{crc}"
+    assert storage.head(stack.names.bucket, key).checksum is None  # not asked: HeadObject leaves it out
+
+
+def test_a_browser_post_has_no_checksum_on_the_emulator_which_is_the_fallback_duplicates_handle(stack) -> None:
+    """AWS stores a CRC64NVME for every new object, POSTs included; moto 5.2.5 stores none for a POST."""
+    import requests
+
+    storage = wiring.storage()
+    key = f"uploads/post-{uuid.uuid4().hex}.bin"
+    post = storage.presigned_post(key, "application/octet-stream", 1000, 60)
+    requests.post(post["url"], data=post["fields"], files={"file": b"posted"}, timeout=30).raise_for_status()
+    assert storage.head(stack.names.bucket, key, checksum=True).checksum is None

@@ -333,11 +333,11 @@ def test_a_transient_storage_failure_gives_the_claim_back_and_the_retry_finishes
     real_head = storage.head
     calls = {"n": 0}
 
-    def head(bucket: str, key: str) -> object:
+    def head(bucket: str, key: str, checksum: bool = False) -> object:
         calls["n"] += 1
         if calls["n"] == 1:
             raise EndpointConnectionError(endpoint_url="http://s3")
-        return real_head(bucket, key)
+        return real_head(bucket, key, checksum)
 
     monkeypatch.setattr(storage, "head", head)
     with pytest.raises(TransientError):
@@ -369,19 +369,85 @@ def test_a_newer_version_that_arrives_during_an_attempt_is_processed_by_that_att
 def test_an_unexpected_failure_while_finishing_gives_the_claim_back_for_the_redelivery(parts, monkeypatch) -> None:
     service, repo, storage = parts
     ref = drop(storage, "uploads/finish.pdf", samples.pdf())
-    real = repo.find_by_hash
+    real = repo.find_candidates
     calls = {"n": 0}
 
-    def broken_once(owner: str | None, sha256: str) -> object:
+    def broken_once(owner: str | None, size: int) -> object:
         calls["n"] += 1
         if calls["n"] == 1:
             raise KeyError("unexpected")
-        return real(owner, sha256)
+        return real(owner, size)
 
-    monkeypatch.setattr(repo, "find_by_hash", broken_once)
+    monkeypatch.setattr(repo, "find_candidates", broken_once)
     with pytest.raises(KeyError):
         service.process(ref)
     assert service.process(ref).status == "PROCESSED"
+
+
+# -- duplicates without reading every file whole ---------------------------------------
+
+OWNER = "9510a210-8e36-411b-b045-6c06bc728213"
+
+
+def movie(tmp_path: Any, size: int = 1_000_000, tail: bytes = b"") -> bytes:
+    """A movie read only at its ends (its media data is never fetched), optionally ending differently."""
+    from tests.support.media import write_large_mp4
+
+    path = tmp_path / f"m{size}.mp4"
+    write_large_mp4(path, size)
+    data = path.read_bytes()
+    return data[: len(data) // 2] + tail + data[len(data) // 2 + len(tail) :]
+
+
+def test_a_large_file_of_a_size_its_owner_has_no_other_of_is_never_read_whole(parts, tmp_path) -> None:
+    service, repo, storage = parts
+    doc = repo.get(service.process(drop(storage, f"uploads/{OWNER}/clip.mp4", movie(tmp_path))).doc_id)
+    assert doc.status is Status.PROCESSED and storage.hashed == []
+    assert "sha256" not in doc.metadata and doc.metadata["checksum"]["algorithm"] == "CRC32"
+
+
+def test_a_large_copy_is_confirmed_by_sha256_of_both_files_only_then(parts, tmp_path) -> None:
+    service, repo, storage = parts
+    data = movie(tmp_path)
+    first = service.process(drop(storage, f"uploads/{OWNER}/clip.mp4", data))
+    second = service.process(drop(storage, f"uploads/{OWNER}/clip (copy).mp4", data))
+    doc = repo.get(second.doc_id)
+    assert doc.metadata["duplicate_of"] == first.doc_id
+    assert sorted(k for _, k in storage.hashed) == [f"uploads/{OWNER}/clip (copy).mp4", f"uploads/{OWNER}/clip.mp4"]
+    assert repo.get(first.doc_id).metadata["sha256"] == doc.metadata["sha256"]  # kept: never computed again
+    storage.hashed.clear()
+    third = service.process(drop(storage, f"uploads/{OWNER}/clip (3).mp4", data))
+    assert repo.get(third.doc_id).metadata["duplicate_of"] == first.doc_id
+    assert [k for _, k in storage.hashed] == [f"uploads/{OWNER}/clip (3).mp4"]
+
+
+def test_same_size_files_whose_checksums_differ_are_told_apart_without_reading_them(parts, tmp_path) -> None:
+    service, repo, storage = parts
+    service.process(drop(storage, f"uploads/{OWNER}/a.mp4", movie(tmp_path)))
+    other = service.process(drop(storage, f"uploads/{OWNER}/b.mp4", movie(tmp_path, tail=b"different")))
+    assert "duplicate_of" not in repo.get(other.doc_id).metadata
+    assert storage.hashed == []
+
+
+def test_without_stored_checksums_same_size_files_are_compared_by_sha256(parts, tmp_path) -> None:
+    service, repo, storage = parts
+    storage.put(BUCKET, f"uploads/{OWNER}/a.mp4", movie(tmp_path), checksum=False)
+    first = service.process(ObjectRef(BUCKET, f"uploads/{OWNER}/a.mp4", etag="a"))
+    storage.put(BUCKET, f"uploads/{OWNER}/b.mp4", movie(tmp_path, tail=b"other"), checksum=False)
+    other = service.process(ObjectRef(BUCKET, f"uploads/{OWNER}/b.mp4", etag="b"))
+    storage.put(BUCKET, f"uploads/{OWNER}/c.mp4", movie(tmp_path), checksum=False)
+    copy = service.process(ObjectRef(BUCKET, f"uploads/{OWNER}/c.mp4", etag="c"))
+    assert "duplicate_of" not in repo.get(other.doc_id).metadata
+    assert repo.get(copy.doc_id).metadata["duplicate_of"] == first.doc_id
+    assert "checksum" not in repo.get(copy.doc_id).metadata
+
+
+def test_a_small_file_read_whole_by_its_extraction_gets_its_sha256_without_another_read(parts) -> None:
+    service, repo, storage = parts
+    body = samples.pdf()
+    doc = repo.get(service.process(drop(storage, f"uploads/{OWNER}/small.pdf", body)).doc_id)
+    assert doc.metadata["sha256"] == hashlib.sha256(body).hexdigest()
+    assert storage.hashed == []
 
 
 def _reader_that(storage: InMemoryStorage, misbehave: Any) -> Any:

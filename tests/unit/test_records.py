@@ -76,6 +76,22 @@ def test_a_batch_with_poison_messages_writes_the_good_ones_once_and_reports_the_
     assert progress is not None and progress.written == 5
 
 
+def test_rows_stored_are_reported_once_per_chunk_as_the_rows_ingested_metric(
+    started: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, consumer = started
+    monkeypatch.setenv("DOCPIPE_LOG_JSON", "1")
+    first = chunk_body(DOC, "run", 0, 1, [["1", "2"], None, ["3", "4"]], [[2, 3, "expected 2 fields, found 1"]])
+    second = chunk_body(DOC, "run", 1, 4, [["5", "6"]])
+    batch = [{"messageId": m, "body": b} for m, b in (("1", first), ("2", second), ("again", first))]
+    assert handle_batch(consumer, batch) == {"batchItemFailures": []}
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    emitted = [line for line in lines if "RowsIngested" in line]
+    assert [line["RowsIngested"] for line in emitted] == [2.0, 1.0]
+    metric = emitted[0]["_aws"]["CloudWatchMetrics"][0]
+    assert metric["Dimensions"] == [["Stage"]] and metric["Metrics"] == [{"Name": "RowsIngested", "Unit": "Count"}]
+
+
 def test_a_chunk_of_a_replaced_run_is_dropped_without_failing(started: Any) -> None:
     store, consumer = started
     body = chunk_body(DOC, "an-old-run", 0, 1, [["1", "2"]])

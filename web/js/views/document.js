@@ -184,7 +184,7 @@ function drawMetadata(section, doc) {
     h("h2", { id: "h-metadata" }, "Metadata"),
     entries.length ? definitionList(entries, "metadata") : notice(isFinal(doc.status) ? "No metadata was extracted." : "Metadata appears once the document is processed."),
     meta.details && typeof meta.details === "object" && Object.keys(meta.details).length
-      ? h("details", { class: "fold" }, h("summary", {}, `Details (${Object.keys(meta.details).length} fields)`), nested(meta.details, 0))
+      ? h("details", { class: "fold" }, h("summary", {}, `Details (${fieldCount(meta.details)})`), nested(meta.details, 0))
       : null,
     h("details", { class: "fold" }, h("summary", {}, "File"), definitionList(file, "file")),
   );
@@ -265,4 +265,9 @@ function drawTimeline(section, doc) {
         )
       : notice("Nothing has happened yet."),
   );
+}
+
+function fieldCount(details) {
+  const n = Object.keys(details).length;
+  return `${n} ${n === 1 ? "field" : "fields"}`;
 }
