@@ -1,12 +1,23 @@
-"""Reliability and security figures for issue 10, on a local stack of its own.
+"""Reliability and security figures, on a local stack of its own: every attack as a test, its figure, PASS/FAIL.
 
-Usage: python -m bench.reliability [--quick]   (`make reliability`)
+Usage: python -m bench.reliability [--quick] [--rows N] [--runs N]   (`make reliability`)
 
-Starts the whole local stack (emulator, provisioning, Lambda-like pump, JWT
-gateway) on free ports and measures, with the goal next to each figure:
+First the attacks, one row each (the test that plays it, what it measured):
+hostile metadata (XML/SVG with a default namespace, 500 KB of metadata, an
+item no client can read), an asynchronous delete while a 300,000-row CSV is
+still ingesting, a CSV record over 1 MiB, a 40 s storage freeze and an
+extraction worker killed from outside (neither may fail a file), group claims,
+admin rights, the size limit on every object, nested JSON and NUL paths, parser
+chatter, the local stack's POST policy and its emulator dying with its parent,
+the tests' independence of their order, and duplicate deliveries over many runs.
+The pytest attacks run in one subprocess (one stack of their own); the
+figures their tests record come back as junit properties.
+
+Then the standing figures, on the whole local stack (emulator, provisioning,
+Lambda-like pump, JWT gateway) on free ports, with the goal next to each:
 - idempotency: 50 files x 5 duplicate deliveries, 10 at a time, on the
   emulator (each DynamoDB request atomic, as on DynamoDB: see
-  local/emulator_fidelity.py) and on the atomic in-memory repository twin;
+  local/moto_server.py) and on the atomic in-memory repository twin;
   20 out-of-order trials; 20 trials of a newer version arriving while an
   older version's attempt runs;
 - faults: throttling, S3 500s and timeouts inside the retry budget; ranged
@@ -32,6 +43,7 @@ import sys
 import tempfile
 import time
 import xml.etree.ElementTree as ET
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -80,6 +92,238 @@ class Report:
             if n == 0:
                 lines.append("  ".join("-" * w for w in widths))
         return "\n".join(lines)
+
+
+# -- the attacks, one row each -------------------------------------------------------
+HM = "tests/reliability/test_hostile_metadata.py"
+PA = "tests/reliability/test_platform_attacks.py"
+ATTACKS: list[tuple[str, str, list[str]]] = [
+    (
+        "default-namespace SVG/XML",
+        "drop drawing.svg and feed.xml; owner list, document, admin list, delete",
+        [f"{HM}::test_xml_with_a_default_namespace_is_listed_read_and_deleted"],
+    ),
+    (
+        "500 KB metadata",
+        "a PDF whose Info dictionary holds 500 KB: PROCESSED, listed, core fields kept",
+        [f"{HM}::test_a_file_with_500_kb_of_metadata_is_processed_with_its_core_fields_and_a_warning"],
+    ),
+    (
+        "metadata gate",
+        "generated nested values through the one gate (property-based)",
+        ["tests/unit/test_metadata_gate.py"],
+    ),
+    (
+        "unreadable item",
+        "an item written around the gate: listed, searched, sorted, read, deleted",
+        [f"{HM}::test_a_document_whose_metadata_cannot_be_read_is_listed_read_and_deleted"],
+    ),
+    (
+        "1 MiB+ CSV record",
+        "a CSV whose first record is 1.2 MB, on the stack; records final, counts true",
+        [
+            f"{PA}::test_a_csv_whose_first_record_is_over_1_mib_is_one_failed_row_with_true_counts",
+            "tests/unit/test_csv_fanout.py",
+        ],
+    ),
+    (
+        "40 s storage freeze",
+        "the emulator stopped (SIGSTOP) 40 s mid-read of a PDF, then continued",
+        [f"{PA}::test_a_40_s_storage_freeze_mid_read_fails_no_file_and_the_file_is_processed_after_it"],
+    ),
+    (
+        "child killed from outside",
+        "the extraction worker SIGKILLed mid-read (on the stack; SIGSEGV/SIGTERM in unit tests)",
+        [
+            f"{PA}::test_an_extraction_worker_killed_from_outside_fails_no_file_and_the_file_is_processed_after_it",
+            "tests/unit/test_ingest.py::test_a_platform_fault_during_extraction_gives_the_claim_back_and_never_fails_the_file",
+        ],
+    ),
+    (
+        "I/O stall vs file fault",
+        "stalled reads, no-progress and killed workers vs CPU/memory limits and crashes",
+        ["tests/unit/test_bounds.py", "tests/unit/test_extract_engine.py"],
+    ),
+    (
+        "cognito:groups",
+        "'readers,admins' in every shape API Gateway delivers; arrays; bracketed lists",
+        ["tests/unit/test_http.py"],
+    ),
+    (
+        "admin rights",
+        "owners do all; admins read and reprocess all, delete only ownerless files",
+        ["tests/unit/test_access.py", "tests/integration/test_api_on_emulator.py"],
+    ),
+    (
+        "size limit on every object",
+        "an ownerless drop over the limit is too_large and never hashed",
+        ["tests/unit/test_ingest.py::test_every_dropped_object_has_the_size_limit_and_is_never_hashed_past_it"],
+    ),
+    (
+        "nested JSON / NUL path",
+        "a 100,000-deep JSON body; NUL and other refused bytes in static paths",
+        [
+            "tests/integration/test_gateway_on_emulator.py::test_a_deeply_nested_json_body_is_a_400",
+            "tests/integration/test_gateway_on_emulator.py::"
+            "test_a_static_path_the_file_system_refuses_is_a_json_404_not_a_dropped_connection",
+        ],
+    ),
+    (
+        "parser chatter",
+        "a PDF whose every xref offset is wrong: one log line; no object reprs",
+        ["tests/unit/test_noise.py"],
+    ),
+    (
+        "POST policy enforced locally",
+        "presigned POSTs rewritten: other prefix, policy, size, type, extra field, expiry",
+        [
+            "tests/unit/test_emulator_fidelity.py",
+            "tests/integration/test_api_on_emulator.py::test_an_upload_that_breaks_its_post_policy_is_refused_and_stores_nothing",
+        ],
+    ),
+    (
+        "emulator dies with parent",
+        "SIGKILL the process that started the emulator; its port is free again",
+        ["tests/integration/test_emulator_fidelity.py"],
+    ),
+]
+
+
+def attacks(report: Report) -> None:
+    """Every pytest attack in one subprocess; a row per item with its tests' outcome and recorded figures."""
+    wanted = {node for _, _, group in ATTACKS for node in group}
+    nodes = sorted(n for n in wanted if "::" not in n or n.partition("::")[0] not in wanted)  # each test once
+    started = time.monotonic()
+    cases = _run_pytest(nodes, timeout=3600)
+    print(f"  attacks      pytest ({time.monotonic() - started:.0f} s)", flush=True)
+    for item, attack, group in ATTACKS:
+        mine = [c for c in cases if any(_belongs(c, node) for node in group)]
+        failed = [c for c in mine if c.outcome == "failed"]
+        passed = sum(1 for c in mine if c.outcome == "passed")
+        props = [f"{k}={v}" for c in mine for k, v in c.properties]
+        figure = f"{passed} passed, {len(failed)} failed in {sum(c.seconds for c in mine):.0f} s"
+        if props:
+            figure += "; " + "; ".join(props)
+        if failed:
+            figure += f"; failed: {failed[0].name}"
+        report.add("attack", f"{item}: {attack}", "all pass", figure, passed > 0 and not failed)
+
+
+@dataclass
+class Case:
+    file: str
+    name: str
+    outcome: str
+    seconds: float
+    properties: list[tuple[str, str]]
+
+
+def _belongs(case: Case, node: str) -> bool:
+    path, _, test = node.partition("::")
+    return case.file == path and (not test or case.name == test or case.name.startswith(test + "["))
+
+
+def _run_pytest(nodes: list[str], timeout: float) -> list[Case]:
+    with tempfile.NamedTemporaryFile(suffix=".xml") as junit:
+        subprocess.run(
+            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--junitxml={junit.name}", *nodes],
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            check=False,
+            timeout=timeout,
+        )
+        return _junit_cases(junit.name)
+
+
+def _junit_cases(path: str) -> list[Case]:
+    try:
+        root = ET.parse(path).getroot()  # noqa: S314 - pytest's own output
+    except ET.ParseError:
+        return []
+    cases = []
+    for case in root.iter("testcase"):
+        kinds = {child.tag: child for child in case}
+        if "failure" in kinds or "error" in kinds:
+            outcome = "failed"
+        elif "skipped" in kinds:
+            outcome = "xfailed" if kinds["skipped"].get("type") == "pytest.xfail" else "skipped"
+        else:
+            outcome = "passed"
+        file = str(case.get("classname", "")).replace(".", "/")
+        props = [(str(p.get("name")), str(p.get("value"))) for p in case.iter("property")]
+        cases.append(Case(f"{file}.py", str(case.get("name")), outcome, float(case.get("time") or 0), props))
+    return cases
+
+
+def order_independence(report: Report) -> None:
+    """The orders that used to break: emulator suites, then tests/unit, then the fault tests and the JSON log tests
+    (a document's id bound outside any invocation stuck to every later log line)."""
+    nodes = [
+        "tests/integration/test_pump_on_emulator.py",
+        "tests/unit",
+        "tests/reliability/test_faults.py",
+        "tests/deploy/test_observability.py",
+    ]
+    cases = _run_pytest(nodes, timeout=3600)
+    faults_cases = [c for c in cases if c.file in nodes[2:]]
+    failed = [c for c in cases if c.outcome == "failed"]
+    measured = f"{len(cases) - len(failed)} of {len(cases)} passed ({len(faults_cases)} fault and log tests)"
+    if failed:
+        measured += f"; failed: {', '.join(c.name for c in failed[:3])}"
+    report.add("attack", "test order: " + " -> ".join(nodes), "all pass", measured, bool(faults_cases) and not failed)
+
+
+def delete_during_ingest(report: Report, local: Any, aws: dict[str, Any], rows: int) -> None:
+    from local.provision import login
+    from tests.reliability.support.deletion import delete_during_ingest as scenario
+
+    stack = local.stack
+    tokens = login(aws["cognito-idp"], stack.client_id, "demo", stack.names.demo_password)
+    fig = scenario(
+        local.api_url,
+        tokens["IdToken"],
+        stack.user_subs["demo"],
+        aws,
+        stack.names.bucket,
+        stack.names.table,
+        rows,
+        3600,
+    )
+    gone = "never" if fig.gone_after_seconds is None else f"{fig.gone_after_seconds:.0f} s"
+    measured = (
+        f"DELETE {fig.status_code} in {fig.request_seconds:.2f} s with {fig.written_when_deleted} of {rows} rows "
+        f"written; gone after {gone}; "
+        f"items left {fig.items_left}, object left {fig.object_left}, dead letters {fig.dead_letters}"
+    )
+    ok = (
+        fig.status_code == 202
+        and fig.request_seconds < 29
+        and fig.written_when_deleted > 0
+        and fig.gone_after_seconds is not None
+        and (fig.items_left, fig.object_left, fig.dead_letters) == (0, False, 0)
+    )
+    report.add("attack", f"delete during ingest of {rows:,} rows: 202 at once, nothing left", "all true", measured, ok)
+
+
+def repeated_duplicates(report: Report, aws: dict[str, Any], files: int, runs: int) -> None:
+    """The duplicate-delivery trial run after run on the emulator: every run must end all PROCESSED."""
+    from chalicelib import wiring
+    from tests.reliability.support import scenarios
+
+    ingest, repo = wiring.ingest_service(), wiring.repository()
+    whole, lines = 0, []
+    for run in range(runs):
+        dup = scenarios.duplicate_deliveries(ingest.process, repo, aws["s3"], DIRECT_BUCKET, files, 5, 10, seed=run)
+        whole += dup.documents == dup.processed == dup.extractions == files
+        if dup.unfinished:
+            lines.append(f"run {run + 1}: {'; '.join(dup.unfinished)[:120]}")
+    measured = f"{whole} of {runs} runs {files}/{files} PROCESSED, one extraction each" + (
+        f"; {lines[0]}" if lines else ""
+    )
+    report.add(
+        "attack", f"duplicate deliveries, {files} files x 5, {runs} runs in a row", "every run", measured, whole == runs
+    )
 
 
 def idempotency(report: Report, local: Any, aws: dict[str, Any], files: int, trials: int) -> None:
@@ -297,39 +541,12 @@ SUITES = [
 
 def suites(report: Report) -> None:
     for section, name, paths in SUITES:
-        with tempfile.NamedTemporaryFile(suffix=".xml") as junit:
-            subprocess.run(
-                [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--junitxml={junit.name}", *paths],
-                cwd=ROOT,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-                check=False,
-                timeout=900,
-            )
-            counts = _junit_counts(junit.name)
+        counts = Counter(c.outcome for c in _run_pytest(paths, timeout=900))
         measured = (
             f"{counts['passed']} passed, {counts['failed']} failed, {counts['xfailed']} xfailed, "
             f"{counts['skipped']} skipped"
         )
         report.add(section, name, "0 failed", measured, counts["failed"] == 0 and counts["passed"] > 0)
-
-
-def _junit_counts(path: str) -> dict[str, int]:
-    counts = {"passed": 0, "failed": 0, "xfailed": 0, "skipped": 0}
-    try:
-        root = ET.parse(path).getroot()  # noqa: S314 - pytest's own output
-    except ET.ParseError:
-        return counts
-    for case in root.iter("testcase"):
-        kinds = {child.tag: child for child in case}
-        if "failure" in kinds or "error" in kinds:
-            counts["failed"] += 1
-        elif "skipped" in kinds:
-            kind = "xfailed" if kinds["skipped"].get("type") == "pytest.xfail" else "skipped"
-            counts[kind] += 1
-        else:
-            counts["passed"] += 1
-    return counts
 
 
 def _log_to_file(path: str | None = None) -> str:
@@ -356,6 +573,8 @@ def _log_to_file(path: str | None = None) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--quick", action="store_true", help="small sizes (a smoke run of the bench itself)")
+    parser.add_argument("--rows", type=int, default=300_000, help="rows of the CSV deleted while it ingests")
+    parser.add_argument("--runs", type=int, default=20, help="duplicate-delivery runs in a row")
     args = parser.parse_args(argv)
     quick = args.quick
     from local.emulator import free_port
@@ -364,6 +583,8 @@ def main(argv: list[str] | None = None) -> int:
 
     report = Report()
     started = time.monotonic()
+    report.guard("attacks", lambda: attacks(report))
+    report.guard("order", lambda: order_independence(report))
     log_path = _log_to_file()
     local = LocalStack(api_port=free_port(), aws_port=free_port()).start()
     _log_to_file(log_path)  # importing the app set its loggers' levels again
@@ -372,6 +593,10 @@ def main(argv: list[str] | None = None) -> int:
         aws = clients(local.aws_url, local.stack.names.region)
         aws["s3"].create_bucket(Bucket=DIRECT_BUCKET)
         print(f"local stack on {local.aws_url} (API {local.api_url})", flush=True)
+        report.guard("delete", lambda: delete_during_ingest(report, local, aws, 20_000 if quick else args.rows))
+        report.guard(
+            "duplicates", lambda: repeated_duplicates(report, aws, 10 if quick else 50, 3 if quick else args.runs)
+        )
         report.guard("idempotency", lambda: idempotency(report, local, aws, 10 if quick else 50, 3 if quick else 20))
         report.guard("faults", lambda: faults(report, aws, local.stack, 8 if quick else 40, 200 if quick else 2000))
         report.guard("load", lambda: load(report, local, aws, 40 if quick else 1000))

@@ -46,6 +46,11 @@ class Emulator:
     def endpoint(self) -> str:
         return f"http://{self.host}:{self.port}"
 
+    @property
+    def pid(self) -> int | None:
+        """The emulator process (tests freeze it to play an outage)."""
+        return self._proc.pid if self._proc is not None else None
+
     def start(self, timeout: float = 30.0) -> Emulator:
         if port_in_use(self.host, self.port):
             raise RuntimeError(f"port {self.port} is already in use (is another docpipe stack running?)")

@@ -14,5 +14,5 @@ from __future__ import annotations
 
 from typing import Final
 
-EXTRACTOR_VERSION: Final = 14
-SOURCES_DIGEST: Final = "242fd298018db548fb93e419d582c9db23b3bbd9cc75ae10579719c36f55ce90"
+EXTRACTOR_VERSION: Final = 15
+SOURCES_DIGEST: Final = "eb0c3744cfabd3516fd4fd8a9252a0e251e7ea806c43b1f47d2069b1b2b6223e"

@@ -32,3 +32,13 @@ def demo(stack: Any, aws: dict[str, Any]) -> dict[str, str]:
 
     tokens = login(aws["cognito-idp"], stack.client_id, "demo", stack.names.demo_password)
     return {"token": tokens["IdToken"], "sub": stack.user_subs["demo"]}
+
+
+@pytest.fixture
+def figure(request: pytest.FixtureRequest) -> Any:
+    """Record a measured figure with the test's result (junit properties; `bench.reliability` prints them)."""
+
+    def record(name: str, value: object) -> None:
+        request.node.user_properties.append((name, value))
+
+    return record

@@ -108,6 +108,11 @@ def test_a_document_whose_metadata_cannot_be_read_is_listed_read_and_deleted(
         assert page.status_code == 200, page.text
         ids = {d["id"] for d in page.json()["items"]}
         assert readable_id in ids and planted_id in ids
+    for query in ("sort=name", "sort=-size", "q=fine", "q=old"):  # a sorting window and a search, too
+        page = requests.get(f"{api}/documents?limit=100&{query}", headers=headers, timeout=10)
+        assert page.status_code == 200, (query, page.text)
+        if query != "q=old":
+            assert readable_id in {d["id"] for d in page.json()["items"]}, query
     one = requests.get(f"{api}/documents/{planted_id}", headers=headers, timeout=10)
     assert one.status_code == 200, one.text
     # what is left of the metadata is the list-view fields the document keeps beside it

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import signal
 from pathlib import Path
 
+from chalicelib.errors import ExtractionFailed
 from chalicelib.extraction import sandbox
+from chalicelib.extraction.bounds import WORK_SHARE
 
 
 def worker_pids() -> list[int]:
@@ -27,3 +30,17 @@ def kill_workers(sig: int = signal.SIGKILL) -> None:
     for pid in worker_pids():
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, sig)
+
+
+def spun_out(error: ExtractionFailed, wall: float) -> bool:
+    """A spinning parser stopped at the deadline: `timeout`, or `interrupted` when the machine starved it.
+
+    Under the rule of `bounds.WORK_SHARE` a worker that got less than that
+    share of its wall-clock time on a CPU made no progress of its own (which is
+    not the file's doing); on a loaded machine (several test runs on two cores)
+    that happens to a spinning one too.
+    """
+    if error.code == "timeout":
+        return True
+    used = re.search(r"used ([\d.]+) s of CPU", error.message)
+    return error.code == "interrupted" and used is not None and float(used.group(1)) <= wall * WORK_SHARE + 0.05

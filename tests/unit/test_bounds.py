@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import ctypes
 import os
-import re
 import signal
 import threading
 import time
@@ -19,9 +18,10 @@ from typing import Any
 import pytest
 
 from chalicelib.errors import ExtractionFailed
-from chalicelib.extraction.bounds import WORK_SHARE, Limits, sandbox_enabled
+from chalicelib.extraction.bounds import Limits, sandbox_enabled
 from chalicelib.extraction.reader import RangedReader, bytes_reader
 from chalicelib.extraction.sandbox import Pool, Session, run_bounded
+from tests.support.sandbox import spun_out
 
 FAST = Limits(wall_seconds=2.0, cpu_seconds=5.0, memory_bytes=256 * 1024 * 1024)
 ROOMY = Limits(wall_seconds=20.0, cpu_seconds=10.0, memory_bytes=256 * 1024 * 1024)
@@ -116,19 +116,6 @@ def test_the_work_runs_in_another_process() -> None:
 def test_a_lambda_is_refused_with_a_clear_error_because_a_worker_cannot_import_it() -> None:
     with pytest.raises(TypeError, match="module-level function"):
         run_bounded(lambda: 1, limits=FAST)
-
-
-def spun_out(error: ExtractionFailed, wall: float) -> bool:
-    """A spinning parser stopped at the deadline: `timeout`, or `interrupted` when the machine starved it.
-
-    Under the rule of `bounds.WORK_SHARE` a worker that got less than a quarter
-    of its wall-clock time on a CPU made no progress of its own; on a loaded
-    machine (several test runs on two cores) that happens to a spinning one too.
-    """
-    if error.code == "timeout":
-        return True
-    used = re.search(r"used ([\d.]+) s of CPU", error.message)
-    return error.code == "interrupted" and used is not None and float(used.group(1)) <= wall * WORK_SHARE + 0.05
 
 
 def test_a_parser_spinning_past_the_wall_clock_deadline_ends_as_timeout() -> None:

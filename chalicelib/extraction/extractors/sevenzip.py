@@ -18,7 +18,7 @@ import lzma
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-MAX_HEADER_BYTES = 4 * 1024 * 1024
+MAX_HEADER_BYTES = 1024 * 1024
 MAX_ITEMS = 100_000
 _LZMA = b"\x03\x01\x01"
 _LZMA2 = b"\x21"

@@ -24,7 +24,7 @@ from chalicelib.extraction.extractors import videoheaders
 from chalicelib.extraction.extractors.avinfo import AVInfo, ContainerError
 from chalicelib.extraction.signatures import transport_packets
 
-HEAD_BYTES = 192 * 1024
+HEAD_BYTES = 64 * 1024  # with the tail, within the 256 KB a large file may cost for its metadata
 TAIL_BYTES = 64 * 1024
 MAX_STREAMS = 64
 _VIDEO = {0x01: "mpeg1video", 0x02: "mpeg2video", 0x10: "mpeg4", 0x1B: "h264", 0x24: "hevc", 0x42: "cavs", 0xEA: "vc1"}

@@ -661,3 +661,29 @@ def test_an_mp3_of_one_frame_has_a_duration() -> None:
     out = run(b"\xff\xfb\x90\x00" + b"\x00" * 413, "audio/mpeg")  # MPEG-1 layer III: 1152 samples at 44.1 kHz
     assert out.fields["duration_seconds"] == pytest.approx(1152 / 44100, abs=0.001)
     assert out.fields["sample_rate"] == 44100
+
+
+def test_a_large_transport_stream_costs_its_head_and_tail_only() -> None:
+    data = transport_stream(seconds=600.0)
+    filler = ts_packet(0x101, b"\\x00" * 184)
+    head, last = data[:-188], data[-188:]
+    middle = 200 * 1024 * 1024 // 188  # packets of a 200 MB recording, never fetched
+
+    size = len(head) + middle * 188 + len(last)
+
+    def fetch(start: int, end: int) -> bytes:
+        out = bytearray()
+        for at in range(start, end + 1):
+            if at < len(head):
+                out.append(head[at])
+            elif at >= size - 188:
+                out.append(last[at - (size - 188)])
+            else:
+                out.append(filler[(at - len(head)) % 188])
+        return bytes(out)
+
+    reader = RangedReader(fetch, size)
+    out = run(b"", "video/mp2t", reader=reader)
+    assert out.fields["duration_seconds"] == 600.0
+    assert (out.fields["width"], out.fields["height"]) == (1280, 720)
+    assert reader.bytes_fetched <= 256 * 1024, reader.bytes_fetched
