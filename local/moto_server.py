@@ -25,7 +25,10 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import re
+import signal
+import sys
 import threading
 from collections import Counter
 from typing import Any
@@ -111,6 +114,18 @@ def _serve_counts(environ: dict[str, Any], start_response: Any) -> list[bytes]:
     return [body]
 
 
+def say_why_it_stops() -> None:
+    """Name the signal that stops the emulator on its stderr (moto's handler exits silently)."""
+    import moto.server
+
+    def stop(signum: int, frame: Any) -> None:
+        name = signal.Signals(signum).name
+        print(f"emulator: {name} received (pid {os.getpid()}): stopping", file=sys.stderr, flush=True)
+        sys.exit(0)
+
+    moto.server.signal_handler = stop  # moto's main installs it for SIGINT and SIGTERM
+
+
 def main() -> None:
     from moto.server import main as moto_main
 
@@ -118,6 +133,7 @@ def main() -> None:
     emulator_fidelity.apply()
     serialize_dynamodb()
     count_requests()
+    say_why_it_stops()
     moto_main()
 
 

@@ -35,6 +35,7 @@ class LocalStack:
     aws_port: int = 4566
     names: StackNames = field(default_factory=StackNames)
     quiet_emulator: bool = True
+    emulator_log: Path | None = None
     data_dir: Path | None = None
     fresh: bool = False
     stack: Stack | None = None
@@ -70,7 +71,9 @@ class LocalStack:
             if self.fresh:
                 self._folder.wipe()
         try:
-            self._emulator = Emulator(self.host, self.aws_port, quiet=self.quiet_emulator).start()
+            self._emulator = Emulator(
+                self.host, self.aws_port, quiet=self.quiet_emulator, log=self.emulator_log
+            ).start()
             self._bring_up()
         except BaseException:
             self.stop()
