@@ -78,6 +78,10 @@ class Emulator:
             stdout=out,
             stderr=out,
             env=env,
+            # its own session: a Ctrl-C or a SIGTERM sent to the whole process group (a terminal, `timeout`,
+            # a service manager) must not end it before its parent has stopped the pump and saved; the parent
+            # stops it last (`stop`), and the watchdog ends it if the parent dies first
+            start_new_session=True,
         )
         if self.log is not None:
             out.close()

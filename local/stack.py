@@ -22,6 +22,7 @@ from local.emulator import Emulator, port_in_use
 from local.provision import Stack, StackNames, clients, provision
 
 ROOT = Path(__file__).resolve().parent.parent
+POLLER_CONNECTIONS = 64  # the pump's pollers share one SQS client: one connection each, none discarded
 
 
 class AlreadyRunning(RuntimeError):
@@ -133,7 +134,7 @@ class LocalStack:
         from local.pump import Pump
 
         assert self.stack is not None
-        sqs = clients(self.aws_url, self.names.region)["sqs"]
+        sqs = clients(self.aws_url, self.names.region, pool=POLLER_CONNECTIONS)["sqs"]
         self._pump = Pump(module.app, module, sqs, self.stack).start()
 
     def _start_gateway(self, module: ModuleType) -> None:
