@@ -70,7 +70,7 @@ def untrack_models() -> None:
     def __new__(cls: type, *args: Any, **kwargs: Any) -> Any:
         return object.__new__(cls)
 
-    BaseModel.__new__ = staticmethod(__new__)  # type: ignore[method-assign,assignment]
+    BaseModel.__new__ = staticmethod(__new__)  # type: ignore[method-assign]
 
 
 COUNTS_PATH = "/docpipe-emulator/requests"
