@@ -10,7 +10,7 @@ from docpipe_cli import backfill
 from docpipe_cli.main import ls, watch
 from docpipe_cli.words import word
 
-DOC = {
+DOC: dict[str, Any] = {
     "id": "a" * 32,
     "status": "PROCESSED",
     "family": "tabular",
@@ -20,7 +20,7 @@ DOC = {
     "records": {"state": "COMPLETE_WITH_ERRORS", "written": 9, "total": 10},
     "metadata": {"family": "tabular"},
 }
-RUN = {
+RUN: dict[str, Any] = {
     "id": "b" * 32,
     "status": "SUCCEEDED",
     "created_at": "2026-11-28T10:00:00Z",
