@@ -200,7 +200,8 @@ class Bench:
         self.presigned = PresignedReads(self.emulator.endpoint, self.names.bucket)
         self.presigned.install()
         self.clock = StageClock(self.meter)
-        self.processes = Processes(frozenset({self.emulator.pid or 0}))
+        emulator_pid = getattr(self.emulator, "pid", None) or self.emulator._proc.pid  # type: ignore[union-attr]
+        self.processes = Processes(frozenset({emulator_pid}))
         self._install_seams()
         self.record: Record | None = None
         self.api_url = self._start_gateway()
