@@ -15,4 +15,4 @@ from __future__ import annotations
 from typing import Final
 
 EXTRACTOR_VERSION: Final = 15
-SOURCES_DIGEST: Final = "eb0c3744cfabd3516fd4fd8a9252a0e251e7ea806c43b1f47d2069b1b2b6223e"
+SOURCES_DIGEST: Final = "a64c56027416e22c3d7215253c8f3ae3b22b831144f7f5113163801414fb39bf"
