@@ -155,7 +155,7 @@ def test_rows_export_as_csv_and_rejected_rows_say_why(cli, pump, tmp_path: Path)
     code, out = cli("rows", doc_id, "--errors", login=False)
     assert code == 0 and out.splitlines() == ["row\tline\treason", "2\t3\texpected 3 fields, found 2"]
     code, out = cli("ls", "--family", "csv", "--status", "processed", login=False)  # aliases, any case
-    assert code == 0 and "ledger.csv" in out and "rows complete_with_errors" in out
+    assert code == 0 and "ledger.csv" in out and "rows complete with errors" in out
 
 
 def test_rm_says_the_deletion_was_requested_and_the_document_then_goes(cli, pump, tmp_path: Path, capsys) -> None:
@@ -165,7 +165,7 @@ def test_rm_says_the_deletion_was_requested_and_the_document_then_goes(cli, pump
     assert code == 0, out
     doc_id = out.split()[0]
     code, out = cli("rm", doc_id, login=False)
-    assert code == 0 and out.strip() == f"{doc_id}  deletion requested (DELETING: gone once its rows are removed)"
+    assert code == 0 and out.strip() == f"{doc_id}  deletion requested (deleting: gone once its rows are removed)"
     wait_for(lambda: cli("show", doc_id, login=False)[0] == 1 and "404" in capsys.readouterr().err, timeout=60)
 
 
