@@ -15,4 +15,4 @@ from __future__ import annotations
 from typing import Final
 
 EXTRACTOR_VERSION: Final = 15
-SOURCES_DIGEST: Final = "a64c56027416e22c3d7215253c8f3ae3b22b831144f7f5113163801414fb39bf"
+SOURCES_DIGEST: Final = "6c12420da045553de6e613621dbfc9ab4e9c601607cfebe6d8cf9009ad5ff872"
