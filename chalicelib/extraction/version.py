@@ -15,4 +15,4 @@ from __future__ import annotations
 from typing import Final
 
 EXTRACTOR_VERSION: Final = 15
-SOURCES_DIGEST: Final = "6c12420da045553de6e613621dbfc9ab4e9c601607cfebe6d8cf9009ad5ff872"
+SOURCES_DIGEST: Final = "553aa6de82211ed30c61be2db20c12011cafecb64cee0c3cf6215c6d311bf5a3"
