@@ -71,7 +71,7 @@ def run_one(path: Path) -> Run:
     failure = None
     with Session(reader) as session:
         try:
-            metadata = extract(reader, path.name, limits=LIMITS, session=session).metadata
+            metadata = extract(reader, path.name, limits=LIMITS, sandbox=True, session=session).metadata
         except ExtractionFailed as exc:
             failure = exc.code
         if failure is None:
