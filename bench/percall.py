@@ -19,8 +19,12 @@ Every AWS call the app makes is counted through botocore's event hooks
 extraction children's ranged GETs included), DynamoDB capacity units from item
 sizes and index projections (`bench.capacity`), EventBridge and SQS billing
 units. Wall time is split by stage (claim, head, detect+extract, hash,
-rendition, finish, events, records) by timing the use case's collaborators.
-The cost per month comes from those counts and `bench.cost`'s dated prices.
+rendition, finish, events, records) by timing the use case's collaborators;
+each invocation's CPU time (its threads here and the extraction sandbox's
+processes, `bench.cputime`) is measured beside it. The cost per month comes
+from those counts and `bench.cost`'s dated prices; Lambda time is billed from
+the CPU time and the counted requests (`bench.cost`'s model), not from the
+emulator's clock, which is printed beside it.
 
 `--against REV` runs this same bench on another revision of the code (an
 archive of REV in a temporary folder) first, and prints both side by side.
@@ -709,6 +713,12 @@ def report(runs: dict[str, dict[str, Any]]) -> str:
     records = {label: load_records(data) for label, data in runs.items()}
     latest = records[labels[-1]]
     out = [f"Counted on the emulator; {len(latest)} documents; prices us-east-1, checked {PRICES_CHECKED}", ""]
+    if all(r.kind.startswith("gen:") for r in latest):
+        out += [
+            "NO CORPUS: only the generated files were run (--corpus, default ../shared/corpus), so the monthly cost",
+            "below prices every document as the mean of a small PDF, two videos and a 5,000-row CSV: not a real mix.",
+            "",
+        ]
     out += [f"== per kind ({labels[-1]}) ==", kinds_table(latest), ""]
     out += ["== requests per document (mean over every document) ==", calls_table(records), ""]
     out += ["== ingest time per document on the emulator (one at a time) ==", stages_table(records), ""]

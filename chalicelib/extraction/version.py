@@ -15,4 +15,4 @@ from __future__ import annotations
 from typing import Final
 
 EXTRACTOR_VERSION: Final = 15
-SOURCES_DIGEST: Final = "6c12420da045553de6e613621dbfc9ab4e9c601607cfebe6d8cf9009ad5ff872"
+SOURCES_DIGEST: Final = "cb933e0bc752c1764dfc8bb7e4cf2340f6c3222428c5ea22d1dd2c16b3b24ed8"
