@@ -101,6 +101,22 @@ def operation(environ: dict[str, Any], service: str) -> str:
     return {"GET": "GetObject", "HEAD": "HeadObject", "PUT": "PutObject", "DELETE": "DeleteObject"}.get(method, method)
 
 
+def signed_by(environ: dict[str, Any]) -> tuple[str, str] | None:
+    """(access key, service) of a request signed in its Authorization header or presigned in its query
+    (Signature Version 4's X-Amz-Credential, or S3's version 2 AWSAccessKeyId): extraction reads its ranges
+    and users download through presigned URLs."""
+    scope = _SCOPE.search(environ.get("HTTP_AUTHORIZATION", ""))
+    if scope:
+        return scope[1], scope[2]
+    query = parse_qs(environ.get("QUERY_STRING", ""))
+    credential = _SCOPE.search("Credential=" + query.get("X-Amz-Credential", [""])[0])
+    if credential:
+        return credential[1], credential[2]
+    if query.get("AWSAccessKeyId"):
+        return query["AWSAccessKeyId"][0], "s3"
+    return None
+
+
 def count_requests() -> None:
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication
 
@@ -111,11 +127,11 @@ def count_requests() -> None:
     def __call__(self: Any, environ: dict[str, Any], start_response: Any) -> Any:
         if environ.get("PATH_INFO") == COUNTS_PATH:
             return _serve_counts(environ, start_response)
-        scope = _SCOPE.search(environ.get("HTTP_AUTHORIZATION", ""))
-        if scope:
-            caller = "state machine" if scope[1] == "ak" else "app"
+        signer = signed_by(environ)
+        if signer:
+            caller = "state machine" if signer[0] == "ak" else "app"
             with _counts_lock:
-                _counts[(caller, scope[2], operation(environ, scope[2]))] += 1
+                _counts[(caller, signer[1], operation(environ, signer[1]))] += 1
         return original(self, environ, start_response)
 
     __call__._docpipe_counting = True  # type: ignore[attr-defined]
