@@ -108,6 +108,7 @@ def _fork_worker(control: socket.socket, request: dict[str, Any]) -> None:
         wire.send_frame(control, wire.RESULT, wire.dumps({"error": "the zygote has threads; it will not fork"}))
         return
     host_end, worker_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    zygote = os.getpid()
     try:
         pid = os.fork()
     except OSError as exc:
@@ -120,7 +121,7 @@ def _fork_worker(control: socket.socket, request: dict[str, Any]) -> None:
         try:
             control.close()
             host_end.close()
-            code = Worker(worker_end, request).serve()
+            code = Worker(worker_end, request).serve(zygote)
         except MemoryError:
             code = EXIT_NO_MEMORY
         except BaseException:
@@ -148,8 +149,9 @@ class Worker:
         self.known = set(sys.modules)
         self.baseline = 0
 
-    def serve(self) -> int:
-        _die_with_parent()
+    def serve(self, zygote: int) -> int:
+        if not _die_with_parent(zygote):
+            return 0  # the zygote was killed while forking this worker: nobody would reap or replace it
         faulthandler.disable()  # a crash is reported by the host as `corrupt`, not as a dump
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
         signal.pthread_sigmask(signal.SIG_BLOCK, CRASH_SIGNALS)
@@ -285,7 +287,13 @@ def resident_bytes() -> int:
         return int(handle.read().split()[1]) * PAGE
 
 
-def _die_with_parent() -> None:
-    """End with the zygote (Linux PR_SET_PDEATHSIG); its parent is single-threaded, so the signal is reliable."""
+def _die_with_parent(zygote: int) -> bool:
+    """End with the zygote (Linux PR_SET_PDEATHSIG); False if it already ended (then the signal never comes).
+
+    Its parent is single-threaded, so the signal is reliable once set; but a
+    zygote that died between the fork and the `prctl` never sends it and
+    leaves the worker an orphan, which `getppid()` then shows.
+    """
     with contextlib.suppress(Exception):
         ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    return os.getppid() == zygote
