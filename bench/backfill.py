@@ -48,7 +48,10 @@ ASSUME = {
     "parent_transitions": 5,  # Choice, Map, Choice, Record success, Succeed
     "states_per_batch": 2,  # Count listed, Hand over (each child execution)
     "esm_requests_per_message": 2,  # Lambda's poller: a ReceiveMessage share and a DeleteMessage per message
-    "gsis_per_document_write": 3,  # by_owner, all_docs, by_hash/by_deadline: index copies of a document write
+    # index entries a backfilled document writes, counted (tests/integration/test_request_counts.py, a file
+    # dropped into the bucket): the claim puts its by_owner, all_docs and by_deadline entries, the finish
+    # updates by_owner and all_docs, puts by_size and deletes by_deadline; each entry is under 1 KB (one unit)
+    "index_units_per_document": 7,
     "run_record_wcu": 2,  # a run-record update: the item (<1 KB) and its all_docs index copy
     "aws_request_ms": 15,  # one in-region AWS call from Lambda, added to the CPU time measured here
 }
@@ -201,7 +204,7 @@ def cost_per_million(rows: list[dict[str, Any]], n: int, cpu_seconds: float, ite
     run_writes = count(rows, "state machine", "dynamodb") + 2 * count(rows, "app", "dynamodb", "TransactWriteItems")
     run_wcu = run_writes * a["run_record_wcu"] * scale
     doc_writes = count(rows, "app", "dynamodb", "UpdateItem") + count(rows, "app", "dynamodb", "PutItem")
-    doc_wcu = doc_writes * math.ceil(item_kb) * (1 + a["gsis_per_document_write"]) * scale
+    doc_wcu = doc_writes * math.ceil(item_kb) * scale + 1e6 * a["index_units_per_document"]
     reads = count(rows, "app", "dynamodb", "GetItem") + 25 * count(rows, "app", "dynamodb", "BatchGetItem")
     rcu = reads * math.ceil(item_kb / 4) * scale
     s3_get = (count(rows, None, "s3", "GetObject") + count(rows, None, "s3", "HeadObject")) * scale
@@ -220,8 +223,8 @@ def cost_per_million(rows: list[dict[str, Any]], n: int, cpu_seconds: float, ite
         (orchestration, "Lambda requests (one per batch)", invocations, p["lambda_request"]),
         (processing, "DynamoDB writes, documents (WRU)", doc_wcu, p["ddb_wru"]),
         (processing, "DynamoDB reads (RRU)", rcu, p["ddb_rru"]),
-        (processing, "S3 GET/HEAD", s3_get, p["s3_get"]),
-        (processing, "S3 PUT (renditions, manifest)", s3_put, p["s3_put"]),
+        (processing, "S3 GET/HEAD", s3_get, p["s3_get_class"]),
+        (processing, "S3 PUT (renditions, manifest)", s3_put, p["s3_put_class"]),
         (processing, "Lambda on_backfill (GB-s)", gb_s, p["lambda_gb_s"]),
     ]
 

@@ -6,12 +6,24 @@ Nothing here is assumed about what the code does: `bench.percall` counts the
 requests, bytes, capacity units, invocations and milliseconds of each
 document on the emulator, and the custom metrics the run emitted; this module
 turns their means over the corpus mix into dollars. What is not per document
-is counted from the code too: alarms from `infra/docpipe.yaml` plus the
-Errors/Throttles pair `deploy.configure` adds per function, the sweeper's
+is counted from the code too: the alarms of `infra/docpipe.yaml` (which
+holds every function's Errors/Throttles pair), the sweeper's
 calls (one counted run, times its schedule), the cursor secret.
 
 Prices are us-east-1 list prices without free tiers, checked on the date in
 PRICES_CHECKED against the AWS pricing pages named beside each.
+
+Lambda time. On the emulator a handler's wall time is mostly the loaded
+machine and moto answering over HTTP (one DynamoDB call there takes 100-300
+ms, a few ms on AWS), so the total does not use it. It uses a model of what
+AWS would bill: the code's own CPU time, measured in the same run (the
+handler's threads and the extraction sandbox's processes, `bench.cputime`),
+stretched where the configured memory gives less than one vCPU (Lambda gives
+CPU in proportion to memory, one vCPU at 1,769 MB:
+https://docs.aws.amazon.com/lambda/latest/dg/configuration-memory.html), plus
+each counted AWS request times a stated per-operation latency (LATENCY_MS,
+conservative figures, sources beside them). The wall-time figure is printed
+beside it, not added.
 """
 
 from __future__ import annotations
@@ -54,6 +66,31 @@ PRICES = {  # USD, us-east-1, no free tier
     # https://aws.amazon.com/secrets-manager/pricing/
     "secret_month": 0.40,
 }
+# USD per GB-s on arm64 (Graviton), https://aws.amazon.com/lambda/pricing/, first 7.5 billion GB-s
+ARM64_GB_S = 0.0000133334
+FULL_VCPU_MB = 1769  # "At 1,769 MB, a function has the equivalent of one vCPU" (Lambda Developer Guide)
+# Stated latency of one request from a Lambda function in the same region, milliseconds (conservative):
+# - DynamoDB: GetItem/PutItem/UpdateItem average single-digit ms server side
+#   (https://repost.aws/knowledge-center/dynamodb-high-latency); 10 ms with the network. Query and batch
+#   operations depend on what they return or write: 20 ms.
+# - S3: "small requests (less than 512 KB) ... median latencies are often in the range of tens of
+#   milliseconds" (https://docs.aws.amazon.com/whitepapers/latest/s3-optimizing-performance-best-practices/
+#   timeouts-and-retries-for-latency-sensitive-applications.html): 50 ms per request, reads <= 256 KB here.
+# - EventBridge PutEvents, SQS SendMessageBatch: no published figure; 50 ms and 30 ms stated.
+# Calls the Lambda service makes itself (the event source mapping's polls) take none of the function's time.
+LATENCY_MS = {
+    "dynamodb": 10.0,
+    "dynamodb:Query": 20.0,
+    "dynamodb:Scan": 20.0,
+    "dynamodb:BatchWriteItem": 20.0,
+    "dynamodb:BatchGetItem": 20.0,
+    "dynamodb:TransactWriteItems": 20.0,
+    "s3": 50.0,
+    "events": 50.0,
+    "sqs": 30.0,
+    "secretsmanager": 50.0,
+    "states": 50.0,
+}
 MEMORY_MB = "lambda_memory_size"
 # Lambda's own START, END and REPORT lines for each invocation (request id, durations, memory): ~330 bytes
 PLATFORM_LOG_BYTES = 330
@@ -64,21 +101,51 @@ _PUT_CLASS = re.compile(r"s3:(Put|Post|Copy|List|CreateMultipartUpload|UploadPar
 _FREE = re.compile(r"s3:(DeleteObject|DeleteObjects|AbortMultipartUpload)")
 
 
+def latency_ms(operation: str) -> float:
+    """The stated AWS latency of one request ("service:Operation[ (note)]")."""
+    if "(event source mapping)" in operation:
+        return 0.0
+    name = operation.split(" ", 1)[0]
+    return LATENCY_MS.get(name, LATENCY_MS[name.split(":", 1)[0]])
+
+
+def modelled_ms(cpu_ms: float, requests: dict[str, int], memory: int) -> float:
+    """What AWS would bill for one invocation: CPU time at the memory's CPU share, plus waiting on AWS."""
+    return cpu_ms * max(1.0, FULL_VCPU_MB / memory) + sum(n * latency_ms(op) for op, n in requests.items())
+
+
+def modelled_invocations(record: Record, memory: dict[str, int] | None = None) -> dict[str, list[float]]:
+    """Modelled billed ms of each invocation, by function (requests spread evenly over a function's calls)."""
+    out: dict[str, list[float]] = {}
+    for function, cpu in record.cpu_ms.items():
+        calls = record.calls.get(function, {})
+        share = {op: n / len(cpu) for op, n in calls.items()}
+        mb = (memory or {}).get(function) or memory_mb(function)
+        out[function] = [modelled_ms(ms, share, mb) for ms in cpu]  # type: ignore[arg-type]
+    return out
+
+
+def gb_seconds(milliseconds: dict[str, list[float]], memory: dict[str, int] | None = None) -> float:
+    return sum(sum(ms) / 1000 * ((memory or {}).get(fn) or memory_mb(fn)) / 1024 for fn, ms in milliseconds.items())
+
+
 def memory_mb(function: str) -> int:
     config = json.loads((REPO / ".chalice" / "config.json").read_text(encoding="utf-8"))
     return int(config["lambda_functions"].get(function, {}).get(MEMORY_MB, config[MEMORY_MB]))
 
 
-def lambda_functions() -> list[str]:
+def alarms() -> int:
+    """The infra stack's alarms: its queues' and state machine's, and each function's Errors and Throttles pair.
+
+    (Revisions before the infra stack held the pairs had deploy.configure add them: two per function.)
+    """
+    template = (REPO / "infra" / "docpipe.yaml").read_text(encoding="utf-8")
+    found = len(re.findall(r"Type:\s*AWS::CloudWatch::Alarm", template))
+    if re.search(r"Namespace:\s*AWS/Lambda", template):
+        return found
     from deploy.calls import handler_kinds
 
-    return sorted(handler_kinds(REPO / "app.py"))
-
-
-def alarms() -> int:
-    """The infra stack's alarms plus the Errors and Throttles alarm deploy.configure adds per function."""
-    template = (REPO / "infra" / "docpipe.yaml").read_text(encoding="utf-8")
-    return len(re.findall(r"Type:\s*AWS::CloudWatch::Alarm", template)) + 2 * len(lambda_functions())
+    return found + 2 * len(handler_kinds(REPO / "app.py"))
 
 
 def fixed_quantities(custom_metrics: int, sweep: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -100,7 +167,8 @@ def _quantities(record: Record) -> dict[str, float]:
     invocations = sum(len(v) for v in record.lambda_ms.values())
     return {
         "lambda_requests": invocations,
-        "lambda_gb_s": sum(sum(ms) / 1000 * memory_mb(fn) / 1024 for fn, ms in record.lambda_ms.items()),
+        "lambda_gb_s_wall": gb_seconds(record.lambda_ms),
+        "lambda_gb_s": gb_seconds(modelled_invocations(record)),
         "apigw_requests": record.api_calls,
         "wru": total.wcu,
         "rru": total.rcu,
@@ -119,10 +187,9 @@ def monthly(n: int, doc: dict[str, float], fixed: dict[str, Any]) -> dict[str, f
     """Dollars a month for n documents a month (storage: one month's documents)."""
     p = PRICES
     sweep = fixed.get("sweep") or {}
-    sweep_gb_s = sweep.get("ms", 0.0) / 1000 * memory_mb("sweep") / 1024 * SWEEPS_PER_MONTH
     gb = 1024**3
     return {
-        "Lambda compute": n * doc["lambda_gb_s"] * p["lambda_gb_s"] + sweep_gb_s * p["lambda_gb_s"],
+        "Lambda compute": (n * doc["lambda_gb_s"] + sweep_gb_s(fixed)) * p["lambda_gb_s"],
         "Lambda requests": (n * doc["lambda_requests"] + SWEEPS_PER_MONTH) * p["lambda_request"],
         "API Gateway": n * doc["apigw_requests"] * p["apigw_rest_request"],
         "DynamoDB writes": n * doc["wru"] * p["ddb_wru"],
@@ -137,6 +204,29 @@ def monthly(n: int, doc: dict[str, float], fixed: dict[str, Any]) -> dict[str, f
         "CloudWatch metrics": fixed["custom_metrics"] * p["cw_metric_month"],
         "CloudWatch alarms": fixed["alarms"] * p["cw_alarm_month"],
         "Secrets Manager": fixed["secrets"] * p["secret_month"],
+    }
+
+
+def sweep_gb_s(fixed: dict[str, Any], wall: bool = False) -> float:
+    """The month's sweeps (GB-s): modelled like a document's invocations, or from the emulator's wall time."""
+    sweep = fixed.get("sweep") or {}
+    if wall or "cpu_ms" not in sweep:
+        ms = sweep.get("ms", 0.0)
+    else:
+        ms = modelled_ms(sweep["cpu_ms"], sweep.get("requests", {}), memory_mb("sweep"))
+    return ms / 1000 * memory_mb("sweep") / 1024 * SWEEPS_PER_MONTH
+
+
+def compute_alternatives(n: int, doc: dict[str, float], fixed: dict[str, Any]) -> dict[str, float]:
+    """Lambda compute lines the total does not use, for comparison with the modelled x86_64 line it does."""
+    p = PRICES
+    return {
+        "Lambda compute, emulator wall time x memory (x86_64)": (
+            (n * doc["lambda_gb_s_wall"] + sweep_gb_s(fixed, wall=True)) * p["lambda_gb_s"]
+        ),
+        "Lambda compute, modelled, arm64 (speed on Graviton not measured)": (
+            (n * doc["lambda_gb_s"] + sweep_gb_s(fixed)) * ARM64_GB_S
+        ),
     }
 
 

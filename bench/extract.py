@@ -35,10 +35,11 @@ from typing import Any
 from bench import exiftool
 from chalicelib.errors import ExtractionFailed
 from chalicelib.extraction.bounds import Limits
-from chalicelib.extraction.extract import extract, extract_inline
+from chalicelib.extraction.detect import detect
+from chalicelib.extraction.extract import HEAD_BYTES, extract, extract_inline
 from chalicelib.extraction.reader import file_reader
 from chalicelib.extraction.sandbox import Session, pool, run_bounded
-from chalicelib.extraction.text import extract_text, read_text
+from chalicelib.extraction.text import detect_language, extract_text, read_text
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_CORPUS = next(
@@ -317,7 +318,7 @@ def _zeros(out: Any, size: int) -> None:
 # --- exiftool, fork, import -------------------------------------------------------------------------
 
 
-def speed_and_coverage_report(runs: list[Run]) -> None:
+def speed_and_coverage_report(runs: list[Run]) -> list[Run]:
     """Both speed ratios against `exiftool -j -fast` in one process, and the coverage table, from one run.
 
     The machine is shared: each file is read by ExifTool and by docpipe one
@@ -326,7 +327,7 @@ def speed_and_coverage_report(runs: list[Run]) -> None:
     """
     if not exiftool.available():
         print("\nexiftool not installed (apt-get install -y libimage-exiftool-perl): no ratio, no coverage table")
-        return
+        return [r for r in runs if r.seconds <= 1.0]
     tool = exiftool.StayOpen("-j", "-fast")
     try:
         tool.read(runs[0].path)  # warm: ExifTool loads its modules on first use, as our zygote does
@@ -350,13 +351,83 @@ def speed_and_coverage_report(runs: list[Run]) -> None:
     rows = [(r.metadata.get("family") or r.path.parent.name, r.metadata, t[1]) for t, r in pairs if not r.failure]
     print("\nCoverage: files with the field, ExifTool vs docpipe, per family (from this run's ExifTool output):")
     print("\n".join(exiftool.coverage_table(rows)))
+    return [r for _, r in ordinary]
 
 
 def _two_workers(paths: list[Path]) -> float:
+    spans: list[tuple[float, float]] = []
+
+    def timed(path: Path) -> None:
+        began = time.perf_counter()
+        run_one(path)
+        spans.append((began, time.perf_counter()))
+
     started = time.perf_counter()
     with ThreadPoolExecutor(max_workers=2) as threads:  # two sessions at a time: two sandbox workers
-        list(threads.map(run_one, paths))
-    return time.perf_counter() - started
+        list(threads.map(timed, paths))
+    seconds = time.perf_counter() - started
+    print(f"  (two workers: two files in flight {100 * _both_busy(spans) / seconds:.0f}% of the pass)")
+    return seconds
+
+
+def _both_busy(spans: list[tuple[float, float]]) -> float:
+    """Seconds during which two of the spans overlap (how parallel the two-worker pass really was)."""
+    edges = sorted([(start, 1) for start, _ in spans] + [(end, -1) for _, end in spans])
+    busy, running, since = 0.0, 0, 0.0
+    for moment, step in edges:
+        if running >= 2:
+            busy += moment - since
+        running += step
+        since = moment
+    return busy
+
+
+def stage_report(ordinary: list[Run]) -> None:
+    """Where docpipe's time goes on the ordinary set: CPU per stage in this process, best of 2, and the heaviest files.
+
+    Stages as the worker runs them: detection (libmagic + signatures), the
+    family's extractor, the text producer, and language detection on the text.
+    """
+    totals: dict[str, float] = defaultdict(float)
+    per_file: list[tuple[float, str]] = []
+    for run in ordinary:
+        best = min((_stages(run.path) for _ in range(2)), key=lambda t: sum(t.values()))
+        for stage, seconds in best.items():
+            totals[stage] += seconds
+        per_file.append((sum(best.values()), run.path.name))
+    whole = sum(totals.values())
+    print(f"\nWhere the time goes, ordinary set ({len(ordinary)} files), CPU in one process (sandbox excluded):"
+          f" {whole:.2f} s = " + ", ".join(f"{k} {v:.2f} s" for k, v in totals.items()))  # fmt: skip
+    per_file.sort(reverse=True)
+    heaviest = ", ".join(f"{name} {1000 * seconds:.0f} ms" for seconds, name in per_file[:5])
+    print(f"  heaviest 5 files: {100 * sum(s for s, _ in per_file[:5]) / max(whole, 1e-9):.0f}% of it: {heaviest}")
+
+
+def _stages(path: Path) -> dict[str, float]:
+    times: dict[str, float] = {}
+    reader = file_reader(str(path))
+    began = time.process_time()
+    with contextlib.suppress(Exception):
+        detect(reader.head(HEAD_BYTES), reader, path.name)
+    times["detection"] = time.process_time() - began
+    reader = file_reader(str(path))
+    began = time.process_time()
+    try:
+        metadata = extract_inline(reader, path.name).metadata
+    except ExtractionFailed:
+        metadata = {}
+    times["extractor"] = max(0.0, time.process_time() - began - times["detection"])
+    began = time.process_time()
+    found = None
+    with contextlib.suppress(Exception):
+        found = extract_text(reader, metadata) if metadata else None
+    text_seconds = time.process_time() - began
+    began = time.process_time()
+    if found is not None:
+        detect_language(found.text)
+    times["language"] = time.process_time() - began
+    times["text"] = max(0.0, text_seconds - times["language"])
+    return times
 
 
 def sandbox_report(runs: list[Run]) -> None:
@@ -419,7 +490,8 @@ def main(argv: list[str]) -> int:
     if oracle:
         detection_report(runs, oracle)
         field_report(runs, oracle)
-    speed_and_coverage_report(runs)
+    ordinary = speed_and_coverage_report(runs)
+    stage_report(ordinary)
     sandbox_report(runs)
     large_files_report()
     import_report()

@@ -25,6 +25,7 @@ import json
 import math
 import multiprocessing
 import re
+import threading
 import time
 import urllib.request
 from collections import Counter
@@ -40,6 +41,8 @@ SQS_CHUNK = 64 * 1024  # SQS bills each 64 KB chunk of a request's payload as on
 _WRITES = frozenset({"PutItem", "UpdateItem", "DeleteItem"})
 _PLACEHOLDER = re.compile(r"[#:][A-Za-z0-9_]+")
 _urlopen = urllib.request.urlopen  # the meter's own calls, never counted
+# attributes whose write cost is measured: each write is also costed as if its items had no such attribute
+PROBED = ("search",)
 
 
 @dataclass
@@ -53,6 +56,7 @@ class Tally:
     rcu: float = 0.0
     wcu_by: Counter[str] = field(default_factory=Counter)  # "table" or an index name -> units
     item_writes: Counter[str] = field(default_factory=Counter)  # item kind (DOC, ROW, MARK, ...) -> writes
+    wcu_without: Counter[str] = field(default_factory=Counter)  # attribute -> units had items never held it
     event_entries: int = 0
     events_billed: int = 0
     sqs_billed: int = 0
@@ -61,6 +65,7 @@ class Tally:
         self.requests.update(other.requests)
         self.wcu_by.update(other.wcu_by)
         self.item_writes.update(other.item_writes)
+        self.wcu_without.update(other.wcu_without)
         for name in ("s3_read_bytes", "s3_written_bytes", "wcu", "rcu", "event_entries", "events_billed"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.sqs_billed += other.sqs_billed
@@ -74,6 +79,7 @@ class Tally:
             "rcu": self.rcu,
             "wcu_by": dict(self.wcu_by),
             "item_writes": dict(self.item_writes),
+            "wcu_without": dict(self.wcu_without),
             "event_entries": self.event_entries,
             "events_billed": self.events_billed,
             "sqs_billed": self.sqs_billed,
@@ -85,6 +91,7 @@ class Tally:
             requests=Counter(data["requests"]),
             wcu_by=Counter(data["wcu_by"]),
             item_writes=Counter(data["item_writes"]),
+            wcu_without=Counter(data.get("wcu_without", {})),
         )
         for name in ("s3_read_bytes", "s3_written_bytes", "wcu", "rcu", "event_entries", "events_billed"):
             setattr(tally, name, data[name])
@@ -104,7 +111,11 @@ class Meter:
         self._table = table
         self._schema: Schema | None = None
         self.current: Tally | None = None
-        self.overhead = 0.0  # seconds spent in the meter's own hooks (taken out of every timing)
+        self.overhead = 0.0  # seconds while any of the meter's own hooks ran (taken out of every timing)
+        self.cpu_overhead = 0.0  # CPU seconds of those hooks, all threads (taken out of every CPU figure)
+        self._active = 0  # hooks running now (a thread pool's calls overlap: their time counts once)
+        self._since = 0.0
+        self._lock = threading.Lock()
 
     # -- wiring ----------------------------------------------------------------------
     def attach(self, client: Any) -> None:
@@ -131,14 +142,29 @@ class Meter:
         self._schema = None
 
     # -- hooks ---------------------------------------------------------------------------
+    def _enter(self) -> float:
+        with self._lock:
+            if not self._active:
+                self._since = time.perf_counter()
+            self._active += 1
+        return time.thread_time()
+
+    def _leave(self, cpu: float) -> None:
+        used = time.thread_time() - cpu
+        with self._lock:
+            self.cpu_overhead += used
+            self._active -= 1
+            if not self._active:
+                self.overhead += time.perf_counter() - self._since
+
     def _before(self, params: dict[str, Any], model: Any, context: dict[str, Any], **_: Any) -> None:
         if self.current is None:
             return
-        started = time.perf_counter()
+        cpu = self._enter()
         try:
             self._remember(params, model, context)
         finally:
-            self.overhead += time.perf_counter() - started
+            self._leave(cpu)
 
     def _remember(self, params: dict[str, Any], model: Any, context: dict[str, Any]) -> None:
         service = model.service_model.service_name
@@ -155,11 +181,11 @@ class Meter:
         entry = context.pop("bench_meter", None)
         if entry is None:
             return
-        started = time.perf_counter()
+        cpu = self._enter()
         try:
             self._record(entry, http_response, parsed, model)
         finally:
-            self.overhead += time.perf_counter() - started
+            self._leave(cpu)
 
     def _record(self, entry: dict[str, Any], http_response: Any, parsed: dict[str, Any], model: Any) -> None:
         tally: Tally = entry["tally"]
@@ -240,6 +266,8 @@ class Meter:
         tally.wcu_by["table"] += cost.table
         tally.wcu_by.update(cost.indexes)
         tally.item_writes[item_kind(key)] += 1
+        for name in PROBED:
+            tally.wcu_without[name] += write_cost(self.schema, _without(before, name), _without(after, name), ok).total
 
     def _batch_write(self, tally: Tally, params: dict[str, Any], parsed: dict[str, Any], before: list[Any]) -> None:
         requests = params.get("RequestItems", {}).get(self._table, [])
@@ -338,6 +366,10 @@ def _repaired(value: Any) -> Any:
     if kind in ("S", "N", "B", "BOOL", "NULL", "SS", "NS", "BS"):
         return value
     return {"S": json.dumps(value)}
+
+
+def _without(item: Any, name: str) -> Any:
+    return {k: v for k, v in item.items() if k != name} if item else item
 
 
 def _entry_bytes(entry: dict[str, Any]) -> int:

@@ -52,6 +52,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.capacity import item_size
+from bench.cputime import Processes, own_peak_kb
 from bench.meter import Meter, PresignedReads, Tally
 
 REPO = Path(__file__).resolve().parents[1]
@@ -98,7 +99,9 @@ class Record:
     ingest: dict[str, Any] = field(default_factory=dict)
     api: dict[str, Any] = field(default_factory=dict)
     user: dict[str, int] = field(default_factory=dict)  # S3 requests the user's browser makes
-    lambda_ms: dict[str, list[float]] = field(default_factory=dict)
+    lambda_ms: dict[str, list[float]] = field(default_factory=dict)  # wall time per invocation, by function
+    cpu_ms: dict[str, list[float]] = field(default_factory=dict)  # CPU time per invocation (children included)
+    calls: dict[str, dict[str, int]] = field(default_factory=dict)  # requests by function and operation
     stages: dict[str, float] = field(default_factory=dict)
     log_bytes: int = 0
     api_calls: int = 0
@@ -197,6 +200,8 @@ class Bench:
         self.presigned = PresignedReads(self.emulator.endpoint, self.names.bucket)
         self.presigned.install()
         self.clock = StageClock(self.meter)
+        emulator_pid = getattr(self.emulator, "pid", None) or self.emulator._proc.pid  # type: ignore[union-attr]
+        self.processes = Processes(frozenset({emulator_pid}))
         self._install_seams()
         self.record: Record | None = None
         self.api_url = self._start_gateway()
@@ -239,13 +244,15 @@ class Bench:
             """The API function, timed as Lambda would bill it (the gateway's JWT check is not part of it)."""
 
             def __call__(self, event: Any, context: Any) -> Any:
-                started = bench.clock.now()
+                started, cpu, hooks = bench.clock.now(), time.thread_time(), bench.meter.cpu_overhead
                 try:
                     return super().__call__(event, context)
                 finally:
+                    used = time.thread_time() - cpu - (bench.meter.cpu_overhead - hooks)
                     if bench.record is not None:
                         elapsed = (bench.clock.now() - started) * 1000
                         bench.record.lambda_ms.setdefault("api_handler", []).append(elapsed)
+                        bench.record.cpu_ms.setdefault("api_handler", []).append(used * 1000)
 
         self.app.app.__class__ = Timed
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
@@ -253,7 +260,28 @@ class Bench:
 
     # -- metered steps -----------------------------------------------------------------------
     @contextlib.contextmanager
-    def metered(self, part: str) -> Iterator[Tally]:
+    def cpu_timed(self, function: str) -> Iterator[None]:
+        """The CPU time one invocation of `function` used: its threads here and the sandbox's processes."""
+        assert self.record is not None
+        record, children, hooks = self.record, self._children_cpu(), self.meter.cpu_overhead
+        started = time.process_time()
+        try:
+            yield
+        finally:
+            used = time.process_time() - started - (self.meter.cpu_overhead - hooks)
+            used += self._children_cpu() - children
+            record.cpu_ms.setdefault(function, []).append(used * 1000)
+
+    def _children_cpu(self) -> float:
+        """Reads /proc; the clocks stand still meanwhile, as for the meter's hooks (the bench's own work)."""
+        started = time.perf_counter()
+        try:
+            return self.processes.cpu()
+        finally:
+            self.meter.overhead += time.perf_counter() - started
+
+    @contextlib.contextmanager
+    def metered(self, part: str, function: str) -> Iterator[Tally]:
         assert self.record is not None
         tally = Tally()
         reads_before = self.presigned.read()
@@ -269,6 +297,9 @@ class Bench:
             if requests:
                 tally.requests["s3:GetObject (presigned range)"] += requests
                 tally.s3_read_bytes += got
+            calls = self.record.calls.setdefault(function, {})
+            for op, n in tally.requests.items():
+                calls[op] = calls.get(op, 0) + n
             merged = Tally.from_dict(getattr(self.record, part)) if getattr(self.record, part) else Tally()
             merged.add(tally)
             setattr(self.record, part, merged.to_dict())
@@ -282,7 +313,7 @@ class Bench:
             method=method,
             headers={"Authorization": self.token, "Content-Type": "application/json"},
         )
-        with self.metered("api"), urllib.request.urlopen(request, timeout=120) as response:
+        with self.metered("api", "api_handler"), urllib.request.urlopen(request, timeout=120) as response:
             self.record.api_calls += 1
             return json.loads(response.read() or b"null")
 
@@ -360,7 +391,7 @@ class Bench:
         self.clock.current = stages
         started = self.clock.now()
         try:
-            with self.metered("ingest"):
+            with self.metered("ingest", "on_upload"), self.cpu_timed("on_upload"):
                 self.app.on_upload(event, lambda_context("on_upload", 300))
         finally:
             elapsed = (self.clock.now() - started) * 1000
@@ -404,8 +435,9 @@ class Bench:
             idle = 0
             event = {"Records": [sqs_record(m, arn, self.names.region) for m in messages]}
             started = self.clock.now()
-            with self.metered("ingest") as tally:
-                response = self.app.on_records(event, lambda_context("on_records", 60))
+            with self.metered("ingest", "on_records") as tally:
+                with self.cpu_timed("on_records"):
+                    response = self.app.on_records(event, lambda_context("on_records", 60))
                 tally.requests["sqs:ReceiveMessage (event source mapping)"] += 1
                 tally.requests["sqs:DeleteMessageBatch (event source mapping)"] += 1
                 tally.sqs_billed += 2
@@ -439,12 +471,17 @@ class Bench:
         """One scheduled sweep, counted: the month has one every five minutes."""
         from local.pump import lambda_context, scheduled_event
 
-        self.record = Record("sweep", "sweep", 0, "none")
+        self.record = record = Record("sweep", "sweep", 0, "none")
         try:
             started = self.clock.now()
-            with self.metered("ingest") as tally:
+            with self.metered("ingest", "sweep") as tally, self.cpu_timed("sweep"):
                 self.app.sweep(scheduled_event(self.names.region, "sweep"), lambda_context("sweep", 120))
-            return {"ms": (self.clock.now() - started) * 1000, "rru": tally.rcu, "requests": dict(tally.requests)}
+            return {
+                "ms": (self.clock.now() - started) * 1000,
+                "cpu_ms": record.cpu_ms["sweep"][0],
+                "rru": tally.rcu,
+                "requests": dict(tally.requests),
+            }
         finally:
             self.record = None
 
@@ -527,12 +564,14 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
                     print(f"  {n}/{len(mix)} documents", file=sys.stderr, flush=True)
         sweep = bench.sweep()
         metrics = sorted(bench.sink.metrics)
+        peaks = {"bench process (all handlers, the bench, boto3 clients)": own_peak_kb(), **bench.processes.peak_kb}
     finally:
         bench.close()
     return {
         "records": [asdict(r) for r in records],
         "fixed": fixed_quantities(len(metrics), sweep),
         "metrics": [[name, list(map(list, dims))] for name, dims in metrics],
+        "peak_kb": peaks,
     }
 
 
@@ -556,14 +595,15 @@ def non_csv(record: Record) -> bool:
 
 def summary(data: dict[str, Any]) -> dict[str, Any]:
     """The figures the report prints (and compares across revisions)."""
-    from bench.cost import monthly, per_document
+    from bench.cost import compute_alternatives, monthly, per_document
 
     records = load_records(data)
     mix = [r for r in records if not r.kind.startswith("gen:")] or records
     reads = [r.total.s3_read_bytes for r in records if non_csv(r)]
     doc_writes = [r.total.item_writes.get("DOC", 0) for r in records]
     ingest_ms = [r.lambda_ms["on_upload"][0] for r in records]
-    costs = monthly(1_000_000, per_document(mix), data["fixed"])
+    doc = per_document(mix)
+    costs = monthly(1_000_000, doc, data["fixed"])
     return {
         "documents": len(records),
         "max non-CSV S3 read (KB)": max(reads, default=0) / 1024,
@@ -573,6 +613,7 @@ def summary(data: dict[str, Any]) -> dict[str, Any]:
         "ingest p95 (ms)": percentile(ingest_ms, 0.95),
         "cost per month, 1M documents ($)": sum(costs.values()),
         "costs": costs,
+        "alternatives": compute_alternatives(1_000_000, doc, data["fixed"]),
     }
 
 
@@ -671,12 +712,22 @@ def report(runs: dict[str, dict[str, Any]]) -> str:
     out += [f"== per kind ({labels[-1]}) ==", kinds_table(latest), ""]
     out += ["== requests per document (mean over every document) ==", calls_table(records), ""]
     out += ["== ingest time per document on the emulator (one at a time) ==", stages_table(records), ""]
+    out += ["== Lambda time per invocation: emulator wall time, measured CPU time, modelled AWS time ==", ""]
+    out += [time_table(records), "", *MODEL_NOTE, ""]
     summaries = {label: summary(data) for label, data in runs.items()}
     costs = {label: s.pop("costs") for label, s in summaries.items()}
+    others = {label: s.pop("alternatives") for label, s in summaries.items()}
     lines = sorted({line for c in costs.values() for line in c})
     rows = [["1M documents/month (corpus mix)", *labels]]
     rows += [[line, *(f"${costs[label].get(line, 0.0):,.2f}" for label in labels)] for line in lines]
+    rows += [["total", *(f"${sum(costs[label].values()):,.2f}" for label in labels)]]
+    for line in others[labels[-1]]:
+        rows.append([f"(not in total) {line}", *(f"${others[label].get(line, 0.0):,.2f}" for label in labels)])
     out += ["== monthly cost ==", table(rows), "", *price_lines(), ""]
+    out += [probe_line(label, records[label]) for label in labels] + [""]
+    out += [f"== Lambda memory setting ({labels[-1]}): modelled compute per 1M documents / p95 billed ms ==", ""]
+    out += [memory_table(latest), "", *MEMORY_NOTE, ""]
+    out += ["== peak resident memory seen (KB) ==", peaks_table(runs[labels[-1]].get("peak_kb", {})), ""]
     goals = {
         "max non-CSV S3 read (KB)": f"<= {READ_GOAL_BYTES // 1024}",
         "max document-item writes": f"<= {WRITE_GOAL}",
@@ -687,6 +738,83 @@ def report(runs: dict[str, dict[str, Any]]) -> str:
         rows.append([name, goals.get(name, ""), *(_figure(summaries[label][name]) for label in labels)])
     out += ["== goals ==", table(rows)]
     return "\n".join(out)
+
+
+def probe_line(label: str, records: list[Record]) -> str:
+    """What the `search` attribute (title, author, start of the text; item and both listing indexes) costs."""
+    from bench.cost import PRICES
+
+    mix = [r for r in records if not r.kind.startswith("gen:")] or records
+    if not any("search" in r.total.wcu_without for r in mix):
+        return f"{label}: the write cost of the search attribute was not measured"
+    extra = statistics.fmean(r.total.wcu - r.total.wcu_without["search"] for r in mix)
+    whole = statistics.fmean(r.total.wcu for r in mix)
+    dollars = extra * PRICES["ddb_wru"] * 1e6
+    return (
+        f"{label}: the search attribute costs {extra:.2f} of {whole:.2f} write units per document "
+        f"(${dollars:,.2f} per 1M documents): the same writes costed as if items never held it"
+    )
+
+
+MODEL_NOTE = [
+    "Lambda compute in the total is the modelled AWS time x configured memory: the code's own CPU time (the",
+    "handler's threads plus the extraction sandbox's processes, measured in this run), stretched by 1,769 MB /",
+    "memory where the setting gives less than one vCPU, plus every counted request x its stated AWS latency",
+    "(bench/cost.py LATENCY_MS: DynamoDB 10 ms, Query/batch 20 ms, S3 50 ms, EventBridge 50 ms, SQS 30 ms).",
+    "Emulator wall time is printed beside it, not used: it is mostly moto over HTTP and a shared, loaded CPU.",
+    "Not modelled: cold starts (imports, the sandbox's zygote), this machine's CPU speed against Lambda's.",
+]
+MEMORY_NOTE = [
+    "Memory buys CPU: below 1,769 MB a function gets memory/1,769 of a vCPU, so CPU-bound work costs the same",
+    "GB-s at any setting but takes longer; time spent waiting on AWS costs in proportion to memory. A lower",
+    "setting is cheaper when a function mostly waits, slower when it mostly computes, and it must hold the peak",
+    "memory (on_upload's sandbox bounds a parser to DOCPIPE_EXTRACT_MEMORY_MB, 1,024 MB by default). * = now.",
+]
+CANDIDATE_MB = (256, 512, 1024, 1769)
+
+
+def time_table(runs: dict[str, list[Record]]) -> str:
+    from bench.cost import memory_mb, modelled_invocations
+
+    rows = [["function", "run", "calls/doc", "wall p50/p95", "CPU p50/p95", "modelled p50/p95", "MB"]]
+    for label, records in runs.items():
+        modelled: dict[str, list[float]] = defaultdict(list)
+        for r in records:
+            for fn, ms in modelled_invocations(r).items():
+                modelled[fn] += ms
+        for fn in sorted(modelled):
+            wall = [ms for r in records for ms in r.lambda_ms.get(fn, [])]
+            cpu = [ms for r in records for ms in r.cpu_ms.get(fn, [])]
+            rows.append(
+                [fn, label, f"{len(wall) / len(records):.2f}", _p(wall), _p(cpu), _p(modelled[fn]), str(memory_mb(fn))]
+            )
+    return table(rows)
+
+
+def _p(values: list[float]) -> str:
+    return f"{percentile(values, 0.5):,.0f} / {percentile(values, 0.95):,.0f} ms"
+
+
+def memory_table(records: list[Record]) -> str:
+    from bench.cost import PRICES, gb_seconds, memory_mb, modelled_invocations
+
+    mix = [r for r in records if not r.kind.startswith("gen:")] or records
+    functions = sorted({fn for r in mix for fn in r.cpu_ms})
+    rows = [["function", *(f"{mb} MB" for mb in CANDIDATE_MB)]]
+    for fn in functions:
+        cells = [fn]
+        for mb in CANDIDATE_MB:
+            per_doc = [modelled_invocations(r, {fn: mb}).get(fn, []) for r in mix]
+            dollars = statistics.fmean(gb_seconds({fn: ms}, {fn: mb}) for ms in per_doc) * 1e6 * PRICES["lambda_gb_s"]
+            mark = "*" if mb == memory_mb(fn) else ""
+            cells.append(f"{mark}${dollars:,.2f} / {percentile([x for ms in per_doc for x in ms], 0.95):,.0f} ms")
+        rows.append(cells)
+    return table(rows)
+
+
+def peaks_table(peaks: dict[str, int]) -> str:
+    rows = [["process", "peak KB"]] + [[name, f"{kb:,}"] for name, kb in sorted(peaks.items())]
+    return table(rows)
 
 
 def _figure(value: Any) -> str:

@@ -15,4 +15,4 @@ from __future__ import annotations
 from typing import Final
 
 EXTRACTOR_VERSION: Final = 15
-SOURCES_DIGEST: Final = "eb0c3744cfabd3516fd4fd8a9252a0e251e7ea806c43b1f47d2069b1b2b6223e"
+SOURCES_DIGEST: Final = "6c12420da045553de6e613621dbfc9ab4e9c601607cfebe6d8cf9009ad5ff872"

@@ -164,6 +164,22 @@ def test_a_small_pdf_costs_three_document_writes_and_reads_only_what_it_is(count
     }
     assert tally.s3_read_bytes <= 2 * len(data)
     assert calls(tally, "events:", "sqs:") == {"events:PutEvents": 1}
+    # index entries: the pending record puts three, the claim moves its deadline (delete + put) and changes the
+    # listed status, the finish changes the listed fields, puts the size entry and deletes the deadline
+    assert index_units(tally) == {"by_owner": 3, "all_docs": 3, "by_deadline": 4, "by_size": 1}
+
+
+def index_units(tally: Tally) -> dict[str, float]:
+    return {name: units for name, units in sorted(tally.wcu_by.items()) if name != "table" and units}
+
+
+def test_a_file_dropped_into_the_bucket_takes_two_writes_and_seven_index_entries(counted: Counted, stack: Any) -> None:
+    data = samples.pdf(pages=2)
+    key = f"uploads/{USER.sub}/{uuid.uuid4().hex[:8]}-dropped.pdf"
+    clients(stack.endpoint, stack.names.region)["s3"].put_object(Bucket=counted.bucket, Key=key, Body=data)
+    tally = counted.tally(lambda: counted.ingest.process(ObjectRef(counted.bucket, key, len(data))))
+    assert tally.item_writes == {"DOC": 2}  # the claim creates the record, the finish completes it
+    assert index_units(tally) == {"all_docs": 2, "by_deadline": 2, "by_owner": 2, "by_size": 1}
 
 
 def test_a_large_video_is_read_at_its_ends_only(counted: Counted, tmp_path: Any) -> None:

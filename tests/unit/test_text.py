@@ -222,3 +222,26 @@ def test_the_text_lives_beside_the_rendition_never_under_uploads() -> None:
     assert text_key("abc123", "renditions/", "uploads/") == "renditions/abc123.txt"
     with pytest.raises(ValueError):
         text_key("abc123", "uploads/x/", "uploads/")
+
+
+class _CountingReader(RangedReader):
+    """A reader that counts the Python-level reads a parser makes of it."""
+
+    calls = 0
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
+        self.calls += 1
+        return super().readinto(buffer)
+
+    def read(self, size: int | None = -1) -> bytes:
+        self.calls += 1
+        return super().read(size)
+
+
+def test_a_pdfs_text_is_read_through_a_buffer_not_one_python_call_per_byte() -> None:
+    data = samples.text_pdf([ENGLISH] * 20)
+    reader = _CountingReader(lambda start, end: data[start : end + 1], len(data))
+    metadata = extract_inline(bytes_reader(data), "minutes.pdf").metadata
+    found = extract_text(reader, metadata)
+    assert found is not None and found.text.count(ENGLISH) == 20
+    assert reader.calls * 100 < len(data)  # pypdf's tokenizer asks for a byte at a time: the buffer takes those

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, BinaryIO, Protocol, cast
@@ -30,13 +29,7 @@ class Source:
 
         Its own position is independent of `reader`'s; closing it leaves the reader open.
         """
-        self.reader.seek(0)
-        return cast(BinaryIO, _Unclosing(self.reader, buffer_size=size))
-
-
-class _Unclosing(io.BufferedReader):
-    def close(self) -> None:  # the reader outlives the parser (renditions read it again)
-        pass
+        return self.reader.buffered(size)
 
 
 @dataclass

@@ -34,7 +34,8 @@ CHUNK = 256 * 1024
 
 _NDJSON_TYPES = {"application/x-ndjson", "application/ndjson", "application/jsonl", "application/x-jsonlines"}
 _NDJSON_EXTENSIONS = (".ndjson", ".jsonl", ".jsonlines")
-_STRUCTURE = re.compile(r'["\\\[\]{},]')
+_STRUCTURE = re.compile(r'["\\,]|[\[{]+|[\]}]+')
+"""A quote, a backslash, a comma, or a run of opening or of closing brackets (one match, however deep)."""
 _IN_STRING = re.compile(r'["\\]')
 
 
@@ -180,14 +181,14 @@ class _Scan:
             self.in_string = True
             if self.depth == 1:
                 self.top_has_item = True
-        elif mark in "[{":
-            if self.depth == 1:
+        elif mark[0] in "[{":
+            if self.depth <= 1 < self.depth + len(mark):  # one of the run opens at the top level
                 self.top_has_item = True
-            self.depth += 1
+            self.depth += len(mark)
             self.max_depth = max(self.max_depth, self.depth)
-        elif mark in "]}":
-            self.depth -= 1
-            if self.depth < 0:
+        elif mark[0] in "]}":
+            self.depth -= len(mark)
+            if self.depth < 0:  # more closed than opened: unbalanced, counted from zero again
                 self.balanced_error = True
                 self.depth = 0
         elif mark == "," and self.depth == 1:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, BinaryIO, cast
+from typing import Any
 
 from pypdf import PdfReader
 
@@ -11,7 +11,7 @@ from chalicelib.extraction.text import Sink
 
 
 def text(reader: RangedReader, metadata: dict[str, Any], sink: Sink) -> None:
-    pdf = PdfReader(cast(BinaryIO, reader), strict=False)
+    pdf = PdfReader(reader.buffered(), strict=False)
     if pdf.is_encrypted and not _opens(pdf):
         return  # a user password is needed: no text
     for number, page in enumerate(pdf.pages):

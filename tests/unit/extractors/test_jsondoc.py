@@ -1,5 +1,6 @@
 import codecs
 import json
+import random
 
 import pytest
 
@@ -83,3 +84,40 @@ def test_files_above_the_parse_cap_get_a_streaming_scan(monkeypatch):
     assert out.details["shallow_scan"] is True
     assert out.details["item_count"] == 60
     assert out.details["depth"] == 2
+
+
+def _scan_char_by_char(text: str) -> tuple[int, int, bool, int, bool]:
+    """(depth, max depth, unbalanced, top-level commas, top-level item), read a character at a time."""
+    depth = deepest = commas = 0
+    unbalanced = in_string = escape = item = False
+    for char in text:
+        if depth == 1 and not in_string and not escape and char not in " \t\r\n\\]},":
+            item = True
+        if escape:
+            escape = False
+        elif in_string:
+            escape, in_string = char == "\\", char != '"'
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth -= 1
+            if depth < 0:
+                unbalanced, depth = True, 0
+        elif char == "," and depth == 1:
+            commas += 1
+    return depth, deepest, unbalanced, commas, item
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_the_shallow_scan_takes_runs_of_brackets_at_once_and_counts_as_one_character_at_a_time(seed: int) -> None:
+    pick = random.Random(seed)
+    pieces = ["[" * 500, "]" * 300, "]" * 900, "{{", "}}", "[", "]", ",", '"a,[]\\"}"', " 1", "\\", " "]
+    text = "".join(pick.choice(pieces) for _ in range(300))
+    scan = jsondoc._Scan()
+    for start in range(0, len(text), 4096):  # chunked, as a large file is fed
+        scan.feed(text[start : start + 4096])
+    found = (scan.depth, scan.max_depth, scan.balanced_error, scan.top_items, scan.top_has_item)
+    assert found == _scan_char_by_char(text)
