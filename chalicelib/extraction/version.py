@@ -14,5 +14,5 @@ from __future__ import annotations
 
 from typing import Final
 
-EXTRACTOR_VERSION: Final = 15
-SOURCES_DIGEST: Final = "6c12420da045553de6e613621dbfc9ab4e9c601607cfebe6d8cf9009ad5ff872"
+EXTRACTOR_VERSION: Final = 16
+SOURCES_DIGEST: Final = "15af712c418d9765a97ad1a9d9e143fa1c646b8cabd19ab6ca14af4d6ba1e080"
