@@ -112,13 +112,13 @@ class _Zygote:
             data += chunk
         return bytes(data)
 
-    def wait(self, pid: int) -> tuple[int | None, float]:
+    def wait(self, pid: int) -> tuple[int | None, float, int]:
         send_frame(self.control, JOB, dumps({"do": "wait", "pid": pid}))
         frame = recv_frame(self.control)
         if frame is None:
             raise ConnectionError("the zygote is gone")
         body = json.loads(frame[1])
-        return body["status"], float(body["cpu"])
+        return body["status"], float(body["cpu"]), int(body.get("rss") or 0)
 
     def warm(self, modules: list[str]) -> None:
         send_frame(self.control, JOB, dumps({"do": "warm", "modules": modules}))
@@ -166,6 +166,8 @@ class Pool:
     _reap: list[int] = field(default_factory=list, init=False)
     _zygotes: int = field(default=0, init=False)
     forks: int = field(default=0, init=False)
+    peak_rss: int = field(default=0, init=False)
+    """The largest resident set (bytes) any of this pool's workers reported or was reaped with."""
 
     def acquire(self) -> _Worker:
         """An idle worker that is still there, else a fresh one (a new zygote if the old one is gone)."""
@@ -228,11 +230,16 @@ class Pool:
             if not self._of_current_zygote(worker):
                 return None, 0.0
             try:
-                status, cpu = self._ensure().wait(worker.pid)
+                status, cpu, rss = self._ensure().wait(worker.pid)
+                self.peak_rss = max(self.peak_rss, rss)
             except (ConnectionError, OSError, ValueError):
                 self._restart()
                 return None, 0.0
         return status, max(0.0, cpu - worker.cpu_base)
+
+    def note_rss(self, rss: int) -> None:
+        with self._lock:
+            self.peak_rss = max(self.peak_rss, rss)
 
     def zygote_pid(self) -> int | None:
         zygote = self._zygote
@@ -426,6 +433,7 @@ class Session:
     def _result(self, worker: _Worker, body: dict[str, Any]) -> Any:
         report(body.get("noise"))  # what the parsing libraries said: one line per call, never a flood
         worker.cpu_base = float(body.get("cpu") or 0.0)
+        self._pool.note_rss(int(body.get("rss") or 0))
         if body.get("modules"):
             self._pool.warm(body["modules"])
         if body.get("retire"):

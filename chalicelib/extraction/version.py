@@ -15,4 +15,4 @@ from __future__ import annotations
 from typing import Final
 
 EXTRACTOR_VERSION: Final = 16
-SOURCES_DIGEST: Final = "15af712c418d9765a97ad1a9d9e143fa1c646b8cabd19ab6ca14af4d6ba1e080"
+SOURCES_DIGEST: Final = "31a46a2fd41c8ef219ba6f365f12421c879a63ddc046d6b1901db0adb827aad8"

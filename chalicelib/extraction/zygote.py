@@ -93,12 +93,12 @@ def _warm(name: str) -> None:
 
 
 def _reap(pid: int) -> dict[str, Any]:
-    """Wait for a worker to end; its wait status and the CPU seconds it used in its life."""
+    """Wait for a worker to end; its wait status, the CPU seconds it used in its life and its peak RSS (bytes)."""
     try:
         _, status, usage = os.wait4(pid, 0)
     except ChildProcessError:
-        return {"status": None, "cpu": 0.0}
-    return {"status": status, "cpu": usage.ru_utime + usage.ru_stime}
+        return {"status": None, "cpu": 0.0, "rss": 0}
+    return {"status": status, "cpu": usage.ru_utime + usage.ru_stime, "rss": usage.ru_maxrss * 1024}
 
 
 def _fork_worker(control: socket.socket, request: dict[str, Any]) -> None:
@@ -191,7 +191,8 @@ class Worker:
         finally:
             lift_limits()
         retire = retire or self._worn_out()
-        body.update(cpu=cpu_seconds(), retire=retire, modules=self._new_modules(), noise=noise.summary())
+        body.update(cpu=cpu_seconds(), rss=peak_resident_bytes(), retire=retire, modules=self._new_modules())
+        body.update(noise=noise.summary())
         try:
             data = wire.dumps(body)
         except MemoryError:
@@ -280,6 +281,11 @@ def cpu_seconds() -> float:
 def virtual_bytes() -> int:
     with open("/proc/self/statm", "rb") as handle:
         return int(handle.read().split()[0]) * PAGE
+
+
+def peak_resident_bytes() -> int:
+    """The most this worker has had resident in its life (getrusage reports KiB on Linux)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
 def resident_bytes() -> int:
