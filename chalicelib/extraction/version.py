@@ -15,4 +15,4 @@ from __future__ import annotations
 from typing import Final
 
 EXTRACTOR_VERSION: Final = 15
-SOURCES_DIGEST: Final = "553aa6de82211ed30c61be2db20c12011cafecb64cee0c3cf6215c6d311bf5a3"
+SOURCES_DIGEST: Final = "cb933e0bc752c1764dfc8bb7e4cf2340f6c3222428c5ea22d1dd2c16b3b24ed8"
