@@ -27,6 +27,8 @@ import math
 import os
 import resource
 import sys
+import tempfile
+import threading
 import time
 import urllib.request
 from collections import Counter
@@ -36,14 +38,15 @@ from pathlib import Path
 from typing import Any
 
 from bench.cost import PRICES as SHARED_PRICES
+from bench.cost import PRICES_CHECKED as SHARED_PRICES_CHECKED
 from bench.cost import memory_mb
 
-PRICES = {  # us-east-1 list prices, USD: bench/cost.py's (dated there), Step Functions and SQS as of 2025
+PRICES = {  # USD, us-east-1, no free tier: bench/cost.py's (pages named there) and Step Functions'
     **SHARED_PRICES,
-    "sfn_transition": 0.025 / 1000,  # Step Functions Standard, per state transition
-    "sqs_request": 0.40 / 1e6,  # SQS standard queue, per request (64 KB chunk)
-    "s3_list": 0.005 / 1000,  # LIST is priced as a PUT-class request
+    # https://aws.amazon.com/step-functions/pricing/ (Standard workflows, per state transition)
+    "sfn_transition": 0.025 / 1000,
 }
+PRICES_CHECKED = SHARED_PRICES_CHECKED  # the date PRICES were compared with AWS's price pages
 ASSUME = {
     "parent_transitions": 5,  # Choice, Map, Choice, Record success, Succeed
     "states_per_batch": 2,  # Count listed, Hand over (each child execution)
@@ -89,12 +92,129 @@ def emulator_requests(endpoint: str, reset: bool = False) -> list[dict[str, Any]
     return rows
 
 
-def peak_rss_mb(pid: int) -> float:
-    """VmHWM of a process: its peak resident set (Linux)."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
+def proc_status(pid: int) -> dict[str, int]:
+    """VmRSS and VmHWM (its peak resident set) of a process in kB (Linux); empty once it is gone."""
+    try:
+        lines = Path(f"/proc/{pid}/status").read_text().splitlines()
+    except OSError:
+        return {}
+    fields = (line.split() for line in lines if line.startswith(("VmRSS:", "VmHWM:")))
+    return {f[0].rstrip(":"): int(f[1]) for f in fields}
+
+
+def proc_cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far (0 once it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def descendants(root: int) -> dict[int, int]:
+    """Every live descendant of `root`, as pid -> parent pid (one pass over /proc)."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parents[int(entry.name)] = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+    found: dict[int, int] = {}
+    frontier = [root]
+    while frontier:
+        parent = frontier.pop()
+        for pid, ppid in parents.items():
+            if ppid == parent and pid not in found:
+                found[pid] = ppid
+                frontier.append(pid)
+    return found
+
+
+class MemorySampler:
+    """Samples, every few seconds, the memory of the emulator, this app process and the extraction processes.
+
+    Extraction runs in a zygote (a child of the app) and the workers it forks,
+    which come and go, so `getrusage(RUSAGE_CHILDREN)` never sees them: their
+    peaks (VmHWM) and CPU time are read from /proc while they live. Every
+    minute it prints a progress line (run progress, resident memory, load),
+    and it says at once when the emulator has ended, with its exit code.
+    """
+
+    def __init__(self, emulator: Any, interval: float = 5.0, every: float = 60.0) -> None:
+        self.emulator, self.interval, self.every = emulator, interval, every
+        self.peak_kb: Counter[str] = Counter()  # app, emulator, zygote, worker (largest), extraction (sum of RSS)
+        self.cpu: dict[int, float] = {}  # extraction pid -> CPU seconds last seen
+        self.run: dict[str, Any] = {}
+        self.started = time.monotonic()
+        self.emulator_exit: int | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="memory-sampler", daemon=True)
+
+    def start(self) -> MemorySampler:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=30)
+        self.sample()
+
+    def extraction_cpu(self) -> float:
+        return sum(self.cpu.values())
+
+    def _loop(self) -> None:
+        last_line = time.monotonic()
+        while not self._stop.wait(self.interval):
+            rss = self.sample()
+            if self.emulator_exit is None and self.emulator.returncode is not None:
+                self.emulator_exit = self.emulator.returncode
+                print(
+                    f"[{self.clock()}] THE EMULATOR ENDED with exit code {self.emulator_exit} "
+                    f"(negative: killed by that signal); its output is in {self.emulator.log}",
+                    flush=True,
+                )
+            if time.monotonic() - last_line >= self.every:
+                last_line = time.monotonic()
+                print(self.progress_line(rss), flush=True)
+
+    def clock(self) -> str:
+        return f"{time.strftime('%H:%M:%S', time.gmtime())} UTC, +{time.monotonic() - self.started:.0f} s"
+
+    def sample(self) -> dict[str, int]:
+        rss: Counter[str] = Counter()
+        me, emulator = os.getpid(), self.emulator.pid
+        roles = [(me, "app"), (emulator, "emulator")] if emulator is not None else [(me, "app")]
+        for pid, ppid in descendants(me).items():
+            if pid != emulator:
+                roles.append((pid, "zygote" if ppid == me else "worker"))
+                self.cpu[pid] = max(self.cpu.get(pid, 0.0), proc_cpu_seconds(pid))
+        for pid, role in roles:
+            status = proc_status(pid)
+            if status:
+                rss[role] += status["VmRSS"] if role in ("app", "emulator") else 0
+                rss["extraction"] += status["VmRSS"] if role in ("zygote", "worker") else 0
+                self.peak_kb[role] = max(self.peak_kb[role], status["VmHWM"])
+        self.peak_kb["extraction"] = max(self.peak_kb["extraction"], rss["extraction"])
+        return dict(rss)
+
+    def progress_line(self, rss: dict[str, int]) -> str:
+        run = self.run
+        where = f"{run.get('status', 'starting')} {run.get('progress', {})}" if run else "putting objects"
+        mb = {k: v / 1024 for k, v in rss.items()}
+        return (
+            f"[{self.clock()}] {where}; RSS MB: emulator {mb.get('emulator', 0):.0f}, app {mb.get('app', 0):.0f}, "
+            f"extraction processes {mb.get('extraction', 0):.0f}; load {Path('/proc/loadavg').read_text().split()[0]}"
+        )
+
+    def summary(self) -> str:
+        mb = {k: v / 1024 for k, v in self.peak_kb.items()}
+        return (
+            f"peak memory (VmHWM, sampled every {self.interval:.0f} s from /proc): app process (pump, gateway, "
+            f"handlers) {mb['app']:.0f} MB; emulator {mb['emulator']:.0f} MB (moto keeps every object and item "
+            f"in memory); extraction zygote {mb['zygote']:.0f} MB, largest extraction worker {mb['worker']:.0f} MB, "
+            f"all extraction processes together {mb['extraction']:.0f} MB resident at most"
+        )
 
 
 class Timed:
@@ -108,7 +228,6 @@ class Timed:
         self.seconds = 0.0
         self.cpu_seconds = 0.0
         self.invocations = 0
-        self.children_at_reset = children_cpu()
 
     def __call__(self, event: Any, context: Any) -> Any:
         started, cpu = time.monotonic(), time.thread_time()
@@ -119,17 +238,10 @@ class Timed:
             self.cpu_seconds += time.thread_time() - cpu
             self.invocations += 1
 
-    def total_cpu(self) -> float:
-        """The handlers' CPU time plus their forked extraction children's (which the handler waits for)."""
-        return self.cpu_seconds + children_cpu() - self.children_at_reset
 
-
-def children_cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
-
-
-def run_backfill(api: str, token: str, body: dict[str, Any], timeout: float) -> tuple[dict[str, Any], float]:
+def run_backfill(
+    api: str, token: str, body: dict[str, Any], timeout: float, sampler: MemorySampler
+) -> tuple[dict[str, Any], float]:
     import requests
 
     headers = {"Authorization": token}
@@ -138,10 +250,18 @@ def run_backfill(api: str, token: str, body: dict[str, Any], timeout: float) -> 
     resp.raise_for_status()
     run_id = resp.json()["id"]
     while time.monotonic() - started < timeout:
+        if sampler.emulator.returncode is not None:
+            raise RuntimeError(
+                f"the emulator ended (exit code {sampler.emulator.returncode}) with the run at {sampler.run}; "
+                f"its output: {sampler.emulator.log}"
+            )
         try:
             run: dict[str, Any] = requests.get(f"{api}/admin/backfills/{run_id}", headers=headers, timeout=120).json()
         except requests.RequestException:
             continue  # a busy emulator answered slowly: ask again
+        if "status" not in run:
+            continue  # an error answer (the emulator was busy): ask again
+        sampler.run = run
         if run["status"] in ("SUCCEEDED", "FAILED", "STOPPED"):
             return run, time.monotonic() - started
         time.sleep(2.0)
@@ -210,6 +330,7 @@ def cost_per_million(rows: list[dict[str, Any]], n: int, cpu_seconds: float, ite
     s3_get = (count(rows, None, "s3", "GetObject") + count(rows, None, "s3", "HeadObject")) * scale
     s3_put = sum(count(rows, None, "s3", op) for op in ("PutObject", "UploadPart", "CompleteMultipartUpload")) * scale
     s3_list = count(rows, None, "s3", "ListObjectsV2") * scale
+    events = count(rows, None, "events", "PutEvents") * scale  # bus.py sends one entry (< 64 KB) per call
     app_requests = sum(r["count"] for r in rows if r["caller"] == "app" and r["operation"] != "ReceiveMessage")
     seconds = cpu_seconds + app_requests * a["aws_request_ms"] / 1000
     gb_s = seconds * scale * memory_mb("on_backfill") / 1024
@@ -219,12 +340,13 @@ def cost_per_million(rows: list[dict[str, Any]], n: int, cpu_seconds: float, ite
         (orchestration, "Step Functions state transitions", transitions, p["sfn_transition"]),
         (orchestration, "SQS requests (hand-over, poll, delete)", sqs, p["sqs_request"]),
         (orchestration, "DynamoDB writes, run record (WRU)", run_wcu, p["ddb_wru"]),
-        (orchestration, "S3 LIST (the missing selection)", s3_list, p["s3_list"]),
+        (orchestration, "S3 LIST (the missing selection)", s3_list, p["s3_put_class"]),
         (orchestration, "Lambda requests (one per batch)", invocations, p["lambda_request"]),
         (processing, "DynamoDB writes, documents (WRU)", doc_wcu, p["ddb_wru"]),
         (processing, "DynamoDB reads (RRU)", rcu, p["ddb_rru"]),
         (processing, "S3 GET/HEAD", s3_get, p["s3_get_class"]),
         (processing, "S3 PUT (renditions, manifest)", s3_put, p["s3_put_class"]),
+        (processing, "EventBridge PutEvents (lifecycle events)", events, p["eventbridge_event"]),
         (processing, "Lambda on_backfill (GB-s)", gb_s, p["lambda_gb_s"]),
     ]
 
@@ -259,6 +381,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-concurrency", type=int, default=8, help="batches in flight (the Map's MaxConcurrency)")
     parser.add_argument("--stale", action="store_true", help="then re-extract the same documents as stale")
     parser.add_argument("--timeout", type=float, default=3 * 3600)
+    parser.add_argument("--emulator-log", help="file for the emulator's output (default: one under /tmp)")
     args = parser.parse_args(argv)
 
     import app as app_module
@@ -273,9 +396,12 @@ def main(argv: list[str] | None = None) -> int:
     timed = Timed(app_module.on_backfill)
     app_module.on_backfill = timed  # the pump looks handlers up on the module
     baseline_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    local = LocalStack(api_port=free_port(), aws_port=free_port()).start()
+    log = Path(args.emulator_log or Path(tempfile.gettempdir()) / f"docpipe-bench-backfill-emulator-{os.getpid()}.log")
+    print(f"the emulator's output (requests, errors, why it stops) goes to {log}", flush=True)
+    local = LocalStack(api_port=free_port(), aws_port=free_port(), emulator_log=log).start()
+    assert local.stack is not None and local._emulator is not None
+    sampler = MemorySampler(local._emulator).start()
     try:
-        assert local.stack is not None and local._emulator is not None and local._emulator._proc is not None
         stack, n = local.stack, args.objects
         aws = clients(local.aws_url, stack.names.region)
         token = login(aws["cognito-idp"], stack.client_id, stack.names.admin_user, stack.names.admin_password)
@@ -289,14 +415,16 @@ def main(argv: list[str] | None = None) -> int:
         aws["s3"].put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration=saved)
 
         emulator_requests(local.aws_url, reset=True)
+        extraction_cpu = sampler.extraction_cpu()
         body = {"missing": {"prefix": prefix}, "max_concurrency": args.max_concurrency}
-        run, seconds = run_backfill(local.api_url, token["IdToken"], body, args.timeout)
+        run, seconds = run_backfill(local.api_url, token["IdToken"], body, args.timeout, sampler)
         rows = emulator_requests(local.aws_url)
         reads = DynamoDocumentReads(aws["dynamodb"], stack.names.table)
         outcome = check_documents(reads, bucket, keys)
         ids = [dropped_document_id(bucket, k) for k in keys]
         item_kb = mean_item_kb(aws, stack.names.table, ids[:: max(1, n // 200)])
-        handler_seconds = timed.total_cpu()
+        sampler.sample()
+        handler_seconds = timed.cpu_seconds + sampler.extraction_cpu() - extraction_cpu
         print(
             f"\nbackfill of {n:,} objects without a document (max concurrency {args.max_concurrency}, "
             f"4 consumer pollers): {run['status']} in {seconds:.0f} s = {n / seconds:.1f} objects/s"
@@ -305,18 +433,17 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  documents: {dict(outcome)}")
         print(
             f"  on_backfill: {timed.invocations:,} invocations, {timed.seconds:.0f} s of handler wall time, "
-            f"{handler_seconds:.0f} s of CPU (handlers and extraction children); load average "
+            f"{handler_seconds:.0f} s of CPU (handler threads {timed.cpu_seconds:.0f} s, extraction processes "
+            f"{handler_seconds - timed.cpu_seconds:.0f} s); load average "
             f"{Path('/proc/loadavg').read_text().split()[0]} on {os.cpu_count()} cores"
         )
         print(f"\nrequests served by the emulator during the backfill:\n{request_table(rows)}")
-        print(
-            f"\npeak memory: app process (pump, gateway, handlers) "
-            f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB (at start {baseline_mb:.0f} MB); "
-            f"largest extraction child {resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024:.0f} MB; "
-            f"emulator {peak_rss_mb(local._emulator._proc.pid):.0f} MB (moto keeps every object and item in memory)"
-        )
+        print(f"\n{sampler.summary()}; the app process was {baseline_mb:.0f} MB before the stack started")
         print(f"mean document item: {item_kb:.1f} KB")
-        print("\nAWS cost per 1M objects backfilled (us-east-1 list prices of 2025, PRICES in bench/backfill.py):")
+        print(
+            f"\nAWS cost per 1M objects backfilled (us-east-1 list prices as of {PRICES_CHECKED}, PRICES in "
+            "bench/backfill.py):"
+        )
         print(cost_table(cost_per_million(rows, n, handler_seconds, item_kb)))
         print("assumptions: " + ", ".join(f"{k}={v}" for k, v in ASSUME.items()))
         print(
@@ -328,8 +455,9 @@ def main(argv: list[str] | None = None) -> int:
             stamp_all_old(aws, stack.names.table, ids)
             emulator_requests(local.aws_url, reset=True)
             timed.reset()
+            extraction_cpu = sampler.extraction_cpu()
             stale_body = {"stale": {"created_from": utcnow()[:10]}, "max_concurrency": args.max_concurrency}
-            stale_run, stale_seconds = run_backfill(local.api_url, token["IdToken"], stale_body, args.timeout)
+            stale_run, stale_seconds = run_backfill(local.api_url, token["IdToken"], stale_body, args.timeout, sampler)
             stale_rows = emulator_requests(local.aws_url)
             print(
                 f"\nstale re-extraction of the same {n:,} documents: {stale_run['status']} in "
@@ -338,10 +466,17 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  documents: {dict(check_documents(reads, bucket, keys))}")
             print(f"\nrequests served by the emulator during the re-extraction:\n{request_table(stale_rows)}")
             print("\nAWS cost per 1M documents re-extracted:")
-            print(cost_table(cost_per_million(stale_rows, n, timed.total_cpu(), item_kb)))
+            print(
+                cost_table(
+                    cost_per_million(
+                        stale_rows, n, timed.cpu_seconds + sampler.extraction_cpu() - extraction_cpu, item_kb
+                    )
+                )
+            )
         ok = run["status"] == "SUCCEEDED" and outcome == Counter({"PROCESSED": n})
         return 0 if ok else 1
     finally:
+        sampler.stop()
         local.stop()
 
 

@@ -69,6 +69,10 @@ class StayOpen:
             text=True,
         )
 
+    @property
+    def pid(self) -> int:
+        return self._process.pid
+
     def read(self, path: Path) -> tuple[float, dict[str, Any]]:
         """(seconds, ExifTool's JSON record) for one file."""
         assert self._process.stdin is not None and self._process.stdout is not None

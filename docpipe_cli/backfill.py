@@ -15,6 +15,8 @@ import argparse
 import time
 from typing import Any, Protocol
 
+from docpipe_cli.words import word
+
 FINAL = {"SUCCEEDED", "FAILED", "STOPPED"}
 POLL_SECONDS = 2.0
 
@@ -114,13 +116,13 @@ def follow(client: Caller, run_id: str, out: Any, poll: float = POLL_SECONDS, ti
         run = client.call("GET", f"/admin/backfills/{run_id}")
         line = progress_line(run)
         if line != last:
-            print(f"{run['status']:<9} {line}", file=out)
+            print(f"{word(run['status']):<9} {line}", file=out)
             last = line
         if run["status"] in FINAL:
             print(describe(run), file=out)
             return 0 if run["status"] == "SUCCEEDED" else 1
         if time.monotonic() > deadline:
-            print(f"docpipe: still {run['status']} after {timeout:.0f}s", file=out)
+            print(f"docpipe: still {word(run['status'])} after {timeout:.0f}s", file=out)
             return 1
         time.sleep(poll)
 
@@ -148,12 +150,12 @@ def progress_line(run: dict[str, Any]) -> str:
 
 
 def summary_line(run: dict[str, Any]) -> str:
-    return f"{run['id']}  {run['status']:<9} {run['created_at'][:19]}  {progress_line(run)}"
+    return f"{run['id']}  {word(run['status']):<9} {run['created_at'][:19]}  {progress_line(run)}"
 
 
 def describe(run: dict[str, Any]) -> str:
     lines = [
-        f"{run['id']}  {run['status']}",
+        f"{run['id']}  {word(run['status'])}",
         f"  started   {run['created_at']} by {run.get('created_by') or '?'}",
         f"  selection {selection_text(run.get('selection') or {})}",
         f"  progress  {progress_line(run)}",

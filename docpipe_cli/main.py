@@ -34,6 +34,7 @@ import requests
 
 from docpipe_cli import backfill
 from docpipe_cli.auth import LoginFailed, Session, TokenCache, claims
+from docpipe_cli.words import word
 
 FINAL = {"PROCESSED", "FAILED"}
 STATUSES = ("PENDING", "PROCESSING", "PROCESSED", "FAILED")
@@ -255,12 +256,9 @@ def ls(client: Client, args: argparse.Namespace, out: Any) -> int:
     for doc in rows[: args.max]:
         size = doc.get("size", "")
         records = doc.get("records") or {}
-        ingest = f" rows {records.get('state', '').lower()}" if records else ""
-        print(
-            f"{doc['id']}  {doc['status']:<10} {doc.get('family', '-'):<8} {size!s:>10}  {doc['created_at'][:19]}  "
-            f"{doc['filename']}{ingest}",
-            file=out,
-        )
+        ingest = f" rows {word(records.get('state', ''))}" if records else ""
+        status, family, created = word(doc["status"]), doc.get("family", "-"), doc["created_at"][:19]
+        print(f"{doc['id']}  {status:<10} {family:<8} {size!s:>10}  {created}  {doc['filename']}{ingest}", file=out)
     return 0
 
 
@@ -278,9 +276,10 @@ def watch(client: Client, doc_id: str, out: Any, timeout: float = 600) -> int:
         records = doc.get("records") or {}
         state = (doc["status"], records.get("state"), records.get("written"))
         if state != last:
-            line = f"{doc_id}  {doc['status']}"
+            line = f"{doc_id}  {word(doc['status'])}"
             if records:
-                line += f"  records {records.get('state')} {records.get('written', 0)}/{records.get('total', '?')}"
+                written = f"{records.get('written', 0)}/{records.get('total', '?')}"
+                line += f"  records {word(records.get('state'))} {written}"
                 if records.get("failed"):
                     line += f" ({records['failed']} rejected: docpipe rows {doc_id} --errors)"
             if doc.get("error"):
@@ -334,7 +333,7 @@ def each(client: Client, ids: list[str], act: Callable[[str], str], out: Any) ->
 def remove(client: Client, doc_id: str) -> str:
     """Deletion is asynchronous (202): the document reads DELETING until its object, rows and record are gone."""
     answer = client.call("DELETE", f"/documents/{doc_id}") or {}
-    return f"deletion requested ({answer.get('status', 'DELETING')}: gone once its rows are removed)"
+    return f"deletion requested ({word(answer.get('status', 'DELETING'))}: gone once its rows are removed)"
 
 
 def reprocess(client: Client, doc_id: str) -> str:
@@ -368,7 +367,7 @@ def rows(client: Client, args: argparse.Namespace, out: Any) -> int:
     records = doc.get("records") or {}
     note = f"{count} {what}"
     if records and records.get("state") not in ("COMPLETE", "COMPLETE_WITH_ERRORS", "FAILED"):
-        note += f" so far (ingestion is {str(records.get('state')).lower()})"
+        note += f" so far (ingestion is {word(records.get('state'))})"
     print(f"docpipe: {note}" + (f" written to {args.output}" if args.output else ""), file=sys.stderr)
     return 0
 

@@ -14,6 +14,7 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 from local.emulator_fidelity import PARENT_ENV
 
@@ -34,11 +35,17 @@ class Emulator:
     """Starts the emulator (`local.moto_server` unless told otherwise) and waits until it answers."""
 
     def __init__(
-        self, host: str = "127.0.0.1", port: int = 4566, quiet: bool = True, module: str = "local.moto_server"
+        self,
+        host: str = "127.0.0.1",
+        port: int = 4566,
+        quiet: bool = True,
+        module: str = "local.moto_server",
+        log: Path | None = None,
     ) -> None:
         self.host = host
         self.port = port
         self.quiet = quiet
+        self.log = log  # its stdout and stderr appended to this file (else: discarded when quiet, else inherited)
         self.module = module  # local.moto_server (moto made faithful where docpipe needs it), local.deploy_emulator
         self._proc: subprocess.Popen[bytes] | None = None
 
@@ -51,10 +58,17 @@ class Emulator:
         """The emulator process (tests freeze it to play an outage)."""
         return self._proc.pid if self._proc is not None else None
 
+    @property
+    def returncode(self) -> int | None:
+        """None while it runs; its exit code once it has ended (negative: the signal that ended it)."""
+        return self._proc.poll() if self._proc is not None else None
+
     def start(self, timeout: float = 30.0) -> Emulator:
         if port_in_use(self.host, self.port):
             raise RuntimeError(f"port {self.port} is already in use (is another docpipe stack running?)")
-        out = subprocess.DEVNULL if self.quiet else None
+        out: Any = subprocess.DEVNULL if self.quiet else None
+        if self.log is not None:
+            out = self.log.open("ab")  # the child keeps its own copy of the descriptor
         # MOTO_PORT: where the emulator's Step Functions interpreter sends its own service calls
         root = str(Path(__file__).resolve().parent.parent)
         path = os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH", "")) if p)
@@ -64,7 +78,13 @@ class Emulator:
             stdout=out,
             stderr=out,
             env=env,
+            # its own session: a Ctrl-C or a SIGTERM sent to the whole process group (a terminal, `timeout`,
+            # a service manager) must not end it before its parent has stopped the pump and saved; the parent
+            # stops it last (`stop`), and the watchdog ends it if the parent dies first
+            start_new_session=True,
         )
+        if self.log is not None:
+            out.close()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self._proc.poll() is not None:

@@ -31,6 +31,7 @@ import io
 import json
 import os
 import signal
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -228,6 +229,7 @@ def watch_parent(parent: int, interval: float = WATCH_SECONDS) -> threading.Thre
     def watch() -> None:
         while os.getppid() == parent:
             time.sleep(interval)
+        print(f"emulator: its parent process {parent} is gone: stopping", file=sys.stderr, flush=True)
         os.kill(os.getpid(), signal.SIGTERM)  # moto's handler exits cleanly
         time.sleep(5)
         os._exit(0)

@@ -88,8 +88,10 @@ class Stack:
         }
 
 
-def clients(endpoint: str, region: str) -> dict[str, Any]:
+def clients(endpoint: str, region: str, pool: int = 10) -> dict[str, Any]:
+    """Clients of the emulator; `pool`: connections kept per client (one per thread that shares it)."""
     import boto3
+    from botocore.config import Config
 
     session = boto3.session.Session(
         aws_access_key_id=LOCAL_ACCESS_KEY,
@@ -97,7 +99,8 @@ def clients(endpoint: str, region: str) -> dict[str, Any]:
         region_name=region,
     )
     names = ("s3", "sqs", "dynamodb", "events", "cognito-idp", "secretsmanager", "stepfunctions")
-    return {name: session.client(name, endpoint_url=endpoint) for name in names}
+    config = Config(max_pool_connections=pool)
+    return {name: session.client(name, endpoint_url=endpoint, config=config) for name in names}
 
 
 def create_table(ddb: Any, table: str) -> None:

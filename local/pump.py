@@ -20,6 +20,7 @@ import contextlib
 import json
 import logging
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC
@@ -146,10 +147,13 @@ class Pump:
             self.invocations += 1
         try:
             return fn(event, lambda_context(name))
-        except Exception:
+        except Exception as exc:
             with self._count_lock:
                 self.errors += 1
-            log.exception("handler %s raised (the event will be retried)", name)
+            if self._halt.is_set():  # the stack is stopping: its event stays queued for the next start
+                log.warning("handler %s was cut short by the stop (%s); its event will be retried", name, exc)
+            else:
+                log.exception("handler %s raised (the event will be retried)", name)
             raise
 
     def start(self) -> Pump:
@@ -227,10 +231,17 @@ class Pump:
 
         return deliver
 
-    def stop(self, timeout: float = 5.0) -> None:
+    def stop(self, timeout: float = 60.0) -> list[str]:
+        """Stop polling and wait (up to `timeout` in all) for the handlers in flight: the emulator they
+        call must outlive them. Returns the threads still busy after that (logged)."""
         self._halt.set()
+        deadline = time.monotonic() + timeout
         for thread in [*self.threads, *self.timers]:
-            thread.join(timeout)
+            thread.join(max(0.0, deadline - time.monotonic()))
+        busy = [t.name for t in [*self.threads, *self.timers] if t.is_alive()]
+        if busy:
+            log.warning("still handling an event after %.0f s, left behind: %s", timeout, ", ".join(busy))
+        return busy
 
 
 def _eventbridge_event(body: str) -> dict[str, Any]:

@@ -22,6 +22,7 @@ from local.emulator import Emulator, port_in_use
 from local.provision import Stack, StackNames, clients, provision
 
 ROOT = Path(__file__).resolve().parent.parent
+POLLER_CONNECTIONS = 64  # the pump's pollers share one SQS client: one connection each, none discarded
 
 
 class AlreadyRunning(RuntimeError):
@@ -35,6 +36,7 @@ class LocalStack:
     aws_port: int = 4566
     names: StackNames = field(default_factory=StackNames)
     quiet_emulator: bool = True
+    emulator_log: Path | None = None
     data_dir: Path | None = None
     fresh: bool = False
     stack: Stack | None = None
@@ -70,7 +72,9 @@ class LocalStack:
             if self.fresh:
                 self._folder.wipe()
         try:
-            self._emulator = Emulator(self.host, self.aws_port, quiet=self.quiet_emulator).start()
+            self._emulator = Emulator(
+                self.host, self.aws_port, quiet=self.quiet_emulator, log=self.emulator_log
+            ).start()
             self._bring_up()
         except BaseException:
             self.stop()
@@ -130,7 +134,7 @@ class LocalStack:
         from local.pump import Pump
 
         assert self.stack is not None
-        sqs = clients(self.aws_url, self.names.region)["sqs"]
+        sqs = clients(self.aws_url, self.names.region, pool=POLLER_CONNECTIONS)["sqs"]
         self._pump = Pump(module.app, module, sqs, self.stack).start()
 
     def _start_gateway(self, module: ModuleType) -> None:

@@ -53,7 +53,8 @@ def extract(
     if session is None:
         with Session(reader) as own:
             return extract(reader, filename, head_bytes, limits, True, own)
-    outcome = session.call(extract_in_worker, filename, head_bytes, limits=limits or bounds.Limits.from_env())
+    limits = limits or bounds.Limits.from_env()
+    outcome = session.call(extract_in_worker, filename, head_bytes, limits=limits, reads_head=True)
     return Result(outcome["metadata"], list(outcome["warnings"]))
 
 

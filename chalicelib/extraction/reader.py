@@ -133,7 +133,21 @@ class RangedReader(io.RawIOBase):
         """Fetch `count` blocks from `first` in one request and cache each block."""
         start = first * self._block_size
         end = min(self._size, start + count * self._block_size) - 1
-        data = self.fetch_range(start, end) if end >= start else b""
+        self._store(first, self.fetch_range(start, end) if end >= start else b"")
+
+    def prime(self, data: bytes) -> None:
+        """Take `data` as the first block, counted and cached as the file's first read would have fetched it.
+
+        The sandbox host sends a file's first block (`first_block`) with its
+        extraction job, which always reads the head first, so the worker need
+        not ask for it: one host<->worker round trip less per file.
+        """
+        self.bytes_fetched += len(data)
+        self.requests += 1
+        self._run = 1
+        self._store(0, data)
+
+    def _store(self, first: int, data: bytes) -> None:
         blocks = max(1, -(-len(data) // self._block_size))
         for i in range(blocks):
             self._blocks[first + i] = data[i * self._block_size : (i + 1) * self._block_size]
@@ -181,6 +195,11 @@ class RangedReader(io.RawIOBase):
 class _Unclosing(io.BufferedReader):
     def close(self) -> None:  # the reader outlives the parser (renditions and text read it again)
         pass
+
+
+def first_block(size: int, block_size: int = BLOCK_SIZE) -> tuple[int, int] | None:
+    """(start, end inclusive) of what a reader's first read fetches (its first block); None for an empty file."""
+    return (0, min(block_size, size) - 1) if size > 0 else None
 
 
 def bytes_reader(data: bytes, block_size: int = BLOCK_SIZE) -> RangedReader:

@@ -42,6 +42,7 @@ from typing import Any, Protocol
 from chalicelib.errors import ExtractionFailed
 from chalicelib.extraction import bounds
 from chalicelib.extraction.noise import report
+from chalicelib.extraction.reader import first_block
 from chalicelib.extraction.wire import (
     DATA,
     END_SESSION,
@@ -324,12 +325,14 @@ class Session:
         self._pool = owner or pool()
         self._worker: _Worker | None = None
         self._id = str(next(_sessions))
+        self._primed = False
 
     def on(self, reader: Fetcher) -> Session:
         """This session, reading `reader` from now on (a session is opened before its file is found)."""
         if self._reader is not reader:
             self._reader = reader
             self._id = str(next(_sessions))
+            self._primed = False
         return self
 
     def __enter__(self) -> Session:
@@ -338,19 +341,33 @@ class Session:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def call(self, function: Callable[..., Any], *args: Any, limits: bounds.Limits, **kwargs: Any) -> Any:
-        """`function(reader, *args, **kwargs)` in the worker (without `reader` when the session has none)."""
+    def call(
+        self, function: Callable[..., Any], *args: Any, limits: bounds.Limits, reads_head: bool = False, **kwargs: Any
+    ) -> Any:
+        """`function(reader, *args, **kwargs)` in the worker (without `reader` when the session has none).
+
+        `reads_head=True` says the function reads the file's head first (extraction
+        does): on the session's first call the host sends the first block with
+        the job, sparing the worker a round trip to ask for it.
+        """
         job: dict[str, Any] = {
             "function": function_name(function),
             "args": list(args),
             "kwargs": kwargs,
             "limits": {"cpu_seconds": limits.cpu_seconds, "memory_bytes": limits.memory_bytes},
         }
+        block = None
         if self._reader is not None:
             job.update(session=self._id, size=self._reader.size)
+            block = first_block(self._reader.size) if reads_head and not self._primed else None
+            if block is not None:
+                job["head"] = True
+                self._primed = True
         worker = self._send(json.dumps(job).encode())  # arguments must be JSON as they are: no bytes
         state = _Call(limits, time.monotonic() + limits.wall_seconds)
         try:
+            if block is not None:
+                send_frame(worker.sock, DATA, self._fetch(*block, state))
             return self._serve(worker, state)
         except _Abandoned as abandoned:
             self._worker = None

@@ -37,7 +37,9 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from langdetect import DetectorFactory, LangDetectException  # type: ignore[import-untyped]
+from langdetect.detector import Detector  # type: ignore[import-untyped]
 from langdetect.detector_factory import PROFILES_DIRECTORY  # type: ignore[import-untyped]
+from langdetect.lang_detect_exception import ErrorCode  # type: ignore[import-untyped]
 
 from chalicelib.errors import ExtractionFailed
 from chalicelib.extraction import bounds
@@ -173,7 +175,7 @@ def word_count(text: str) -> int:
 
 def detect_language(text: str) -> str | None:
     """ISO 639-1 code (langdetect's, e.g. 'zh-cn') of the text's main language, when the detector is sure."""
-    detector = _profiles().create()
+    detector = _Detector(_profiles())
     detector.max_text_length = LANGUAGE_SAMPLE_CHARS
     detector.append(text[: LANGUAGE_SAMPLE_CHARS * 2])
     try:
@@ -182,6 +184,44 @@ def detect_language(text: str) -> str | None:
         return None
     best = found[0] if found else None
     return str(best.lang) if best is not None and best.prob >= LANGUAGE_CONFIDENCE else None
+
+
+class _Detector(Detector):
+    """langdetect's detector, its trials run five draws per pass over the languages: same arithmetic, same answer.
+
+    A trial multiplies the 55 language probabilities by each randomly drawn
+    n-gram's profile and renormalises every fifth draw; upstream walks the
+    list once per draw in a Python loop, which was most of a detection's CPU
+    (4 ms a document, a fifth of docpipe's CPU on ordinary files). Here the
+    five draws between two checks are applied in one pass, each probability
+    as `p * (w + a) * (w + b) * ...`, the very operations in the very order
+    upstream applies them, so every probability is bit for bit upstream's
+    (tests/unit/test_text.py compares them); draws, trials, seed, checks and
+    limits are upstream's. Saves about a quarter of a detection.
+    """
+
+    def _detect_block(self) -> None:
+        self.cleaning_text()
+        ngrams = self._extract_ngrams()
+        if not ngrams:
+            raise LangDetectException(ErrorCode.CantDetectError, "No features in text.")
+        self.langprob = [0.0] * len(self.langlist)
+        self.random.seed(self.seed)
+        tables, draw = self.word_lang_prob_map, self.random.choice
+        for _ in range(self.n_trial):
+            alpha = self.alpha + self.random.gauss(0.0, 1.0) * self.ALPHA_WIDTH
+            w = alpha / self.BASE_FREQ
+            prob = [p * (w + q) for p, q in zip(self._init_probability(), tables[draw(ngrams)], strict=True)]
+            done = 0  # draws after the first; upstream checks after draw 0, 5, 10, ...
+            while not (self._normalize_prob(prob) > self.CONV_THRESHOLD or done >= self.ITERATION_LIMIT):
+                a, b, c, d, e = (tables[draw(ngrams)] for _ in range(5))
+                prob = [
+                    p * (w + qa) * (w + qb) * (w + qc) * (w + qd) * (w + qe)
+                    for p, qa, qb, qc, qd, qe in zip(prob, a, b, c, d, e, strict=True)
+                ]
+                done += 5
+            for j, p in enumerate(prob):
+                self.langprob[j] += p / self.n_trial
 
 
 def preload() -> None:

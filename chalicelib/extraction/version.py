@@ -15,4 +15,4 @@ from __future__ import annotations
 from typing import Final
 
 EXTRACTOR_VERSION: Final = 16
-SOURCES_DIGEST: Final = "31a46a2fd41c8ef219ba6f365f12421c879a63ddc046d6b1901db0adb827aad8"
+SOURCES_DIGEST: Final = "0b7f7301924e271a8216d14cf00d107f5eb264563436c8dd7321772702677638"

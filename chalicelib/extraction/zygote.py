@@ -204,19 +204,24 @@ class Worker:
         function = resolve(str(job["function"]))
         args = list(job.get("args") or [])
         if job.get("size") is not None:
-            args.insert(0, self._reader(str(job.get("session")), int(job["size"])))
+            args.insert(0, self._reader(str(job.get("session")), int(job["size"]), bool(job.get("head"))))
         return function(*args, **(job.get("kwargs") or {}))
 
-    def _reader(self, session: str, size: int) -> Any:
+    def _reader(self, session: str, size: int, head: bool) -> Any:
         if session != self.session or self.reader is None:
             self.session = session
             self.reader = RangedReader(self.fetch, size, cache_bytes=SESSION_CACHE_BYTES)
+        if head:  # the host sent the first block right behind the job
+            self.reader.prime(self._data())
         self.reader.seek(0)  # every job starts at the beginning; the cache is what carries over
         return self.reader
 
     def fetch(self, start: int, end: int) -> bytes:
         """Bytes start..end (inclusive) of the file, asked of the host."""
         wire.send_frame(self.sock, wire.FETCH, wire.RANGE.pack(start, end))
+        return self._data()
+
+    def _data(self) -> bytes:
         frame = wire.recv_frame(self.sock)
         if frame is None or frame[0] != wire.DATA:
             os._exit(0)  # the host abandoned this job (storage failed or stalled): nothing left to do

@@ -52,9 +52,10 @@ class RunningStack:
 
 
 def start(
-    api_port: int, aws_port: int, *args: str, data_dir: Path | None = None, **extra_env: str
+    api_port: int, aws_port: int, *args: str, data_dir: Path | None = None, session: bool = False, **extra_env: str
 ) -> subprocess.Popen[str]:
-    """`python -m local` with its own data folder (a new empty one unless `data_dir` names one)."""
+    """`python -m local` with its own data folder (a new empty one unless `data_dir` names one);
+    `session`: in a process group of its own, as a terminal starts it."""
     env = {
         **os.environ,
         "DOCPIPE_API_PORT": str(api_port),
@@ -65,7 +66,13 @@ def start(
     }
     log = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 - closed by output(); a file never blocks like a pipe
     proc = subprocess.Popen(
-        [sys.executable, "-m", "local", *args], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, text=True
+        [sys.executable, "-m", "local", *args],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=session,
     )
     LOGS[proc.pid] = log
     return proc
@@ -182,6 +189,25 @@ def test_ctrl_c_stops_everything_and_frees_the_ports() -> None:
     out = output(proc)
     assert proc.returncode == 0, out
     assert "stopped." in out
+    assert not port_in_use("127.0.0.1", api_port) and not port_in_use("127.0.0.1", aws_port)
+
+
+def test_a_sigterm_to_the_whole_process_group_stops_the_pump_before_the_emulator_and_saves(tmp_path: Path) -> None:
+    """A terminal's Ctrl-C, `timeout` or a service manager signal the whole process group, the emulator too:
+    the pump must stop and the data be saved before the emulator goes, with nothing refused on the way."""
+    api_port, aws_port = free_port(), free_port()
+    api = f"http://127.0.0.1:{api_port}"
+    proc = start(api_port, aws_port, data_dir=tmp_path / "data", session=True)
+    wait_healthy(proc, api)
+    stack = RunningStack(proc, api, f"http://127.0.0.1:{aws_port}", {})
+    bucket = requests.get(f"{api}/config", timeout=5).json()["bucket"]
+    stack.client("s3").put_object(Bucket=bucket, Key="uploads/kept.txt", Body=b"kept across the stop\n")
+    time.sleep(2)  # the pump's pollers are busy long-polling when the signal comes
+    os.killpg(proc.pid, signal.SIGTERM)
+    out = output(proc, timeout=90)
+    assert proc.returncode == 0, out
+    assert "Traceback" not in out and "refused" not in out.lower() and "pool is full" not in out, out
+    assert "saved " in out and "stopped." in out, out
     assert not port_in_use("127.0.0.1", api_port) and not port_in_use("127.0.0.1", aws_port)
 
 
@@ -306,7 +332,7 @@ def test_the_cli_keeps_working_across_a_restart_with_its_cached_tokens(
     try:
         wait_healthy(second, api)
         code, out = run("ls")  # no --user, no password: the cached tokens of whoever signed in last
-        assert code == 0 and doc_id in out and "minutes.pdf" in out and "PROCESSED" in out, out
+        assert code == 0 and doc_id in out and "minutes.pdf" in out and " processed" in out, out
         code, after = run("whoami")
         assert code == 0 and after.splitlines()[:3] == before.splitlines()[:3]  # same user, sub and groups
     finally:

@@ -37,7 +37,9 @@ def test_an_admin_backfills_from_the_command_line_and_follows_it_to_the_end(
     code, out = cli("backfill", "start", "--missing", prefix, "--max-concurrency", "2", "--wait")
     assert code == 0, out
     run_id = out.split()[0]
-    assert "SUCCEEDED" in out and "listed 3  queued 3  processed 3  failed 0  skipped 0" in out
+    assert (
+        "succeeded" in out and "SUCCEEDED" not in out and "listed 3  queued 3  processed 3  failed 0  skipped 0" in out
+    )
     assert f"objects without a document under {prefix}" in out
 
     code, out = cli("backfill", "status")

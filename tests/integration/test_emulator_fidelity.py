@@ -117,3 +117,65 @@ def test_the_emulator_ends_when_the_process_that_started_it_is_killed() -> None:
     finally:
         if parent.poll() is None:
             parent.kill()
+
+
+def test_the_emulator_lets_go_of_the_items_its_transactions_and_queries_copy(monkeypatch) -> None:
+    """moto copies the whole table for each TransactWriteItems (its rollback) and every item a filtered Query
+    reads, and keeps a reference to every copy: a 10,000-object backfill grew the emulator by gigabytes.
+    With the emulator's patches applied (here in-process), the copies are freed once answered."""
+    import gc
+
+    import boto3
+    from moto import mock_aws
+    from moto.core.common_models import BaseModel
+    from moto.dynamodb.models.dynamo_type import Item
+
+    from local import moto_server
+
+    monkeypatch.setattr(BaseModel, "__new__", BaseModel.__new__)  # restored after the test
+    moto_server.untrack_models()
+    with mock_aws():
+        ddb = boto3.client("dynamodb", region_name="us-east-1")
+        ddb.create_table(
+            TableName="grow",
+            BillingMode="PAY_PER_REQUEST",
+            AttributeDefinitions=[
+                {"AttributeName": "pk", "AttributeType": "S"},
+                {"AttributeName": "owner", "AttributeType": "S"},
+            ],
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+            GlobalSecondaryIndexes=[
+                {
+                    "IndexName": "by_owner",
+                    "KeySchema": [{"AttributeName": "owner", "KeyType": "HASH"}],
+                    "Projection": {"ProjectionType": "ALL"},
+                }
+            ],
+        )
+        for n in range(200):
+            ddb.put_item(TableName="grow", Item={"pk": {"S": f"item-{n}"}, "owner": {"S": "one"}})
+        for n in range(20):
+            ddb.transact_write_items(
+                TransactItems=[
+                    {
+                        "Update": {
+                            "TableName": "grow",
+                            "Key": {"pk": {"S": f"item-{n}"}},
+                            "UpdateExpression": "SET done = :d",
+                            "ExpressionAttributeValues": {":d": {"BOOL": True}},
+                        }
+                    }
+                ]
+            )
+            page = ddb.query(
+                TableName="grow",
+                IndexName="by_owner",
+                KeyConditionExpression="#o = :o",
+                FilterExpression="attribute_exists(flagged)",
+                ExpressionAttributeNames={"#o": "owner"},
+                ExpressionAttributeValues={":o": {"S": "one"}},
+            )
+            assert page["Items"] == [] and page["ScannedCount"] == 200
+        gc.collect()
+        alive = sum(isinstance(o, Item) for o in gc.get_objects())
+    assert alive <= 200 + 20, f"{alive:,} items alive for a table of 200 (20 transactions and 20 queries later)"

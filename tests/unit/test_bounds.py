@@ -7,6 +7,7 @@ here is a module-level function.
 from __future__ import annotations
 
 import ctypes
+import hashlib
 import os
 import signal
 import threading
@@ -18,9 +19,12 @@ from typing import Any
 import pytest
 
 from chalicelib.errors import ExtractionFailed
+from chalicelib.extraction import sandbox, wire
 from chalicelib.extraction.bounds import Limits, sandbox_enabled
+from chalicelib.extraction.extract import extract
 from chalicelib.extraction.reader import RangedReader, bytes_reader
 from chalicelib.extraction.sandbox import Pool, Session, run_bounded
+from tests.support import samples
 from tests.support.sandbox import spun_out, wait_ended
 
 FAST = Limits(wall_seconds=2.0, cpu_seconds=5.0, memory_bytes=256 * 1024 * 1024)
@@ -268,6 +272,54 @@ def test_a_session_reads_a_file_through_the_host_once() -> None:
         assert session.call(read_all, limits=FAST) == len(data)
         assert session.call(read_all, limits=FAST) == len(data)  # the second pass is served by the worker's cache
     assert reader.bytes_fetched == len(data)
+
+
+def _frames_from_workers(monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
+    """The kinds of the frames the host receives from its workers, in order."""
+    kinds: list[bytes] = []
+
+    def recording(sock: Any) -> tuple[bytes, bytes] | None:
+        frame = wire.recv_frame(sock)
+        if frame is not None:
+            kinds.append(frame[0])
+        return frame
+
+    monkeypatch.setattr(sandbox, "recv_frame", recording)
+    return kinds
+
+
+def test_an_extraction_gets_the_first_block_with_its_job_and_a_small_file_costs_no_round_trip(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    data = samples.png()
+    reader = bytes_reader(data)
+    kinds = _frames_from_workers(monkeypatch)
+    with Session(reader) as session:
+        metadata = extract(reader, "picture.png", limits=FAST, session=session).metadata
+    assert metadata["mime_type"] == "image/png" and metadata["sha256"] == hashlib.sha256(data).hexdigest()
+    assert kinds == [wire.RESULT]  # the worker never had to ask the host for bytes
+    assert (reader.requests, reader.bytes_fetched) == (1, len(data))
+
+
+def test_a_primed_first_block_is_read_once_and_the_rest_is_fetched_as_before(monkeypatch: pytest.MonkeyPatch) -> None:
+    data = os.urandom(300_000)
+    reader = bytes_reader(data)
+    kinds = _frames_from_workers(monkeypatch)
+    with Session(reader) as session:
+        assert session.call(read_all, limits=FAST, reads_head=True) == len(data)
+        assert session.call(read_all, limits=FAST, reads_head=True) == len(data)  # primed once per session
+    assert reader.bytes_fetched == len(data)
+    assert kinds.count(wire.FETCH) == reader.requests - 1  # all but the first block were asked for by the worker
+
+
+def test_a_storage_error_on_the_first_block_reaches_the_caller_as_it_is(monkeypatch: pytest.MonkeyPatch) -> None:
+    def fetch(start: int, end: int) -> bytes:
+        raise ExtractionFailed("The object changed while it was read", code="changed")
+
+    with pytest.raises(ExtractionFailed) as caught, Session(RangedReader(fetch, 100)) as session:
+        session.call(read_all, limits=FAST, reads_head=True)
+    assert caught.value.code == "changed"
+    assert run_bounded(answer, limits=FAST) == 42  # the pool goes on
 
 
 # -- the pool of pre-forked workers ------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import subprocess
 import sys
@@ -9,7 +10,7 @@ import time
 
 import pytest
 
-from bench import cost, cputime
+from bench import cost, cputime, percall
 from bench.meter import Tally
 from bench.percall import Record
 from deploy.templates import load_template
@@ -64,9 +65,10 @@ def spinner(cpu_seconds: float, then_sleep: float) -> subprocess.Popen[bytes]:
 
 
 def test_a_childs_cpu_time_is_counted_alive_and_reaped_and_an_excluded_tree_is_not():
+    earlier = frozenset(cputime.descendants(os.getpid(), frozenset()))  # whatever the suite started before
     excluded = spinner(0.6, 10)  # the emulator's place: busy at the same time, never counted
     try:
-        processes = cputime.Processes(frozenset({excluded.pid}))
+        processes = cputime.Processes(earlier | {excluded.pid})
         before = processes.cpu()
         child = spinner(0.3, 0.5)
         deadline = time.monotonic() + 30
@@ -102,3 +104,30 @@ def test_the_backfill_bench_prices_every_line_of_its_cost_table():
     assert priced["S3 PUT (renditions, manifest)"] == pytest.approx(900_000 * cost.PRICES["s3_put_class"])
     # two item writes of 2 KB each, plus the seven index entries counted for a new document
     assert priced["DynamoDB writes, documents (WRU)"] == pytest.approx((2_000_000 * 2 + 7_000_000) * 0.625 / 1e6)
+
+
+def _run(kind: str) -> dict:
+    record = Record("f", kind, 1000, "api", ingest=Tally().to_dict(), api=Tally().to_dict())
+    record.lambda_ms, record.cpu_ms, record.calls = {"on_upload": [90.0]}, {"on_upload": [9.0]}, {"on_upload": {}}
+    return {"records": [dataclasses.asdict(record)], "fixed": cost.fixed_quantities(4), "peak_kb": {}}
+
+
+def test_a_report_without_the_corpus_says_its_mix_is_the_generated_files_only():
+    assert "NO CORPUS" in percall.report({"this tree": _run("gen: small PDF")})
+    assert "NO CORPUS" not in percall.report({"this tree": _run("pdf")})
+
+
+def _reading(kind: str, kb: int, text: bool) -> dict:
+    run = _run(kind)
+    record = run["records"][0]
+    record["ingest"]["s3_read_bytes"], record["text"], record["family"] = kb * 1024, text, kind
+    return record
+
+
+def test_reads_for_text_extraction_are_held_to_its_cap_and_every_other_read_to_256_kb():
+    data = _run("pdf")
+    data["records"] = [_reading("pdf", 3 * 1024, True), _reading("image", 300, False)]
+    figures = percall.summary(data)
+    assert figures["max S3 read with text extraction (KB)"] == 3 * 1024
+    assert figures["max non-CSV S3 read (KB)"] == 300
+    assert not percall.goals_met(data)

@@ -8,8 +8,11 @@ import time
 from typing import Any
 
 import pytest
+from langdetect import DetectorFactory  # type: ignore[import-untyped]
+from langdetect.detector_factory import PROFILES_DIRECTORY  # type: ignore[import-untyped]
 
 from chalicelib.aws.storage import text_key
+from chalicelib.extraction import text as text_module
 from chalicelib.extraction.bounds import Limits
 from chalicelib.extraction.extract import extract_inline
 from chalicelib.extraction.reader import RangedReader, bytes_reader
@@ -245,3 +248,30 @@ def test_a_pdfs_text_is_read_through_a_buffer_not_one_python_call_per_byte() -> 
     found = extract_text(reader, metadata)
     assert found is not None and found.text.count(ENGLISH) == 20
     assert reader.calls * 100 < len(data)  # pypdf's tokenizer asks for a byte at a time: the buffer takes those
+
+
+@pytest.mark.parametrize(
+    "sample",
+    [
+        ENGLISH,
+        FRENCH,
+        GERMAN,
+        "Короткий текст",
+        "東京は日本の首都です。",
+        "ok",
+        "Hola. Ciao. Hallo. Hello. Olá. Hej. " * 40,
+        f"{ENGLISH} {FRENCH} {GERMAN} " * 20,
+    ],
+)
+def test_language_detection_gives_upstream_langdetects_probabilities_bit_for_bit(sample: str) -> None:
+    factory = DetectorFactory()
+    factory.load_profile(PROFILES_DIRECTORY)
+    factory.seed = 0
+    upstream = factory.create()
+    ours = text_module._Detector(text_module._profiles())
+    for detector in (upstream, ours):
+        detector.max_text_length = text_module.LANGUAGE_SAMPLE_CHARS
+        detector.append(sample)
+    expected = [(found.lang, found.prob) for found in upstream.get_probabilities()]
+    assert [(found.lang, found.prob) for found in ours.get_probabilities()] == expected
+    assert ours.langprob == upstream.langprob  # every language's probability, not just the winners
