@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import functools
 import threading
+from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -69,15 +70,41 @@ if TYPE_CHECKING:
     from chalicelib.records import RecordsConsumer, RecordsReader
     from chalicelib.sweeper import SweeperService
 
-_lock = threading.Lock()
+_lock = threading.RLock()
+"""Held while a client or service is built: factories call factories, so it is reentrant."""
+_clears: list[Callable[[], None]] = []
 
 
-@functools.cache
+def shared[**P, T](factory: Callable[P, T]) -> Callable[P, T]:
+    """`factory`, built once per arguments and shared, even when several threads ask for it first at once.
+
+    `functools.cache` alone lets each of those threads build its own and keeps
+    the last: the repository then held one DynamoDB client and everyone else
+    got another, each with its own connection pool and event hooks (a hook
+    registered on `client("dynamodb")` never saw the repository's writes).
+    Lambda runs one invocation at a time per environment, but a host serving
+    handlers on threads (the local gateway and event pump) asks at once.
+    """
+    made: dict[tuple[Any, ...], T] = {}
+    _clears.append(made.clear)
+
+    @functools.wraps(factory)
+    def get(*args: P.args, **kwargs: P.kwargs) -> T:
+        key = (*args, *sorted(kwargs.items()))
+        with _lock:
+            if key not in made:
+                made[key] = factory(*args, **kwargs)
+            return made[key]
+
+    return get
+
+
+@shared
 def settings() -> Settings:
     return Settings.from_env()
 
 
-@functools.cache
+@shared
 def cursor_settings() -> Settings:
     """Settings for the services that sign or check page cursors (the API): where the stage names a
     Secrets Manager secret, the key is read from it on first use, once per execution environment.
@@ -94,7 +121,7 @@ def _read_secret(arn: str) -> str:
     return read_secret(client("secretsmanager"), arn)
 
 
-@functools.cache
+@shared
 def _session() -> Any:
     import boto3
 
@@ -106,7 +133,7 @@ def client(service: str) -> Any:
     return _client(service)
 
 
-@functools.cache
+@shared
 def _client(service: str) -> Any:
     from botocore.config import Config
 
@@ -124,21 +151,21 @@ def _client(service: str) -> Any:
         return _session().client(service, endpoint_url=settings().aws_endpoint, config=config)
 
 
-@functools.cache
+@shared
 def repository() -> DynamoRepository:
     from chalicelib.aws.repository import DynamoRepository
 
     return DynamoRepository(client("dynamodb"), settings().table)
 
 
-@functools.cache
+@shared
 def storage() -> S3Storage:
     from chalicelib.aws.storage import S3Storage
 
     return S3Storage(client("s3"), settings())
 
 
-@functools.cache
+@shared
 def ingest_service() -> IngestService:
     from chalicelib.ingest import IngestService
 
@@ -150,21 +177,21 @@ def _requeue(doc_id: str) -> None:
     bus().put(API_SOURCE, REPROCESS_REQUESTED, {"doc_id": doc_id, "version": None})
 
 
-@functools.cache
+@shared
 def document_service() -> DocumentService:
     from chalicelib.documents import DocumentService
 
     return DocumentService(repository(), storage(), cursor_settings(), bus(), deletion())
 
 
-@functools.cache
+@shared
 def deletion() -> Deletion:
     from chalicelib.deletion import Deletion
 
     return Deletion(document_purge(), storage(), settings())
 
 
-@functools.cache
+@shared
 def document_purge() -> DocumentPurge:
     from chalicelib.aws.purge import DocumentPurge
 
@@ -178,21 +205,21 @@ def _purge_step(message: dict[str, Any], deadline: float) -> str:
     return purge_step(document_purge(), str(message["doc_id"]), deadline)
 
 
-@functools.cache
+@shared
 def bus() -> EventBus:
     from chalicelib.aws.bus import EventBus
 
     return EventBus(client("events"), settings().event_bus)
 
 
-@functools.cache
+@shared
 def lifecycle() -> Lifecycle:
     from chalicelib.lifecycle import Lifecycle
 
     return Lifecycle(bus())
 
 
-@functools.cache
+@shared
 def records_store() -> DynamoRecordsStore:
     from chalicelib.aws.records_store import DynamoRecordsStore
 
@@ -209,14 +236,14 @@ def _records_final(doc_id: str, progress: Progress) -> None:
         lifecycle().records_ingested(doc, progress.public())
 
 
-@functools.cache
+@shared
 def csv_fanout() -> CsvFanOut:
     from chalicelib.csv_fanout import CsvFanOut
 
     return CsvFanOut(client("s3"), client("sqs"), settings().records_queue, records_store())
 
 
-@functools.cache
+@shared
 def records_consumer() -> RecordsConsumer:
     from chalicelib.records import RecordsConsumer
 
@@ -233,42 +260,42 @@ def records_response(records: list[dict[str, Any]], response: dict[str, Any]) ->
     return settle_batch(client("sqs"), records, response)
 
 
-@functools.cache
+@shared
 def records_reader() -> RecordsReader:
     from chalicelib.records import RecordsReader
 
     return RecordsReader(records_store(), cursor_settings().signing_secret)
 
 
-@functools.cache
+@shared
 def event_store() -> EventStore:
     from chalicelib.aws.event_store import EventStore
 
     return EventStore(client("dynamodb"), settings().table)
 
 
-@functools.cache
+@shared
 def sweeper() -> SweeperService:
     from chalicelib.sweeper import SweeperService
 
     return SweeperService(repository(), bus(), settings(), document_purge())
 
 
-@functools.cache
+@shared
 def backfill_store() -> BackfillStore:
     from chalicelib.aws.backfills import BackfillStore
 
     return BackfillStore(client("dynamodb"), settings().table)
 
 
-@functools.cache
+@shared
 def backfill_queue() -> SqsBackfillQueue:
     from chalicelib.aws.backfill_queue import SqsBackfillQueue
 
     return SqsBackfillQueue(client("sqs"), settings().backfill_queue)
 
 
-@functools.cache
+@shared
 def workflow() -> Workflow:
     from chalicelib.aws.workflow import Workflow
 
@@ -281,7 +308,7 @@ def _manifest(key: str, state: dict[str, Any] | None) -> ManifestWriter:
     return ManifestWriter(client("s3"), settings().bucket, key, state)
 
 
-@functools.cache
+@shared
 def backfill_service() -> BackfillService:
     from chalicelib.aws.executions import ExecutionStopper
     from chalicelib.backfill import BackfillService
@@ -290,7 +317,7 @@ def backfill_service() -> BackfillService:
     return BackfillService(backfill_store(), backfill_queue(), stopper, cursor_settings())
 
 
-@functools.cache
+@shared
 def backfill_worker() -> BackfillWorker:
     from chalicelib.aws.backfill_parts import BackfillParts
     from chalicelib.aws.document_reads import DynamoDocumentReads
@@ -305,8 +332,6 @@ def backfill_worker() -> BackfillWorker:
 
 def reset() -> None:
     """Forget every cached client and service (after the environment changed)."""
-    caches = (settings, cursor_settings, _session, _client, repository, storage, ingest_service, document_service, bus)
-    records = (records_store, csv_fanout, records_consumer, records_reader, lifecycle)
-    backfills = (backfill_store, backfill_queue, workflow, backfill_service, backfill_worker)
-    for cached in (*caches, *records, *backfills, event_store, sweeper, deletion, document_purge):
-        cached.cache_clear()
+    with _lock:
+        for clear in _clears:
+            clear()

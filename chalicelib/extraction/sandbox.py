@@ -26,6 +26,7 @@ import contextlib
 import itertools
 import json
 import os
+import select
 import signal
 import socket
 import subprocess
@@ -112,13 +113,13 @@ class _Zygote:
             data += chunk
         return bytes(data)
 
-    def wait(self, pid: int) -> tuple[int | None, float]:
+    def wait(self, pid: int) -> tuple[int | None, float, int]:
         send_frame(self.control, JOB, dumps({"do": "wait", "pid": pid}))
         frame = recv_frame(self.control)
         if frame is None:
             raise ConnectionError("the zygote is gone")
         body = json.loads(frame[1])
-        return body["status"], float(body["cpu"])
+        return body["status"], float(body["cpu"]), int(body.get("rss") or 0)
 
     def warm(self, modules: list[str]) -> None:
         send_frame(self.control, JOB, dumps({"do": "warm", "modules": modules}))
@@ -134,8 +135,23 @@ class _Zygote:
 class _Worker:
     pid: int
     sock: socket.socket
+    zygote: int
+    """The pool's count of zygotes when this one forked it: only that zygote may reap, and be asked about, its pid."""
     cpu_base: float = 0.0
     """CPU seconds the worker had used when its current job began (its own total after the last one)."""
+    took_a_job: bool = False
+    """False while fresh from the zygote: a fresh worker that cannot take a job means forking itself is failing."""
+
+
+def _ended_while_idle(worker: _Worker) -> bool:
+    """An idle worker sends nothing: if its socket reads (end of stream, or stray bytes) it is no use.
+
+    A worker killed from outside while idle (the OOM killer, an operator, the
+    end of its zygote) closes its end as it dies; the pool must not hand it out.
+    """
+    poller = select.poll()  # not select.select: a host with many sockets may pass descriptor 1024
+    poller.register(worker.sock, select.POLLIN)
+    return bool(poller.poll(0))
 
 
 @dataclass
@@ -149,18 +165,25 @@ class Pool:
     _zygote: _Zygote | None = field(default=None, init=False)
     _idle: list[_Worker] = field(default_factory=list, init=False)
     _reap: list[int] = field(default_factory=list, init=False)
+    _zygotes: int = field(default=0, init=False)
     forks: int = field(default=0, init=False)
+    peak_rss: int = field(default=0, init=False)
+    """The largest resident set (bytes) any of this pool's workers reported or was reaped with."""
 
     def acquire(self) -> _Worker:
+        """An idle worker that is still there, else a fresh one (a new zygote if the old one is gone)."""
         with self._lock:
-            if self._idle:
-                return self._idle.pop()
+            while self._idle:
+                worker = self._idle.pop()
+                if not _ended_while_idle(worker):
+                    return worker
+                self._forget(worker)
             for attempt in (1, 2):
                 try:
                     pid, sock = self._ensure().fork(self._reap, self.max_jobs, self.max_growth)
                     self._reap.clear()
                     self.forks += 1
-                    return _Worker(pid, sock)
+                    return _Worker(pid, sock, self._zygotes)
                 except (ConnectionError, OSError, ValueError):
                     self._restart()
                     if attempt == 2:
@@ -177,27 +200,47 @@ class Pool:
 
     def retire(self, worker: _Worker) -> None:
         """A worker that ends on its own (or on end of stream): reaped with the next fork."""
+        with self._lock:
+            self._forget(worker)
+
+    def _forget(self, worker: _Worker) -> None:
+        """Close a worker's socket (it ends on end of stream) and have its zygote reap it (under the lock)."""
         with contextlib.suppress(OSError):
             worker.sock.close()
-        with self._lock:
+        if self._of_current_zygote(worker):
             self._reap.append(worker.pid)
+
+    def _of_current_zygote(self, worker: _Worker) -> bool:
+        """False for a worker of a zygote that is gone: it died with it, and its pid may be another process's now."""
+        return self._zygote is not None and worker.zygote == self._zygotes
 
     def kill(self, worker: _Worker) -> tuple[int | None, float]:
         """Stop a worker now; its wait status and the CPU it used in its current job."""
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(worker.pid, signal.SIGKILL)
+        with self._lock:
+            current = self._of_current_zygote(worker)
+        if current:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(worker.pid, signal.SIGKILL)
         return self.ended(worker)
 
     def ended(self, worker: _Worker) -> tuple[int | None, float]:
+        """A worker's wait status and CPU in its current job; (None, 0) when its zygote is gone and cannot tell."""
         with contextlib.suppress(OSError):
             worker.sock.close()
         with self._lock:
+            if not self._of_current_zygote(worker):
+                return None, 0.0
             try:
-                status, cpu = self._ensure().wait(worker.pid)
+                status, cpu, rss = self._ensure().wait(worker.pid)
+                self.peak_rss = max(self.peak_rss, rss)
             except (ConnectionError, OSError, ValueError):
                 self._restart()
                 return None, 0.0
         return status, max(0.0, cpu - worker.cpu_base)
+
+    def note_rss(self, rss: int) -> None:
+        with self._lock:
+            self.peak_rss = max(self.peak_rss, rss)
 
     def zygote_pid(self) -> int | None:
         zygote = self._zygote
@@ -210,6 +253,7 @@ class Pool:
     def _ensure(self) -> _Zygote:
         if self._zygote is None:
             self._zygote = _Zygote()
+            self._zygotes += 1
         return self._zygote
 
     def _restart(self) -> None:
@@ -338,19 +382,27 @@ class Session:
             raise bounds.failure_of(status, limits, bounds.Spent(state.storage_seconds, cpu)) from None
 
     def _send(self, job: bytes) -> _Worker:
-        """Hand the job to this session's worker; one that died while idle is replaced once."""
-        for attempt in (1, 2):
+        """Hand the job to a live worker: every one that died while idle is replaced (they may all have been killed).
+
+        Only fresh workers that cannot take a job stop the call (twice: forking
+        itself is failing), as `interrupted`: it is never the file's doing.
+        """
+        fresh_failures = 0
+        while True:
             if self._worker is None:
                 self._worker = self._pool.acquire()
+            worker = self._worker
             try:
-                send_frame(self._worker.sock, JOB, job)
-                return self._worker
+                send_frame(worker.sock, JOB, job)
             except OSError:
-                self._pool.retire(self._worker)
                 self._worker = None
-                if attempt == 2:
+                self._pool.retire(worker)
+                fresh_failures += not worker.took_a_job
+                if fresh_failures == 2:
                     raise ExtractionFailed("No worker took the job; it will be retried", code="interrupted") from None
-        raise AssertionError("unreachable")
+                continue
+            worker.took_a_job = True
+            return worker
 
     def _serve(self, worker: _Worker, state: _Call) -> Any:
         while True:
@@ -398,6 +450,7 @@ class Session:
     def _result(self, worker: _Worker, body: dict[str, Any]) -> Any:
         report(body.get("noise"))  # what the parsing libraries said: one line per call, never a flood
         worker.cpu_base = float(body.get("cpu") or 0.0)
+        self._pool.note_rss(int(body.get("rss") or 0))
         if body.get("modules"):
             self._pool.warm(body["modules"])
         if body.get("retire"):

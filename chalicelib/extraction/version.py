@@ -14,5 +14,5 @@ from __future__ import annotations
 
 from typing import Final
 
-EXTRACTOR_VERSION: Final = 15
-SOURCES_DIGEST: Final = "cb933e0bc752c1764dfc8bb7e4cf2340f6c3222428c5ea22d1dd2c16b3b24ed8"
+EXTRACTOR_VERSION: Final = 16
+SOURCES_DIGEST: Final = "0b7f7301924e271a8216d14cf00d107f5eb264563436c8dd7321772702677638"

@@ -93,12 +93,12 @@ def _warm(name: str) -> None:
 
 
 def _reap(pid: int) -> dict[str, Any]:
-    """Wait for a worker to end; its wait status and the CPU seconds it used in its life."""
+    """Wait for a worker to end; its wait status, the CPU seconds it used in its life and its peak RSS (bytes)."""
     try:
         _, status, usage = os.wait4(pid, 0)
     except ChildProcessError:
-        return {"status": None, "cpu": 0.0}
-    return {"status": status, "cpu": usage.ru_utime + usage.ru_stime}
+        return {"status": None, "cpu": 0.0, "rss": 0}
+    return {"status": status, "cpu": usage.ru_utime + usage.ru_stime, "rss": usage.ru_maxrss * 1024}
 
 
 def _fork_worker(control: socket.socket, request: dict[str, Any]) -> None:
@@ -108,6 +108,7 @@ def _fork_worker(control: socket.socket, request: dict[str, Any]) -> None:
         wire.send_frame(control, wire.RESULT, wire.dumps({"error": "the zygote has threads; it will not fork"}))
         return
     host_end, worker_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    zygote = os.getpid()
     try:
         pid = os.fork()
     except OSError as exc:
@@ -120,7 +121,7 @@ def _fork_worker(control: socket.socket, request: dict[str, Any]) -> None:
         try:
             control.close()
             host_end.close()
-            code = Worker(worker_end, request).serve()
+            code = Worker(worker_end, request).serve(zygote)
         except MemoryError:
             code = EXIT_NO_MEMORY
         except BaseException:
@@ -148,8 +149,9 @@ class Worker:
         self.known = set(sys.modules)
         self.baseline = 0
 
-    def serve(self) -> int:
-        _die_with_parent()
+    def serve(self, zygote: int) -> int:
+        if not _die_with_parent(zygote):
+            return 0  # the zygote was killed while forking this worker: nobody would reap or replace it
         faulthandler.disable()  # a crash is reported by the host as `corrupt`, not as a dump
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
         signal.pthread_sigmask(signal.SIG_BLOCK, CRASH_SIGNALS)
@@ -189,7 +191,8 @@ class Worker:
         finally:
             lift_limits()
         retire = retire or self._worn_out()
-        body.update(cpu=cpu_seconds(), retire=retire, modules=self._new_modules(), noise=noise.summary())
+        body.update(cpu=cpu_seconds(), rss=peak_resident_bytes(), retire=retire, modules=self._new_modules())
+        body.update(noise=noise.summary())
         try:
             data = wire.dumps(body)
         except MemoryError:
@@ -285,12 +288,23 @@ def virtual_bytes() -> int:
         return int(handle.read().split()[0]) * PAGE
 
 
+def peak_resident_bytes() -> int:
+    """The most this worker has had resident in its life (getrusage reports KiB on Linux)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
 def resident_bytes() -> int:
     with open("/proc/self/statm", "rb") as handle:
         return int(handle.read().split()[1]) * PAGE
 
 
-def _die_with_parent() -> None:
-    """End with the zygote (Linux PR_SET_PDEATHSIG); its parent is single-threaded, so the signal is reliable."""
+def _die_with_parent(zygote: int) -> bool:
+    """End with the zygote (Linux PR_SET_PDEATHSIG); False if it already ended (then the signal never comes).
+
+    Its parent is single-threaded, so the signal is reliable once set; but a
+    zygote that died between the fork and the `prctl` never sends it and
+    leaves the worker an orphan, which `getppid()` then shows.
+    """
     with contextlib.suppress(Exception):
         ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    return os.getppid() == zygote

@@ -6,30 +6,62 @@ import contextlib
 import os
 import re
 import signal
+import time
 from pathlib import Path
 
 from chalicelib.errors import ExtractionFailed
 from chalicelib.extraction import sandbox
-from chalicelib.extraction.bounds import WORK_SHARE
+from chalicelib.extraction.bounds import WORK_SHARE, Limits
 
 
-def worker_pids() -> list[int]:
-    """The running workers of this process's pool (the children of its zygote)."""
-    zygote = sandbox.pool().zygote_pid()
+def worker_pids(owner: sandbox.Pool | None = None) -> list[int]:
+    """The workers of a pool (this process's by default): the children of its zygote, as yet unreaped."""
+    zygote = (owner or sandbox.pool()).zygote_pid()
     if zygote is None:
         return []
     pids: list[int] = []
-    for task in Path(f"/proc/{zygote}/task").iterdir():
-        with contextlib.suppress(OSError):
-            pids += [int(p) for p in (task / "children").read_text().split()]
+    with contextlib.suppress(OSError):
+        for task in Path(f"/proc/{zygote}/task").iterdir():
+            with contextlib.suppress(OSError):
+                pids += [int(p) for p in (task / "children").read_text().split()]
     return pids
 
 
-def kill_workers(sig: int = signal.SIGKILL) -> None:
+def idle_workers(count: int, owner: sandbox.Pool | None = None) -> list[int]:
+    """Leave `count` workers idle in a pool (this process's by default), as a run of many files does; their pids."""
+    sessions = [sandbox.Session(owner=owner) for _ in range(count)]
+    limits = Limits(wall_seconds=60.0, cpu_seconds=10.0)
+    try:
+        return [int(session.call(os.getpid, limits=limits)) for session in sessions]
+    finally:
+        for session in sessions:
+            session.close()
+
+
+def kill_workers(sig: int = signal.SIGKILL, owner: sandbox.Pool | None = None) -> list[int]:
     """What an outside SIGKILL (the OOM killer acting for the machine, an operator) does to the workers."""
-    for pid in worker_pids():
+    pids = worker_pids(owner)
+    for pid in pids:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, sig)
+    return pids
+
+
+def wait_ended(pids: list[int], timeout: float = 10.0) -> None:
+    """Until every process in `pids` has ended (a zombie has closed its sockets: its parent need not reap it)."""
+    deadline = time.monotonic() + timeout
+    while any(_running(pid) for pid in pids):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"still running: {[pid for pid in pids if _running(pid)]}")
+        time.sleep(0.01)
+
+
+def _running(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rpartition(")")[2].split()[0] not in ("Z", "X")
 
 
 def spun_out(error: ExtractionFailed, wall: float) -> bool:

@@ -115,3 +115,19 @@ def _run(kind: str) -> dict:
 def test_a_report_without_the_corpus_says_its_mix_is_the_generated_files_only():
     assert "NO CORPUS" in percall.report({"this tree": _run("gen: small PDF")})
     assert "NO CORPUS" not in percall.report({"this tree": _run("pdf")})
+
+
+def _reading(kind: str, kb: int, text: bool) -> dict:
+    run = _run(kind)
+    record = run["records"][0]
+    record["ingest"]["s3_read_bytes"], record["text"], record["family"] = kb * 1024, text, kind
+    return record
+
+
+def test_reads_for_text_extraction_are_held_to_its_cap_and_every_other_read_to_256_kb():
+    data = _run("pdf")
+    data["records"] = [_reading("pdf", 3 * 1024, True), _reading("image", 300, False)]
+    figures = percall.summary(data)
+    assert figures["max S3 read with text extraction (KB)"] == 3 * 1024
+    assert figures["max non-CSV S3 read (KB)"] == 300
+    assert not percall.goals_met(data)
