@@ -146,6 +146,8 @@ class MemorySampler:
         self.peak_kb: Counter[str] = Counter()  # app, emulator, zygote, worker (largest), extraction (sum of RSS)
         self.cpu: dict[int, float] = {}  # extraction pid -> CPU seconds last seen
         self.run: dict[str, Any] = {}
+        self.run_read_at = time.monotonic()  # when `run` was last read from the API
+        self.failed_reads = 0  # progress requests the API did not answer in time, or answered with an error
         self.started = time.monotonic()
         self.emulator_exit: int | None = None
         self._stop = threading.Event()
@@ -201,6 +203,9 @@ class MemorySampler:
     def progress_line(self, rss: dict[str, int]) -> str:
         run = self.run
         where = f"{run.get('status', 'starting')} {run.get('progress', {})}" if run else "putting objects"
+        age = time.monotonic() - self.run_read_at
+        if run and age > 10:  # the API's answers lag: say how old this reading is
+            where += f" (read {age:.0f} s ago; {self.failed_reads} progress requests unanswered so far)"
         mb = {k: v / 1024 for k, v in rss.items()}
         return (
             f"[{self.clock()}] {where}; RSS MB: emulator {mb.get('emulator', 0):.0f}, app {mb.get('app', 0):.0f}, "
@@ -257,13 +262,14 @@ def run_backfill(
             )
         try:
             run: dict[str, Any] = requests.get(f"{api}/admin/backfills/{run_id}", headers=headers, timeout=120).json()
-        except requests.RequestException:
-            continue  # a busy emulator answered slowly: ask again
-        if "status" not in run:
-            continue  # an error answer (the emulator was busy): ask again
-        sampler.run = run
-        if run["status"] in ("SUCCEEDED", "FAILED", "STOPPED"):
-            return run, time.monotonic() - started
+        except (requests.RequestException, ValueError):
+            run = {}  # a busy emulator answered too slowly, or not with JSON
+        if "status" in run:
+            sampler.run, sampler.run_read_at = run, time.monotonic()
+            if run["status"] in ("SUCCEEDED", "FAILED", "STOPPED"):
+                return run, time.monotonic() - started
+        else:
+            sampler.failed_reads += 1  # an error answer: ask again after the same pause, never in a tight loop
         time.sleep(2.0)
     raise RuntimeError(f"the backfill did not end within {timeout:.0f} s")
 
