@@ -42,7 +42,6 @@ from chalicelib.aws.table import (
     doc_pk,
     error_sk,
     row_sk,
-    size_keys,
     size_pk,
     summary_fields,
 )
@@ -132,10 +131,9 @@ class InMemoryRepository:
         }
         gone: tuple[str, ...] = ("error",)
         if content is not None:
-            changes.update(size_keys(content.owner, content.content.size, doc_id, content.created_at))
-            known = {"checksum": content.content.checksum, "sha256": content.content.sha256}
-            changes.update({k: v for k, v in known.items() if v})
-            gone += tuple(k for k, v in known.items() if not v)
+            filed, unknown = content.filing(doc_id)
+            changes.update(filed)
+            gone += unknown
         return self._finish(doc_id, attempt, Status.PROCESSED, changes, {"at": now, "event": "processed"}, gone)
 
     def fail(

@@ -164,6 +164,12 @@ class Listed:
     created_at: str
     content: Content
 
+    def filing(self, doc_id: str) -> tuple[dict[str, str], tuple[str, ...]]:
+        """What the finishing write sets (by_size keys, the checksums known) and the checksum attributes it removes."""
+        known = {"checksum": self.content.checksum, "sha256": self.content.sha256}
+        keys = size_keys(self.owner, self.content.size, doc_id, self.created_at)
+        return {**keys, **{k: v for k, v in known.items() if v}}, tuple(k for k, v in known.items() if not v)
+
 
 class Repository(Protocol):
     def create_pending(self, doc: Document) -> None: ...
@@ -377,10 +383,9 @@ class DynamoRepository:
         }
         gone: tuple[str, ...] = ("error",)
         if content is not None:
-            extra.update(size_keys(content.owner, content.content.size, doc_id, content.created_at))
-            known = {"checksum": content.content.checksum, "sha256": content.content.sha256}
-            extra.update({k: v for k, v in known.items() if v})
-            gone += tuple(k for k, v in known.items() if not v)
+            filed, unknown = content.filing(doc_id)
+            extra.update(filed)
+            gone += unknown
         notes = [*warnings, *admitted.notes]
         return self._finish(doc_id, attempt, Status.PROCESSED, extra, notes, event, now, gone)
 
