@@ -24,7 +24,8 @@ from chalicelib.extraction.extractors import heif, photo
 from chalicelib.extraction.extractors.base import Extraction, Source, compact
 
 MAX_PIXELS = 20_000 * 20_000
-MAX_GIF_BYTES_FOR_FRAME_COUNT = 16 * 1024 * 1024
+MAX_GIF_BYTES_FOR_FRAME_COUNT = 256 * 1024
+"""The ingest path reads at most 256 KB of a picture; frames are counted only in GIFs that small."""
 MAX_TAIL_BYTES = 64 * 1024
 MAX_WEBP_CHUNKS = 100_000
 MAX_WEBP_SCAN_BYTES = 16 * 1024 * 1024
@@ -187,10 +188,9 @@ def _compression(img: Any) -> str | None:
 
 def _frames(img: Any, source: Source, warnings: list[str]) -> dict[str, Any]:
     if img.format == "GIF" and source.size > MAX_GIF_BYTES_FOR_FRAME_COUNT:
-        try:
-            return {"animated": bool(img.is_animated)}
-        except (OSError, EOFError, ValueError):
-            return {}
+        # counting frames, or even telling whether there is a second one, reads every block of the first
+        # frame: a large GIF would be read whole, so its frame count and animation stay unknown
+        return {}
     try:
         frames = int(getattr(img, "n_frames", 1))
         animated = bool(getattr(img, "is_animated", False))
