@@ -14,5 +14,5 @@ from __future__ import annotations
 
 from typing import Final
 
-EXTRACTOR_VERSION: Final = 16
-SOURCES_DIGEST: Final = "0b7f7301924e271a8216d14cf00d107f5eb264563436c8dd7321772702677638"
+EXTRACTOR_VERSION: Final = 17
+SOURCES_DIGEST: Final = "9b4d76d3ce6b2a83a30504f85fb6980ddcede6260dd570dc986d1058e25abdfc"
