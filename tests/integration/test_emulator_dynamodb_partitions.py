@@ -129,63 +129,45 @@ def _pages(ddb: Any, **query: Any) -> list[Any]:
             return pages
 
 
+def _asked(condition: str, values: dict[str, Any], index: str | None = None, **extra: Any) -> dict[str, Any]:
+    """A Query's parameters: `#name` placeholders stand for attribute names, `:name` values are `values`."""
+    names = {f"#{n}": n for n in ("owner", "at", "state", "size") if f"#{n}" in condition + str(extra)}
+    asked = {"KeyConditionExpression": condition, "ExpressionAttributeValues": {f":{k}": v for k, v in values.items()}}
+    asked.update({"IndexName": index} if index else {}, **({"ExpressionAttributeNames": names} if names else {}))
+    return {**asked, **extra}
+
+
 def _queries(ddb: Any, table: str) -> list[Any]:
     """The table, the local index and both global indexes, forwards and backwards, with key conditions,
     filters, Limit pages and projections."""
-    values = lambda **v: {f":{k}": v[k] for k in v}  # noqa: E731
-    asked: list[dict[str, Any]] = [
-        {"KeyConditionExpression": "pk = :p", "ExpressionAttributeValues": values(p={"S": "p1"})},
-        {
-            "KeyConditionExpression": "pk = :p AND sk BETWEEN :a AND :b",
-            "ExpressionAttributeValues": values(p={"S": "p2"}, a={"S": "s05"}, b={"S": "s20"}),
-            "ScanIndexForward": False,
-            "Limit": 3,
-        },
-        {
-            "KeyConditionExpression": "pk = :p AND begins_with(sk, :b)",
-            "FilterExpression": "attribute_exists(#s)",
-            "ExpressionAttributeNames": {"#s": "state"},
-            "ExpressionAttributeValues": values(p={"S": "p0"}, b={"S": "s1"}),
-            "Limit": 4,
-        },
-        {
-            "IndexName": "by_owner",
-            "KeyConditionExpression": "#o = :o",
-            "ExpressionAttributeNames": {"#o": "owner"},
-            "ExpressionAttributeValues": values(o={"S": "o1"}),
-            "Limit": 5,
-        },
-        {
-            "IndexName": "by_owner",
-            "KeyConditionExpression": "#o = :o AND #a > :a",
-            "FilterExpression": "#s = :s",
-            "ProjectionExpression": "pk, sk, #a",
-            "ExpressionAttributeNames": {"#o": "owner", "#a": "at", "#s": "state"},
-            "ExpressionAttributeValues": values(o={"S": "o2"}, a={"N": "10"}, s={"S": "done"}),
-            "ScanIndexForward": False,
-            "Limit": 4,
-        },
-        {
-            "IndexName": "by_owner",
-            "KeyConditionExpression": "#o = :o",
-            "ExpressionAttributeNames": {"#o": "owner"},
-            "ExpressionAttributeValues": values(o={"S": "o9"}),
-        },
-        {
-            "IndexName": "by_state",
-            "KeyConditionExpression": "#s = :s",
-            "ExpressionAttributeNames": {"#s": "state"},
-            "ExpressionAttributeValues": values(s={"S": "new"}),
-            "Limit": 7,
-        },
-        {
-            "IndexName": "by_size",
-            "KeyConditionExpression": "pk = :p AND #z < :z",
-            "ExpressionAttributeNames": {"#z": "size"},
-            "ExpressionAttributeValues": values(p={"S": "p3"}, z={"N": "30"}),
-            "ScanIndexForward": False,
-            "Limit": 6,
-        },
+    s, n = (lambda text: {"S": text}), (lambda number: {"N": str(number)})
+    asked = [
+        _asked("pk = :p", {"p": s("p1")}),
+        _asked(
+            "pk = :p AND sk BETWEEN :a AND :b",
+            {"p": s("p2"), "a": s("s05"), "b": s("s20")},
+            Limit=3,
+            ScanIndexForward=False,
+        ),
+        _asked(
+            "pk = :p AND begins_with(sk, :b)",
+            {"p": s("p0"), "b": s("s1")},
+            Limit=4,
+            FilterExpression="attribute_exists(#state)",
+        ),
+        _asked("#owner = :o", {"o": s("o1")}, "by_owner", Limit=5),
+        _asked(
+            "#owner = :o AND #at > :a",
+            {"o": s("o2"), "a": n(10), "s": s("done")},
+            "by_owner",
+            Limit=4,
+            FilterExpression="#state = :s",
+            ProjectionExpression="pk, sk, #at",
+            ScanIndexForward=False,
+        ),
+        _asked("#owner = :o", {"o": s("o9")}, "by_owner"),
+        _asked("#state = :s", {"s": s("new")}, "by_state", Limit=7),
+        _asked("pk = :p AND #size < :z", {"p": s("p3"), "z": n(30)}, "by_size", Limit=6, ScanIndexForward=False),
     ]
     return [_pages(ddb, TableName=table, **q) for q in asked]
 
