@@ -15,4 +15,4 @@ from __future__ import annotations
 from typing import Final
 
 EXTRACTOR_VERSION: Final = 17
-SOURCES_DIGEST: Final = "9b4d76d3ce6b2a83a30504f85fb6980ddcede6260dd570dc986d1058e25abdfc"
+SOURCES_DIGEST: Final = "8de49556d5015896e69b2d3028abb02f005c36d84b89294179a8b16fe5b53789"

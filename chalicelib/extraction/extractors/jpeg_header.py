@@ -61,9 +61,9 @@ def header_beyond(reader: RangedReader, limit: int) -> Header | None:
             scan = _read(window, reader, pos, 2 + length, budget)
             return Header(b"".join([*parts, scan, _EOI]), icc) if end > limit else None
         if end <= limit or marker[1] in _NEEDED:
-            segment = _read(window, reader, pos, 2 + length, budget)
-            icc = icc or (marker[1] == _APP2 and segment[4:16] == _ICC)
-            parts.append(segment)
+            parts.append(_read(window, reader, pos, 2 + length, budget))
+        if marker[1] == _APP2 and not icc:  # a profile cut short is dropped by Pillow: note that there is one
+            icc = _read(window, reader, pos + 4, len(_ICC), budget) == _ICC
         pos = end
     return None
 

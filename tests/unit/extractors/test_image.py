@@ -380,3 +380,18 @@ def test_a_large_gif_is_described_without_counting_its_frames() -> None:
     result = image.extract(source)
     assert len(data) > 256 * 1024 and reader.bytes_fetched <= 256 * 1024
     assert result.fields["width"] == 300 and "frames" not in result.details
+
+
+def test_a_sparse_jpeg_header_keeps_what_pillow_needs_and_gives_up_on_damage() -> None:
+    from chalicelib.extraction.extractors.jpeg_header import header_beyond
+
+    out = io.BytesIO()
+    Image.new("RGB", (64, 48), "navy").save(out, "JPEG", icc_profile=bytes(4000), exif=camera_exif())
+    data = out.getvalue()
+    sparse = header_beyond(bytes_reader(data, block_size=512), 1024)
+    assert sparse is not None and sparse.icc_profile is True and len(sparse.data) < len(data)
+    with Image.open(io.BytesIO(sparse.data)) as img:
+        assert img.size == (64, 48) and img.mode == "RGB"
+    assert header_beyond(bytes_reader(data, block_size=512), len(data)) is None  # the header ends within
+    assert header_beyond(bytes_reader(data[:1500], block_size=512), 1024) is None  # cut before its scan
+    assert header_beyond(bytes_reader(b"\xff\xd8" + b"\x00" * 4000, block_size=512), 1024) is None
