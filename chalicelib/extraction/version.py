@@ -15,4 +15,4 @@ from __future__ import annotations
 from typing import Final
 
 EXTRACTOR_VERSION: Final = 17
-SOURCES_DIGEST: Final = "8de49556d5015896e69b2d3028abb02f005c36d84b89294179a8b16fe5b53789"
+SOURCES_DIGEST: Final = "2ffc4d0ee9ac4b0d16bb41f96bd71d7dc30a7456b445a1e5302fcb8168009497"

@@ -38,11 +38,12 @@ class Header:
 def header_beyond(reader: RangedReader, limit: int) -> Header | None:
     """The header up to the scan, unneeded segments past `limit` left out; None when it ends within `limit`.
 
-    `limit` plus `SPARSE_BYTES` is the most this reads; a header that needs
-    more past `limit` (hundreds of tables or frame headers) is None too.
+    The reader stops at `limit` plus `SPARSE_BYTES` fetched in all (what it
+    fetched before counts); a header that needs more past `limit` (hundreds
+    of tables or frame headers) is None too.
     """
     window = Window(reader, limit)
-    budget = Budget(limit, reader.size, reader.bytes_fetched + limit + SPARSE_BYTES)
+    budget = Budget(limit, reader.size, limit + SPARSE_BYTES)  # all this reader fetches, the head included
     if _read(window, reader, 0, 2, budget) != _SOI:
         return None
     parts, pos, icc = [_SOI], 2, False

@@ -26,6 +26,8 @@ _EXIF = b"Exif\x00\x00"
 _ORIENTATION = 0x0112
 _THUMBNAIL_AT, _THUMBNAIL_LENGTH = 0x0201, 0x0202
 MAX_SEGMENTS = 64
+HEAD_BYTES = 128 * 1024
+"""Where an EXIF block can be: APP1 follows SOI (or a JFIF APP0) and holds at most 64 KB."""
 
 
 @dataclass(frozen=True)

@@ -18,9 +18,10 @@ from PIL import Image, UnidentifiedImageError
 
 from chalicelib.extraction.reader import RangedReader, Window
 from chalicelib.extraction.renditions.base import Budget, Content, Items, Thumbnail
-from chalicelib.extraction.renditions.embedded import exif_thumbnail
+from chalicelib.extraction.renditions.embedded import HEAD_BYTES, exif_thumbnail
 
 _ORIENTATION = 0x0112
+JPEG_START = b"\xff\xd8"
 UNDECODABLE = frozenset({"image/heic", "image/heif", "image/heic-sequence", "image/heif-sequence"})
 """Formats the extractor reads from their container but Pillow has no codec for (HEVC)."""
 
@@ -53,8 +54,7 @@ def _from_head(reader: RangedReader, document: dict[str, Any], budget: Budget) -
     the first image, when it lies whole within the window (a GIF's first
     frame, a TIFF's first page); else no thumbnail, and the page says why.
     """
-    window = Window(reader, budget.picture_bytes)
-    embedded = exif_thumbnail(cast(BinaryIO, window))
+    embedded = exif_thumbnail(cast(BinaryIO, Window(reader, min(budget.picture_bytes, HEAD_BYTES))))
     if embedded is not None:
         try:
             note = f"Thumbnail from the preview embedded in the {_dimensions(document)} picture."
@@ -64,13 +64,15 @@ def _from_head(reader: RangedReader, document: dict[str, Any], budget: Budget) -
         if any(isinstance(block, Thumbnail) for block in found.blocks):
             return found
     try:
-        return _decoded(cast(BinaryIO, window), document, budget)
+        if reader.head(2) != JPEG_START:  # a JPEG larger than the window cannot be decoded from it
+            return _decoded(cast(BinaryIO, Window(reader, budget.picture_bytes)), document, budget)
     except (OSError, SyntaxError, EOFError, ValueError, UnidentifiedImageError):
-        kb = budget.picture_bytes // 1024
-        return _omitted(
-            f"No thumbnail: the picture ({reader.size / 1024 / 1024:.1f} MB) holds no embedded preview and its "
-            f"image does not fit in the first {kb} KB, which is all a preview reads. Download the file to see it."
-        )
+        pass
+    return _omitted(
+        f"No thumbnail: the picture ({reader.size / 1024 / 1024:.1f} MB) holds no embedded preview and its image "
+        f"does not fit in the first {budget.picture_bytes // 1024} KB, which is all a preview reads. "
+        "Download the file to see it."
+    )
 
 
 def _decoded(
