@@ -14,5 +14,5 @@ from __future__ import annotations
 
 from typing import Final
 
-EXTRACTOR_VERSION: Final = 16
-SOURCES_DIGEST: Final = "0b7f7301924e271a8216d14cf00d107f5eb264563436c8dd7321772702677638"
+EXTRACTOR_VERSION: Final = 17
+SOURCES_DIGEST: Final = "62d9d5c78ac4a26e32d126aa008ca2e22ae84db925a1e9133fbacea21d26f648"

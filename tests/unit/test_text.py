@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import email.message
+import io
 import struct
 import time
 from typing import Any
@@ -10,6 +11,7 @@ from typing import Any
 import pytest
 from langdetect import DetectorFactory  # type: ignore[import-untyped]
 from langdetect.detector_factory import PROFILES_DIRECTORY  # type: ignore[import-untyped]
+from pypdf import PdfReader, PdfWriter
 
 from chalicelib.aws.storage import text_key
 from chalicelib.extraction import text as text_module
@@ -40,6 +42,34 @@ def test_a_pdf_gives_the_text_of_its_pages_in_order_with_language_and_word_count
     assert found.language == "en"
     assert found.word_count == len(ENGLISH.split()) + 2
     assert found.truncated is False
+
+
+def test_ligatures_in_a_pdf_come_out_as_letters_so_a_search_for_the_word_finds_it() -> None:
+    ligature = "<< /Type /Encoding /BaseEncoding /WinAnsiEncoding /Differences [1 /fi] >>"
+    data = samples.content_pdf([b"BT /F1 12 Tf 72 712 Td (The mis\\001ts \\001nd the way.) Tj ET"], ligature)
+    found = text_of(data, "misfits.pdf")
+    assert found.text == "The misfits find the way."  # not "mis\ufb01ts": the glyph is named /fi
+
+
+def test_a_hyphen_that_ends_a_line_of_a_pdf_stays_with_its_line_break() -> None:
+    lines = b"BT /F1 12 Tf 72 712 Td (a well-known and long-) Tj 0 -14 Td (standing debate) Tj ET"
+    found = text_of(samples.content_pdf([lines]), "debate.pdf")
+    assert found.text == "a well-known and long-\nstanding debate"
+
+
+def test_a_pdf_whose_trailer_lost_its_catalog_still_gives_its_text_through_the_repairing_parser() -> None:
+    data = samples.text_pdf([ENGLISH]).replace(b" /Root 1 0 R", b"")
+    found = extract_text(bytes_reader(data), {"family": "pdf", "mime_type": "application/pdf"})
+    assert found is not None and found.text == ENGLISH
+
+
+def test_a_pdf_needing_a_user_password_gives_no_text_and_reads_no_further() -> None:
+    data = samples.text_pdf([ENGLISH])
+    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(data)))
+    writer.encrypt("secret", algorithm="AES-256")
+    locked = io.BytesIO()
+    writer.write(locked)
+    assert extract_text(bytes_reader(locked.getvalue()), {"family": "pdf", "mime_type": "application/pdf"}) is None
 
 
 def test_a_docx_gives_its_paragraphs_with_tabs_and_breaks() -> None:
