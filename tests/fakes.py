@@ -126,7 +126,7 @@ class InMemoryRepository:
             "extractor_version": version,
             "warnings": admit_warnings([*warnings, *admitted.notes]),
             "updated_at": now,
-            "search": search_text(metadata, text),
+            "search": search_text(admitted.metadata, text),
             **summary_fields(admitted.metadata),
         }
         gone: tuple[str, ...] = ("error",)

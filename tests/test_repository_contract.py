@@ -299,6 +299,18 @@ def test_a_search_finds_a_piece_of_the_name_title_or_author_in_any_case_and_with
     assert found("of q3\nzoe") == []  # a match never spans two fields (the query's newline is a space)
 
 
+def test_a_search_reads_the_title_and_author_as_stored_after_the_metadata_gate(repo: Any) -> None:
+    from chalicelib.search import parse_query
+
+    owner = f"owner-{new_id()}"
+    metadata = {"title": b"Quarterly Ledger", "author": bytearray("Ren\u00e9e Okafor", "utf-8")}  # raw tag bytes
+    ledger = described(repo, owner, "2026-02-04T00:00:01.000+00:00", "scan.pdf", metadata)
+
+    assert repo.get(ledger).metadata == {"title": "Quarterly Ledger", "author": "Ren\u00e9e Okafor"}
+    assert collect(repo, owner, Filters(query=parse_query("ledger"))) == [ledger]
+    assert collect(repo, owner, Filters(query=parse_query("renee okafor"))) == [ledger]
+
+
 def test_listings_run_oldest_first_and_a_window_holds_the_newest_matches(repo: Any) -> None:
     owner = f"owner-{new_id()}"
     made = [
