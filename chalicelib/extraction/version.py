@@ -15,4 +15,4 @@ from __future__ import annotations
 from typing import Final
 
 EXTRACTOR_VERSION: Final = 17
-SOURCES_DIGEST: Final = "62d9d5c78ac4a26e32d126aa008ca2e22ae84db925a1e9133fbacea21d26f648"
+SOURCES_DIGEST: Final = "85b3a6a7ee7e9fdd1c34f912ed2299f15ce5dea164304d6fdedbe1ac131f6c8a"

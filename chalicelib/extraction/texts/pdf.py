@@ -12,7 +12,8 @@ PDFium reads the file through the reader's C-level buffer (so the sink's
 read budget counts what it reads) and tries the empty user password itself;
 a file that needs a real password yields no text, as before. A file PDFium
 refuses as malformed goes to pypdf's lenient parser, which repairs some of
-those, so the engine change loses no text.
+those, so the engine change loses no text; where extraction already had to
+repair the file, that parse is reused (`RangedReader.parsed`), not redone.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import pypdfium2 as pdfium  # type: ignore[import-untyped]
 import pypdfium2.raw as pdfium_c  # type: ignore[import-untyped]
 from pypdf import PdfReader
 
+from chalicelib.extraction.extractors.pdf import REPAIRED
 from chalicelib.extraction.reader import RangedReader
 from chalicelib.extraction.text import Sink
 
@@ -76,7 +78,7 @@ def _page_text(pdf: Any, number: int) -> str:
 
 
 def _text_by_pypdf(reader: RangedReader, sink: Sink) -> None:
-    pdf = PdfReader(reader.buffered(), strict=False)
+    pdf = reader.parsed.get(REPAIRED) or PdfReader(reader.buffered(), strict=False)
     if pdf.is_encrypted and not _opens(pdf):
         return  # a user password is needed: no text
     pages = pdf.pages
