@@ -23,7 +23,7 @@ import io
 import os
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import BinaryIO, cast
+from typing import Any, BinaryIO, cast
 
 Fetch = Callable[[int, int], bytes]
 """fetch(start, end_inclusive) -> bytes, like an HTTP Range request."""
@@ -61,6 +61,11 @@ class RangedReader(io.RawIOBase):
         self.requests = 0
         self.read_ahead_end: int | None = None
         """When set, read-ahead fetches nothing at or past this offset (a bounded reader's window)."""
+        self.parsed: dict[str, Any] = {}
+        """Parses of this file one stage leaves for the next (extraction's repaired PDF for its text), by name.
+
+        They live as long as the reader, which is this one file's: nothing
+        here outlives the file or reaches another one."""
 
     @property
     def size(self) -> int:

@@ -14,5 +14,5 @@ from __future__ import annotations
 
 from typing import Final
 
-EXTRACTOR_VERSION: Final = 17
-SOURCES_DIGEST: Final = "2ffc4d0ee9ac4b0d16bb41f96bd71d7dc30a7456b445a1e5302fcb8168009497"
+EXTRACTOR_VERSION: Final = 18
+SOURCES_DIGEST: Final = "fb35efbd441daf98fd6849b741e244bb9eeb5cdc2e979e94465746a88b4a65db"
