@@ -34,7 +34,39 @@ CACHE_BYTES = 8 * 1024 * 1024
 SESSION_CACHE_BYTES = 32 * 1024 * 1024
 
 
-class RangedReader(io.RawIOBase):
+class _Seekable(io.RawIOBase):
+    """A read-only file's position: what the reader and its windows share."""
+
+    _pos = 0
+
+    def _end(self) -> int:
+        raise NotImplementedError
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        if whence == io.SEEK_SET:
+            pos = offset
+        elif whence == io.SEEK_CUR:
+            pos = self._pos + offset
+        elif whence == io.SEEK_END:
+            pos = self._end() + offset
+        else:
+            raise ValueError(f"invalid whence {whence}")
+        if pos < 0:
+            raise OSError("negative seek position")
+        self._pos = pos
+        return pos
+
+
+class RangedReader(_Seekable):
     def __init__(
         self,
         fetch: Fetch,
@@ -71,28 +103,8 @@ class RangedReader(io.RawIOBase):
     def size(self) -> int:
         return self._size
 
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def tell(self) -> int:
-        return self._pos
-
-    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        if whence == io.SEEK_SET:
-            pos = offset
-        elif whence == io.SEEK_CUR:
-            pos = self._pos + offset
-        elif whence == io.SEEK_END:
-            pos = self._size + offset
-        else:
-            raise ValueError(f"invalid whence {whence}")
-        if pos < 0:
-            raise OSError("negative seek position")
-        self._pos = pos
-        return pos
+    def _end(self) -> int:
+        return self._size
 
     def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
         view = memoryview(buffer).cast("B")
@@ -201,7 +213,7 @@ class RangedReader(io.RawIOBase):
             self._pos = pos
 
 
-class Window(io.RawIOBase):
+class Window(_Seekable):
     """The first `limit` bytes of a reader as a file: reads end there, and so does the reader's read-ahead.
 
     For a parser that must not cost more than `limit` bytes of the object
@@ -215,21 +227,8 @@ class Window(io.RawIOBase):
         self._limit = min(limit, reader.size)
         self._pos = 0
 
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def tell(self) -> int:
-        return self._pos
-
-    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._limit}[whence]
-        if base + offset < 0:
-            raise OSError("negative seek position")
-        self._pos = base + offset
-        return self._pos
+    def _end(self) -> int:
+        return self._limit
 
     def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
         view = memoryview(buffer).cast("B")

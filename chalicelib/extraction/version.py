@@ -15,4 +15,4 @@ from __future__ import annotations
 from typing import Final
 
 EXTRACTOR_VERSION: Final = 18
-SOURCES_DIGEST: Final = "fb35efbd441daf98fd6849b741e244bb9eeb5cdc2e979e94465746a88b4a65db"
+SOURCES_DIGEST: Final = "c5aea270f1e71efe1e56d96ee474ecf7a267ef5c27b81c4478f856c69dc2602f"
