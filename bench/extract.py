@@ -337,7 +337,7 @@ def speed_and_coverage_report(runs: list[Run]) -> list[Run]:
         pairs = [(tool.read(r.path), run_one(r.path)) for r in runs]
         ordinary = [(t, r) for t, r in pairs if r.seconds <= 1.0 and t[0] <= 1.0]
         slow = sorted(r.path.name for t, r in pairs if (t, r) not in ordinary)
-        print("\nSpeed against exiftool -j -fast, one process each (extraction + text for docpipe):")
+        print(f"\nSpeed against exiftool -j -fast, one process each (extraction + text for docpipe), load {_load()}:")
         print(f"  files where either tool needs > 1 s, left out of 'ordinary': {len(slow)} {slow}")
         for label, chosen in (("all files", pairs), ("ordinary", ordinary)):
             exif, ours = sum(t[0] for t, _ in chosen), sum(r.seconds for _, r in chosen)
@@ -404,12 +404,22 @@ def _two_workers(paths: list[Path]) -> float:
         run_one(path)
         spans.append((began, time.perf_counter()))
 
+    cpu_before = time.process_time() + _sandbox_cpu()
     started = time.perf_counter()
     with ThreadPoolExecutor(max_workers=2) as threads:  # two sessions at a time: two sandbox workers
         list(threads.map(timed, paths))
     seconds = time.perf_counter() - started
-    print(f"  (two workers: two files in flight {100 * _both_busy(spans) / seconds:.0f}% of the pass)")
+    cpu = time.process_time() + _sandbox_cpu() - cpu_before
+    print(
+        f"  (two workers: two files in flight {100 * _both_busy(spans) / seconds:.0f}% of the pass; docpipe's"
+        f" processes used {cpu:.2f} CPU s in {seconds:.2f} s = {cpu / seconds:.2f} cores; load {_load()})"
+    )
     return seconds
+
+
+def _load() -> str:
+    """The machine's 1-minute load average over its cores: on a shared machine, what a second worker can get."""
+    return f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
 
 
 def _exiftool_two_processes(paths: list[Path]) -> float:

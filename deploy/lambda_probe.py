@@ -114,17 +114,30 @@ def imports() -> dict[str, Any]:
 def extract(folder: str) -> dict[str, Any]:
     from chalicelib.extraction.extract import extract as run
     from chalicelib.extraction.reader import bytes_reader
+    from chalicelib.extraction.text import read_text
 
     out = {}
     for path in sorted(Path(folder).iterdir()):
         try:
-            result = run(bytes_reader(path.read_bytes()), path.name)
+            reader = bytes_reader(path.read_bytes())
+            result = run(reader, path.name)
             meta = result.metadata
-            out[path.name] = {"family": meta.get("family"), "mime_type": meta.get("mime_type"), "metadata": meta}
+            found, warnings = read_text(reader, meta)
+            out[path.name] = {
+                "family": meta.get("family"),
+                "mime_type": meta.get("mime_type"),
+                "metadata": meta,
+                "text": None if found is None else found.to_dict(),
+                "text_warnings": warnings,
+            }
         except Exception as exc:
             out[path.name] = {"error": f"{type(exc).__name__}: {exc}"}
     pids = _sandbox_pids()
-    out["_native"] = {"libmagic": _mapped("libmagic", pids), "pillow": _mapped("pillow.libs", pids)}
+    out["_native"] = {
+        "libmagic": _mapped("libmagic", pids),
+        "pillow": _mapped("pillow.libs", pids),
+        "pdfium": _mapped("libpdfium", pids),
+    }
     return out
 
 

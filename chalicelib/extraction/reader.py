@@ -23,7 +23,7 @@ import io
 import os
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import BinaryIO, cast
+from typing import Any, BinaryIO, cast
 
 Fetch = Callable[[int, int], bytes]
 """fetch(start, end_inclusive) -> bytes, like an HTTP Range request."""
@@ -59,6 +59,11 @@ class RangedReader(io.RawIOBase):
         self._run = 1
         self.bytes_fetched = 0
         self.requests = 0
+        self.parsed: dict[str, Any] = {}
+        """Parses of this file one stage leaves for the next (extraction's repaired PDF for its text), by name.
+
+        They live as long as the reader, which is this one file's: nothing
+        here outlives the file or reaches another one."""
 
     @property
     def size(self) -> int:

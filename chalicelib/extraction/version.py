@@ -14,5 +14,5 @@ from __future__ import annotations
 
 from typing import Final
 
-EXTRACTOR_VERSION: Final = 16
-SOURCES_DIGEST: Final = "0b7f7301924e271a8216d14cf00d107f5eb264563436c8dd7321772702677638"
+EXTRACTOR_VERSION: Final = 17
+SOURCES_DIGEST: Final = "85b3a6a7ee7e9fdd1c34f912ed2299f15ce5dea164304d6fdedbe1ac131f6c8a"

@@ -29,10 +29,13 @@ from tests.support import families, samples
 
 PROBE = Path(lambda_local.__file__).with_name("lambda_probe.py")
 RECORDED_EVENT = Path(__file__).parent / "events" / "s3-object-created.json"
+MINUTES = "The committee approved the budget for the new library after a long debate about the roof."
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "docpipe-test", "AWS_SECRET_ACCESS_KEY": "docpipe-test"}
 # Extension modules that may fail to import on the runtime, and why nothing docpipe does needs them.
 MAY_FAIL = {
-    "PIL._imagingtk": "needs tkinter, which a server Python (Lambda's, Debian's minimal) lacks; docpipe never draws"
+    "PIL._imagingtk": "needs tkinter, which a server Python (Lambda's, Debian's minimal) lacks; docpipe never draws",
+    "pypdfium2_raw.libpdfium": "PDFium, a C library pypdfium2 loads through ctypes, not a Python module (no PyInit_); "
+    "test_one_file_of_every_family_is_detected_and_extracted_by_the_packaged_code shows it loaded and laying out text",
 }
 
 
@@ -103,6 +106,7 @@ def test_one_file_of_every_family_is_detected_and_extracted_by_the_packaged_code
     packaged, unpacked, runtime_site, tmp_path
 ):
     built = families.build()
+    built["minutes.pdf"] = (samples.text_pdf([MINUTES]), "pdf")
     for name, (data, _) in built.items():
         (tmp_path / name).write_bytes(data)
     result = probe(unpacked, runtime_site, stage_environment(packaged), "extract", str(tmp_path))
@@ -112,6 +116,9 @@ def test_one_file_of_every_family_is_detected_and_extracted_by_the_packaged_code
     assert result["photo.jpg"]["metadata"]["width"] == 64
     assert native["libmagic"] == [f"{lambda_image.TASK_ROOT}/lib/libmagic.so.1"]
     assert any("libjpeg" in lib for lib in native["pillow"])  # Pillow's bundled codecs, from the package
+    # a PDF's text, laid out by the packaged PDFium in the sandbox's worker, its language detected
+    assert result["minutes.pdf"]["text"]["text"] == MINUTES and result["minutes.pdf"]["text"]["language"] == "en"
+    assert native["pdfium"] == [f"{lambda_image.TASK_ROOT}/pypdfium2_raw/libpdfium.so"]
 
 
 def test_a_recorded_s3_event_is_handled_to_processed_against_the_emulator(

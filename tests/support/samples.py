@@ -89,10 +89,17 @@ def damaged_pdf(objects: int = 800) -> bytes:
 def text_pdf(pages: list[str], title: str | None = None, author: str | None = None) -> bytes:
     """A PDF whose pages show the given lines (cp1252) in Helvetica (written by hand: pypdf writes no text),
     with a title and an author in its Info dictionary when given."""
+    contents = [f"BT /F1 12 Tf 72 712 Td ({_pdf_literal(text)}) Tj ET".encode("cp1252") for text in pages]
+    return content_pdf(contents, title=title, author=author)
+
+
+def content_pdf(
+    contents: list[bytes], encoding: str = "/WinAnsiEncoding", title: str | None = None, author: str | None = None
+) -> bytes:
+    """A PDF of one page per content stream, its text in Helvetica as font /F1 with the given /Encoding."""
     objects = ["<< /Type /Catalog /Pages 2 0 R >>", ""]
     kids = []
-    for text in pages:
-        stream = f"BT /F1 12 Tf 72 712 Td ({_pdf_literal(text)}) Tj ET".encode("cp1252")
+    for stream in contents:
         objects.append(f"<< /Length {len(stream)} >>\nstream\n{stream.decode('cp1252')}\nendstream")
         content = len(objects)
         objects.append(
@@ -100,7 +107,7 @@ def text_pdf(pages: list[str], title: str | None = None, author: str | None = No
             f"/Resources << /Font << /F1 {len(objects) + 2} 0 R >> >> /Contents {content} 0 R >>"
         )
         kids.append(f"{len(objects)} 0 R")
-        objects.append("<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>")
+        objects.append(f"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding {encoding} >>")
     objects[1] = f"<< /Type /Pages /Kids [{' '.join(kids)}] /Count {len(kids)} >>"
     info = "".join(f" /{k} ({_pdf_literal(v)})" for k, v in (("Title", title), ("Author", author)) if v is not None)
     if info:

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import email.message
+import io
+import random
 import struct
 import time
 from typing import Any
 
 import pytest
 from langdetect import DetectorFactory  # type: ignore[import-untyped]
+from langdetect.detector import Detector  # type: ignore[import-untyped]
 from langdetect.detector_factory import PROFILES_DIRECTORY  # type: ignore[import-untyped]
+from pypdf import PdfReader, PdfWriter
 
 from chalicelib.aws.storage import text_key
 from chalicelib.extraction import text as text_module
@@ -18,6 +22,7 @@ from chalicelib.extraction.extract import extract_inline
 from chalicelib.extraction.reader import RangedReader, bytes_reader
 from chalicelib.extraction.sandbox import Session
 from chalicelib.extraction.text import Full, Sink, TextBudget, extract_text, read_text, tidy
+from chalicelib.extraction.texts import pdf as pdf_text
 from tests.support import samples
 from tests.unit.extractors.cfb_fixture import build
 from tests.unit.extractors.test_epub import CONTAINER, OPF, book
@@ -40,6 +45,53 @@ def test_a_pdf_gives_the_text_of_its_pages_in_order_with_language_and_word_count
     assert found.language == "en"
     assert found.word_count == len(ENGLISH.split()) + 2
     assert found.truncated is False
+
+
+def test_ligatures_in_a_pdf_come_out_as_letters_so_a_search_for_the_word_finds_it() -> None:
+    ligature = "<< /Type /Encoding /BaseEncoding /WinAnsiEncoding /Differences [1 /fi] >>"
+    data = samples.content_pdf([b"BT /F1 12 Tf 72 712 Td (The mis\\001ts \\001nd the way.) Tj ET"], ligature)
+    found = text_of(data, "misfits.pdf")
+    assert found.text == "The misfits find the way."  # not "mis\ufb01ts": the glyph is named /fi
+
+
+def test_a_hyphen_that_ends_a_line_of_a_pdf_stays_with_its_line_break() -> None:
+    lines = b"BT /F1 12 Tf 72 712 Td (a well-known and long-) Tj 0 -14 Td (standing debate) Tj ET"
+    found = text_of(samples.content_pdf([lines]), "debate.pdf")
+    assert found.text == "a well-known and long-\nstanding debate"
+
+
+def test_a_pdf_whose_trailer_lost_its_catalog_still_gives_its_text_through_the_repairing_parser() -> None:
+    data = samples.text_pdf([ENGLISH]).replace(b" /Root 1 0 R", b"")
+    found = extract_text(bytes_reader(data), {"family": "pdf", "mime_type": "application/pdf"})
+    assert found is not None and found.text == ENGLISH
+
+
+def test_a_damaged_pdf_is_repaired_once_and_its_text_reuses_the_repair_extraction_made(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    data = samples.text_pdf([ENGLISH]).replace(b" /Root 1 0 R", b"")  # no catalog in the trailer: PDFium refuses it
+    data = data.replace(b"%PDF-1.4\n", b"%PDF-1.4\n%moved\n")  # every xref offset off: pypdf's strict mode too
+    reader = bytes_reader(data)
+    extraction = extract_inline(reader, "minutes.pdf")
+    assert "pdf: repaired a damaged file structure" in extraction.warnings
+
+    def no_second_parse(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("the file was parsed again")
+
+    monkeypatch.setattr(pdf_text, "PdfReader", no_second_parse)
+    found = extract_text(reader, extraction.metadata)
+    assert found is not None and found.text == ENGLISH
+    with pytest.raises(AssertionError, match="parsed again"):  # another reader of the file has no repair to reuse
+        extract_text(bytes_reader(data), extraction.metadata)
+
+
+def test_a_pdf_needing_a_user_password_gives_no_text_and_reads_no_further() -> None:
+    data = samples.text_pdf([ENGLISH])
+    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(data)))
+    writer.encrypt("secret", algorithm="AES-256")
+    locked = io.BytesIO()
+    writer.write(locked)
+    assert extract_text(bytes_reader(locked.getvalue()), {"family": "pdf", "mime_type": "application/pdf"}) is None
 
 
 def test_a_docx_gives_its_paragraphs_with_tabs_and_breaks() -> None:
@@ -275,3 +327,43 @@ def test_language_detection_gives_upstream_langdetects_probabilities_bit_for_bit
     expected = [(found.lang, found.prob) for found in upstream.get_probabilities()]
     assert [(found.lang, found.prob) for found in ours.get_probabilities()] == expected
     assert ours.langprob == upstream.langprob  # every language's probability, not just the winners
+
+
+_LETTERS = (
+    "abcxyzABCXYZ  .,;'-0189\t\n"  # Latin, capitals (whole capital words are skipped), punctuation and digits
+    "éèàçßñøÆÐ\u00d7\u00f7¡¿ªº"  # Latin-1 letters and the signs langdetect treats as spaces
+    "șțăâîđơưạảấầẩẫậ"  # Romanian and Vietnamese
+    "абвгдЖЗИЙ"  # Cyrillic, both cases
+    "العربيةپچ"  # Arabic
+    "日本語の文字カタカナひらがな漢字中国话"  # CJK, kana
+    "한국어글자ㄱㅏ"  # Hangul
+    "\u2013\u2014\u2018\u2019\u201c\u201d\u2026"  # general punctuation
+    "\U0001d400\U0001f600"  # outside the BMP
+)
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_language_ngrams_are_upstream_langdetects_in_the_same_order(seed: int) -> None:
+    draw = random.Random(seed)
+    sample = "".join(draw.choice(_LETTERS) for _ in range(draw.randrange(1, 600)))
+    ours = text_module._Detector(text_module._profiles())
+    ours.max_text_length = text_module.LANGUAGE_SAMPLE_CHARS
+    ours.append(sample)
+    assert ours._extract_ngrams() == Detector._extract_ngrams(ours)
+
+
+def _tidy_line_by_line(text: str) -> str:
+    """What `tidy` does: control characters out, no trailing white space on a line, one blank line at most."""
+    cleaned = text.encode("utf-8", "replace").decode("utf-8")
+    cleaned = "".join(ch for ch in cleaned if ch in "\t\n\r" or not (ord(ch) < 32 or ord(ch) == 127))
+    lines = [line.rstrip() for line in cleaned.replace("\r\n", "\n").replace("\r", "\n").split("\n")]
+    kept = [line for i, line in enumerate(lines) if line or i == 0 or lines[i - 1]]
+    return "\n".join(kept).strip("\n")
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_tidy_keeps_what_a_line_by_line_clean_up_keeps(seed: int) -> None:
+    draw = random.Random(seed)
+    alphabet = "ab \t\n\r\x00\x07\x0b\x0c\x1c\x1f\x7f\x85\xa0\u1680\u2000\u2028\u2029\u3000\ud800é日\x80\x9f"
+    sample = "".join(draw.choice(alphabet) for _ in range(draw.randrange(0, 300)))
+    assert tidy(sample) == _tidy_line_by_line(sample)

@@ -28,6 +28,8 @@ from chalicelib.errors import ExtractionFailed
 from chalicelib.extraction.extractors.base import Extraction, Source, compact, iso
 
 MAX_PAGES = 10_000_000
+REPAIRED = "pdf.repaired"
+"""Name of pypdf's lenient parse of a damaged file in `RangedReader.parsed`."""
 
 _PDF_DATE = re.compile(
     r"^(?:D:)?(\d{4})(\d{2})?(\d{2})?(\d{2})?(\d{2})?(\d{2})?\s*(?:([Zz+\-])\s*(\d{2})?'?\s*(\d{2})?'?)?"
@@ -79,9 +81,11 @@ def _open(source: Source) -> Any:
     except Exception:  # strict mode refuses any damage: retry leniently
         source.reader.seek(0)
     try:
-        return PdfReader(source.buffered(), strict=False), ["pdf: repaired a damaged file structure"]
+        repaired = PdfReader(source.buffered(), strict=False)
     except Exception as exc:  # pypdf raises PdfReadError, ValueError, UnicodeDecodeError ... on hostile bytes
         raise ExtractionFailed(f"pdf: {type(exc).__name__}: {str(exc)[:200]}", code="corrupt") from exc
+    source.reader.parsed[REPAIRED] = repaired  # the text, if PDFium refuses the file too, starts from this repair
+    return repaired, ["pdf: repaired a damaged file structure"]
 
 
 def extract(source: Source) -> Extraction:
