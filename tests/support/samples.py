@@ -94,29 +94,34 @@ def text_pdf(pages: list[str], title: str | None = None, author: str | None = No
 
 
 def content_pdf(
-    contents: list[bytes], encoding: str = "/WinAnsiEncoding", title: str | None = None, author: str | None = None
+    contents: list[bytes],
+    encoding: str = "/WinAnsiEncoding",
+    title: str | None = None,
+    author: str | None = None,
+    stream_entries: str = "",
 ) -> bytes:
-    """A PDF of one page per content stream, its text in Helvetica as font /F1 with the given /Encoding."""
-    objects = ["<< /Type /Catalog /Pages 2 0 R >>", ""]
+    """A PDF of one page per content stream, its text in Helvetica as font /F1 with the given /Encoding;
+    `stream_entries` go into each content stream's dictionary (e.g. "/Filter /FlateDecode" for compressed ones)."""
+    objects: list[bytes] = [b"<< /Type /Catalog /Pages 2 0 R >>", b""]
     kids = []
     for stream in contents:
-        objects.append(f"<< /Length {len(stream)} >>\nstream\n{stream.decode('cp1252')}\nendstream")
+        objects.append(b"<< /Length %d%s >>\nstream\n%s\nendstream" % (len(stream), stream_entries.encode(), stream))
         content = len(objects)
         objects.append(
-            "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] "
-            f"/Resources << /Font << /F1 {len(objects) + 2} 0 R >> >> /Contents {content} 0 R >>"
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] "
+            b"/Resources << /Font << /F1 %d 0 R >> >> /Contents %d 0 R >>" % (len(objects) + 2, content)
         )
         kids.append(f"{len(objects)} 0 R")
-        objects.append(f"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding {encoding} >>")
-    objects[1] = f"<< /Type /Pages /Kids [{' '.join(kids)}] /Count {len(kids)} >>"
+        objects.append(f"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding {encoding} >>".encode())
+    objects[1] = f"<< /Type /Pages /Kids [{' '.join(kids)}] /Count {len(kids)} >>".encode()
     info = "".join(f" /{k} ({_pdf_literal(v)})" for k, v in (("Title", title), ("Author", author)) if v is not None)
     if info:
-        objects.append(f"<<{info} >>")
+        objects.append(f"<<{info} >>".encode("cp1252"))
     out = bytearray(b"%PDF-1.4\n")
     offsets = []
     for number, body in enumerate(objects, start=1):
         offsets.append(len(out))
-        out += f"{number} 0 obj\n{body}\nendobj\n".encode("cp1252")
+        out += b"%d 0 obj\n%s\nendobj\n" % (number, body)
     xref = len(out)
     out += f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode()
     out += b"".join(f"{offset:010d} 00000 n \n".encode() for offset in offsets)
