@@ -15,4 +15,4 @@ from __future__ import annotations
 from typing import Final
 
 EXTRACTOR_VERSION: Final = 17
-SOURCES_DIGEST: Final = "85b3a6a7ee7e9fdd1c34f912ed2299f15ce5dea164304d6fdedbe1ac131f6c8a"
+SOURCES_DIGEST: Final = "dd67d6dd8ee67ba4f32ef1be21300e9a7b652c67389bff2507f5f6892f286e3e"
