@@ -209,6 +209,20 @@ class DocumentService:
             "max_bytes": self._settings.max_upload_bytes,
         }
 
+    def describe(self, caller: Caller, doc_id: str) -> dict[str, Any]:
+        """The document's API view and, once its file is stored, the link `download` would answer.
+
+        Signing a link is local work (no request to S3), so the answer that
+        shows a document also lets its reader download the file without a
+        second API call. Unlike `download`, it does not first ask S3 whether
+        the file is still there: a file lost since answers S3's 404 instead.
+        """
+        doc = self.get(caller, doc_id)
+        out = doc.to_public()
+        if doc.status not in (Status.PENDING, Status.DELETING) and linkable(doc.key):
+            out["download"] = self._link(doc)
+        return out
+
     def download(self, caller: Caller, doc_id: str) -> dict[str, Any]:
         doc = self._uploaded(caller, doc_id)
         if not linkable(doc.key):
@@ -219,6 +233,9 @@ class DocumentService:
             )
         if not self._storage.exists(doc.bucket, doc.key):
             raise NotFound("The file is no longer stored", code="object_missing")
+        return self._link(doc)
+
+    def _link(self, doc: Document) -> dict[str, Any]:
         url = self._storage.presigned_get(doc.bucket, doc.key, DOWNLOAD_URL_SECONDS, filename=doc.filename)
         return {"url": url, "expires_in": DOWNLOAD_URL_SECONDS, "filename": doc.filename}
 

@@ -14,5 +14,5 @@ from __future__ import annotations
 
 from typing import Final
 
-EXTRACTOR_VERSION: Final = 17
-SOURCES_DIGEST: Final = "85b3a6a7ee7e9fdd1c34f912ed2299f15ce5dea164304d6fdedbe1ac131f6c8a"
+EXTRACTOR_VERSION: Final = 18
+SOURCES_DIGEST: Final = "c5aea270f1e71efe1e56d96ee474ecf7a267ef5c27b81c4478f856c69dc2602f"

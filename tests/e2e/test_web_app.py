@@ -275,7 +275,9 @@ def test_the_detail_view_shows_the_content_inline(
         sync_api.expect(page.locator(".full-text")).to_contain_text("words")
 
 
-def test_the_pdfs_metadata_timeline_and_download(browser: Any, web: WebStack, files: dict[str, Path]) -> None:
+def test_the_pdfs_metadata_timeline_and_a_download_through_the_link_its_answer_carried(
+    browser: Any, web: WebStack, files: dict[str, Path]
+) -> None:
     page = new_page(browser, LAPTOP)
     sign_in(page, web)
     open_document(page, PDF_NAME)
@@ -287,9 +289,12 @@ def test_the_pdfs_metadata_timeline_and_download(browser: Any, web: WebStack, fi
     assert metadata.locator("dt").first.inner_text() == "Title"  # normalized fields first
     assert page.locator("details.fold summary", has_text="Details").count() == 1
     sync_api.expect(page.locator("ol.timeline li")).to_have_count(3)
+    asked: list[str] = []
+    page.on("request", lambda request: asked.append(request.url))
     with page.expect_download() as download:
         page.click("#download")
     assert Path(download.value.path()).read_bytes() == files["pdf"].read_bytes()
+    assert not [url for url in asked if url.endswith("/download")]  # the document's answer carried the link
     no_injected_markup(page)
     assert page.errors == []
 

@@ -94,29 +94,34 @@ def text_pdf(pages: list[str], title: str | None = None, author: str | None = No
 
 
 def content_pdf(
-    contents: list[bytes], encoding: str = "/WinAnsiEncoding", title: str | None = None, author: str | None = None
+    contents: list[bytes],
+    encoding: str = "/WinAnsiEncoding",
+    title: str | None = None,
+    author: str | None = None,
+    stream_entries: str = "",
 ) -> bytes:
-    """A PDF of one page per content stream, its text in Helvetica as font /F1 with the given /Encoding."""
-    objects = ["<< /Type /Catalog /Pages 2 0 R >>", ""]
+    """A PDF of one page per content stream, its text in Helvetica as font /F1 with the given /Encoding;
+    `stream_entries` go into each content stream's dictionary (e.g. "/Filter /FlateDecode" for compressed ones)."""
+    objects: list[bytes] = [b"<< /Type /Catalog /Pages 2 0 R >>", b""]
     kids = []
     for stream in contents:
-        objects.append(f"<< /Length {len(stream)} >>\nstream\n{stream.decode('cp1252')}\nendstream")
+        objects.append(b"<< /Length %d%s >>\nstream\n%s\nendstream" % (len(stream), stream_entries.encode(), stream))
         content = len(objects)
         objects.append(
-            "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] "
-            f"/Resources << /Font << /F1 {len(objects) + 2} 0 R >> >> /Contents {content} 0 R >>"
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] "
+            b"/Resources << /Font << /F1 %d 0 R >> >> /Contents %d 0 R >>" % (len(objects) + 2, content)
         )
         kids.append(f"{len(objects)} 0 R")
-        objects.append(f"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding {encoding} >>")
-    objects[1] = f"<< /Type /Pages /Kids [{' '.join(kids)}] /Count {len(kids)} >>"
+        objects.append(f"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding {encoding} >>".encode())
+    objects[1] = f"<< /Type /Pages /Kids [{' '.join(kids)}] /Count {len(kids)} >>".encode()
     info = "".join(f" /{k} ({_pdf_literal(v)})" for k, v in (("Title", title), ("Author", author)) if v is not None)
     if info:
-        objects.append(f"<<{info} >>")
+        objects.append(f"<<{info} >>".encode("cp1252"))
     out = bytearray(b"%PDF-1.4\n")
     offsets = []
     for number, body in enumerate(objects, start=1):
         offsets.append(len(out))
-        out += f"{number} 0 obj\n{body}\nendobj\n".encode("cp1252")
+        out += b"%d 0 obj\n%s\nendobj\n" % (number, body)
     xref = len(out)
     out += f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode()
     out += b"".join(f"{offset:010d} 00000 n \n".encode() for offset in offsets)
@@ -172,4 +177,51 @@ def docx(paragraphs: list[str], title: str = "Project plan", author: str = "Grac
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
         for name, data in members.items():
             archive.writestr(name, data)
+    return out.getvalue()
+
+
+def large_photo(width: int = 1200, height: int = 900, thumbnail: bool = True, orientation: int = 6) -> bytes:
+    """A noisy JPEG of about 1.5 MB whose EXIF block (made here byte by byte) may embed a 160x120 preview.
+
+    Pillow writes no IFD1, so the TIFF structure is laid out by hand: IFD0
+    with the orientation, then IFD1 with JPEGInterchangeFormat/Length, then
+    the preview's bytes (a red picture, so a test can tell it from the noise).
+    """
+    import os
+    import struct
+
+    from PIL import Image
+
+    noise = Image.frombytes("RGB", (width, height), os.urandom(width * height * 3))
+    out = io.BytesIO()
+    noise.save(out, "JPEG", quality=95)
+    body = out.getvalue()
+    if not thumbnail:
+        exif = Image.Exif()
+        exif[0x0112] = orientation
+        blob = exif.tobytes()
+        return body[:2] + b"\xff\xe1" + struct.pack(">H", len(blob) + 2) + blob + body[2:]
+    small = io.BytesIO()
+    Image.new("RGB", (160, 120), "red").save(small, "JPEG")
+    preview = small.getvalue()
+    ifd0 = struct.pack("<H", 1) + struct.pack("<HHII", 0x0112, 3, 1, orientation) + struct.pack("<I", 26)
+    ifd1_at = 8 + len(ifd0)
+    preview_at = ifd1_at + 2 + 2 * 12 + 4
+    ifd1 = struct.pack("<H", 2) + struct.pack("<HHII", 0x0201, 4, 1, preview_at)
+    ifd1 += struct.pack("<HHII", 0x0202, 4, 1, len(preview)) + struct.pack("<I", 0)
+    tiff = b"II*\x00" + struct.pack("<I", 8) + ifd0 + ifd1 + preview
+    segment = b"Exif\x00\x00" + tiff
+    return body[:2] + b"\xff\xe1" + struct.pack(">H", len(segment) + 2) + segment + body[2:]
+
+
+def large_gif(frames: int = 6, side: int = 300) -> bytes:
+    """An animated GIF over 256 KB whose first frame is small (one colour) and whose later frames are noise."""
+    import os
+
+    from PIL import Image
+
+    first = Image.new("P", (side, side), 1)
+    rest = [Image.frombytes("P", (side, side), os.urandom(side * side)) for _ in range(frames - 1)]
+    out = io.BytesIO()
+    first.save(out, "GIF", save_all=True, append_images=rest, duration=100, loop=0)
     return out.getvalue()

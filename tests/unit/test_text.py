@@ -7,6 +7,7 @@ import io
 import random
 import struct
 import time
+import zlib
 from typing import Any
 
 import pytest
@@ -18,7 +19,7 @@ from pypdf import PdfReader, PdfWriter
 from chalicelib.aws.storage import text_key
 from chalicelib.extraction import text as text_module
 from chalicelib.extraction.bounds import Limits
-from chalicelib.extraction.extract import extract_inline
+from chalicelib.extraction.extract import extract, extract_inline
 from chalicelib.extraction.reader import RangedReader, bytes_reader
 from chalicelib.extraction.sandbox import Session
 from chalicelib.extraction.text import Full, Sink, TextBudget, extract_text, read_text, tidy
@@ -265,6 +266,25 @@ def test_text_runs_in_the_sandbox_session_and_reuses_the_extraction_reads() -> N
         found, warnings = read_text(reader, metadata, FAST, True, session)
     assert found is not None and found.language == "en" and warnings == []
     assert reader.bytes_fetched == fetched == len(data)  # the text came from the worker's cache
+
+
+def test_a_pdf_whose_page_inflates_past_the_memory_bound_loses_its_text_not_its_metadata_or_the_next_file() -> None:
+    packer = zlib.compressobj(9)
+    operators = b"BT /F1 12 Tf 72 712 Td (x) Tj ET\n" * 30_000  # 1 MB of drawing, 377 MB inflated
+    body = b"".join(packer.compress(operators) for _ in range(400)) + packer.flush()
+    data = samples.content_pdf([body], stream_entries=" /Filter /FlateDecode")
+    bound = Limits(wall_seconds=20.0, cpu_seconds=20.0, memory_bytes=256 * 1024 * 1024)
+    reader = bytes_reader(data)
+    with Session(reader) as session:
+        metadata = extract(reader, "bomb.pdf", limits=bound, session=session).metadata
+        found, warnings = read_text(reader, metadata, bound, True, session)
+    assert metadata["page_count"] == 1
+    assert found is None and len(warnings) == 1 and warnings[0].startswith("text: left out (")
+    after = bytes_reader(samples.text_pdf([ENGLISH]))
+    with Session(after) as session:
+        metadata = extract(after, "minutes.pdf", limits=bound, session=session).metadata
+        found, warnings = read_text(after, metadata, bound, True, session)
+    assert found is not None and found.text == ENGLISH and warnings == []
 
 
 def test_a_text_producer_that_fails_leaves_a_warning_not_a_failure() -> None:
