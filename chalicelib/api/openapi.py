@@ -213,6 +213,14 @@ def _schemas() -> dict[str, Any]:
                 "description": "GET /documents/{id} only, once the file is stored: the link /download answers, "
                 "signed without checking the file is still there",
             },
+            "preview": {
+                "allOf": [_ref("Url")],
+                "description": "GET /documents/{id} only, once processed with a rendition: the link /preview answers",
+            },
+            "text": {
+                "allOf": [_ref("Text")],
+                "description": "GET /documents/{id} only, once processed with text: what /text answers",
+            },
         },
     }
     return {

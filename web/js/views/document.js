@@ -2,7 +2,7 @@
 // (preview.js), its rows (rows.js), metadata (normalized fields first, details folded, nested values as
 // tables), the timeline, download, reprocess and delete.
 
-import { api } from "../api.js";
+import { api, carried } from "../api.js";
 import { announce, h, replace } from "../dom.js";
 import { bytes, count, isFinal, label, RECORD_FINAL, value, when } from "../format.js";
 import { poller } from "../poll.js";
@@ -47,7 +47,6 @@ export function renderDocument(main, { id }) {
   replace(parts.head, h("h1", {}, "Loading…"));
 
   let doc = null;
-  let fetchedAt = 0;
   let previewShownFor = null;
   let rows = null;
 
@@ -66,7 +65,6 @@ export function renderDocument(main, { id }) {
       const changed = !doc || doc.status !== fresh.status || doc.updated_at !== fresh.updated_at || JSON.stringify(doc.records) !== JSON.stringify(fresh.records);
       if (doc && doc.status !== fresh.status) announce(`${fresh.filename} is now ${fresh.status.toLowerCase()}`);
       doc = fresh;
-      fetchedAt = Date.now();
       if (changed) draw();
       const recordsBusy = (doc.records && !RECORD_FINAL.includes(doc.records.state)) || (isCsv(doc) && doc.status === "PROCESSED" && !doc.records);
       if (rows && doc.records && !changed) rows.progress(doc.records);
@@ -117,9 +115,7 @@ export function renderDocument(main, { id }) {
   async function download() {
     replace(parts.message);
     try {
-      // the document's own answer carries a download link: used while it is valid, so no second request
-      const carried = doc.download && Date.now() - fetchedAt < (doc.download.expires_in - 30) * 1000 ? doc.download : null;
-      const { url } = carried || (await api.download(id));
+      const { url } = carried(doc, "download") || (await api.download(id)); // no second request while it is valid
       const link = h("a", { href: url, rel: "noopener", download: doc.filename, hidden: true });
       document.body.append(link);
       link.click();
