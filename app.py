@@ -98,7 +98,7 @@ def list_documents() -> Any:
 @app.route("/documents/{doc_id}", authorizer=authorizer)
 @api
 def get_document(doc_id: str) -> Any:
-    return json_response(wiring.document_service().get(_caller(), doc_id).to_public())
+    return json_response(wiring.document_service().describe(_caller(), doc_id))
 
 
 @app.route("/documents/{doc_id}", methods=["DELETE"], authorizer=authorizer)

@@ -209,6 +209,27 @@ class DocumentService:
             "max_bytes": self._settings.max_upload_bytes,
         }
 
+    def describe(self, caller: Caller, doc_id: str) -> dict[str, Any]:
+        """The document's API view with the links `download`, `preview` and `text` would answer, where they apply.
+
+        Signing a link is local work (no request to S3), so the answer that
+        shows a document also lets its reader download the file, see its
+        preview and read its text without another API call. Unlike those
+        routes, it does not ask S3 whether the file or its rendition is still
+        there (a rendition is linked once ingest noted it written): an object
+        lost since answers S3's 404 instead.
+        """
+        doc = self.get(caller, doc_id)
+        out = doc.to_public()
+        if doc.status not in (Status.PENDING, Status.DELETING) and linkable(doc.key):
+            out["download"] = self._link(doc)
+        details = _details(doc)
+        if doc.status is Status.PROCESSED and details.get("rendition") is True:  # noted once it was written
+            out["preview"] = self._preview_link(doc)
+        if doc.status is Status.PROCESSED and isinstance(details.get("text"), dict):
+            out["text"] = self._text_link(doc, details["text"])
+        return out
+
     def download(self, caller: Caller, doc_id: str) -> dict[str, Any]:
         doc = self._uploaded(caller, doc_id)
         if not linkable(doc.key):
@@ -219,6 +240,9 @@ class DocumentService:
             )
         if not self._storage.exists(doc.bucket, doc.key):
             raise NotFound("The file is no longer stored", code="object_missing")
+        return self._link(doc)
+
+    def _link(self, doc: Document) -> dict[str, Any]:
         url = self._storage.presigned_get(doc.bucket, doc.key, DOWNLOAD_URL_SECONDS, filename=doc.filename)
         return {"url": url, "expires_in": DOWNLOAD_URL_SECONDS, "filename": doc.filename}
 
@@ -227,6 +251,10 @@ class DocumentService:
         key = rendition_key(doc.id, self._settings.renditions_prefix, self._settings.uploads_prefix)
         if doc.status is not Status.PROCESSED or not self._storage.exists(doc.bucket, key):
             raise NotFound("This document has no preview", code="no_preview")
+        return self._preview_link(doc)
+
+    def _preview_link(self, doc: Document) -> dict[str, Any]:
+        key = rendition_key(doc.id, self._settings.renditions_prefix, self._settings.uploads_prefix)
         url = self._storage.presigned_get(
             doc.bucket, key, DOWNLOAD_URL_SECONDS, content_type="text/html; charset=utf-8"
         )
@@ -239,10 +267,12 @@ class DocumentService:
         (`metadata.details.text`), so asking costs no storage request.
         """
         doc = self.get(caller, doc_id)
-        details = (doc.metadata.get("details") or {}) if isinstance(doc.metadata, dict) else {}
-        info = details.get("text") if isinstance(details, dict) else None
+        info = _details(doc).get("text")
         if doc.status is not Status.PROCESSED or not isinstance(info, dict):
             raise NotFound("This document has no text", code="no_text")
+        return self._text_link(doc, info)
+
+    def _text_link(self, doc: Document, info: dict[str, Any]) -> dict[str, Any]:
         key = text_key(doc.id, self._settings.renditions_prefix, self._settings.uploads_prefix)
         url = self._storage.presigned_get(doc.bucket, key, DOWNLOAD_URL_SECONDS, content_type=TEXT_CONTENT_TYPE)
         return {
@@ -284,6 +314,12 @@ class DocumentService:
 
     def _secret(self) -> str:
         return self._settings.signing_secret
+
+
+def _details(doc: Document) -> dict[str, Any]:
+    """The document's `metadata.details` (what ingest noted: its rendition, its text), or nothing."""
+    details = doc.metadata.get("details") if isinstance(doc.metadata, dict) else None
+    return details if isinstance(details, dict) else {}
 
 
 def _offset(start: dict[str, str] | None) -> int:

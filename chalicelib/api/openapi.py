@@ -208,6 +208,19 @@ def _schemas() -> dict[str, Any]:
                 "nullable": True,
                 "description": "The extraction that produced a PROCESSED/FAILED document (null: not yet, or older)",
             },
+            "download": {
+                "allOf": [_ref("Url")],
+                "description": "GET /documents/{id} only, once the file is stored: the link /download answers, "
+                "signed without checking the file is still there",
+            },
+            "preview": {
+                "allOf": [_ref("Url")],
+                "description": "GET /documents/{id} only, once processed with a rendition: the link /preview answers",
+            },
+            "text": {
+                "allOf": [_ref("Text")],
+                "description": "GET /documents/{id} only, once processed with text: what /text answers",
+            },
         },
     }
     return {

@@ -34,7 +34,39 @@ CACHE_BYTES = 8 * 1024 * 1024
 SESSION_CACHE_BYTES = 32 * 1024 * 1024
 
 
-class RangedReader(io.RawIOBase):
+class _Seekable(io.RawIOBase):
+    """A read-only file's position: what the reader and its windows share."""
+
+    _pos = 0
+
+    def _end(self) -> int:
+        raise NotImplementedError
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        if whence == io.SEEK_SET:
+            pos = offset
+        elif whence == io.SEEK_CUR:
+            pos = self._pos + offset
+        elif whence == io.SEEK_END:
+            pos = self._end() + offset
+        else:
+            raise ValueError(f"invalid whence {whence}")
+        if pos < 0:
+            raise OSError("negative seek position")
+        self._pos = pos
+        return pos
+
+
+class RangedReader(_Seekable):
     def __init__(
         self,
         fetch: Fetch,
@@ -59,6 +91,8 @@ class RangedReader(io.RawIOBase):
         self._run = 1
         self.bytes_fetched = 0
         self.requests = 0
+        self.read_ahead_end: int | None = None
+        """When set, read-ahead fetches nothing at or past this offset (a bounded reader's window)."""
         self.parsed: dict[str, Any] = {}
         """Parses of this file one stage leaves for the next (extraction's repaired PDF for its text), by name.
 
@@ -69,28 +103,8 @@ class RangedReader(io.RawIOBase):
     def size(self) -> int:
         return self._size
 
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def tell(self) -> int:
-        return self._pos
-
-    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        if whence == io.SEEK_SET:
-            pos = offset
-        elif whence == io.SEEK_CUR:
-            pos = self._pos + offset
-        elif whence == io.SEEK_END:
-            pos = self._size + offset
-        else:
-            raise ValueError(f"invalid whence {whence}")
-        if pos < 0:
-            raise OSError("negative seek position")
-        self._pos = pos
-        return pos
+    def _end(self) -> int:
+        return self._size
 
     def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
         view = memoryview(buffer).cast("B")
@@ -131,6 +145,8 @@ class RangedReader(io.RawIOBase):
             return block
         self._run = min(self._run * 2, self._max_run) if index == self._next_sequential else 1
         count = next((n for n in range(1, self._run) if index + n in self._blocks), self._run)
+        if self.read_ahead_end is not None:
+            count = max(1, min(count, -(-self.read_ahead_end // self._block_size) - index))
         self._load(index, count)  # read-ahead stops at a cached block: nothing is fetched twice while cached
         return self._blocks.get(index, b"")
 
@@ -195,6 +211,40 @@ class RangedReader(io.RawIOBase):
             return self.read(n)
         finally:
             self._pos = pos
+
+
+class Window(_Seekable):
+    """The first `limit` bytes of a reader as a file: reads end there, and so does the reader's read-ahead.
+
+    For a parser that must not cost more than `limit` bytes of the object
+    (a thumbnail made from a picture's head): past the window it sees the end
+    of the file, and blocks it already read stay cached in the reader.
+    """
+
+    def __init__(self, reader: RangedReader, limit: int) -> None:
+        super().__init__()
+        self._reader = reader
+        self._limit = min(limit, reader.size)
+        self._pos = 0
+
+    def _end(self) -> int:
+        return self._limit
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
+        view = memoryview(buffer).cast("B")
+        wanted = min(len(view), max(0, self._limit - self._pos))
+        if wanted <= 0:
+            return 0
+        saved, kept = self._reader.tell(), self._reader.read_ahead_end
+        try:
+            self._reader.read_ahead_end = self._limit
+            self._reader.seek(self._pos)
+            n = self._reader.readinto(view[:wanted])
+        finally:
+            self._reader.read_ahead_end = kept
+            self._reader.seek(saved)
+        self._pos += n
+        return n
 
 
 class _Unclosing(io.BufferedReader):

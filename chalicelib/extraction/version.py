@@ -14,5 +14,5 @@ from __future__ import annotations
 
 from typing import Final
 
-EXTRACTOR_VERSION: Final = 17
-SOURCES_DIGEST: Final = "dd67d6dd8ee67ba4f32ef1be21300e9a7b652c67389bff2507f5f6892f286e3e"
+EXTRACTOR_VERSION: Final = 19
+SOURCES_DIGEST: Final = "86b09eef88d6db22ac0dca127516c057ed2a57e0ae64b495cbdb0fbbfa306c92"

@@ -275,11 +275,16 @@ def test_the_detail_view_shows_the_content_inline(
         sync_api.expect(page.locator(".full-text")).to_contain_text("words")
 
 
-def test_the_pdfs_metadata_timeline_and_download(browser: Any, web: WebStack, files: dict[str, Path]) -> None:
+def test_the_pdfs_metadata_timeline_preview_and_download_through_the_links_its_answer_carried(
+    browser: Any, web: WebStack, files: dict[str, Path]
+) -> None:
     page = new_page(browser, LAPTOP)
     sign_in(page, web)
+    asked: list[str] = []
+    page.on("request", lambda request: asked.append(request.url))
     open_document(page, PDF_NAME)
     sync_api.expect(page.locator(".doc-status .badge-processed")).to_be_visible()
+    sync_api.expect(page.locator("#full-text")).to_have_attribute("href", re.compile(r"^https?://"))
     metadata = page.locator("dl[data-list=metadata]")
     sync_api.expect(metadata.locator(".meta-row", has_text="Title").locator("dd")).to_have_text(PDF_TITLE)
     sync_api.expect(metadata.locator(".meta-row", has_text="Page count").locator("dd")).to_have_text("2")
@@ -290,6 +295,8 @@ def test_the_pdfs_metadata_timeline_and_download(browser: Any, web: WebStack, fi
     with page.expect_download() as download:
         page.click("#download")
     assert Path(download.value.path()).read_bytes() == files["pdf"].read_bytes()
+    # the document's answer carried the links: no request for the preview's, the text's or the download's
+    assert not [url for url in asked if url.endswith(("/download", "/preview", "/text"))]
     no_injected_markup(page)
     assert page.errors == []
 

@@ -75,6 +75,34 @@ def test_an_upload_through_a_presigned_post_is_processed_and_downloadable(api, t
     assert "filename*=UTF-8''R%C3%A9sum%C3%A9%20final.pdf" in got.headers["Content-Disposition"]
 
 
+def test_a_processed_documents_answer_carries_its_download_preview_and_text_links_a_pending_ones_none(
+    api, tokens, pump
+) -> None:
+    body = samples.text_pdf(["The quarterly figures are in.", "Costs went down."], title="Linked")
+    created = upload(api, tokens, "demo", "linked report.pdf", body, "application/pdf")
+    assert "download" not in created["document"]
+    done = final(api, tokens, "demo", created["document"]["id"])
+    link = done["download"]
+    assert link["filename"] == "linked report.pdf" and link["expires_in"] == 300
+    got = requests.get(link["url"], timeout=5)
+    assert got.status_code == 200 and got.content == body
+    assert "attachment" in got.headers["Content-Disposition"]
+    page = requests.get(done["preview"]["url"], timeout=5)
+    assert page.status_code == 200 and page.headers["Content-Type"].startswith("text/html")
+    assert b"linked report.pdf" in page.content
+    asked = requests.get(f"{api}/documents/{done['id']}/text", headers=h(tokens, "demo"), timeout=5).json()
+    assert {k: v for k, v in done["text"].items() if k != "url"} == {k: v for k, v in asked.items() if k != "url"}
+    assert requests.get(done["text"]["url"], timeout=5).status_code == 200
+    pending = requests.post(
+        f"{api}/uploads",
+        headers=h(tokens, "demo"),
+        timeout=5,
+        json={"filename": "later.pdf", "content_type": "application/pdf", "size": 100},
+    ).json()["document"]
+    shown = requests.get(f"{api}/documents/{pending['id']}", headers=h(tokens, "demo"), timeout=5).json()
+    assert shown["status"] == "PENDING" and not {"download", "preview", "text"} & set(shown)
+
+
 def test_an_object_that_differs_from_what_was_declared_fails_with_size_mismatch(api, tokens, pump) -> None:
     created = upload(api, tokens, "demo", "small.jpg", samples.jpeg(), "image/jpeg", declared=10)
     done = final(api, tokens, "demo", created["document"]["id"])

@@ -204,3 +204,28 @@ def test_a_csv_sends_its_rows_in_one_message_and_writes_them_in_batches_of_25(co
     # the document's 3 writes, then records progress: begun, total known, the one chunk counted, complete
     assert tally.item_writes["DOC"] == 7, tally.item_writes
     assert tally.requests["events:PutEvents"] == 2  # DocumentProcessed, RecordsIngested
+
+
+def test_a_large_photo_is_read_no_deeper_than_256_kb_and_keeps_a_thumbnail(counted: Counted) -> None:
+    data = samples.large_photo(thumbnail=True)
+    tally = one_document(counted, "photo.jpg", data, "image/jpeg")
+    assert len(data) > 1024 * 1024 and tally.s3_read_bytes <= 256 * 1024
+    assert tally.requests["s3:GetObject (presigned range)"] <= 2 and "s3:GetObject" not in tally.requests
+    assert calls(tally, "s3:PutObject") == {"s3:PutObject": 1}  # the rendition, its thumbnail the EXIF preview
+    assert tally.item_writes == {"DOC": 3}
+
+
+def test_showing_a_stored_document_and_downloading_it_takes_one_read_and_no_storage_request(
+    counted: Counted,
+) -> None:
+    data = samples.pdf(pages=1)
+    body = {"filename": "shown.pdf", "content_type": "application/pdf", "size": len(data)}
+    created = counted.documents.create_upload(USER, body)
+    post = created["upload"]
+    sent = requests.post(post["url"], data=post["fields"], files={"file": ("shown.pdf", data)}, timeout=60)
+    assert sent.ok, sent.text
+    counted.ingest.process(ObjectRef(counted.bucket, created["document"]["key"], len(data)))
+    shown: dict[str, Any] = {}
+    tally = counted.tally(lambda: shown.update(counted.documents.describe(USER, created["document"]["id"])))
+    assert calls(tally, "dynamodb:", "s3:") == {"dynamodb:GetItem": 1}
+    assert requests.get(shown["download"]["url"], timeout=10).content == data

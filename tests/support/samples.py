@@ -178,3 +178,50 @@ def docx(paragraphs: list[str], title: str = "Project plan", author: str = "Grac
         for name, data in members.items():
             archive.writestr(name, data)
     return out.getvalue()
+
+
+def large_photo(width: int = 1200, height: int = 900, thumbnail: bool = True, orientation: int = 6) -> bytes:
+    """A noisy JPEG of about 1.5 MB whose EXIF block (made here byte by byte) may embed a 160x120 preview.
+
+    Pillow writes no IFD1, so the TIFF structure is laid out by hand: IFD0
+    with the orientation, then IFD1 with JPEGInterchangeFormat/Length, then
+    the preview's bytes (a red picture, so a test can tell it from the noise).
+    """
+    import os
+    import struct
+
+    from PIL import Image
+
+    noise = Image.frombytes("RGB", (width, height), os.urandom(width * height * 3))
+    out = io.BytesIO()
+    noise.save(out, "JPEG", quality=95)
+    body = out.getvalue()
+    if not thumbnail:
+        exif = Image.Exif()
+        exif[0x0112] = orientation
+        blob = exif.tobytes()
+        return body[:2] + b"\xff\xe1" + struct.pack(">H", len(blob) + 2) + blob + body[2:]
+    small = io.BytesIO()
+    Image.new("RGB", (160, 120), "red").save(small, "JPEG")
+    preview = small.getvalue()
+    ifd0 = struct.pack("<H", 1) + struct.pack("<HHII", 0x0112, 3, 1, orientation) + struct.pack("<I", 26)
+    ifd1_at = 8 + len(ifd0)
+    preview_at = ifd1_at + 2 + 2 * 12 + 4
+    ifd1 = struct.pack("<H", 2) + struct.pack("<HHII", 0x0201, 4, 1, preview_at)
+    ifd1 += struct.pack("<HHII", 0x0202, 4, 1, len(preview)) + struct.pack("<I", 0)
+    tiff = b"II*\x00" + struct.pack("<I", 8) + ifd0 + ifd1 + preview
+    segment = b"Exif\x00\x00" + tiff
+    return body[:2] + b"\xff\xe1" + struct.pack(">H", len(segment) + 2) + segment + body[2:]
+
+
+def large_gif(frames: int = 6, side: int = 300) -> bytes:
+    """An animated GIF over 256 KB whose first frame is small (one colour) and whose later frames are noise."""
+    import os
+
+    from PIL import Image
+
+    first = Image.new("P", (side, side), 1)
+    rest = [Image.frombytes("P", (side, side), os.urandom(side * side)) for _ in range(frames - 1)]
+    out = io.BytesIO()
+    first.save(out, "GIF", save_all=True, append_images=rest, duration=100, loop=0)
+    return out.getvalue()

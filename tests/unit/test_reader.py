@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from chalicelib.extraction.reader import RangedReader, bytes_reader, file_reader
+from chalicelib.extraction.reader import RangedReader, Window, bytes_reader, file_reader
 
 KIB = 1024
 
@@ -129,3 +129,15 @@ def test_read_ahead_stops_at_a_block_already_cached_so_nothing_is_fetched_twice(
     reader.seek(0)
     assert reader.read() == data
     assert reader.bytes_fetched == len(data)
+
+
+def test_a_window_ends_at_its_limit_and_its_read_ahead_fetches_nothing_past_it():
+    data = bytes(range(256)) * 4096  # 1 MiB
+    reader = RangedReader(lambda start, end: data[start : end + 1], len(data), block_size=1024, max_run_bytes=65536)
+    window = Window(reader, 10 * 1024)
+    assert window.read() == data[: 10 * 1024] and window.read(1) == b""
+    window.seek(-4, io.SEEK_END)
+    assert window.read(100) == data[10 * 1024 - 4 : 10 * 1024]
+    assert reader.bytes_fetched == 10 * 1024 and reader.read_ahead_end is None
+    reader.seek(0)
+    assert reader.read(10 * 1024) == data[: 10 * 1024] and reader.bytes_fetched == 10 * 1024  # cached

@@ -350,6 +350,44 @@ def test_an_image_over_the_pixel_budget_gets_no_thumbnail():
     assert "img" not in page.tags and "too large for a thumbnail" in page.all_text
 
 
+def test_a_large_photo_gets_its_thumbnail_from_its_embedded_preview_reading_at_most_256_kb():
+    data = samples.large_photo(thumbnail=True, orientation=6)
+    reader = bytes_reader(data)
+    doc = document("big.jpg", "image/jpeg", "image", size=len(data), width=1200, height=900)
+    result = render(doc, reader)
+    page = assert_inert(result.body)
+    assert len(data) > 1024 * 1024 and reader.bytes_fetched <= 256 * 1024
+    thumb = thumbnail_of(page).convert("RGB")
+    assert thumb.size == (120, 160)  # the 160x120 preview, turned upright like the picture
+    red, green, blue = thumb.getpixel((60, 80))
+    assert red > 200 and green < 60 and blue < 60  # the embedded preview's pixels, not the noise
+    assert "preview embedded in the 1200x900 picture" in page.all_text
+
+
+def test_a_large_photo_without_an_embedded_preview_says_why_it_has_no_thumbnail():
+    data = samples.large_photo(thumbnail=False)
+    reader = bytes_reader(data)
+    result = render(document("big.jpg", "image/jpeg", "image", size=len(data)), reader)
+    page = assert_inert(result.body)
+    assert reader.bytes_fetched <= 256 * 1024
+    assert result.warnings == [] and "img" not in page.tags
+    assert "no embedded preview" in page.all_text and "Download the file" in page.all_text
+
+
+def test_a_large_gif_is_extracted_and_gets_a_thumbnail_from_its_first_frame_reading_at_most_256_kb():
+    data = samples.large_gif()
+    reader = bytes_reader(data)
+    from chalicelib.extraction.extract import extract_inline
+
+    metadata = extract_inline(reader, "anim.gif").metadata  # the ingest path: extraction, then the page
+    result = render(document("anim.gif", "image/gif", "image") | {"metadata": metadata}, reader)
+    page = assert_inert(result.body)
+    assert len(data) > 512 * 1024 and reader.bytes_fetched <= 256 * 1024
+    assert (metadata["width"], metadata["height"]) == (300, 300)
+    assert "frames" not in metadata["details"]  # counting them would read every frame
+    assert thumbnail_of(page).size == (256, 256)
+
+
 def test_a_zip_lists_its_entries_by_name_and_size():
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w") as archive:

@@ -65,9 +65,19 @@ async function request(path, { method = "GET", body, query, auth: needsAuth = tr
   return data;
 }
 
+/**
+ * A link the document's own answer carried (`download`, `preview`, `text`), while it is still valid
+ * (30 s to spare), else null: the caller then asks the link's own route.
+ */
+export function carried(doc, name) {
+  const link = doc && doc[name];
+  if (!link || typeof link.url !== "string" || typeof doc.receivedAt !== "number") return null;
+  return Date.now() - doc.receivedAt < (link.expires_in - 30) * 1000 ? link : null;
+}
+
 export const api = {
   listDocuments: (query, everyone = false) => request(everyone ? "/admin/documents" : "/documents", { query }),
-  document: (id) => request(`/documents/${encodeURIComponent(id)}`),
+  document: (id) => request(`/documents/${encodeURIComponent(id)}`).then((doc) => Object.assign(doc, { receivedAt: Date.now() })),
   records: (id, query) => request(`/documents/${encodeURIComponent(id)}/records`, { query }),
   recordErrors: (id, query) => request(`/documents/${encodeURIComponent(id)}/records/errors`, { query }),
   download: (id) => request(`/documents/${encodeURIComponent(id)}/download`),

@@ -8,7 +8,7 @@
 // text, tables as tables, and images only when they are data: PNG, JPEG, GIF or WebP. No markup from
 // the file ever reaches this page as markup. The page itself stays available for sharing.
 
-import { api } from "./api.js";
+import { api, carried } from "./api.js";
 import { h, replace } from "./dom.js";
 import { errorBox, notice } from "./ui.js";
 
@@ -22,7 +22,7 @@ export async function drawPreview(section, heading, doc) {
   replace(section, heading, h("p", { class: "muted" }, "Loading the preview…"));
   let link;
   try {
-    link = await api.preview(doc.id);
+    link = carried(doc, "preview") || (await api.preview(doc.id));
     const response = await fetch(new URL(link.url).href, { credentials: "omit", cache: "no-store" });
     if (!response.ok) throw new Error(`The preview could not be fetched (${response.status}).`);
     const html = await response.text();
@@ -48,7 +48,7 @@ async function fullText(doc) {
   const details = (doc.metadata || {}).details || {};
   if (!details.text || typeof details.text !== "object") return null;
   try {
-    const text = await api.text(doc.id);
+    const text = carried(doc, "text") || (await api.text(doc.id));
     const facts = [
       typeof text.word_count === "number" ? `${text.word_count.toLocaleString()} words` : null,
       text.language ? `language ${text.language}` : null,

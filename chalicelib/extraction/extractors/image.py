@@ -12,19 +12,23 @@ reach it). EXIF blocks found that way are still decoded by Pillow's Exif class.
 
 from __future__ import annotations
 
+import io
 import struct
 import warnings as pywarnings
 from datetime import datetime
-from typing import Any
+from typing import Any, BinaryIO, cast
 
 from PIL import Image, IptcImagePlugin, UnidentifiedImageError
 
 from chalicelib.errors import ExtractionFailed
-from chalicelib.extraction.extractors import heif, photo
+from chalicelib.extraction.extractors import heif, jpeg_header, photo
 from chalicelib.extraction.extractors.base import Extraction, Source, compact
 
 MAX_PIXELS = 20_000 * 20_000
-MAX_GIF_BYTES_FOR_FRAME_COUNT = 16 * 1024 * 1024
+MAX_HEADER_BYTES = 256 * 1024
+"""The ingest path reads at most 256 KB of a picture: a JPEG header running past it is read sparsely."""
+MAX_GIF_BYTES_FOR_FRAME_COUNT = MAX_HEADER_BYTES
+"""Frames are counted only in GIFs that small (counting reads every frame)."""
 MAX_TAIL_BYTES = 64 * 1024
 MAX_WEBP_CHUNKS = 100_000
 MAX_WEBP_SCAN_BYTES = 16 * 1024 * 1024
@@ -69,9 +73,16 @@ def _dispatch(source: Source) -> Extraction:
 
 def _pillow(source: Source) -> Extraction:
     Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+    file, header = source.file, None
+    if source.head[:2] == b"\xff\xd8" and source.size > MAX_HEADER_BYTES:
+        header = jpeg_header.header_beyond(source.reader, MAX_HEADER_BYTES - jpeg_header.SPARSE_BYTES)
+        file = cast(BinaryIO, io.BytesIO(header.data)) if header is not None else file
     try:
-        with Image.open(source.file) as img:
-            return _describe(img, source)
+        with Image.open(file) as img:
+            described = _describe(img, source)
+            if header is not None and header.icc_profile:  # its end lies past the bound, where it was not read
+                described.details["icc_profile"] = True
+            return described
     except Image.DecompressionBombError as exc:
         raise ExtractionFailed(f"image: {exc}", code="too_large") from exc
     except UnidentifiedImageError as exc:
@@ -187,10 +198,9 @@ def _compression(img: Any) -> str | None:
 
 def _frames(img: Any, source: Source, warnings: list[str]) -> dict[str, Any]:
     if img.format == "GIF" and source.size > MAX_GIF_BYTES_FOR_FRAME_COUNT:
-        try:
-            return {"animated": bool(img.is_animated)}
-        except (OSError, EOFError, ValueError):
-            return {}
+        # counting frames, or even telling whether there is a second one, reads every block of the first
+        # frame: a large GIF would be read whole, so its frame count and animation stay unknown
+        return {}
     try:
         frames = int(getattr(img, "n_frames", 1))
         animated = bool(getattr(img, "is_animated", False))

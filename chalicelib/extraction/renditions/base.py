@@ -54,6 +54,8 @@ class Budget:
     entries: int = 200
     thumbnail_px: int = 256
     thumbnail_bytes: int = 192 * 1024
+    picture_bytes: int = 256 * 1024
+    """A larger picture's thumbnail comes from its first `picture_bytes` (embedded preview or first image)."""
     max_pixels: int = 400_000_000
     decode_pixels: int = 40_000_000
     xml_bytes: int = 16 * 1024 * 1024

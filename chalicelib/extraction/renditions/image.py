@@ -16,10 +16,12 @@ from typing import Any, BinaryIO, cast
 
 from PIL import Image, UnidentifiedImageError
 
-from chalicelib.extraction.reader import RangedReader
+from chalicelib.extraction.reader import RangedReader, Window
 from chalicelib.extraction.renditions.base import Budget, Content, Items, Thumbnail
+from chalicelib.extraction.renditions.embedded import HEAD_BYTES, exif_thumbnail
 
 _ORIENTATION = 0x0112
+JPEG_START = b"\xff\xd8"
 UNDECODABLE = frozenset({"image/heic", "image/heif", "image/heic-sequence", "image/heif-sequence"})
 """Formats the extractor reads from their container but Pillow has no codec for (HEVC)."""
 
@@ -39,11 +41,51 @@ def _upright() -> dict[int, Any]:
 
 def content(reader: RangedReader, document: dict[str, Any], budget: Budget) -> Content:
     Image.MAX_IMAGE_PIXELS = budget.max_pixels
+    if reader.size > budget.picture_bytes:
+        return _from_head(reader, document, budget)
     reader.seek(0)
+    return _decoded(cast(BinaryIO, reader), document, budget)
+
+
+def _from_head(reader: RangedReader, document: dict[str, Any], budget: Budget) -> Content:
+    """A picture larger than `budget.picture_bytes`: a thumbnail from what those first bytes hold.
+
+    The preview a camera embedded in the EXIF block where there is one; else
+    the first image, when it lies whole within the window (a GIF's first
+    frame, a TIFF's first page); else no thumbnail, and the page says why.
+    """
+    embedded = exif_thumbnail(cast(BinaryIO, Window(reader, min(budget.picture_bytes, HEAD_BYTES))))
+    if embedded is not None:
+        try:
+            note = f"Thumbnail from the preview embedded in the {_dimensions(document)} picture."
+            found = _decoded(io.BytesIO(embedded.data), document, budget, embedded.orientation, note)
+        except (OSError, SyntaxError, EOFError, ValueError, UnidentifiedImageError):
+            found = Content()
+        if any(isinstance(block, Thumbnail) for block in found.blocks):
+            return found
+    try:
+        if reader.head(2) != JPEG_START:  # a JPEG larger than the window cannot be decoded from it
+            return _decoded(cast(BinaryIO, Window(reader, budget.picture_bytes)), document, budget)
+    except (OSError, SyntaxError, EOFError, ValueError, UnidentifiedImageError):
+        pass
+    return _omitted(
+        f"No thumbnail: the picture ({reader.size / 1024 / 1024:.1f} MB) holds no embedded preview and its image "
+        f"does not fit in the first {budget.picture_bytes // 1024} KB, which is all a preview reads. "
+        "Download the file to see it."
+    )
+
+
+def _decoded(
+    file: BinaryIO,
+    document: dict[str, Any],
+    budget: Budget,
+    orientation: int | None = None,
+    note: str | None = None,
+) -> Content:
     with pywarnings.catch_warnings():
         pywarnings.simplefilter("ignore")
         try:
-            opened = Image.open(cast(BinaryIO, reader))
+            opened = Image.open(file)
         except UnidentifiedImageError:
             metadata = document.get("metadata") or {}
             if metadata.get("mime_type") in UNDECODABLE:
@@ -59,18 +101,25 @@ def content(reader: RangedReader, document: dict[str, Any], budget: Budget) -> C
             if img.size[0] * img.size[1] > budget.decode_pixels:
                 return _omitted(f"The image ({width}x{height}) is too large for a thumbnail.")
             img.load()  # decode now: the file is closed when this block ends
-            thumb = _thumbnail(img, budget.thumbnail_px)
+            thumb = _thumbnail(img, budget.thumbnail_px, orientation)
     media_type, data = _encode(thumb, budget)
-    note = f"Thumbnail of the {width}x{height} image."
+    note = note or f"Thumbnail of the {width}x{height} image."
     return Content([Thumbnail.of("Thumbnail", media_type, data, thumb.width, thumb.height, note)])
+
+
+def _dimensions(document: dict[str, Any]) -> str:
+    metadata = document.get("metadata") or {}
+    width, height = metadata.get("width"), metadata.get("height")
+    return f"{width}x{height}" if isinstance(width, int) and isinstance(height, int) else "full-size"
 
 
 def _omitted(reason: str) -> Content:
     return Content([Items("Thumbnail", [], reason)])
 
 
-def _thumbnail(img: Any, size: int) -> Any:
-    orientation = img.getexif().get(_ORIENTATION)
+def _thumbnail(img: Any, size: int, orientation: int | None = None) -> Any:
+    if orientation is None:
+        orientation = img.getexif().get(_ORIENTATION)
     if img.mode not in ("RGB", "RGBA", "L", "LA", "P", "1"):
         img = img.convert("RGBA" if _transparent(img) else "RGB")
     img.thumbnail((size, size), Image.Resampling.LANCZOS)

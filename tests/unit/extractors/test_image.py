@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import struct
 import zlib
 from fractions import Fraction
@@ -356,3 +357,41 @@ def test_a_hostile_xmp_packet_is_ignored_not_expanded() -> None:
     bomb = b'<!DOCTYPE x [<!ENTITY a "aaaa">]><x:xmpmeta xmlns:x="adobe:ns:meta/">&a;</x:xmpmeta>'
     out = run(encode(Image.new("RGB", (8, 8)), "JPEG", xmp=bomb))
     assert "title" not in out.fields and out.fields["width"] == 8
+
+
+def test_a_jpeg_whose_icc_profile_runs_past_256_kb_is_described_reading_at_most_256_kb() -> None:
+    profile = bytes(range(256)) * 1600  # 400 KB, split by Pillow over seven APP2 segments before the frame header
+    out = io.BytesIO()
+    Image.new("RGB", (425, 250), "teal").save(out, "JPEG", icc_profile=profile, exif=camera_exif(), progressive=True)
+    data = out.getvalue()
+    reader = bytes_reader(data)
+    source = Source(reader=reader, size=len(data), filename="f.jpg", mime_type="image/jpeg", head=data[:8192])
+    result = image.extract(source)
+    assert len(data) > 400 * 1024 and reader.bytes_fetched <= 256 * 1024
+    assert (result.fields["width"], result.fields["height"], result.fields["camera_make"]) == (425, 250, "Canon")
+    assert result.details["icc_profile"] is True and result.details["progressive"] is True
+
+
+def test_a_large_gif_is_described_without_counting_its_frames() -> None:
+    noise = [Image.frombytes("P", (300, 300), os.urandom(90_000)) for _ in range(5)]
+    data = encode(Image.new("P", (300, 300), 1), "GIF", save_all=True, append_images=noise)
+    reader = bytes_reader(data)
+    source = Source(reader=reader, size=len(data), filename="f.gif", mime_type="image/gif", head=data[:8192])
+    result = image.extract(source)
+    assert len(data) > 256 * 1024 and reader.bytes_fetched <= 256 * 1024
+    assert result.fields["width"] == 300 and "frames" not in result.details
+
+
+def test_a_sparse_jpeg_header_keeps_what_pillow_needs_and_gives_up_on_damage() -> None:
+    from chalicelib.extraction.extractors.jpeg_header import header_beyond
+
+    out = io.BytesIO()
+    Image.new("RGB", (64, 48), "navy").save(out, "JPEG", icc_profile=bytes(4000), exif=camera_exif())
+    data = out.getvalue()
+    sparse = header_beyond(bytes_reader(data, block_size=512), 1024)
+    assert sparse is not None and sparse.icc_profile is True and len(sparse.data) < len(data)
+    with Image.open(io.BytesIO(sparse.data)) as img:
+        assert img.size == (64, 48) and img.mode == "RGB"
+    assert header_beyond(bytes_reader(data, block_size=512), len(data)) is None  # the header ends within
+    assert header_beyond(bytes_reader(data[:1500], block_size=512), 1024) is None  # cut before its scan
+    assert header_beyond(bytes_reader(b"\xff\xd8" + b"\x00" * 4000, block_size=512), 1024) is None

@@ -2,7 +2,7 @@
 // (preview.js), its rows (rows.js), metadata (normalized fields first, details folded, nested values as
 // tables), the timeline, download, reprocess and delete.
 
-import { api } from "../api.js";
+import { api, carried } from "../api.js";
 import { announce, h, replace } from "../dom.js";
 import { bytes, count, isFinal, label, RECORD_FINAL, value, when } from "../format.js";
 import { poller } from "../poll.js";
@@ -115,7 +115,7 @@ export function renderDocument(main, { id }) {
   async function download() {
     replace(parts.message);
     try {
-      const { url } = await api.download(id);
+      const { url } = carried(doc, "download") || (await api.download(id)); // no second request while it is valid
       const link = h("a", { href: url, rel: "noopener", download: doc.filename, hidden: true });
       document.body.append(link);
       link.click();
