@@ -206,21 +206,22 @@ def patchable(monkeypatch: pytest.MonkeyPatch) -> Callable[[], None]:
     return moto_server.read_partitions
 
 
-def _unpatched_answers() -> list[Any]:
+def _on_both(emulator: Any, workload: Callable[[Any, str], list[Any]]) -> tuple[list[Any], list[Any]]:
+    """The workload's answers from the emulator (patched) and from moto in this process (unpatched)."""
     from moto import mock_aws
 
-    with mock_aws():
-        return _workload(boto3.client("dynamodb", region_name="us-east-1"), "reference")
-
-
-def test_the_emulator_answers_queries_and_transactions_as_moto_does_without_its_patch(emulator) -> None:
     ddb = boto3.client("dynamodb", endpoint_url=emulator.endpoint, region_name="us-east-1")
     table = f"partitions-{uuid.uuid4().hex[:8]}"
     try:
-        patched = _workload(ddb, table)
+        patched = workload(ddb, table)
     finally:
         ddb.delete_table(TableName=table)
-    reference = _unpatched_answers()
+    with mock_aws():
+        return patched, workload(boto3.client("dynamodb", region_name="us-east-1"), "reference")
+
+
+def test_the_emulator_answers_queries_and_transactions_as_moto_does_without_its_patch(emulator) -> None:
+    patched, reference = _on_both(emulator, _workload)
     cancelled = [a for a in reference if a and a[0] == "TransactionCanceledException"]
     pages = sum(len(q) for a in reference if isinstance(a, list) for q in a)
     assert len(cancelled) > 5 and pages > 500  # the workload exercises what it claims to
@@ -364,15 +365,6 @@ def _hash_only_workload(ddb: Any, table: str) -> list[Any]:
 
 
 def test_a_table_keyed_by_its_hash_key_alone_answers_as_moto_does_without_the_patch(emulator) -> None:
-    from moto import mock_aws
-
-    ddb = boto3.client("dynamodb", endpoint_url=emulator.endpoint, region_name="us-east-1")
-    table = f"hash-only-{uuid.uuid4().hex[:8]}"
-    try:
-        patched = _hash_only_workload(ddb, table)
-    finally:
-        ddb.delete_table(TableName=table)
-    with mock_aws():
-        reference = _hash_only_workload(boto3.client("dynamodb", region_name="us-east-1"), "reference")
+    patched, reference = _on_both(emulator, _hash_only_workload)
     assert reference[0] == "TransactionCanceledException" and len(reference[1][0][0]) == 4
     assert patched == reference
