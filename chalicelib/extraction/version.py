@@ -14,5 +14,5 @@ from __future__ import annotations
 
 from typing import Final
 
-EXTRACTOR_VERSION: Final = 18
-SOURCES_DIGEST: Final = "c5aea270f1e71efe1e56d96ee474ecf7a267ef5c27b81c4478f856c69dc2602f"
+EXTRACTOR_VERSION: Final = 19
+SOURCES_DIGEST: Final = "86b09eef88d6db22ac0dca127516c057ed2a57e0ae64b495cbdb0fbbfa306c92"

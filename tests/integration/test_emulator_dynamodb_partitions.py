@@ -206,21 +206,22 @@ def patchable(monkeypatch: pytest.MonkeyPatch) -> Callable[[], None]:
     return moto_server.read_partitions
 
 
-def _unpatched_answers() -> list[Any]:
+def _on_both(emulator: Any, workload: Callable[[Any, str], list[Any]]) -> tuple[list[Any], list[Any]]:
+    """The workload's answers from the emulator (patched) and from moto in this process (unpatched)."""
     from moto import mock_aws
 
-    with mock_aws():
-        return _workload(boto3.client("dynamodb", region_name="us-east-1"), "reference")
-
-
-def test_the_emulator_answers_queries_and_transactions_as_moto_does_without_its_patch(emulator) -> None:
     ddb = boto3.client("dynamodb", endpoint_url=emulator.endpoint, region_name="us-east-1")
     table = f"partitions-{uuid.uuid4().hex[:8]}"
     try:
-        patched = _workload(ddb, table)
+        patched = workload(ddb, table)
     finally:
         ddb.delete_table(TableName=table)
-    reference = _unpatched_answers()
+    with mock_aws():
+        return patched, workload(boto3.client("dynamodb", region_name="us-east-1"), "reference")
+
+
+def test_the_emulator_answers_queries_and_transactions_as_moto_does_without_its_patch(emulator) -> None:
+    patched, reference = _on_both(emulator, _workload)
     cancelled = [a for a in reference if a and a[0] == "TransactionCanceledException"]
     pages = sum(len(q) for a in reference if isinstance(a, list) for q in a)
     assert len(cancelled) > 5 and pages > 500  # the workload exercises what it claims to
@@ -310,3 +311,60 @@ def test_a_query_or_transaction_costs_the_same_in_a_table_ten_times_larger(patch
     print(f"{SMALL:,} items: {small}; {LARGE:,} items: {large}")
     assert large == small, f"{SMALL:,} items: {small}; {LARGE:,} items: {large}"
     assert all(copies <= 3 for _, copies in large.values()), large
+
+
+def _hash_only_workload(ddb: Any, table: str) -> list[Any]:
+    """A table keyed by its hash key alone (moto keeps {hash: item}), with a global index: items move between
+    index partitions by update, delete and a cancelled transaction."""
+    ddb.create_table(
+        TableName=table,
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": n, "AttributeType": "S"} for n in ("pk", "owner")],
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": "by_owner",
+                "KeySchema": [{"AttributeName": "owner", "KeyType": "HASH"}],
+                "Projection": {"ProjectionType": "ALL"},
+            }
+        ],
+    )
+    for n in range(30):
+        ddb.put_item(TableName=table, Item={"pk": {"S": f"k{n:02d}"}, "owner": {"S": f"o{n % 3}"}})
+    ddb.update_item(
+        TableName=table,
+        Key={"pk": {"S": "k04"}},
+        UpdateExpression="SET #o = :o",
+        ExpressionAttributeNames={"#o": "owner"},
+        ExpressionAttributeValues={":o": {"S": "o0"}},
+    )
+    ddb.delete_item(TableName=table, Key={"pk": {"S": "k03"}})
+    answers: list[Any] = []
+    try:
+        ddb.transact_write_items(
+            TransactItems=[
+                {"Delete": {"TableName": table, "Key": {"pk": {"S": "k06"}}}},
+                {"Put": {"TableName": table, "Item": {"pk": {"S": "k07"}, "owner": {"S": "o2"}}}},
+                {
+                    "ConditionCheck": {
+                        "TableName": table,
+                        "Key": {"pk": {"S": "absent"}},
+                        "ConditionExpression": "attribute_exists(pk)",
+                    }
+                },
+            ]
+        )
+    except ClientError as error:
+        answers.append(error.response["Error"]["Code"])
+    for owner in ("o0", "o1", "o2"):
+        index = _asked("#owner = :o", {"o": {"S": owner}}, "by_owner", Limit=4)
+        answers.append(_pages(ddb, TableName=table, **index))
+    for key in ("k00", "k03", "k06", "k07"):
+        answers.append(_pages(ddb, TableName=table, **_asked("pk = :p", {"p": {"S": key}})))
+    return answers
+
+
+def test_a_table_keyed_by_its_hash_key_alone_answers_as_moto_does_without_the_patch(emulator) -> None:
+    patched, reference = _on_both(emulator, _hash_only_workload)
+    assert reference[0] == "TransactionCanceledException" and len(reference[1][0][0]) == 4
+    assert patched == reference

@@ -8,6 +8,7 @@ import random
 import struct
 import time
 import zlib
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -93,6 +94,22 @@ def test_a_pdf_needing_a_user_password_gives_no_text_and_reads_no_further() -> N
     locked = io.BytesIO()
     writer.write(locked)
     assert extract_text(bytes_reader(locked.getvalue()), {"family": "pdf", "mime_type": "application/pdf"}) is None
+
+
+def test_pdfs_read_in_process_from_several_threads_at_once_each_give_their_own_text() -> None:
+    pages = {n: [f"Document {n} page {page}." for page in range(40)] for n in range(6)}
+    documents = {n: samples.text_pdf(lines) for n, lines in pages.items()}
+    metadata = {"family": "pdf", "mime_type": "application/pdf"}
+
+    def read(n: int) -> tuple[int, str]:
+        found = extract_text(bytes_reader(documents[n]), metadata)
+        return n, "" if found is None else found.text
+
+    with ThreadPoolExecutor(max_workers=6) as threads:
+        results = list(threads.map(read, [*documents] * 5))
+    assert len(results) == 30
+    for n, found in results:
+        assert found == "\n\n".join(pages[n])
 
 
 def test_a_docx_gives_its_paragraphs_with_tabs_and_breaks() -> None:

@@ -18,6 +18,7 @@ repair the file, that parse is reused (`RangedReader.parsed`), not redone.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -35,18 +36,27 @@ _LINE_END_HYPHEN = "\x02"
 """What PDFium puts for a hyphen that ends a line (the line break dropped): written back as the page shows it."""
 
 
+_ONE_AT_A_TIME = threading.Lock()
+"""PDFium may not be called from two threads at once, not even for two documents: "Doing so would crash or corrupt
+the process" (https://pypdfium2-team.github.io/pypdfium2/python_api.html, "Incompatibility with Threading").
+The sandbox runs one job per worker process; this lock covers in-process extraction (DOCPIPE_SANDBOX=0) in a
+threaded host such as the local stack's pumps."""
+
+
 def text(reader: RangedReader, metadata: dict[str, Any], sink: Sink) -> None:
-    try:
-        pdf = pdfium.PdfDocument(reader.buffered())
-    except pdfium.PdfiumError as exc:
-        if exc.err_code == pdfium_c.FPDF_ERR_PASSWORD:
-            return  # a user password is needed: no text
+    with _ONE_AT_A_TIME:
+        try:
+            pdf = pdfium.PdfDocument(reader.buffered())
+        except pdfium.PdfiumError as exc:
+            refused = exc.err_code != pdfium_c.FPDF_ERR_PASSWORD  # a user password is needed: no text
+        else:
+            try:
+                _add_pages(sink, len(pdf), lambda number: _page_text(pdf, number))
+            finally:
+                pdf.close()
+            return
+    if refused:
         _text_by_pypdf(reader, sink)
-        return
-    try:
-        _add_pages(sink, len(pdf), lambda number: _page_text(pdf, number))
-    finally:
-        pdf.close()
 
 
 def _add_pages(sink: Sink, count: int, page_text: Callable[[int], str]) -> None:
