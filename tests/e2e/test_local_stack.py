@@ -265,9 +265,12 @@ def test_a_restart_keeps_yesterdays_documents_and_the_demo_user(tmp_path: Path) 
         wait_healthy(second, api)
         headers = {"Authorization": token}  # the same user pool and key: yesterday's token still verifies
         doc = requests.get(f"{api}/documents/{doc_id}", headers=headers, timeout=5).json()
-        carried = doc.pop("download")  # a link signed at each answer: its signature differs
-        assert doc == {k: v for k, v in before.items() if k != "download"} and doc["metadata"]["page_count"] == 2
-        assert requests.get(carried["url"], timeout=5).content == pdf
+        signed = ("download", "preview", "text")  # links signed at each answer: their signatures differ
+        carried = {k: doc.pop(k) for k in signed if k in doc}
+        assert doc == {k: v for k, v in before.items() if k not in signed} and doc["metadata"]["page_count"] == 2
+        assert carried.keys() == {k for k in signed if k in before} and {"download", "preview"} <= carried.keys()
+        assert requests.get(carried["download"]["url"], timeout=5).content == pdf
+        assert requests.get(carried["preview"]["url"], timeout=5).status_code == 200  # the saved rendition
         link = requests.get(f"{api}/documents/{doc_id}/download", headers=headers, timeout=5).json()
         assert requests.get(link["url"], timeout=5).content == pdf
         again_token = RunningStack(second, api, aws, {}).login("demo", "E2e-demo-password-1")
