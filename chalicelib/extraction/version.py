@@ -15,4 +15,4 @@ from __future__ import annotations
 from typing import Final
 
 EXTRACTOR_VERSION: Final = 19
-SOURCES_DIGEST: Final = "86b09eef88d6db22ac0dca127516c057ed2a57e0ae64b495cbdb0fbbfa306c92"
+SOURCES_DIGEST: Final = "85d519fc5c442cef35557719fd034ed71d1ac49c73f10621123437b48ccc6b4c"

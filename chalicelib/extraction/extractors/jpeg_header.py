@@ -14,12 +14,13 @@ and comments.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from chalicelib.extraction.reader import RangedReader, Window
 
-_SOI, _EOI = b"\xff\xd8", b"\xff\xd9"
-_SOS, _APP2 = 0xDA, 0xE2
+SOI, _EOI = b"\xff\xd8", b"\xff\xd9"
+SOS, _EOI_MARKER, _APP2 = 0xDA, 0xD9, 0xE2
 _NEEDED = frozenset(set(range(0xC0, 0xD0)) - {0xC8, 0xCC}) | {0xDB, 0xDD}
 """Frame headers (SOF0-15), Huffman and quantization tables, restart interval."""
 _ICC = b"ICC_PROFILE\x00"
@@ -35,6 +36,45 @@ class Header:
     icc_profile: bool
 
 
+@dataclass(frozen=True)
+class Segment:
+    """A marker segment: its marker byte, the offset of its 0xFF, and its stated length (length bytes included)."""
+
+    marker: int
+    start: int
+    length: int
+
+    @property
+    def end(self) -> int:
+        return self.start + 2 + self.length
+
+
+def segments(read: Callable[[int, int], bytes]) -> Iterator[Segment]:
+    """A JPEG's marker segments after SOI, in order, up to and including the start of scan (SOS).
+
+    `read(offset, n)` gives up to n bytes at `offset`. Fill bytes (0xFF)
+    before a marker are skipped; the walk ends at the start of scan, at the
+    end of the image, at a malformed marker or length, or where `read` comes
+    up short (the end of the file or of what the caller lets it read).
+    """
+    pos = 2
+    while True:
+        header = read(pos, 4)
+        if len(header) < 4 or header[0] != 0xFF or header[1] == _EOI_MARKER:
+            return
+        if header[1] == 0xFF:  # a fill byte before the marker
+            pos += 1
+            continue
+        length = int.from_bytes(header[2:4], "big")
+        if length < 2:
+            return
+        segment = Segment(header[1], pos, length)
+        yield segment
+        if segment.marker == SOS:
+            return
+        pos = segment.end
+
+
 def header_beyond(reader: RangedReader, limit: int) -> Header | None:
     """The header up to the scan, unneeded segments past `limit` left out; None when it ends within `limit`.
 
@@ -44,28 +84,23 @@ def header_beyond(reader: RangedReader, limit: int) -> Header | None:
     """
     window = Window(reader, limit)
     budget = Budget(limit, reader.size, limit + SPARSE_BYTES)  # all this reader fetches, the head included
-    if _read(window, reader, 0, 2, budget) != _SOI:
+
+    def read(start: int, n: int) -> bytes:
+        return _read(window, reader, start, n, budget)
+
+    if read(0, 2) != SOI:
         return None
-    parts, pos, icc = [_SOI], 2, False
-    while reader.bytes_fetched <= budget.most:
-        marker = _read(window, reader, pos, 4, budget)
-        if len(marker) < 4 or marker[0] != 0xFF:
+    parts, icc = [SOI], False
+    for segment in segments(read):
+        if reader.bytes_fetched > budget.most:
             return None
-        if marker[1] == 0xFF:  # a fill byte before the marker
-            pos += 1
-            continue
-        length = int.from_bytes(marker[2:4], "big")
-        end = pos + 2 + length
-        if length < 2:
-            return None
-        if marker[1] == _SOS:
-            scan = _read(window, reader, pos, 2 + length, budget)
-            return Header(b"".join([*parts, scan, _EOI]), icc) if end > limit else None
-        if end <= limit or marker[1] in _NEEDED:
-            parts.append(_read(window, reader, pos, 2 + length, budget))
-        if marker[1] == _APP2 and not icc:  # a profile cut short is dropped by Pillow: note that there is one
-            icc = _read(window, reader, pos + 4, len(_ICC), budget) == _ICC
-        pos = end
+        if segment.marker == SOS:
+            scan = read(segment.start, 2 + segment.length)
+            return Header(b"".join([*parts, scan, _EOI]), icc) if segment.end > limit else None
+        if segment.end <= limit or segment.marker in _NEEDED:
+            parts.append(read(segment.start, 2 + segment.length))
+        if segment.marker == _APP2 and not icc:  # a profile cut short is dropped by Pillow: note that there is one
+            icc = read(segment.start + 4, len(_ICC)) == _ICC
     return None
 
 

@@ -13,15 +13,15 @@ decoded by Pillow's `Exif` class.
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass
+from itertools import islice
 from typing import BinaryIO
 
 from PIL import ExifTags, Image
 
-_SOI = b"\xff\xd8"
+from chalicelib.extraction.extractors.jpeg_header import SOI, SOS, segments
+
 _APP1 = 0xE1
-_STOP = frozenset({0xDA, 0xD9})  # start of scan, end of image: no metadata segment follows
 _EXIF = b"Exif\x00\x00"
 _ORIENTATION = 0x0112
 _THUMBNAIL_AT, _THUMBNAIL_LENGTH = 0x0201, 0x0202
@@ -40,22 +40,20 @@ class Embedded:
 
 def exif_thumbnail(file: BinaryIO) -> Embedded | None:
     """The embedded EXIF thumbnail of the JPEG in `file`, or None when it has none (or it is unreadable)."""
-    file.seek(0)
-    if file.read(2) != _SOI:
+
+    def read(start: int, n: int) -> bytes:
+        file.seek(start)
+        return file.read(n)
+
+    if read(0, 2) != SOI:
         return None
-    for _ in range(MAX_SEGMENTS):
-        header = file.read(4)
-        if len(header) < 4 or header[0] != 0xFF or header[1] in _STOP:
+    for segment in islice(segments(read), MAX_SEGMENTS):
+        if segment.marker == SOS:  # no metadata segment follows the start of scan
             return None
-        length = int.from_bytes(header[2:4], "big")
-        if length < 2:
-            return None
-        if header[1] != _APP1:
-            file.seek(length - 2, io.SEEK_CUR)
-            continue
-        payload = file.read(length - 2)
-        if payload.startswith(_EXIF):
-            return _from_exif(payload[len(_EXIF) :])
+        if segment.marker == _APP1:
+            payload = read(segment.start + 4, segment.length - 2)
+            if payload.startswith(_EXIF):
+                return _from_exif(payload[len(_EXIF) :])
     return None
 
 
@@ -71,6 +69,6 @@ def _from_exif(tiff: bytes) -> Embedded | None:
     if not isinstance(start, int) or not isinstance(length, int) or start <= 0 or length <= 0:
         return None
     data = tiff[start : start + length]
-    if len(data) != length or not data.startswith(_SOI):
+    if len(data) != length or not data.startswith(SOI):
         return None
     return Embedded(data, orientation if isinstance(orientation, int) else None)

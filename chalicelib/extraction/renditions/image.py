@@ -16,12 +16,12 @@ from typing import Any, BinaryIO, cast
 
 from PIL import Image, UnidentifiedImageError
 
+from chalicelib.extraction.extractors.jpeg_header import SOI
 from chalicelib.extraction.reader import RangedReader, Window
 from chalicelib.extraction.renditions.base import Budget, Content, Items, Thumbnail
 from chalicelib.extraction.renditions.embedded import HEAD_BYTES, exif_thumbnail
 
 _ORIENTATION = 0x0112
-JPEG_START = b"\xff\xd8"
 UNDECODABLE = frozenset({"image/heic", "image/heif", "image/heic-sequence", "image/heif-sequence"})
 """Formats the extractor reads from their container but Pillow has no codec for (HEVC)."""
 
@@ -64,7 +64,7 @@ def _from_head(reader: RangedReader, document: dict[str, Any], budget: Budget) -
         if any(isinstance(block, Thumbnail) for block in found.blocks):
             return found
     try:
-        if reader.head(2) != JPEG_START:  # a JPEG larger than the window cannot be decoded from it
+        if reader.head(2) != SOI:  # a JPEG larger than the window cannot be decoded from it
             return _decoded(cast(BinaryIO, Window(reader, budget.picture_bytes)), document, budget)
     except (OSError, SyntaxError, EOFError, ValueError, UnidentifiedImageError):
         pass
