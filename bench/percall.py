@@ -700,6 +700,34 @@ def calls_table(runs: dict[str, list[Record]]) -> str:
     return table(rows)
 
 
+def write_units_table(runs: dict[str, list[Record]]) -> str:
+    """Mean DynamoDB write units per document (corpus mix) by write and by what it touched: the item, each index."""
+    labels = list(runs)
+    steps: dict[str, defaultdict[tuple[str, str], float]] = {}
+    targets: set[str] = set()
+    for label, records in runs.items():
+        mix = [r for r in records if not r.kind.startswith("gen:")] or records
+        counted: defaultdict[tuple[str, str], float] = defaultdict(float)
+        for r in mix:
+            for part in ("api", "ingest"):
+                for name, n in Tally.from_dict(getattr(r, part)).wcu_steps.items():
+                    step, target = name.rsplit("|", 1)
+                    counted[(f"{part}: {step}", target)] += n / len(mix)
+                    targets.add(target)
+        steps[label] = counted
+    indexes = sorted(targets - {"writes", "table"})
+    latest = labels[-1]
+    rows = [["write (per document)", "writes", "item", *indexes, *(f"total {label}" for label in labels)]]
+    names = sorted({step for counted in steps.values() for step, _ in counted})
+    for step in names:
+        mine = steps[latest]  # a defaultdict: a write this tree does not make reads 0
+        cells = [step, f"{mine[(step, 'writes')]:.2f}", f"{mine[(step, 'table')]:.2f}"]
+        cells += [f"{mine[(step, i)]:.2f}" for i in indexes]
+        totals = [sum(n for (s_, t), n in steps[label].items() if s_ == step and t != "writes") for label in labels]
+        rows.append([*cells, *(f"{t:.2f}" for t in totals)])
+    return table(rows)
+
+
 def stages_table(runs: dict[str, list[Record]]) -> str:
     rows = [["stage", *(f"{label} p50/p95 ms" for label in runs)]]
     for stage in (*STAGES, "on_upload"):
@@ -729,6 +757,8 @@ def report(runs: dict[str, dict[str, Any]]) -> str:
         ]
     out += [f"== per kind ({labels[-1]}) ==", kinds_table(latest), ""]
     out += ["== requests per document (mean over every document) ==", calls_table(records), ""]
+    out += ["== DynamoDB write units per document (corpus mix), by write and by what it wrote ==", ""]
+    out += [write_units_table(records), "", *WRITE_NOTE, ""]
     out += ["== ingest time per document on the emulator (one at a time) ==", stages_table(records), ""]
     out += ["== Lambda time per invocation: emulator wall time, measured CPU time, modelled AWS time ==", ""]
     out += [time_table(records), "", *MODEL_NOTE, ""]
@@ -782,6 +812,12 @@ MODEL_NOTE = [
     "(bench/cost.py LATENCY_MS: DynamoDB 10 ms, Query/batch 20 ms, S3 50 ms, EventBridge 50 ms, SQS 30 ms).",
     "Emulator wall time is printed beside it, not used: it is mostly moto over HTTP and a shared, loaded CPU.",
     "Not modelled: cold starts (imports, the sandbox's zygote), this machine's CPU speed against Lambda's.",
+]
+WRITE_NOTE = [
+    "Item: units of the item itself (per started KB of the larger of before and after). An index costs a unit",
+    "per started KB of its entry when the write adds or removes the entry or changes a projected attribute, two",
+    "when it changes the index's key (delete + put), nothing otherwise (bench/capacity.py, DynamoDB Developer",
+    "Guide). Columns per index are this tree's; the last columns are each run's total for that write.",
 ]
 MEMORY_NOTE = [
     "Memory buys CPU: below 1,769 MB a function gets memory/1,769 of a vCPU, so CPU-bound work costs the same",
