@@ -823,7 +823,8 @@ MEMORY_NOTE = [
     "Memory buys CPU: below 1,769 MB a function gets memory/1,769 of a vCPU, so CPU-bound work costs the same",
     "GB-s at any setting but takes longer; time spent waiting on AWS costs in proportion to memory. A lower",
     "setting is cheaper when a function mostly waits, slower when it mostly computes, and it must hold the peak",
-    "memory (on_upload's sandbox bounds a parser to DOCPIPE_EXTRACT_MEMORY_MB, 1,024 MB by default). * = now.",
+    "memory: on_upload's sandbox lets a parser add 1,024 MB at one vCPU, in proportion below it (592 MB at",
+    "1,024 MB; chalicelib.config.ParserBudget; python -m bench.memory_fit checks the corpus fits). * = now.",
 ]
 CANDIDATE_MB = (256, 512, 1024, 1769)
 
