@@ -122,6 +122,11 @@ def upload(repo: InMemoryRepository, asked_ago: float) -> Document:
     return doc
 
 
+def attempt(repo: InMemoryRepository, doc: Document, started: int) -> None:
+    """The upload's file arrived: an attempt claims it at `started` with a 600 s lease."""
+    repo.begin_processing(Claim(doc.id, ObjectRef("b", doc.key, 1, "e"), "f.pdf", "a1", utcnow(), started, 600))
+
+
 def test_an_upload_still_on_its_way_after_one_lease_is_looked_at_again_when_its_url_has_expired() -> None:
     sweeper, repo, _ = setup()
     doc = upload(repo, asked_ago=700)  # the URL is still valid
@@ -137,7 +142,7 @@ def test_an_attempt_on_an_upload_is_left_to_finish_while_its_lease_runs_and_retr
     sweeper, repo, bus = setup()
     doc = upload(repo, asked_ago=700)
     now = int(time.time())
-    repo.begin_processing(Claim(doc.id, ObjectRef("b", doc.key, 1, "e"), "f.pdf", "a1", utcnow(), now, 600))
+    attempt(repo, doc, now)
     assert sweeper.sweep(now) == {"expired": 0, "retried": 0, "failed": 0, "skipped": 1, "purges": 0}
     assert bus.sent == [] and repo.get(doc.id).status is Status.PROCESSING  # type: ignore[union-attr]
     assert sweeper.sweep(now + 600)["retried"] == 0  # looked at again only after the lease's end
@@ -148,7 +153,7 @@ def test_a_crashed_attempt_on_an_upload_is_found_one_lease_after_the_url_was_ask
     sweeper, repo, bus = setup()
     doc = upload(repo, asked_ago=0)
     started = int(time.time())
-    repo.begin_processing(Claim(doc.id, ObjectRef("b", doc.key, 1, "e"), "f.pdf", "a1", utcnow(), started, 600))
+    attempt(repo, doc, started)
     assert sweeper.sweep(started + 599)["retried"] == 0
     assert sweeper.sweep(started + 601)["retried"] == 1
     assert [d["doc_id"] for _, _, d in bus.sent] == [doc.id]
