@@ -74,7 +74,9 @@ class ParserBudget:
     a rendition, and has 30 s and 10 s of wall-clock time. Below that, the memory bounds shrink in proportion to
     the setting, so the host, the zygote and the worker still fit in it together (`bench.memory_fit` measures
     them), and the wall-clock limits grow as the CPU share shrinks, so a file gets the same CPU seconds
-    (`extract_cpu_seconds`) before it is called too slow.
+    (`extract_cpu_seconds`) before it is called too slow. A rendition's CPU limit stays its wall limit less a
+    second (`bounds.Limits.for_rendition`); below one vCPU its wall limit, which allows the same CPU seconds as
+    before, comes first.
     """
 
     cpu_share: float = 1.0
@@ -141,7 +143,6 @@ class Settings:
     extract_cpu_seconds: float = 29.0
     extract_memory_mb: int = 1024
     rendition_seconds: float = 10.0
-    rendition_cpu_seconds: float = 9.0
     rendition_memory_mb: int = 512
     backfill_queue: str = "docpipe-backfill"
     """The queue backfill batches wait in; its own consumer and concurrency keep live uploads first."""
@@ -164,7 +165,6 @@ class Settings:
         region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1"
         budget = ParserBudget.for_function(env)
         extract_seconds = _float(env, "DOCPIPE_EXTRACT_TIMEOUT", budget.extract_seconds)
-        rendition_seconds = _float(env, "DOCPIPE_RENDITION_TIMEOUT", budget.rendition_seconds)
         return cls(
             region=region,
             aws_endpoint=env.get("DOCPIPE_AWS_ENDPOINT") or None,
@@ -189,8 +189,7 @@ class Settings:
             extract_seconds=extract_seconds,
             extract_cpu_seconds=_float(env, "DOCPIPE_EXTRACT_CPU_SECONDS", budget.cpu_seconds(extract_seconds)),
             extract_memory_mb=_int(env, "DOCPIPE_EXTRACT_MEMORY_MB", budget.extract_memory_mb),
-            rendition_seconds=rendition_seconds,
-            rendition_cpu_seconds=budget.cpu_seconds(rendition_seconds),
+            rendition_seconds=_float(env, "DOCPIPE_RENDITION_TIMEOUT", budget.rendition_seconds),
             rendition_memory_mb=_int(env, "DOCPIPE_RENDITION_MEMORY_MB", budget.rendition_memory_mb),
             backfill_queue=env.get("DOCPIPE_BACKFILL_QUEUE", "docpipe-backfill"),
             backfill_state_machine=env.get("DOCPIPE_BACKFILL_STATE_MACHINE", ""),

@@ -66,7 +66,8 @@ class Limits:
 
     @classmethod
     def for_rendition(cls, settings: Settings) -> Limits:
-        return cls(settings.rendition_seconds, settings.rendition_cpu_seconds, settings.rendition_memory_mb * MIB)
+        wall = settings.rendition_seconds
+        return cls(wall, max(1.0, wall - 1.0), settings.rendition_memory_mb * MIB)
 
 
 def sandbox_enabled(settings: Settings | None = None) -> bool:
