@@ -558,7 +558,7 @@ def corpus(folder: Path | None, quick: bool) -> list[tuple[Path, str, str]]:
 
 def measure(args: argparse.Namespace) -> dict[str, Any]:
     """Run the mix; returns every record and the fixed monthly quantities."""
-    from bench.cost import fixed_quantities
+    from bench.cost import configured_memory, fixed_quantities
 
     records: list[Record] = []
     bench = Bench()
@@ -582,6 +582,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         "fixed": fixed_quantities(len(metrics), sweep),
         "metrics": [[name, list(map(list, dims))] for name, dims in metrics],
         "peak_kb": peaks,
+        "memory": configured_memory(),
     }
 
 
@@ -613,7 +614,7 @@ def summary(data: dict[str, Any]) -> dict[str, Any]:
     text_reads = [r.total.s3_read_bytes for r in records if non_csv(r) and r.text]
     doc_writes = [r.total.item_writes.get("DOC", 0) for r in records]
     ingest_ms = [r.lambda_ms["on_upload"][0] for r in records]
-    doc = per_document(mix)
+    doc = per_document(mix, data.get("memory"))
     costs = monthly(1_000_000, doc, data["fixed"])
     return {
         "documents": len(records),
@@ -761,7 +762,7 @@ def report(runs: dict[str, dict[str, Any]]) -> str:
     out += [write_units_table(records), "", *WRITE_NOTE, ""]
     out += ["== ingest time per document on the emulator (one at a time) ==", stages_table(records), ""]
     out += ["== Lambda time per invocation: emulator wall time, measured CPU time, modelled AWS time ==", ""]
-    out += [time_table(records), "", *MODEL_NOTE, ""]
+    out += [time_table(records, {label: data.get("memory") or {} for label, data in runs.items()}), "", *MODEL_NOTE, ""]
     summaries = {label: summary(data) for label, data in runs.items()}
     costs = {label: s.pop("costs") for label, s in summaries.items()}
     others = {label: s.pop("alternatives") for label, s in summaries.items()}
@@ -829,20 +830,29 @@ MEMORY_NOTE = [
 CANDIDATE_MB = (256, 512, 1024, 1769)
 
 
-def time_table(runs: dict[str, list[Record]]) -> str:
+def time_table(runs: dict[str, list[Record]], memories: dict[str, dict[str, int]]) -> str:
     from bench.cost import memory_mb, modelled_invocations
 
     rows = [["function", "run", "calls/doc", "wall p50/p95", "CPU p50/p95", "modelled p50/p95", "MB"]]
     for label, records in runs.items():
+        memory = memories.get(label) or {}
         modelled: dict[str, list[float]] = defaultdict(list)
         for r in records:
-            for fn, ms in modelled_invocations(r).items():
+            for fn, ms in modelled_invocations(r, memory).items():
                 modelled[fn] += ms
         for fn in sorted(modelled):
             wall = [ms for r in records for ms in r.lambda_ms.get(fn, [])]
             cpu = [ms for r in records for ms in r.cpu_ms.get(fn, [])]
             rows.append(
-                [fn, label, f"{len(wall) / len(records):.2f}", _p(wall), _p(cpu), _p(modelled[fn]), str(memory_mb(fn))]
+                [
+                    fn,
+                    label,
+                    f"{len(wall) / len(records):.2f}",
+                    _p(wall),
+                    _p(cpu),
+                    _p(modelled[fn]),
+                    str(memory.get(fn) or memory_mb(fn)),
+                ]
             )
     return table(rows)
 
