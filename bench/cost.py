@@ -134,6 +134,12 @@ def memory_mb(function: str) -> int:
     return int(config["lambda_functions"].get(function, {}).get(MEMORY_MB, config[MEMORY_MB]))
 
 
+def configured_memory() -> dict[str, int]:
+    """Every function's memory setting in this tree (a run records it: another revision's may differ)."""
+    config = json.loads((REPO / ".chalice" / "config.json").read_text(encoding="utf-8"))
+    return {function: memory_mb(function) for function in config["lambda_functions"]}
+
+
 def alarms() -> int:
     """The infra stack's alarms: its queues' and state machine's, and each function's Errors and Throttles pair.
 
@@ -152,13 +158,13 @@ def fixed_quantities(custom_metrics: int, sweep: dict[str, Any] | None = None) -
     return {"custom_metrics": custom_metrics, "alarms": alarms(), "secrets": 1, "sweep": sweep or {}}
 
 
-def per_document(records: list[Record]) -> dict[str, float]:
-    """Means over the documents of what the bill counts."""
-    rows = [_quantities(r) for r in records]
+def per_document(records: list[Record], memory: dict[str, int] | None = None) -> dict[str, float]:
+    """Means over the documents of what the bill counts (`memory`: the run's settings, else this tree's)."""
+    rows = [_quantities(r, memory) for r in records]
     return {name: statistics.fmean(row[name] for row in rows) for name in rows[0]} if rows else {}
 
 
-def _quantities(record: Record) -> dict[str, float]:
+def _quantities(record: Record, memory: dict[str, int] | None = None) -> dict[str, float]:
     total = record.total
     requests = {**total.requests}
     for op, n in record.user.items():
@@ -167,8 +173,8 @@ def _quantities(record: Record) -> dict[str, float]:
     invocations = sum(len(v) for v in record.lambda_ms.values())
     return {
         "lambda_requests": invocations,
-        "lambda_gb_s_wall": gb_seconds(record.lambda_ms),
-        "lambda_gb_s": gb_seconds(modelled_invocations(record)),
+        "lambda_gb_s_wall": gb_seconds(record.lambda_ms, memory),
+        "lambda_gb_s": gb_seconds(modelled_invocations(record, memory), memory),
         "apigw_requests": record.api_calls,
         "wru": total.wcu,
         "rru": total.rcu,

@@ -57,6 +57,7 @@ class Tally:
     wcu_by: Counter[str] = field(default_factory=Counter)  # "table" or an index name -> units
     item_writes: Counter[str] = field(default_factory=Counter)  # item kind (DOC, ROW, MARK, ...) -> writes
     wcu_without: Counter[str] = field(default_factory=Counter)  # attribute -> units had items never held it
+    wcu_steps: Counter[str] = field(default_factory=Counter)  # "UpdateItem DOC|by_owner" -> units (write, target)
     event_entries: int = 0
     events_billed: int = 0
     sqs_billed: int = 0
@@ -66,6 +67,7 @@ class Tally:
         self.wcu_by.update(other.wcu_by)
         self.item_writes.update(other.item_writes)
         self.wcu_without.update(other.wcu_without)
+        self.wcu_steps.update(other.wcu_steps)
         for name in ("s3_read_bytes", "s3_written_bytes", "wcu", "rcu", "event_entries", "events_billed"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.sqs_billed += other.sqs_billed
@@ -80,6 +82,7 @@ class Tally:
             "wcu_by": dict(self.wcu_by),
             "item_writes": dict(self.item_writes),
             "wcu_without": dict(self.wcu_without),
+            "wcu_steps": dict(self.wcu_steps),
             "event_entries": self.event_entries,
             "events_billed": self.events_billed,
             "sqs_billed": self.sqs_billed,
@@ -92,6 +95,7 @@ class Tally:
             wcu_by=Counter(data["wcu_by"]),
             item_writes=Counter(data["item_writes"]),
             wcu_without=Counter(data.get("wcu_without", {})),
+            wcu_steps=Counter(data.get("wcu_steps", {})),
         )
         for name in ("s3_read_bytes", "s3_written_bytes", "wcu", "rcu", "event_entries", "events_billed"):
             setattr(tally, name, data[name])
@@ -249,7 +253,7 @@ class Meter:
             after = None if operation == "DeleteItem" or not ok else self._get(key)
             if not ok:
                 after = before
-            self._charge_write(tally, key, before, after, ok)
+            self._charge_write(tally, key, before, after, ok, operation)
         elif operation == "BatchWriteItem" and ok:
             self._batch_write(tally, params, parsed, before or [])
         elif operation == "GetItem":
@@ -260,12 +264,22 @@ class Meter:
         elif operation in ("Query", "Scan") and ok:
             tally.rcu += read_units(self._evaluated(operation, params, parsed), bool(params.get("ConsistentRead")))
 
-    def _charge_write(self, tally: Tally, key: dict[str, Any], before: Any, after: Any, ok: bool) -> None:
+    def _charge_write(
+        self, tally: Tally, key: dict[str, Any], before: Any, after: Any, ok: bool, operation: str
+    ) -> None:
         cost = write_cost(self.schema, before, after, succeeded=ok)
         tally.wcu += cost.total
         tally.wcu_by["table"] += cost.table
         tally.wcu_by.update(cost.indexes)
-        tally.item_writes[item_kind(key)] += 1
+        kind = item_kind(key)
+        tally.item_writes[kind] += 1
+        status = ((after or {}).get("status") or {}).get("S")
+        step = f"{operation} {kind}" + (f" -> {status}" if status and ok else "")
+        step += "" if ok else " (condition failed)"
+        tally.wcu_steps[f"{step}|writes"] += 1
+        tally.wcu_steps[f"{step}|table"] += cost.table
+        for index, spent in cost.indexes.items():
+            tally.wcu_steps[f"{step}|{index}"] += spent
         for name in PROBED:
             tally.wcu_without[name] += write_cost(self.schema, _without(before, name), _without(after, name), ok).total
 
@@ -277,9 +291,9 @@ class Meter:
                 continue
             if "PutRequest" in request:
                 item = request["PutRequest"]["Item"]
-                self._charge_write(tally, self._key_of(item), old, item, True)
+                self._charge_write(tally, self._key_of(item), old, item, True, "BatchWriteItem put")
             else:
-                self._charge_write(tally, request["DeleteRequest"]["Key"], old, None, True)
+                self._charge_write(tally, request["DeleteRequest"]["Key"], old, None, True, "BatchWriteItem delete")
 
     def _batch_get(self, tally: Tally, params: dict[str, Any], parsed: dict[str, Any]) -> None:
         asked = params.get("RequestItems", {}).get(self._table, {})

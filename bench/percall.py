@@ -558,7 +558,7 @@ def corpus(folder: Path | None, quick: bool) -> list[tuple[Path, str, str]]:
 
 def measure(args: argparse.Namespace) -> dict[str, Any]:
     """Run the mix; returns every record and the fixed monthly quantities."""
-    from bench.cost import fixed_quantities
+    from bench.cost import configured_memory, fixed_quantities
 
     records: list[Record] = []
     bench = Bench()
@@ -582,6 +582,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         "fixed": fixed_quantities(len(metrics), sweep),
         "metrics": [[name, list(map(list, dims))] for name, dims in metrics],
         "peak_kb": peaks,
+        "memory": configured_memory(),
     }
 
 
@@ -613,7 +614,7 @@ def summary(data: dict[str, Any]) -> dict[str, Any]:
     text_reads = [r.total.s3_read_bytes for r in records if non_csv(r) and r.text]
     doc_writes = [r.total.item_writes.get("DOC", 0) for r in records]
     ingest_ms = [r.lambda_ms["on_upload"][0] for r in records]
-    doc = per_document(mix)
+    doc = per_document(mix, data.get("memory"))
     costs = monthly(1_000_000, doc, data["fixed"])
     return {
         "documents": len(records),
@@ -700,6 +701,34 @@ def calls_table(runs: dict[str, list[Record]]) -> str:
     return table(rows)
 
 
+def write_units_table(runs: dict[str, list[Record]]) -> str:
+    """Mean DynamoDB write units per document (corpus mix) by write and by what it touched: the item, each index."""
+    labels = list(runs)
+    steps: dict[str, defaultdict[tuple[str, str], float]] = {}
+    targets: set[str] = set()
+    for label, records in runs.items():
+        mix = [r for r in records if not r.kind.startswith("gen:")] or records
+        counted: defaultdict[tuple[str, str], float] = defaultdict(float)
+        for r in mix:
+            for part in ("api", "ingest"):
+                for name, n in Tally.from_dict(getattr(r, part)).wcu_steps.items():
+                    step, target = name.rsplit("|", 1)
+                    counted[(f"{part}: {step}", target)] += n / len(mix)
+                    targets.add(target)
+        steps[label] = counted
+    indexes = sorted(targets - {"writes", "table"})
+    latest = labels[-1]
+    rows = [["write (per document)", "writes", "item", *indexes, *(f"total {label}" for label in labels)]]
+    names = sorted({step for counted in steps.values() for step, _ in counted})
+    for step in names:
+        mine = steps[latest]  # a defaultdict: a write this tree does not make reads 0
+        cells = [step, f"{mine[(step, 'writes')]:.2f}", f"{mine[(step, 'table')]:.2f}"]
+        cells += [f"{mine[(step, i)]:.2f}" for i in indexes]
+        totals = [sum(n for (s_, t), n in steps[label].items() if s_ == step and t != "writes") for label in labels]
+        rows.append([*cells, *(f"{t:.2f}" for t in totals)])
+    return table(rows)
+
+
 def stages_table(runs: dict[str, list[Record]]) -> str:
     rows = [["stage", *(f"{label} p50/p95 ms" for label in runs)]]
     for stage in (*STAGES, "on_upload"):
@@ -729,9 +758,11 @@ def report(runs: dict[str, dict[str, Any]]) -> str:
         ]
     out += [f"== per kind ({labels[-1]}) ==", kinds_table(latest), ""]
     out += ["== requests per document (mean over every document) ==", calls_table(records), ""]
+    out += ["== DynamoDB write units per document (corpus mix), by write and by what it wrote ==", ""]
+    out += [write_units_table(records), "", *WRITE_NOTE, ""]
     out += ["== ingest time per document on the emulator (one at a time) ==", stages_table(records), ""]
     out += ["== Lambda time per invocation: emulator wall time, measured CPU time, modelled AWS time ==", ""]
-    out += [time_table(records), "", *MODEL_NOTE, ""]
+    out += [time_table(records, {label: data.get("memory") or {} for label, data in runs.items()}), "", *MODEL_NOTE, ""]
     summaries = {label: summary(data) for label, data in runs.items()}
     costs = {label: s.pop("costs") for label, s in summaries.items()}
     others = {label: s.pop("alternatives") for label, s in summaries.items()}
@@ -783,29 +814,45 @@ MODEL_NOTE = [
     "Emulator wall time is printed beside it, not used: it is mostly moto over HTTP and a shared, loaded CPU.",
     "Not modelled: cold starts (imports, the sandbox's zygote), this machine's CPU speed against Lambda's.",
 ]
+WRITE_NOTE = [
+    "Item: units of the item itself (per started KB of the larger of before and after). An index costs a unit",
+    "per started KB of its entry when the write adds or removes the entry or changes a projected attribute, two",
+    "when it changes the index's key (delete + put), nothing otherwise (bench/capacity.py, DynamoDB Developer",
+    "Guide). Columns per index are this tree's; the last columns are each run's total for that write.",
+]
 MEMORY_NOTE = [
     "Memory buys CPU: below 1,769 MB a function gets memory/1,769 of a vCPU, so CPU-bound work costs the same",
     "GB-s at any setting but takes longer; time spent waiting on AWS costs in proportion to memory. A lower",
     "setting is cheaper when a function mostly waits, slower when it mostly computes, and it must hold the peak",
-    "memory (on_upload's sandbox bounds a parser to DOCPIPE_EXTRACT_MEMORY_MB, 1,024 MB by default). * = now.",
+    "memory: on_upload's sandbox lets a parser add 1,024 MB at one vCPU, in proportion below it (592 MB at",
+    "1,024 MB; chalicelib.config.ParserBudget; python -m bench.memory_fit checks the corpus fits). * = now.",
 ]
 CANDIDATE_MB = (256, 512, 1024, 1769)
 
 
-def time_table(runs: dict[str, list[Record]]) -> str:
+def time_table(runs: dict[str, list[Record]], memories: dict[str, dict[str, int]]) -> str:
     from bench.cost import memory_mb, modelled_invocations
 
     rows = [["function", "run", "calls/doc", "wall p50/p95", "CPU p50/p95", "modelled p50/p95", "MB"]]
     for label, records in runs.items():
+        memory = memories.get(label) or {}
         modelled: dict[str, list[float]] = defaultdict(list)
         for r in records:
-            for fn, ms in modelled_invocations(r).items():
+            for fn, ms in modelled_invocations(r, memory).items():
                 modelled[fn] += ms
         for fn in sorted(modelled):
             wall = [ms for r in records for ms in r.lambda_ms.get(fn, [])]
             cpu = [ms for r in records for ms in r.cpu_ms.get(fn, [])]
             rows.append(
-                [fn, label, f"{len(wall) / len(records):.2f}", _p(wall), _p(cpu), _p(modelled[fn]), str(memory_mb(fn))]
+                [
+                    fn,
+                    label,
+                    f"{len(wall) / len(records):.2f}",
+                    _p(wall),
+                    _p(cpu),
+                    _p(modelled[fn]),
+                    str(memory.get(fn) or memory_mb(fn)),
+                ]
             )
     return table(rows)
 

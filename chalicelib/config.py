@@ -60,6 +60,49 @@ def _log_json(env: Mapping[str, str]) -> bool:
     return "AWS_LAMBDA_FUNCTION_NAME" in env
 
 
+ONE_VCPU_MB = 1769
+"""Lambda allocates CPU in proportion to memory: one vCPU at 1,769 MB
+(https://docs.aws.amazon.com/lambda/latest/dg/configuration-memory.html)."""
+
+
+@dataclass(frozen=True)
+class ParserBudget:
+    """The sandbox's defaults for the function's memory setting (AWS_LAMBDA_FUNCTION_MEMORY_SIZE, which Lambda
+    sets: https://docs.aws.amazon.com/lambda/latest/dg/configuration-envvars.html#configuration-envvars-runtime).
+
+    At one vCPU or more (and off Lambda) a parser may add 1,024 MB of address space for extraction, 512 MB for
+    a rendition, and has 30 s and 10 s of wall-clock time. Below that, the memory bounds shrink in proportion to
+    the setting, so the host, the zygote and the worker still fit in it together (`bench.memory_fit` measures
+    them), and the wall-clock limits grow as the CPU share shrinks, so a file gets the same CPU seconds
+    (`extract_cpu_seconds`) before it is called too slow. A rendition's CPU limit stays its wall limit less a
+    second (`bounds.Limits.for_rendition`); below one vCPU its wall limit, which allows the same CPU seconds as
+    before, comes first.
+    """
+
+    cpu_share: float = 1.0
+    extract_seconds: float = 30.0
+    extract_memory_mb: int = 1024
+    rendition_seconds: float = 10.0
+    rendition_memory_mb: int = 512
+
+    def cpu_seconds(self, wall_seconds: float) -> float:
+        """The CPU limit for a wall-clock limit: what the share gives in it, less a second (the wall limit is last)."""
+        return max(1.0, round(wall_seconds * self.cpu_share - 1.0, 1))
+
+    @classmethod
+    def for_function(cls, env: Mapping[str, str]) -> ParserBudget:
+        memory = _int(env, "AWS_LAMBDA_FUNCTION_MEMORY_SIZE", ONE_VCPU_MB)
+        share = min(1.0, max(memory, 128) / ONE_VCPU_MB)
+        full = cls()
+        return cls(
+            cpu_share=share,
+            extract_seconds=round(full.extract_seconds / share, 1),
+            extract_memory_mb=int(full.extract_memory_mb * share),
+            rendition_seconds=round(full.rendition_seconds / share, 1),
+            rendition_memory_mb=int(full.rendition_memory_mb * share),
+        )
+
+
 def upload_events(env: Mapping[str, str] | None = None) -> str:
     """How uploads reach the app: "s3" (bucket notification) or "eventbridge" (Object Created rule)."""
     env = os.environ if env is None else env
@@ -120,7 +163,8 @@ class Settings:
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if env is None else env
         region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1"
-        extract_seconds = _float(env, "DOCPIPE_EXTRACT_TIMEOUT", 30.0)
+        budget = ParserBudget.for_function(env)
+        extract_seconds = _float(env, "DOCPIPE_EXTRACT_TIMEOUT", budget.extract_seconds)
         return cls(
             region=region,
             aws_endpoint=env.get("DOCPIPE_AWS_ENDPOINT") or None,
@@ -143,10 +187,10 @@ class Settings:
             log_json=_log_json(env),
             sandbox=env.get("DOCPIPE_SANDBOX", "1").strip().lower() not in _OFF,
             extract_seconds=extract_seconds,
-            extract_cpu_seconds=_float(env, "DOCPIPE_EXTRACT_CPU_SECONDS", max(1.0, extract_seconds - 1.0)),
-            extract_memory_mb=_int(env, "DOCPIPE_EXTRACT_MEMORY_MB", 1024),
-            rendition_seconds=_float(env, "DOCPIPE_RENDITION_TIMEOUT", 10.0),
-            rendition_memory_mb=_int(env, "DOCPIPE_RENDITION_MEMORY_MB", 512),
+            extract_cpu_seconds=_float(env, "DOCPIPE_EXTRACT_CPU_SECONDS", budget.cpu_seconds(extract_seconds)),
+            extract_memory_mb=_int(env, "DOCPIPE_EXTRACT_MEMORY_MB", budget.extract_memory_mb),
+            rendition_seconds=_float(env, "DOCPIPE_RENDITION_TIMEOUT", budget.rendition_seconds),
+            rendition_memory_mb=_int(env, "DOCPIPE_RENDITION_MEMORY_MB", budget.rendition_memory_mb),
             backfill_queue=env.get("DOCPIPE_BACKFILL_QUEUE", "docpipe-backfill"),
             backfill_state_machine=env.get("DOCPIPE_BACKFILL_STATE_MACHINE", ""),
             reports_batch_item_failures=env.get("DOCPIPE_REPORTS_BATCH_ITEM_FAILURES", "") in ("1", "true"),

@@ -24,12 +24,10 @@ from chalicelib.aws.storage import S3Storage, linkable, rendition_key, text_key
 from chalicelib.config import Settings
 from chalicelib.contracts import API_SOURCE, REPROCESS_REQUESTED
 from chalicelib.errors import BadRequest, Conflict, NotFound
-from chalicelib.models import Caller, Document, Status, utcnow
+from chalicelib.models import UPLOAD_URL_SECONDS, Caller, Document, Status, first_sweep, utcnow
 
 TEXT_CONTENT_TYPE = "text/plain; charset=utf-8"
 
-UPLOAD_URL_SECONDS = 900
-UPLOAD_GRACE_SECONDS = 300  # an upload started just before the URL expired may still be arriving
 DOWNLOAD_URL_SECONDS = 300
 LIST_PARAMS = frozenset({"limit", "next", "status", "family", "created_from", "created_to", "name", "q", "sort"})
 
@@ -195,7 +193,7 @@ class DocumentService:
             declared_size=request.size,
             declared_type=request.content_type,
             timeline=[{"at": now, "event": "upload_requested"}],
-            deadline=int(time.time()) + UPLOAD_URL_SECONDS + UPLOAD_GRACE_SECONDS,
+            deadline=first_sweep(int(time.time()), now, self._settings.lease_seconds),
         )
         self._repo.create_pending(doc)
         post = self._storage.presigned_post(

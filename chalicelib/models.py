@@ -25,6 +25,26 @@ class Status(enum.StrEnum):
         return self in (Status.PROCESSED, Status.FAILED)
 
 
+UPLOAD_URL_SECONDS = 900
+UPLOAD_GRACE_SECONDS = 300  # an upload started just before the URL expired may still be arriving
+
+
+def upload_deadline(created_at: str) -> int:
+    """When an upload asked for at `created_at` (ISO 8601) can no longer arrive: its URL's expiry plus the grace."""
+    return int(datetime.fromisoformat(created_at).timestamp()) + UPLOAD_URL_SECONDS + UPLOAD_GRACE_SECONDS
+
+
+def first_sweep(now_epoch: int, created_at: str, lease_seconds: int) -> int:
+    """When the sweeper first looks at an upload asked for now: after one lease, or at its deadline if sooner.
+
+    A claim keeps this entry (changing an index key costs a delete and a put), so
+    it must come no later than the lease of an attempt that starts at once: a
+    crashed attempt is then found as soon as before. The few uploads still not
+    finished by then are looked at again (`sweeper`).
+    """
+    return min(now_epoch + lease_seconds, upload_deadline(created_at))
+
+
 def utcnow() -> str:
     """ISO 8601 with offset, millisecond precision: sortable as a string."""
     return datetime.now(UTC).isoformat(timespec="milliseconds")

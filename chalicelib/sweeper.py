@@ -1,7 +1,11 @@
 """No file left behind: the scheduled sweep over everything that has a deadline.
 
 - An upload URL was issued but nothing arrived before it expired (plus a grace
-  period): the document goes PENDING → FAILED with reason `expired`.
+  period): the document goes PENDING → FAILED with reason `expired`. An
+  upload is first looked at after one lease (`models.first_sweep`): one still
+  on its way is looked at again when its URL has expired; one whose file
+  arrived keeps that entry through its processing attempt (a claim does not
+  move it), so it is handled as the attempt below.
 - A processing attempt outlived its lease (the Lambda timed out or crashed):
   the document is retried through the same ReprocessRequested event the API
   uses, up to `max_attempts` claims in all; after that it is FAILED with
@@ -9,7 +13,9 @@
 - A deletion still under way long after it was asked for (its purge step was
   lost, e.g. dead-lettered): another purge step is queued.
 The lists come from the sparse `by_deadline` index, so a sweep reads only
-the overdue documents, never the table.
+the overdue documents, never the table. An entry says when to look, not what
+to do: each document is read as it is now, and one whose attempt still holds
+its lease is looked at again when the lease ends.
 """
 
 from __future__ import annotations
@@ -24,7 +30,7 @@ from chalicelib.config import Settings
 from chalicelib.contracts import API_SOURCE, REPROCESS_REQUESTED
 from chalicelib.errors import StaleEvent
 from chalicelib.extraction.version import EXTRACTOR_VERSION
-from chalicelib.models import Document, Status, utcnow
+from chalicelib.models import Document, Status, upload_deadline, utcnow
 
 log = logging.getLogger("docpipe.sweeper")
 
@@ -52,7 +58,13 @@ class SweeperService:
     def sweep(self, now_epoch: int) -> dict[str, int]:
         report = SweepReport()
         for doc in self._repo.overdue(Status.PENDING, now_epoch, BATCH):
-            self._expire(doc, report)
+            if doc.status is Status.PROCESSING:
+                self._recover(doc, now_epoch, report)  # its file arrived: its attempt kept the upload's entry
+            elif now_epoch < upload_deadline(doc.created_at):
+                self._repo.postpone(doc.id, Status.PENDING, upload_deadline(doc.created_at))  # still on its way
+                report.skipped += 1
+            else:
+                self._expire(doc, report)
         for doc in self._repo.overdue(Status.PROCESSING, now_epoch, BATCH):
             self._recover(doc, now_epoch, report)
         if self._purge is not None:
@@ -74,6 +86,10 @@ class SweeperService:
 
     def _recover(self, doc: Document, now_epoch: int, report: SweepReport) -> None:
         if doc.status is not Status.PROCESSING or doc.attempt is None:
+            report.skipped += 1
+            return
+        if doc.deadline is not None and doc.deadline >= now_epoch:  # its attempt still holds its lease
+            self._repo.postpone(doc.id, Status.PROCESSING, doc.deadline + 1)
             report.skipped += 1
             return
         if doc.attempts >= self._settings.max_attempts:

@@ -25,6 +25,8 @@ anything else of the image. A package that needs one must ship it.
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Final
 
 RUNTIME: Final = "python3.13"
@@ -57,16 +59,28 @@ def provided_libraries(arch: str = "x86_64") -> frozenset[str]:
     return _GLIBC_LIBRARIES | _ALSO_PROVIDED | {_LOADER[arch]}
 
 
+CHALICE_CONFIG = Path(__file__).resolve().parents[1] / ".chalice" / "config.json"
+
+
+def memory_size(function_name: str) -> int:
+    """The memory .chalice/config.json gives the function named `function_name` (docpipe-<stage>[-<function>])."""
+    config = json.loads(CHALICE_CONFIG.read_text(encoding="utf-8"))
+    functions = config.get("lambda_functions", {})
+    name = next((f for f in functions if function_name.endswith(f"-{f}")), "api_handler")
+    return int(functions.get(name, {}).get("lambda_memory_size", config["lambda_memory_size"]))
+
+
 def runtime_environment(function_name: str, region: str = "us-east-1") -> dict[str, str]:
     """The variables Lambda sets for a python3.13 function, besides the function's own configuration
-    (credentials excepted: the caller supplies those)."""
+    (credentials excepted: the caller supplies those). Its memory size is the configured one: the sandbox's
+    parser bounds follow it (`chalicelib.config.ParserBudget`)."""
     return {
         "AWS_REGION": region,
         "AWS_DEFAULT_REGION": region,
         "AWS_EXECUTION_ENV": f"AWS_Lambda_{RUNTIME}",
         "AWS_LAMBDA_FUNCTION_NAME": function_name,
         "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
-        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "1769",
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(memory_size(function_name)),
         "LAMBDA_TASK_ROOT": TASK_ROOT,
         "LAMBDA_RUNTIME_DIR": "/var/runtime",
         "LANG": "en_US.UTF-8",

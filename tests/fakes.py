@@ -97,8 +97,9 @@ class InMemoryRepository:
                 bucket=claim.obj.bucket,
                 s3_key=claim.obj.key,
                 attempts=int(item.get("attempts") or 0) + 1,
-                **deadline_keys(Status.PROCESSING, claim.now_epoch + claim.lease_seconds, claim.doc_id),
             )
+            if "gsi4pk" not in item:
+                item.update(deadline_keys(Status.PROCESSING, claim.now_epoch + claim.lease_seconds, claim.doc_id))
             if claim.obj.etag:
                 item["etag"] = claim.obj.etag
             if seq:
@@ -242,8 +243,8 @@ class InMemoryRepository:
     def postpone(self, doc_id: str, kind: Status, until_epoch: int) -> None:
         with self._lock:
             item = self._items.get(doc_id)
-            if item is not None and item.get("gsi4pk") == f"DEADLINE#{kind.value}":
-                item["gsi4sk"] = deadline_keys(kind, until_epoch, doc_id)["gsi4sk"]
+            if item is not None and "gsi4pk" in item and item.get("status") == kind.value:
+                item.update(deadline_keys(kind, until_epoch, doc_id))
 
     def release(self, doc_id: str, attempt: str, forget_pending: bool = False) -> None:
         with self._lock:

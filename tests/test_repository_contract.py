@@ -447,6 +447,34 @@ def test_postponing_moves_the_sweep_deadline_only(repo: Any) -> None:
     assert repo.begin_processing(retry).attempts == 2  # the lease itself had expired
 
 
+def test_a_claim_keeps_the_sweep_entry_its_upload_wrote_and_files_one_where_there_is_none(repo: Any) -> None:
+    now = int(time.time())
+    upload = pending(f"owner-{new_id()}")
+    upload.deadline = now - 10
+    repo.create_pending(upload)
+    repo.begin_processing(claim(upload.id, lease=600, now_epoch=now))
+    found = {d.id: d for d in repo.overdue(Status.PENDING, now, 1000)}
+    assert found[upload.id].status is Status.PROCESSING and found[upload.id].deadline == now + 600
+    dropped = claim(new_id(), lease=600, now_epoch=now - 1000)
+    repo.begin_processing(dropped)
+    assert dropped.doc_id in {d.id for d in repo.overdue(Status.PROCESSING, now, 1000)}
+
+
+def test_postponing_moves_an_entry_to_the_documents_kind_and_never_back_to_a_finished_one(repo: Any) -> None:
+    now = int(time.time())
+    upload = pending(f"owner-{new_id()}")
+    upload.deadline = now - 10
+    repo.create_pending(upload)
+    c = claim(upload.id, lease=600, now_epoch=now)
+    repo.begin_processing(c)
+    repo.postpone(upload.id, Status.PROCESSING, now + 601)
+    assert upload.id not in {d.id for d in repo.overdue(Status.PENDING, now + 10_000, 1000)}
+    assert upload.id in {d.id for d in repo.overdue(Status.PROCESSING, now + 602, 1000)}
+    repo.complete(upload.id, c.attempt, {}, [], utcnow(), version=VERSION)
+    repo.postpone(upload.id, Status.PROCESSING, now + 601)
+    assert upload.id not in {d.id for d in repo.overdue(Status.PROCESSING, now + 10_000, 1000)}
+
+
 def test_a_released_claim_can_be_taken_at_once_by_the_redelivery(repo: Any) -> None:
     first = claim(new_id(), etag="e1")
     repo.begin_processing(first)

@@ -506,15 +506,20 @@ class DynamoRepository:
             raise
 
     def postpone(self, doc_id: str, kind: Status, until_epoch: int) -> None:
-        """Move a document's sweep deadline (not its lease): the sweeper looks again after until_epoch."""
+        """Move a document's sweep deadline (not its lease): the sweeper looks again after until_epoch.
+
+        Only while the document is still of this kind and has an entry (a finished one has none and gets
+        none back); an entry filed under another kind moves here (an upload's, once its attempt runs).
+        """
         keys = deadline_keys(kind, until_epoch, doc_id)
         try:
             self._db.update_item(
                 TableName=self._table,
                 Key=dump(doc_key(doc_id)),
-                UpdateExpression="SET gsi4sk = :sk",
-                ConditionExpression="gsi4pk = :pk",
-                ExpressionAttributeValues=dump({":sk": keys["gsi4sk"], ":pk": keys["gsi4pk"]}),
+                UpdateExpression="SET gsi4pk = :pk, gsi4sk = :sk",
+                ConditionExpression="attribute_exists(gsi4pk) AND #s = :status",
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues=dump({":sk": keys["gsi4sk"], ":pk": keys["gsi4pk"], ":status": kind.value}),
             )
         except ClientError as exc:
             if not conditional_failed(exc):
@@ -849,9 +854,6 @@ def begin_expression(claim: Claim) -> tuple[str, str, _Expr]:
     }
     if obj.etag:
         sets["etag"] = expr.v("etag", obj.etag)
-    lease = deadline_keys(Status.PROCESSING, claim.now_epoch + claim.lease_seconds, claim.doc_id)
-    sets["gsi4pk"] = expr.v("dpk", lease["gsi4pk"])
-    sets["gsi4sk"] = expr.v("dsk", lease["gsi4sk"])
     seq = pad_sequencer(obj.sequencer)
     if seq:
         sets["sequencer"] = expr.v("seq", seq)
@@ -862,6 +864,12 @@ def begin_expression(claim: Claim) -> tuple[str, str, _Expr]:
         "created_at": claim.now,
         "owner": claim.owner or NO_OWNER,
         **index_keys(claim.doc_id, claim.owner, claim.now),
+        # The sweeper's entry is written only where there is none (a dropped file, a finished document taken up
+        # again); an upload keeps the entry its request wrote, due no later than this lease (`models.first_sweep`),
+        # since moving it would change by_deadline's key: a delete and a put, two write units on every document
+        # (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/GSI.html#GSI.ThroughputConsiderations.Writes).
+        # The sweeper reads the document before acting and waits for a lease still running (`sweeper`).
+        **deadline_keys(Status.PROCESSING, claim.now_epoch + claim.lease_seconds, claim.doc_id),
     }
     clauses = [f"{expr.n(k)} = {v}" for k, v in sets.items()]
     clauses += [f"{expr.n(k)} = if_not_exists({expr.n(k)}, {expr.v('c_' + k, v)})" for k, v in create_only.items()]

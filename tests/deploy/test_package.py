@@ -208,3 +208,12 @@ def test_make_package_builds_from_the_example_outputs_without_aws():
             assert {"app.py", "lib/libmagic.so.1", "magic.mgc"} <= set(zf.namelist())
     finally:
         shutil.rmtree(root, ignore_errors=True)
+
+
+def test_the_local_lambda_image_gives_each_function_its_configured_memory_size():
+    from deploy.lambda_image import runtime_environment
+
+    config = json.loads((REPO / ".chalice" / "config.json").read_text())["lambda_functions"]
+    for function, settings in config.items():
+        env = runtime_environment(policies.Resources.from_outputs(package.example_outputs("x")).function_name(function))
+        assert env["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] == str(settings["lambda_memory_size"]), function

@@ -7,6 +7,7 @@ import dataclasses
 import threading
 import time
 import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -14,7 +15,7 @@ import pytest
 from chalicelib import wiring
 from chalicelib.ingest import IngestService, dropped_document_id
 from chalicelib.lifecycle import Lifecycle
-from chalicelib.models import Document, Status, utcnow
+from chalicelib.models import UPLOAD_GRACE_SECONDS, UPLOAD_URL_SECONDS, Document, Status
 from chalicelib.sweeper import SweeperService
 from tests.reliability.support import scenarios
 from tests.reliability.support.faults import Crash
@@ -118,7 +119,8 @@ def test_a_file_that_kills_every_attempt_ends_failed_after_the_bounded_retries(a
 
 def test_an_upload_whose_object_never_arrives_expires_out_of_pending(stack) -> None:
     repo = wiring.repository()
-    now, doc_id = utcnow(), uuid.uuid4().hex
+    asked = datetime.now(UTC) - timedelta(seconds=UPLOAD_URL_SECONDS + UPLOAD_GRACE_SECONDS + 5)  # its URL expired
+    now, doc_id = asked.isoformat(timespec="milliseconds"), uuid.uuid4().hex
     owner = str(uuid.uuid4())
     repo.create_pending(
         Document(

@@ -56,3 +56,17 @@ def test_parsing_limits_and_switches_are_read_from_the_environment_once_here() -
     assert (settings.stage, settings.log_json) == ("prod", True)
     with pytest.raises(ValueError, match="DOCPIPE_RENDITION_TIMEOUT"):
         Settings.from_env({"DOCPIPE_RENDITION_TIMEOUT": "soon"})
+
+
+def test_below_one_vcpu_parsers_get_proportionally_less_memory_and_more_wall_time_for_the_same_cpu() -> None:
+    full = Settings.from_env({})
+    assert Settings.from_env({"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "1769"}) == full
+    assert Settings.from_env({"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "3008"}) == full  # more than one vCPU: as at one
+    small = Settings.from_env({"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "1024"})
+    assert (small.extract_memory_mb, small.rendition_memory_mb) == (592, 296)  # 1,024 MB x 1,024/1,769, 512 x ...
+    assert (small.extract_seconds, small.rendition_seconds) == (51.8, 17.3)  # 30 s and 10 s x 1,769/1,024
+    assert small.extract_cpu_seconds == full.extract_cpu_seconds
+    chosen = Settings.from_env(
+        {"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "1024", "DOCPIPE_EXTRACT_MEMORY_MB": "700", "DOCPIPE_EXTRACT_TIMEOUT": "20"}
+    )
+    assert (chosen.extract_memory_mb, chosen.extract_seconds, chosen.extract_cpu_seconds) == (700, 20.0, 10.6)
