@@ -15,4 +15,4 @@ from __future__ import annotations
 from typing import Final
 
 EXTRACTOR_VERSION: Final = 20
-SOURCES_DIGEST: Final = "c87df7aa345aeb5617480860b687d575c89f51c3511ad0446fbd84314486ce79"
+SOURCES_DIGEST: Final = "5db4b3ee98f646d34c24ae66f4bdb55868b8502eaca437032cb44b210a712b77"
