@@ -21,7 +21,11 @@ NUL bytes or many control characters mean binary.
 from __future__ import annotations
 
 import codecs
+import contextlib
+from collections.abc import Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass
+from typing import Any
 
 SAMPLE_BYTES = 64 * 1024
 """Bytes a text sniff looks at: the same first bytes for detection and extraction."""
@@ -108,10 +112,42 @@ def _is_utf8(sample: bytes, complete: bool) -> bool:
     return True
 
 
+GUESSES = "encoding_guesses"
+"""Name, in a file's `RangedReader.parsed`, of the guesses made from its bytes' statistics (`remembered`)."""
+
+_guesses: ContextVar[dict[bytes, Encoding] | None] = ContextVar("docpipe_encoding_guesses", default=None)
+
+
+@contextlib.contextmanager
+def remembered(parsed: dict[str, Any]) -> Iterator[None]:
+    """Within the block, a guess from statistics is made once per sample of the file whose reader's `parsed` this is.
+
+    Detection, the extractor and the text producer each ask for the encoding
+    of the same first bytes of an 8-bit text file, and charset_normalizer is
+    the one costly step (2 ms a sample): its answer depends only on the sample,
+    so it is kept with the file's reader (this file only) and asked once.
+    """
+    token = _guesses.set(parsed.setdefault(GUESSES, {}))
+    try:
+        yield
+    finally:
+        _guesses.reset(token)
+
+
 def _detected(sample: bytes) -> Encoding:
+    sample = sample[:SAMPLE_BYTES]
+    guesses = _guesses.get()
+    found = guesses.get(sample) if guesses is not None else None
+    if found is None:
+        found = _statistics(sample)
+        if guesses is not None:
+            guesses[sample] = found
+    return found
+
+
+def _statistics(sample: bytes) -> Encoding:
     from charset_normalizer import from_bytes
 
-    sample = sample[:SAMPLE_BYTES]
     matches = list(from_bytes(sample))
     if not matches:
         return Encoding("iso-8859-1", "latin-1", confident=False)

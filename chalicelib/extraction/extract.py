@@ -19,6 +19,7 @@ from typing import Any
 from chalicelib.errors import ExtractionFailed
 from chalicelib.extraction import bounds
 from chalicelib.extraction import detect as detection
+from chalicelib.extraction.encoding import remembered
 from chalicelib.extraction.extensions import extension_mismatch, extension_of
 from chalicelib.extraction.extractors.base import Extraction, Source, valid_utf8
 from chalicelib.extraction.extractors.registry import lookup
@@ -66,6 +67,11 @@ def extract_in_worker(reader: RangedReader, filename: str, head_bytes: int) -> d
 
 def extract_inline(reader: RangedReader, filename: str, head_bytes: int = HEAD_BYTES) -> Result:
     """The unbounded pipeline, in this process."""
+    with remembered(reader.parsed):  # detection and the extractor guess an 8-bit text's encoding once
+        return _extract(reader, filename, head_bytes)
+
+
+def _extract(reader: RangedReader, filename: str, head_bytes: int) -> Result:
     head = reader.head(head_bytes)
     found = detection.detect(head, reader, filename)
     entry = lookup(found.mime_type)

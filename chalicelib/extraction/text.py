@@ -45,6 +45,7 @@ from langdetect.utils.ngram import NGram  # type: ignore[import-untyped]
 
 from chalicelib.errors import ExtractionFailed
 from chalicelib.extraction import bounds
+from chalicelib.extraction.encoding import remembered
 from chalicelib.extraction.reader import RangedReader
 from chalicelib.extraction.sandbox import Session
 
@@ -159,7 +160,7 @@ def extract_text(reader: RangedReader, metadata: dict[str, Any], budget: TextBud
     producer: Producer = importlib.import_module(module).text
     sink = Sink(reader, budget or TextBudget())
     reader.seek(0)
-    with contextlib.suppress(Full):  # the budget is spent: the text so far is the answer
+    with contextlib.suppress(Full), remembered(reader.parsed):  # Full: the budget is spent, the text so far is it
         producer(reader, metadata, sink)
     text = sink.text()
     if not text.strip():

@@ -15,4 +15,4 @@ from __future__ import annotations
 from typing import Final
 
 EXTRACTOR_VERSION: Final = 20
-SOURCES_DIGEST: Final = "5db4b3ee98f646d34c24ae66f4bdb55868b8502eaca437032cb44b210a712b77"
+SOURCES_DIGEST: Final = "6e4393e2ceeb134e59d9774bbaa933f610c40b77ac15b6bc5182bf9bfc5aab1e"

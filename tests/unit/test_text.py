@@ -11,6 +11,7 @@ import zlib
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import charset_normalizer
 import pytest
 from langdetect import DetectorFactory  # type: ignore[import-untyped]
 from langdetect.detector import Detector  # type: ignore[import-untyped]
@@ -256,6 +257,29 @@ def test_an_html_page_decoded_otherwise_for_its_text_is_parsed_again_and_its_tex
 
 def test_the_extractor_collects_as_much_html_text_as_the_text_stage_keeps() -> None:
     assert TextBudget().max_bytes == markup_extractor.TEXT_LIMIT
+
+
+def test_an_8bit_texts_encoding_is_guessed_from_its_bytes_once_for_detection_extraction_and_text(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    guesses: list[int] = []
+    guess = charset_normalizer.from_bytes
+
+    def counted(data: bytes, **kwargs: Any) -> Any:
+        guesses.append(len(data))
+        return guess(data, **kwargs)
+
+    monkeypatch.setattr(charset_normalizer, "from_bytes", counted)
+    german = f"{GERMAN} Größe und Übermaß.\n".encode("cp1252") * 20
+    reader = bytes_reader(german)
+    metadata = extract_inline(reader, "a.txt").metadata
+    found = extract_text(reader, metadata)
+    assert metadata["encoding"] == "cp1252" and found is not None and found.language == "de"
+    assert len(guesses) == 1  # detection, the extractor and the text producer share the one guess
+    russian = "Короткий текст про погоду в городе.\n".encode("koi8-r") * 20
+    other = bytes_reader(russian)
+    assert extract_text(other, extract_inline(other, "b.txt").metadata) is not None
+    assert len(guesses) == 2  # another file: its own guess, never the first file's
 
 
 def test_markdown_and_plain_text_are_decoded_with_their_encoding() -> None:
