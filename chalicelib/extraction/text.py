@@ -51,6 +51,8 @@ from chalicelib.extraction.sandbox import Session
 MIB = 1024 * 1024
 LANGUAGE_SAMPLE_CHARS = 1000
 LANGUAGE_CONFIDENCE = 0.9
+OUT_OF_THE_RACE = 1e-20
+"""A language whose probability in a detection trial falls below this leaves that trial (see `_Detector`)."""
 CONTENT_TYPE = "text/plain; charset=utf-8"
 
 _BY_FAMILY: dict[str, str] = {
@@ -189,7 +191,7 @@ def detect_language(text: str) -> str | None:
 
 
 class _Detector(Detector):
-    """langdetect's detector, its trials run five draws per pass over the languages: same arithmetic, same answer.
+    """langdetect's detector, its trials run five draws per pass over the languages that are still in the race.
 
     A trial multiplies the 55 language probabilities by each randomly drawn
     n-gram's profile and renormalises every fifth draw; upstream walks the
@@ -197,10 +199,24 @@ class _Detector(Detector):
     (4 ms a document, a fifth of docpipe's CPU on ordinary files). Here the
     five draws between two checks are applied in one pass, each probability
     as `p * (w + a) * (w + b) * ...`, the very operations in the very order
-    upstream applies them, so every probability is bit for bit upstream's
-    (tests/unit/test_text.py compares them); draws, trials, seed, checks and
-    limits are upstream's. Saves about a quarter of a detection.
+    upstream applies them; draws, trials, seed, checks and limits are
+    upstream's. Saves about a quarter of a detection.
+
+    A language whose probability falls below `OUT_OF_THE_RACE` (1e-20) at a
+    check leaves the trial: it would need twenty orders of magnitude from
+    the next draws to matter, and the rest of the trial no longer multiplies
+    it (most trials end with 3 to 30 of the 55 still in). What it held is
+    left out of the sums, so probabilities can differ from upstream's in the
+    last bits: on the corpus's 103 texts by at most 4e-15, with the same
+    answer for all of them and for 300 random mixes of their words; the
+    language stage takes 30% less CPU (0.27 -> 0.19 s for the 103 texts).
+    tests/unit/test_text.py compares answers and probabilities with upstream.
     """
+
+    batches = 0
+    """Batches of five draws the trials applied."""
+    products = 0
+    """Language probabilities multiplied by those batches (55 a batch while every language is in the race)."""
 
     def _extract_ngrams(self) -> list[str]:
         """Upstream's n-grams of the text, in its order; the characters normalised by one `str.translate`.
@@ -252,16 +268,22 @@ class _Detector(Detector):
             alpha = self.alpha + self.random.gauss(0.0, 1.0) * self.ALPHA_WIDTH
             w = alpha / self.BASE_FREQ
             prob = [p * (w + q) for p, q in zip(self._init_probability(), draw(), strict=True)]
+            racing: list[int] | range = range(len(prob))  # the languages still in this trial, by index
             done = 0  # draws after the first; upstream checks after draw 0, 5, 10, ...
             while not (self._normalize_prob(prob) > self.CONV_THRESHOLD or done >= self.ITERATION_LIMIT):
+                if min(prob) < OUT_OF_THE_RACE:
+                    kept = [k for k, p in enumerate(prob) if p >= OUT_OF_THE_RACE]
+                    racing, prob = [racing[k] for k in kept], [prob[k] for k in kept]
                 a, b, c, d, e = draw(), draw(), draw(), draw(), draw()
                 prob = [
-                    p * (w + qa) * (w + qb) * (w + qc) * (w + qd) * (w + qe)
-                    for p, qa, qb, qc, qd, qe in zip(prob, a, b, c, d, e, strict=True)
+                    p * (w + a[i]) * (w + b[i]) * (w + c[i]) * (w + d[i]) * (w + e[i])
+                    for p, i in zip(prob, racing, strict=True)
                 ]
+                self.batches += 1
+                self.products += len(prob)
                 done += 5
-            for j, p in enumerate(prob):
-                self.langprob[j] += p / self.n_trial
+            for i, p in zip(racing, prob, strict=True):
+                self.langprob[i] += p / self.n_trial
 
 
 class _Draw:

@@ -14,5 +14,5 @@ from __future__ import annotations
 
 from typing import Final
 
-EXTRACTOR_VERSION: Final = 19
-SOURCES_DIGEST: Final = "85d519fc5c442cef35557719fd034ed71d1ac49c73f10621123437b48ccc6b4c"
+EXTRACTOR_VERSION: Final = 20
+SOURCES_DIGEST: Final = "5db4b3ee98f646d34c24ae66f4bdb55868b8502eaca437032cb44b210a712b77"

@@ -21,9 +21,12 @@ from chalicelib.aws.storage import text_key
 from chalicelib.extraction import text as text_module
 from chalicelib.extraction.bounds import Limits
 from chalicelib.extraction.extract import extract, extract_inline
+from chalicelib.extraction.extractors import markup as markup_extractor
 from chalicelib.extraction.reader import RangedReader, bytes_reader
+from chalicelib.extraction.renditions.markup import PARSED_TEXT, html_text
 from chalicelib.extraction.sandbox import Session
 from chalicelib.extraction.text import Full, Sink, TextBudget, extract_text, read_text, tidy
+from chalicelib.extraction.texts import markup as markup_text
 from chalicelib.extraction.texts import pdf as pdf_text
 from tests.support import samples
 from tests.unit.extractors.cfb_fixture import build
@@ -206,6 +209,55 @@ def test_html_gives_text_never_markup_and_xml_gives_its_character_data() -> None
     assert text_of(xml, "c.xml").text == "Dune\nHerbert"
 
 
+def test_an_html_pages_text_comes_from_the_parse_extraction_made_not_a_second_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    page = f"<html><head><title>T</title><meta name=author content=Ann></head><body><p>{ENGLISH}</p></body></html>"
+    reader = bytes_reader(page.encode())
+    metadata = extract_inline(reader, "a.html").metadata
+    monkeypatch.setattr(markup_text, "html_text", _no_second_parse)
+    found = extract_text(reader, metadata)
+    assert found is not None and found.text == f"T\n\n{ENGLISH}"
+    assert metadata["author"] == "Ann" and metadata["title"] == "T"
+
+
+def _no_second_parse(markup: str, limit: int) -> str:
+    raise AssertionError("the page was parsed again for its text")
+
+
+_MARKUP = (
+    "<p>", "</p>", "<div class='x'>", "</div>", "<script>var a='</p>';</script>", "<style>p{}</style>", "text ",
+    "caf\u00e9 ", "&amp;", "&eacute;", "&#233;", "&", "&am", "<!-- c -->", "<!--", "-->", "<br/>", "<br>",
+    "<img src=x/>", "<", ">", "\n", "  ", "<![CDATA[x]]>", "<!DOCTYPE html>", "<title>T</title>", "<title>U",
+    "<svg><text>s</text></svg>", "</", "<a href='&amp;'>l</a>", "<?pi ?>", "\u00e9\u4e2d", "<td>c</td>",
+)  # fmt: skip
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_the_text_collected_while_extracting_an_html_page_is_the_text_a_parse_of_its_own_gives(seed: int) -> None:
+    draw = random.Random(seed)
+    body = "".join(draw.choice(_MARKUP) for _ in range(draw.randrange(1, 80)))
+    page = "<!DOCTYPE html><html><body>" + body * (1 if seed % 4 else 3000)  # every 4th is fed in parts (> 64 KB)
+    reader = bytes_reader(page.encode())
+    metadata = extract_inline(reader, "page.html").metadata
+    collected = reader.parsed[PARSED_TEXT]
+    assert collected.text_of(page, TextBudget().max_bytes) == html_text(page, TextBudget().max_bytes)
+    assert extract_text(reader, metadata) == extract_text(bytes_reader(page.encode()), metadata)
+
+
+def test_an_html_page_decoded_otherwise_for_its_text_is_parsed_again_and_its_text_is_the_same() -> None:
+    page = '<html><head><meta charset="koi8-r"></head><body><p>Короткий текст про погоду.</p></body></html>'
+    data = page.encode("koi8-r")
+    reader = bytes_reader(data)
+    metadata = extract_inline(reader, "ru.html").metadata
+    assert metadata["encoding"] == "koi8-r"  # the extractor follows the meta tag; the text stage guesses
+    assert extract_text(reader, metadata) == extract_text(bytes_reader(data), metadata)
+
+
+def test_the_extractor_collects_as_much_html_text_as_the_text_stage_keeps() -> None:
+    assert TextBudget().max_bytes == markup_extractor.TEXT_LIMIT
+
+
 def test_markdown_and_plain_text_are_decoded_with_their_encoding() -> None:
     assert text_of("# Titre\n\nÉté à Paris.\n".encode("utf-16"), "a.md").text == "# Titre\n\nÉté à Paris."
     assert text_of(f"{GERMAN}\n".encode("cp1252"), "a.txt").language == "de"
@@ -352,7 +404,32 @@ def test_a_pdfs_text_is_read_through_a_buffer_not_one_python_call_per_byte() -> 
         f"{ENGLISH} {FRENCH} {GERMAN} " * 20,
     ],
 )
-def test_language_detection_gives_upstream_langdetects_probabilities_bit_for_bit(sample: str) -> None:
+def test_language_detection_gives_upstream_langdetects_answer_and_probabilities(sample: str) -> None:
+    upstream, ours = _both_detectors(sample)
+    expected = [(found.lang, found.prob) for found in upstream.get_probabilities()]
+    found = [(found.lang, found.prob) for found in ours.get_probabilities()]
+    assert [lang for lang, _ in found] == [lang for lang, _ in expected]
+    assert ours.langprob == pytest.approx(upstream.langprob, rel=0, abs=1e-12)  # every language, not just winners
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_language_detection_agrees_with_upstream_on_mixes_of_languages(seed: int) -> None:
+    draw = random.Random(seed)
+    words = f"{ENGLISH} {FRENCH} {GERMAN} Короткий текст 東京は日本の首都です。".split()
+    sample = " ".join(draw.choice(words) for _ in range(draw.randrange(2, 200)))
+    upstream, ours = _both_detectors(sample)
+    expected = [found.lang for found in upstream.get_probabilities()]
+    assert [found.lang for found in ours.get_probabilities()] == expected
+    assert ours.langprob == pytest.approx(upstream.langprob, rel=0, abs=1e-12)
+
+
+def test_languages_that_fall_out_of_the_race_are_no_longer_multiplied() -> None:
+    _, ours = _both_detectors(ENGLISH * 3)
+    assert ours.get_probabilities()[0].lang == "en"
+    assert 0 < ours.products < 55 * ours.batches  # upstream multiplies all 55 at every draw
+
+
+def _both_detectors(sample: str) -> tuple[Detector, Detector]:
     factory = DetectorFactory()
     factory.load_profile(PROFILES_DIRECTORY)
     factory.seed = 0
@@ -361,9 +438,7 @@ def test_language_detection_gives_upstream_langdetects_probabilities_bit_for_bit
     for detector in (upstream, ours):
         detector.max_text_length = text_module.LANGUAGE_SAMPLE_CHARS
         detector.append(sample)
-    expected = [(found.lang, found.prob) for found in upstream.get_probabilities()]
-    assert [(found.lang, found.prob) for found in ours.get_probabilities()] == expected
-    assert ours.langprob == upstream.langprob  # every language's probability, not just the winners
+    return upstream, ours
 
 
 _LETTERS = (

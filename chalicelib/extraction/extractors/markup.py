@@ -26,9 +26,13 @@ from defusedxml.ElementTree import DefusedXMLParser, ParseError
 from chalicelib.errors import ExtractionFailed
 from chalicelib.extraction.encoding import Encoding, sniff_encoding
 from chalicelib.extraction.extractors.base import Extraction, Source, compact
+from chalicelib.extraction.renditions.markup import PARSED_TEXT, CollectedText, TextAlongside
 
 HTML_CAP = 4 * 1024 * 1024
 """Bytes of HTML parsed at most."""
+
+TEXT_LIMIT = 1024 * 1024
+"""Characters of text collected while parsing, for the text stage: its default budget (`text.TextBudget.max_bytes`)."""
 
 XML_CAP = 32 * 1024 * 1024
 """Bytes of XML (inflated, for svgz) parsed at most."""
@@ -56,8 +60,11 @@ def extract(source: Source) -> Extraction:
 
 
 class _HeadParser(HTMLParser):
+    """The head's metadata and the counts; the page's text is collected alongside for the text stage."""
+
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
+        self.text = TextAlongside(TEXT_LIMIT)
         self.title: str | None = None
         self.meta: dict[str, list[str]] = {}
         self.charset: str | None = None
@@ -67,6 +74,19 @@ class _HeadParser(HTMLParser):
         self._title_parts: list[str] = []
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self._start(tag, attrs)
+        self.text.starttag(tag, attrs)
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self._start(tag, attrs)
+        self._end(tag)
+        self.text.startendtag(tag, attrs)
+
+    def handle_endtag(self, tag: str) -> None:
+        self._end(tag)
+        self.text.endtag(tag)
+
+    def _start(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         attr = {k.lower(): (v or "") for k, v in attrs}
         if tag == "html" and self.lang is None:
             self.lang = attr.get("lang") or attr.get("xml:lang")
@@ -83,7 +103,7 @@ class _HeadParser(HTMLParser):
         elif tag == "link" and "stylesheet" in attr.get("rel", "").lower():
             self.counts["stylesheet_count"] += 1
 
-    def handle_endtag(self, tag: str) -> None:
+    def _end(self, tag: str) -> None:
         if tag == "title" and self._in_title:
             self._in_title = False
             self.title = " ".join("".join(self._title_parts).split())
@@ -91,6 +111,7 @@ class _HeadParser(HTMLParser):
     def handle_data(self, data: str) -> None:
         if self._in_title and len(self._title_parts) < 1000:
             self._title_parts.append(data)
+        self.text.data(data)
 
     def _meta(self, attr: dict[str, str]) -> None:
         if "charset" in attr and not self.charset:
@@ -111,11 +132,14 @@ def extract_html(source: Source) -> Extraction:
     encoding, declared = _html_encoding(data, complete=len(data) >= source.size)
     parser = _HeadParser()
     decoder = codecs.getincrementaldecoder(encoding.codec)(errors="replace")
+    fed: list[str] = []
     for start in range(0, len(data), CHUNK):
-        parser.feed(decoder.decode(data[start : start + CHUNK], final=False))
+        fed.append(decoder.decode(data[start : start + CHUNK], final=False))
+        parser.feed(fed[-1])
     parser.close()
     if parser._in_title:
-        parser.handle_endtag("title")
+        parser._end("title")
+    source.reader.parsed[PARSED_TEXT] = CollectedText("".join(fed), TEXT_LIMIT, parser.text.collector.parts)
     partial = len(data) < source.size
     meta = parser.meta
 

@@ -11,6 +11,7 @@ as source text, never as an image.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from html.parser import HTMLParser
 from typing import Any
 
@@ -77,9 +78,55 @@ def html_text(markup: str, limit: int) -> str:
             break
         parser.feed(markup[start : start + 64 * 1024])
     parser.close()
-    text = _SPACES.sub(" ", "".join(parser.parts))
+    return text_of(parser.parts)
+
+
+def text_of(parts: list[str]) -> str:
+    """The collected character data as `html_text` returns it: spaces and blank lines tidied."""
+    text = _SPACES.sub(" ", "".join(parts))
     text = "\n".join(line.strip() for line in text.split("\n"))
     return _LINES.sub("\n\n", text).strip()
+
+
+PARSED_TEXT = "html_text"
+"""Name, in `RangedReader.parsed`, of the text the HTML extractor collected while it parsed the page."""
+
+
+@dataclass(frozen=True)
+class CollectedText:
+    """What one parse of a page collected: the markup it parsed, the limit, and `html_text`'s parts of it."""
+
+    markup: str
+    limit: int
+    parts: list[str]
+
+    def text_of(self, markup: str, limit: int) -> str | None:
+        """`html_text(markup, limit)` without parsing again, or None when the parse was of other markup or limit."""
+        return text_of(self.parts) if limit == self.limit and markup == self.markup else None
+
+
+class TextAlongside:
+    """`html_text`'s collector driven by another parser's events, so one parse of a page gives its text too.
+
+    `html.parser` reports the same events however the markup is cut into
+    feeds, so the parts collected here are the ones `html_text` collects from
+    the same markup (tests/unit/test_text.py checks it on random markup).
+    """
+
+    def __init__(self, limit: int) -> None:
+        self.collector = _TextOnly(limit)
+
+    def starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.collector.handle_starttag(tag, attrs)
+
+    def startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.collector.handle_startendtag(tag, attrs)
+
+    def endtag(self, tag: str) -> None:
+        self.collector.handle_endtag(tag)
+
+    def data(self, data: str) -> None:
+        self.collector.handle_data(data)
 
 
 def content(reader: RangedReader, document: dict[str, Any], budget: Budget) -> Content:

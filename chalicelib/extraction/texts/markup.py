@@ -1,4 +1,11 @@
-"""HTML as its readable text (never its markup); XML, SVG and feeds as their character data."""
+"""HTML as its readable text (never its markup); XML, SVG and feeds as their character data.
+
+An HTML page's text is usually collected by the HTML extractor while it parses
+the page for its metadata (`CollectedText` in the file's reader): when the
+markup decoded here is the markup it parsed, that text is used and the page is
+not parsed again; otherwise (another encoding guess, a page past the
+extractor's cap) it is parsed here.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +14,7 @@ from typing import Any
 from defusedxml import ElementTree as SafeET
 
 from chalicelib.extraction.reader import RangedReader
-from chalicelib.extraction.renditions.markup import HTML_TYPES, html_text
+from chalicelib.extraction.renditions.markup import HTML_TYPES, PARSED_TEXT, CollectedText, html_text
 from chalicelib.extraction.text import Sink
 from chalicelib.extraction.texts.plain import decoded
 
@@ -15,7 +22,10 @@ from chalicelib.extraction.texts.plain import decoded
 def text(reader: RangedReader, metadata: dict[str, Any], sink: Sink) -> None:
     if metadata.get("mime_type") in HTML_TYPES:
         markup = _read(reader, sink)
-        sink.add(html_text(markup, sink.budget.max_bytes))
+        limit = sink.budget.max_bytes
+        parsed = reader.parsed.get(PARSED_TEXT)  # the extractor's parse of this page, when it parsed the same text
+        found = parsed.text_of(markup, limit) if isinstance(parsed, CollectedText) else None
+        sink.add(html_text(markup, limit) if found is None else found)
         return
     reader.seek(0)
     xml_text(reader, sink)
