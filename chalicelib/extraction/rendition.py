@@ -31,6 +31,7 @@ from typing import Any
 from chalicelib.config import Settings
 from chalicelib.errors import ExtractionFailed
 from chalicelib.extraction import bounds
+from chalicelib.extraction.encoding import remembered
 from chalicelib.extraction.reader import RangedReader
 from chalicelib.extraction.renditions import load, module_for
 from chalicelib.extraction.renditions.base import Block, Budget, Content, Excerpt, Fields, Items, cut, esc
@@ -227,7 +228,7 @@ def _content(
     family = module.rsplit(".", 1)[-1]
     try:
         if not (bounds.sandbox_enabled() if sandbox is None else sandbox):
-            content = load(module)(reader, document, budget)
+            content = read_content(reader, module, document, budget)
         elif session is None:
             with Session(reader) as own:
                 return _content(module, reader, document, budget, limits, True, own)
@@ -248,7 +249,13 @@ def content_in_worker(
     reader: RangedReader, module: str, document: dict[str, Any], budget: dict[str, Any]
 ) -> dict[str, Any]:
     """The sandbox job: one content module's blocks for the page, as data."""
-    return load(module)(reader, document, Budget(**budget)).to_dict()
+    return read_content(reader, module, document, Budget(**budget)).to_dict()
+
+
+def read_content(reader: RangedReader, module: str, document: dict[str, Any], budget: Budget) -> Content:
+    """One content module's blocks, with the file's encoding guesses shared with extraction and text."""
+    with remembered(reader.parsed):
+        return load(module)(reader, document, budget)
 
 
 # --- the page ---------------------------------------------------------------

@@ -15,4 +15,4 @@ from __future__ import annotations
 from typing import Final
 
 EXTRACTOR_VERSION: Final = 20
-SOURCES_DIGEST: Final = "6e4393e2ceeb134e59d9774bbaa933f610c40b77ac15b6bc5182bf9bfc5aab1e"
+SOURCES_DIGEST: Final = "480678d263ff8605065f192b8fef4f3294ca27df0895d7764ad7185d6f01c113"

@@ -15,9 +15,12 @@ import pytest
 
 from chalicelib.aws.storage import rendition_key
 from chalicelib.extraction import bounds, rendition
+from chalicelib.extraction.extract import extract_inline
 from chalicelib.extraction.reader import bytes_reader
 from chalicelib.extraction.rendition import HEADER_CSP, PAGE_CSP, Rendition, render
+from chalicelib.extraction.renditions import markup as markup_rendition
 from chalicelib.extraction.renditions.base import Budget, Content, Excerpt
+from chalicelib.extraction.renditions.markup import PARSED_TEXT, html_text
 from tests.support import samples
 
 HOSTILE_TITLE = "<script>alert(1)</script>"
@@ -243,6 +246,28 @@ def test_html_keeps_only_its_text_and_drops_scripts_styles_and_attributes():
     assert "Tail & end <script>" in text
     assert "steal(document.cookie)" not in text and "color:red" not in text and "inside frame" not in text
     assert "evil.example" not in text and "onerror" not in text
+
+
+def test_an_html_pages_excerpt_comes_from_the_parse_extraction_made_not_another_one(monkeypatch):
+    data = b"<html><head><title>Quarterly</title></head><body><h1>Results</h1><p>Revenue <b>grew</b>.</p></body></html>"
+    reader = bytes_reader(data)
+    metadata = extract_inline(reader, "report.html").metadata
+    monkeypatch.setattr(markup_rendition, "html_text", _no_second_parse)
+    doc = document("report.html", "text/html", "markup") | {"metadata": metadata}
+    result = render(doc, reader, sandbox=False)
+    assert "Revenue grew." in assert_inert(result.body).all_text
+
+
+def _no_second_parse(markup: str, limit: int) -> str:
+    raise AssertionError("the page was parsed again for its excerpt")
+
+
+@pytest.mark.parametrize("limit", [1, 5, 40, 41, 300, 5000])
+def test_an_excerpt_taken_from_the_extractions_parse_is_the_excerpt_a_parse_of_its_own_gives(limit):
+    page = "<html><body>" + "".join(f"<p>Paragraph {i} &amp; more</p><script>x()</script>" for i in range(200))
+    reader = bytes_reader(page.encode())
+    extract_inline(reader, "page.html")
+    assert reader.parsed[PARSED_TEXT].text_of(page, limit) == html_text(page, limit)
 
 
 def test_csv_shows_the_first_rows_as_a_table_with_its_header():

@@ -101,8 +101,20 @@ class CollectedText:
     parts: list[str]
 
     def text_of(self, markup: str, limit: int) -> str | None:
-        """`html_text(markup, limit)` without parsing again, or None when the parse was of other markup or limit."""
-        return text_of(self.parts) if limit == self.limit and markup == self.markup else None
+        """`html_text(markup, limit)` without parsing again, or None when the parse was of other markup or took less.
+
+        A smaller limit takes the parts `html_text` would have taken: each part
+        is kept while less than `limit` characters were kept before it.
+        """
+        if limit > self.limit or markup != self.markup:
+            return None
+        kept, size = [], 0
+        for part in self.parts:
+            if size >= limit:
+                break
+            kept.append(part)
+            size += len(part)
+        return text_of(kept)
 
 
 class TextAlongside:
@@ -135,7 +147,9 @@ def content(reader: RangedReader, document: dict[str, Any], budget: Budget) -> C
         source = plain.content(reader, document, budget)
         return Content([Excerpt("Source", b.text, b.note) for b in source.blocks if isinstance(b, Excerpt)])
     markup, more = plain.read_text(reader, budget)
-    text, cut_off = cut(html_text(markup, budget.excerpt_chars), budget.excerpt_chars)
+    parsed = reader.parsed.get(PARSED_TEXT)  # the extractor's parse of this page, when it parsed the same text
+    found = parsed.text_of(markup, budget.excerpt_chars) if isinstance(parsed, CollectedText) else None
+    text, cut_off = cut(html_text(markup, budget.excerpt_chars) if found is None else found, budget.excerpt_chars)
     note = "Text only: markup, scripts and styles are left out."
     if more or cut_off:
         note = f"The first {len(text):,} characters of text; markup, scripts and styles are left out."
