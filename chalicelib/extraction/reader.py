@@ -34,6 +34,16 @@ CACHE_BYTES = 8 * 1024 * 1024
 SESSION_CACHE_BYTES = 32 * 1024 * 1024
 
 
+class ReadBudgetExceeded(BaseException):
+    """A read would fetch more of the object than the reader's `fetch_budget` allows.
+
+    A BaseException, not an Exception: repairing parsers (pypdf's lenient
+    mode) catch Exception around their reads and carry on, which would turn a
+    refused read into a scan of whatever else they try. The stage that set the
+    budget catches it and says what it could not learn.
+    """
+
+
 class _Seekable(io.RawIOBase):
     """A read-only file's position: what the reader and its windows share."""
 
@@ -93,6 +103,9 @@ class RangedReader(_Seekable):
         self.requests = 0
         self.read_ahead_end: int | None = None
         """When set, read-ahead fetches nothing at or past this offset (a bounded reader's window)."""
+        self.fetch_budget: int | None = None
+        """When set, `bytes_fetched` never passes it: read-ahead shrinks to fit and a read that cannot fit
+        raises `ReadBudgetExceeded` (a stage bound in bytes of the object, wherever its parser seeks)."""
         self.parsed: dict[str, Any] = {}
         """Parses of this file one stage leaves for the next (extraction's repaired PDF for its text), by name.
 
@@ -147,8 +160,19 @@ class RangedReader(_Seekable):
         count = next((n for n in range(1, self._run) if index + n in self._blocks), self._run)
         if self.read_ahead_end is not None:
             count = max(1, min(count, -(-self.read_ahead_end // self._block_size) - index))
+        if self.fetch_budget is not None:
+            count = self._within_budget(index, count)
         self._load(index, count)  # read-ahead stops at a cached block: nothing is fetched twice while cached
         return self._blocks.get(index, b"")
+
+    def _within_budget(self, index: int, count: int) -> int:
+        """The blocks from `index` that fit in what is left of `fetch_budget` (at least one, else it raises)."""
+        left = (self.fetch_budget or 0) - self.bytes_fetched
+        start = index * self._block_size
+        for n in range(count, 0, -1):
+            if min(self._size, start + n * self._block_size) - start <= left:
+                return n
+        raise ReadBudgetExceeded(f"reading at {start} would pass the budget of {self.fetch_budget} bytes")
 
     def _load(self, first: int, count: int) -> None:
         """Fetch `count` blocks from `first` in one request and cache each block."""

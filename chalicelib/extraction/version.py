@@ -14,5 +14,5 @@ from __future__ import annotations
 
 from typing import Final
 
-EXTRACTOR_VERSION: Final = 20
-SOURCES_DIGEST: Final = "480678d263ff8605065f192b8fef4f3294ca27df0895d7764ad7185d6f01c113"
+EXTRACTOR_VERSION: Final = 21
+SOURCES_DIGEST: Final = "b95438785d56231751e3d641002026f42c230c7ae443fb4c2eaca263df1d756b"

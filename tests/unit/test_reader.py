@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from chalicelib.extraction.reader import RangedReader, Window, bytes_reader, file_reader
+from chalicelib.extraction.reader import RangedReader, ReadBudgetExceeded, Window, bytes_reader, file_reader
 
 KIB = 1024
 
@@ -141,3 +141,14 @@ def test_a_window_ends_at_its_limit_and_its_read_ahead_fetches_nothing_past_it()
     assert reader.bytes_fetched == 10 * 1024 and reader.read_ahead_end is None
     reader.seek(0)
     assert reader.read(10 * 1024) == data[: 10 * 1024] and reader.bytes_fetched == 10 * 1024  # cached
+
+
+def test_a_fetch_budget_shrinks_read_ahead_and_refuses_a_read_that_cannot_fit() -> None:
+    reader = bytes_reader(bytes(range(256)) * 4096, block_size=1024)  # 1 MB
+    reader.fetch_budget = 3 * 1024 + 10
+    assert len(reader.read(2048)) == 2048 and len(reader.read(1024)) == 1024  # sequential: read-ahead would run on
+    assert reader.bytes_fetched <= reader.fetch_budget
+    with pytest.raises(ReadBudgetExceeded):
+        reader.read(1024)
+    reader.fetch_budget = None
+    assert len(reader.read(1024)) == 1024

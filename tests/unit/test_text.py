@@ -5,6 +5,7 @@ from __future__ import annotations
 import email.message
 import io
 import random
+import re
 import struct
 import time
 import zlib
@@ -503,3 +504,18 @@ def test_tidy_keeps_what_a_line_by_line_clean_up_keeps(seed: int) -> None:
     alphabet = "ab \t\n\r\x00\x07\x0b\x0c\x1c\x1f\x7f\x85\xa0\u1680\u2000\u2028\u2029\u3000\ud800é日\x80\x9f"
     sample = "".join(draw.choice(alphabet) for _ in range(draw.randrange(0, 300)))
     assert tidy(sample) == _tidy_line_by_line(sample)
+
+
+def test_a_large_pdf_whose_xref_must_be_rebuilt_keeps_metadata_within_256_kb_and_its_text_from_the_repair() -> None:
+    data = samples.text_pdf([ENGLISH])
+    padding = (b"%" + b"x" * 78 + b"\n") * 40_000  # 3.2 MB of comments after the header
+    data = re.sub(rb"startxref\s+\d+", b"startxref\n9", data.replace(b"%PDF-1.4\n", b"%PDF-1.4\n" + padding))
+    reader = bytes_reader(data)
+    extraction = extract_inline(reader, "scanned-minutes.pdf")
+    assert reader.bytes_fetched <= 256 * 1024  # a whole-file scan for the xref would read 3.2 MB
+    assert extraction.metadata["family"] == "pdf"  # described, not failed: a full read would open it
+    assert "page_count" not in extraction.metadata
+    assert any("within the first 256 KB" in warning for warning in extraction.warnings)
+    assert reader.fetch_budget is None  # the bound was metadata's, not the text's
+    found = extract_text(reader, extraction.metadata)
+    assert found is not None and found.text == ENGLISH

@@ -12,6 +12,15 @@ encrypted=true, the scheme from the trailer's /Encrypt dictionary, and a
 warning: its strings and streams cannot be read, but the file is a valid PDF
 and that is metadata worth recording (FAILED/encrypted would hide it).
 Document info wins over XMP; XMP fills what the info dictionary lacks.
+
+Bytes read: strict mode reads what the xref points at (a sound file's
+trailer, catalog and info: kilobytes, unless the file holds huge metadata
+objects). Once a damaged PDF larger than `METADATA_READ_BYTES` needs the
+lenient parser, the rest of its metadata reads at most that much in all (the
+reader's `fetch_budget`): a file whose cross-reference table must be rebuilt
+by scanning it whole keeps its version and a warning instead of page count
+and document info; the text stage, which may read more under its own cap,
+repairs it for its text.
 """
 
 from __future__ import annotations
@@ -26,8 +35,11 @@ from pypdf.errors import FileNotDecryptedError, PdfReadError
 
 from chalicelib.errors import ExtractionFailed
 from chalicelib.extraction.extractors.base import Extraction, Source, compact, iso
+from chalicelib.extraction.reader import ReadBudgetExceeded
 
 MAX_PAGES = 10_000_000
+METADATA_READ_BYTES = 256 * 1024
+"""What metadata may read of a large PDF (the trailer, xref and catalog of a sound file take far less)."""
 REPAIRED = "pdf.repaired"
 """Name of pypdf's lenient parse of a damaged file in `RangedReader.parsed`."""
 
@@ -80,6 +92,8 @@ def _open(source: Source) -> Any:
         return PdfReader(source.buffered(), strict=True), []
     except Exception:  # strict mode refuses any damage: retry leniently
         source.reader.seek(0)
+    if source.size > METADATA_READ_BYTES:  # a repair may scan the whole file: not for metadata
+        source.reader.fetch_budget = METADATA_READ_BYTES
     try:
         repaired = PdfReader(source.buffered(), strict=False)
     except Exception as exc:  # pypdf raises PdfReadError, ValueError, UnicodeDecodeError ... on hostile bytes
@@ -89,6 +103,27 @@ def _open(source: Source) -> Any:
 
 
 def extract(source: Source) -> Extraction:
+    try:
+        return _describe(source)
+    except ReadBudgetExceeded:
+        return _beyond_budget(source)
+    finally:
+        source.reader.fetch_budget = None
+
+
+def _beyond_budget(source: Source) -> Extraction:
+    """What a large PDF gives when its structure cannot be read within `METADATA_READ_BYTES`."""
+    source.reader.parsed.pop(REPAIRED, None)  # a repair cut short is no parse for the text to reuse
+    warning = (
+        f"pdf: the file's structure cannot be read within the first {METADATA_READ_BYTES // 1024} KB that metadata"
+        f" reads of a {source.size / 1_048_576:.1f} MB file (a damaged cross-reference table is rebuilt by"
+        " scanning the whole file); page count and document info are left out"
+    )
+    details = {"version": _version(source.head), "linearized": b"/Linearized" in source.head[:2048]}
+    return Extraction(fields={}, details=compact(details), warnings=[warning])
+
+
+def _describe(source: Source) -> Extraction:
     reader, warnings = _open(source)
     details: dict[str, Any] = {"version": _version(source.head)}
     encrypted = bool(reader.is_encrypted)
