@@ -9,7 +9,9 @@ deadline the host enforces, a CPU limit and an address-space bound the worker
 sets on itself (RLIMIT_CPU, RLIMIT_AS) for each job, no core dumps.
 
 Only a limit we enforced names the file: the CPU limit -> `timeout`, the
-memory bound -> `too_large`, a crash of the parser -> `corrupt`. What is not
+memory bound -> `too_large` (also a crash after the worker's memory grew by
+half the bound or more: allocators that abort when an allocation fails),
+another crash of the parser -> `corrupt`. What is not
 the file's doing never names it: a call that spent its wall-clock budget
 waiting on storage (the host times every fetch it makes for the worker) ends
 `unavailable`; a worker stopped by a signal we did not send (an outside
@@ -40,6 +42,14 @@ MIB = 1024 * 1024
 EXIT_NO_MEMORY = 86
 """A worker's exit code when it ran out of memory outside a job's own handling."""
 CRASH_SIGNALS = {signal.SIGSEGV, signal.SIGBUS, signal.SIGILL, signal.SIGFPE, signal.SIGABRT}
+OUT_OF_MEMORY_SHARE = 0.5
+"""A parser that crashed after its resident memory grew by this share of the memory bound ran out of memory.
+
+C allocators that do not return NULL abort instead (PDFium's PartitionAlloc calls abort() when an allocation
+fails under RLIMIT_AS, and writes nothing first): the signal alone cannot tell that from a parser bug, the
+growth of the worker's peak resident set during the call (/proc/PID/status VmHWM before it, wait4's ru_maxrss
+after) can. Measured: a page inflating to 377 MB aborts at a growth of 225 MB under a 256 MB bound, 381 MB under
+600 MB, 994 MB under 1,024 MB; an abort() in a parser grows it by nothing."""
 STORAGE_SHARE = 0.5
 """A call that spent this share of its wall-clock budget waiting on storage was stalled by storage."""
 WORK_SHARE = 0.05
@@ -81,6 +91,8 @@ class Spent:
 
     storage_seconds: float
     cpu_seconds: float
+    memory_growth: int = 0
+    """How far the worker's peak resident memory rose during the call (bytes; 0 when unknown)."""
 
 
 def failure_of(status: int | None, limits: Limits, spent: Spent) -> ExtractionFailed:
@@ -91,6 +103,12 @@ def failure_of(status: int | None, limits: Limits, spent: Spent) -> ExtractionFa
         sig = os.WTERMSIG(status)
         if sig == signal.SIGXCPU and spent.cpu_seconds >= limits.cpu_seconds * 0.9:
             return ExtractionFailed(f"Reading the file used more than {limits.cpu_seconds:g} s of CPU", code="timeout")
+        if sig in CRASH_SIGNALS and spent.memory_growth >= limits.memory_bytes * OUT_OF_MEMORY_SHARE:
+            return ExtractionFailed(
+                f"The file needs too much memory to read (the parser stopped, {signal.Signals(sig).name}, after its"
+                f" memory grew by {spent.memory_growth // MIB} MB of the {limits.memory_bytes // MIB} MB it may add)",
+                code="too_large",
+            )
         if sig in CRASH_SIGNALS:
             return ExtractionFailed(f"The parser crashed on this file ({signal.Signals(sig).name})", code="corrupt")
         return ExtractionFailed(

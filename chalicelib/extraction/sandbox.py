@@ -131,6 +131,18 @@ class _Zygote:
             self.process.wait(timeout=2)
 
 
+def peak_resident(pid: int) -> int:
+    """A process's peak resident bytes so far (VmHWM in /proc/PID/status), 0 when it cannot be read."""
+    try:
+        with open(f"/proc/{pid}/status", "rb") as handle:
+            for line in handle:
+                if line.startswith(b"VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
+
+
 @dataclass
 class _Worker:
     pid: int
@@ -139,6 +151,10 @@ class _Worker:
     """The pool's count of zygotes when this one forked it: only that zygote may reap, and be asked about, its pid."""
     cpu_base: float = 0.0
     """CPU seconds the worker had used when its current job began (its own total after the last one)."""
+    peak_before: int = 0
+    """The worker's peak resident bytes when its current job was handed over (0 when it could not be read)."""
+    peak_after: int = 0
+    """Its peak resident bytes over its life, from wait4 once it ended (0 while it runs)."""
     took_a_job: bool = False
     """False while fresh from the zygote: a fresh worker that cannot take a job means forking itself is failing."""
 
@@ -233,6 +249,7 @@ class Pool:
             try:
                 status, cpu, rss = self._ensure().wait(worker.pid)
                 self.peak_rss = max(self.peak_rss, rss)
+                worker.peak_after = rss
             except (ConnectionError, OSError, ValueError):
                 self._restart()
                 return None, 0.0
@@ -379,7 +396,8 @@ class Session:
         except (ConnectionError, OSError):
             self._worker = None
             status, cpu = self._pool.ended(worker)
-            raise bounds.failure_of(status, limits, bounds.Spent(state.storage_seconds, cpu)) from None
+            grew = worker.peak_after - worker.peak_before if worker.peak_before and worker.peak_after else 0
+            raise bounds.failure_of(status, limits, bounds.Spent(state.storage_seconds, cpu, grew)) from None
 
     def _send(self, job: bytes) -> _Worker:
         """Hand the job to a live worker: every one that died while idle is replaced (they may all have been killed).
@@ -392,6 +410,7 @@ class Session:
             if self._worker is None:
                 self._worker = self._pool.acquire()
             worker = self._worker
+            worker.peak_before = peak_resident(worker.pid)
             try:
                 send_frame(worker.sock, JOB, job)
             except OSError:

@@ -14,5 +14,5 @@ from __future__ import annotations
 
 from typing import Final
 
-EXTRACTOR_VERSION: Final = 21
-SOURCES_DIGEST: Final = "b95438785d56231751e3d641002026f42c230c7ae443fb4c2eaca263df1d756b"
+EXTRACTOR_VERSION: Final = 22
+SOURCES_DIGEST: Final = "037533f4f41e78d4ba6982ac5c9b14937c4280ac7dd2dd79466f89dbf7cd18cb"

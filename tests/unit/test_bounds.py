@@ -394,3 +394,21 @@ def test_a_worker_killed_while_idle_is_replaced_without_failing_the_next_file(ma
 def _pid_in(pool: Pool) -> int:
     with Session(owner=pool) as session:
         return int(session.call(os.getpid, limits=FAST))
+
+
+def allocate_until_refused_then_abort() -> None:
+    """What C allocators that never return NULL do (PDFium's): touch memory until malloc fails, then abort()."""
+    libc = ctypes.CDLL(None)
+    libc.malloc.restype = ctypes.c_void_p
+    libc.malloc.argtypes = [ctypes.c_size_t]
+    while True:
+        block = libc.malloc(16 * 1024 * 1024)
+        if not block:
+            libc.abort()
+        ctypes.memset(block, 1, 16 * 1024 * 1024)
+
+
+def test_a_parser_that_aborts_when_its_memory_runs_out_is_too_large_not_corrupt() -> None:
+    with pytest.raises(ExtractionFailed) as caught:
+        run_bounded(allocate_until_refused_then_abort, limits=FAST)
+    assert caught.value.code == "too_large" and "SIGABRT" in str(caught.value)
