@@ -95,6 +95,11 @@ def abort() -> None:
     ctypes.CDLL(None).abort()
 
 
+def abort_reading(reader: RangedReader) -> None:
+    reader.read(1)
+    abort()
+
+
 def answer() -> int:
     return 42
 
@@ -222,6 +227,14 @@ def test_a_crash_signal_sent_from_outside_does_not_stop_the_work(sig: signal.Sig
 
 def test_a_real_abort_in_a_parser_is_still_corrupt() -> None:
     assert code_of(abort) == "corrupt"
+
+
+def test_a_real_abort_in_a_worker_that_already_served_a_file_is_still_corrupt() -> None:
+    with Session(bytes_reader(b"abc")) as session:
+        assert session.call(read_all, limits=FAST) == 3
+        with pytest.raises(ExtractionFailed) as caught:
+            session.call(abort_reading, limits=FAST)
+    assert caught.value.code == "corrupt" and "crashed" in caught.value.message
 
 
 def _stalled(data: bytes, stall: float) -> RangedReader:
