@@ -152,7 +152,8 @@ class _Worker:
     cpu_base: float = 0.0
     """CPU seconds the worker had used when its current job began (its own total after the last one)."""
     peak_before: int = 0
-    """The worker's peak resident bytes when its current job was handed over (0 when it could not be read)."""
+    """The worker's peak resident bytes when its current job began: its own report after the last one, read from
+    /proc for a fresh worker (0 when it could not be read)."""
     peak_after: int = 0
     """Its peak resident bytes over its life, from wait4 once it ended (0 while it runs)."""
     took_a_job: bool = False
@@ -410,7 +411,8 @@ class Session:
             if self._worker is None:
                 self._worker = self._pool.acquire()
             worker = self._worker
-            worker.peak_before = peak_resident(worker.pid)
+            if not worker.took_a_job:
+                worker.peak_before = peak_resident(worker.pid)
             try:
                 send_frame(worker.sock, JOB, job)
             except OSError:
@@ -469,7 +471,8 @@ class Session:
     def _result(self, worker: _Worker, body: dict[str, Any]) -> Any:
         report(body.get("noise"))  # what the parsing libraries said: one line per call, never a flood
         worker.cpu_base = float(body.get("cpu") or 0.0)
-        self._pool.note_rss(int(body.get("rss") or 0))
+        worker.peak_before = int(body.get("rss") or 0)
+        self._pool.note_rss(worker.peak_before)
         if body.get("modules"):
             self._pool.warm(body["modules"])
         if body.get("retire"):

@@ -15,4 +15,4 @@ from __future__ import annotations
 from typing import Final
 
 EXTRACTOR_VERSION: Final = 22
-SOURCES_DIGEST: Final = "037533f4f41e78d4ba6982ac5c9b14937c4280ac7dd2dd79466f89dbf7cd18cb"
+SOURCES_DIGEST: Final = "63a0d0a3cf88687df99da58b2000258a9f9944b0e42b36e53480ba9a017ab604"

@@ -25,10 +25,10 @@ from chalicelib.extraction.bounds import Limits
 from chalicelib.extraction.extract import extract, extract_inline
 from chalicelib.extraction.extractors import markup as markup_extractor
 from chalicelib.extraction.reader import RangedReader, bytes_reader
+from chalicelib.extraction.renditions import markup as markup_rendition
 from chalicelib.extraction.renditions.markup import PARSED_TEXT, html_text
 from chalicelib.extraction.sandbox import Session
 from chalicelib.extraction.text import Full, Sink, TextBudget, extract_text, read_text, tidy
-from chalicelib.extraction.texts import markup as markup_text
 from chalicelib.extraction.texts import pdf as pdf_text
 from tests.support import samples
 from tests.unit.extractors.cfb_fixture import build
@@ -217,7 +217,7 @@ def test_an_html_pages_text_comes_from_the_parse_extraction_made_not_a_second_on
     page = f"<html><head><title>T</title><meta name=author content=Ann></head><body><p>{ENGLISH}</p></body></html>"
     reader = bytes_reader(page.encode())
     metadata = extract_inline(reader, "a.html").metadata
-    monkeypatch.setattr(markup_text, "html_text", _no_second_parse)
+    monkeypatch.setattr(markup_rendition, "html_text", _no_second_parse)  # `page_text` parses through it
     found = extract_text(reader, metadata)
     assert found is not None and found.text == f"T\n\n{ENGLISH}"
     assert metadata["author"] == "Ann" and metadata["title"] == "T"

@@ -119,13 +119,12 @@ def _beyond_budget(source: Source) -> Extraction:
         f" reads of a {source.size / 1_048_576:.1f} MB file (a damaged cross-reference table is rebuilt by"
         " scanning the whole file); page count and document info are left out"
     )
-    details = {"version": _version(source.head), "linearized": b"/Linearized" in source.head[:2048]}
-    return Extraction(fields={}, details=compact(details), warnings=[warning])
+    return Extraction(fields={}, details=compact(_header_details(source.head)), warnings=[warning])
 
 
 def _describe(source: Source) -> Extraction:
     reader, warnings = _open(source)
-    details: dict[str, Any] = {"version": _version(source.head)}
+    details = _header_details(source.head)
     encrypted = bool(reader.is_encrypted)
     readable = True
     fields: dict[str, Any] = {"encrypted": encrypted}
@@ -141,8 +140,12 @@ def _describe(source: Source) -> Extraction:
         fields["page_count"] = _page_count(reader, warnings)
         fields.update(_info(reader, warnings))
         details.update(_catalog(reader, fields, warnings))
-    details["linearized"] = b"/Linearized" in source.head[:2048]
     return Extraction(fields=compact(fields), details=compact(details), warnings=warnings)
+
+
+def _header_details(head: bytes) -> dict[str, Any]:
+    """What the file's first bytes say whatever its structure: its PDF version and whether it is linearized."""
+    return {"version": _version(head), "linearized": b"/Linearized" in head[:2048]}
 
 
 def _version(head: bytes) -> str | None:

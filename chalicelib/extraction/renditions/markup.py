@@ -141,15 +141,20 @@ class TextAlongside:
         self.collector.handle_data(data)
 
 
+def page_text(reader: RangedReader, markup: str, limit: int) -> str:
+    """`html_text(markup, limit)`, taken from the extractor's parse of this page when it parsed this very markup."""
+    parsed = reader.parsed.get(PARSED_TEXT)
+    found = parsed.text_of(markup, limit) if isinstance(parsed, CollectedText) else None
+    return html_text(markup, limit) if found is None else found
+
+
 def content(reader: RangedReader, document: dict[str, Any], budget: Budget) -> Content:
     mime_type = (document.get("metadata") or {}).get("mime_type")
     if mime_type not in HTML_TYPES:
         source = plain.content(reader, document, budget)
         return Content([Excerpt("Source", b.text, b.note) for b in source.blocks if isinstance(b, Excerpt)])
     markup, more = plain.read_text(reader, budget)
-    parsed = reader.parsed.get(PARSED_TEXT)  # the extractor's parse of this page, when it parsed the same text
-    found = parsed.text_of(markup, budget.excerpt_chars) if isinstance(parsed, CollectedText) else None
-    text, cut_off = cut(html_text(markup, budget.excerpt_chars) if found is None else found, budget.excerpt_chars)
+    text, cut_off = cut(page_text(reader, markup, budget.excerpt_chars), budget.excerpt_chars)
     note = "Text only: markup, scripts and styles are left out."
     if more or cut_off:
         note = f"The first {len(text):,} characters of text; markup, scripts and styles are left out."

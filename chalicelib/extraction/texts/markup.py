@@ -14,7 +14,7 @@ from typing import Any
 from defusedxml import ElementTree as SafeET
 
 from chalicelib.extraction.reader import RangedReader
-from chalicelib.extraction.renditions.markup import HTML_TYPES, PARSED_TEXT, CollectedText, html_text
+from chalicelib.extraction.renditions.markup import HTML_TYPES, page_text
 from chalicelib.extraction.text import Sink
 from chalicelib.extraction.texts.plain import decoded
 
@@ -22,10 +22,7 @@ from chalicelib.extraction.texts.plain import decoded
 def text(reader: RangedReader, metadata: dict[str, Any], sink: Sink) -> None:
     if metadata.get("mime_type") in HTML_TYPES:
         markup = _read(reader, sink)
-        limit = sink.budget.max_bytes
-        parsed = reader.parsed.get(PARSED_TEXT)  # the extractor's parse of this page, when it parsed the same text
-        found = parsed.text_of(markup, limit) if isinstance(parsed, CollectedText) else None
-        sink.add(html_text(markup, limit) if found is None else found)
+        sink.add(page_text(reader, markup, sink.budget.max_bytes))
         return
     reader.seek(0)
     xml_text(reader, sink)
