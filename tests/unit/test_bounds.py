@@ -6,10 +6,14 @@ here is a module-level function.
 
 from __future__ import annotations
 
+import builtins
 import ctypes
 import hashlib
+import json
 import os
+import resource
 import signal
+import socket
 import threading
 import time
 import warnings
@@ -425,3 +429,38 @@ def test_a_parser_that_aborts_when_its_memory_runs_out_is_too_large_not_corrupt(
     with pytest.raises(ExtractionFailed) as caught:
         run_bounded(allocate_until_refused_then_abort, limits=FAST)
     assert caught.value.code == "too_large" and "SIGABRT" in str(caught.value)
+
+
+def test_a_workers_bookkeeping_around_a_job_opens_no_file_and_sets_the_jobs_bounds(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Per job the worker sizes itself through one descriptor opened at its start, not by opening /proc again."""
+    from chalicelib.extraction import zygote
+
+    host, end = socket.socketpair()
+    worker = zygote.Worker(end, {})
+    worker.baseline = worker.statm.resident_bytes()
+    set_limits: list[int] = []
+    opened: list[object] = []
+    monkeypatch.setattr(resource, "setrlimit", lambda which, _: set_limits.append(which))  # never this process's
+    monkeypatch.setattr(builtins, "open", _noting(builtins.open, opened))
+    monkeypatch.setattr(os, "open", _noting(os.open, opened))
+    job = {"function": "os:getpid", "limits": {"cpu_seconds": 5.0, "memory_bytes": 1 << 28}}
+    try:
+        for _ in range(3):
+            assert worker.job(job) is None
+            kind, payload = wire.recv_frame(host) or (b"", b"")
+            assert kind == wire.RESULT and json.loads(payload)["ok"] == os.getpid()
+    finally:
+        host.close()
+        end.close()
+    assert opened == []
+    assert set_limits == [resource.RLIMIT_AS, resource.RLIMIT_CPU, resource.RLIMIT_AS] * 3
+
+
+def _noting(function: Callable[..., Any], calls: list[object]) -> Callable[..., Any]:
+    def noted(*args: Any, **kwargs: Any) -> Any:
+        calls.append(args[0])
+        return function(*args, **kwargs)
+
+    return noted
