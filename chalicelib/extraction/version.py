@@ -15,4 +15,4 @@ from __future__ import annotations
 from typing import Final
 
 EXTRACTOR_VERSION: Final = 22
-SOURCES_DIGEST: Final = "63a0d0a3cf88687df99da58b2000258a9f9944b0e42b36e53480ba9a017ab604"
+SOURCES_DIGEST: Final = "79ce1eb110d293de8ab41f1afd523cb6782a8bc71af51c7c4c819e3ebfd43ea3"
