@@ -60,7 +60,7 @@ def detect(head: bytes, reader: RangedReader | None = None, filename: str = "") 
     text = _text(head, reader, ext)
     if text is not None:
         return Detection(text.mime_type, description, text.encoding)
-    return Detection(libmagic(head).mime_type, description)
+    return Detection(_mime_type(head), description)
 
 
 # --- libmagic -----------------------------------------------------------------------------------
@@ -76,9 +76,12 @@ def _magic() -> tuple[Any, Any]:
 
 def libmagic(head: bytes) -> Detection:
     """libmagic's MIME type (in ExifTool's spelling) and description of a buffer (thread-safe)."""
-    mime, _ = _magic()
-    mime_type = str(mime.from_buffer(head)) if head else "application/x-empty"
-    return Detection(ALIASES.get(mime_type, mime_type), _describe(head))
+    return Detection(_mime_type(head), _describe(head))
+
+
+def _mime_type(head: bytes) -> str:
+    mime_type = str(_magic()[0].from_buffer(head)) if head else "application/x-empty"
+    return ALIASES.get(mime_type, mime_type)
 
 
 def _describe(head: bytes) -> str | None:

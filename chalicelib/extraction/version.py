@@ -15,4 +15,4 @@ from __future__ import annotations
 from typing import Final
 
 EXTRACTOR_VERSION: Final = 22
-SOURCES_DIGEST: Final = "24fdaefe18d04c3acb3ff489788baba7263a74d0135c2a515205769c2ca43793"
+SOURCES_DIGEST: Final = "f68b476c9d2f122554784f0e0c994cb2da4616a0f1f5cf1e6281d8138511df67"

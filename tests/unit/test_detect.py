@@ -14,6 +14,7 @@ import zipfile
 import pytest
 from PIL import Image
 
+from chalicelib.extraction import detect as detection
 from chalicelib.extraction.detect import Detection, detect
 from chalicelib.extraction.extensions import OOXML, extension_mismatch, extension_of
 from chalicelib.extraction.reader import bytes_reader
@@ -338,3 +339,22 @@ def test_extension_of_ignores_hidden_files_and_odd_suffixes() -> None:
 )
 def test_extension_mismatch_knows_common_synonyms(mime: str, ext: str | None, expected: bool | None) -> None:
     assert extension_mismatch(mime, ext) is expected
+
+
+def test_a_file_only_libmagic_can_name_is_described_once_and_typed_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    mime, description = detection._magic()
+    calls: list[str] = []
+
+    class Counted:
+        def __init__(self, inner: object, name: str) -> None:
+            self.inner, self.name = inner, name
+
+        def from_buffer(self, data: bytes) -> str:
+            calls.append(self.name)
+            return str(self.inner.from_buffer(data))  # type: ignore[attr-defined]
+
+    monkeypatch.setattr(detection._local, "magic", (Counted(mime, "mime"), Counted(description, "description")))
+    found = detect(b"\xca\xfe\xba\xbe\x00\x00\x00\x34" + bytes(range(256)) * 4)  # no signature or text rule of ours
+    assert found.mime_type == "application/x-java-applet" and found.description
+    assert found.description.startswith("compiled Java class data")
+    assert sorted(calls) == ["description", "mime"]

@@ -10,7 +10,6 @@ as source text, never as an image.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from typing import Any
@@ -18,6 +17,7 @@ from typing import Any
 from chalicelib.extraction.reader import RangedReader
 from chalicelib.extraction.renditions import text as plain
 from chalicelib.extraction.renditions.base import Budget, Content, Excerpt, cut
+from chalicelib.extraction.spacing import blank_lines_cut, lines_stripped, spaces_folded
 
 HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 
@@ -29,8 +29,6 @@ _BLOCKS = frozenset(
         "pre", "section", "table", "td", "th", "tr", "ul", "title",
     }
 )  # fmt: skip
-_SPACES = re.compile(r"[ \t\f\v\r]+")
-_LINES = re.compile(r"\n\s*\n+")
 
 
 class _TextOnly(HTMLParser):
@@ -83,9 +81,7 @@ def html_text(markup: str, limit: int) -> str:
 
 def text_of(parts: list[str]) -> str:
     """The collected character data as `html_text` returns it: spaces and blank lines tidied."""
-    text = _SPACES.sub(" ", "".join(parts))
-    text = "\n".join(line.strip() for line in text.split("\n"))
-    return _LINES.sub("\n\n", text).strip()
+    return blank_lines_cut(lines_stripped(spaces_folded("".join(parts)), both_ends=True)).strip()
 
 
 PARSED_TEXT = "html_text"

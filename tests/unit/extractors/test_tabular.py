@@ -4,6 +4,7 @@ import csv
 import pytest
 
 from chalicelib.errors import ExtractionFailed
+from chalicelib.extraction import delimited
 from chalicelib.extraction.extractors import tabular
 from chalicelib.extraction.extractors.base import Source
 from chalicelib.extraction.reader import bytes_reader
@@ -88,3 +89,18 @@ def test_iter_rows_leaves_the_file_open():
     fmt = tabular.sniff(b"a,b\n1,2\n", complete=True)
     assert len(list(tabular.iter_rows(reader, fmt))) == 2  # type: ignore[arg-type]
     assert not reader.closed
+
+
+def test_choosing_a_delimiter_splits_the_sample_once_per_delimiter(monkeypatch: pytest.MonkeyPatch) -> None:
+    prose = "A sentence, with a comma; and more.\nAnother line of prose | here.\n" * 30  # no regular fit
+    splits: list[str] = []
+    real = delimited.fit
+
+    def counted(text: str, delimiter: str) -> delimited.Fit:
+        splits.append(delimiter)
+        return real(text, delimiter)
+
+    monkeypatch.setattr(delimited, "fit", counted)
+    chosen = delimited.choose(prose)
+    assert sorted(splits) == sorted(delimited.DELIMITERS)  # not once for the regular fits and again for any fit
+    assert chosen == delimited.best(prose)
