@@ -15,4 +15,4 @@ from __future__ import annotations
 from typing import Final
 
 EXTRACTOR_VERSION: Final = 22
-SOURCES_DIGEST: Final = "79ce1eb110d293de8ab41f1afd523cb6782a8bc71af51c7c4c819e3ebfd43ea3"
+SOURCES_DIGEST: Final = "24fdaefe18d04c3acb3ff489788baba7263a74d0135c2a515205769c2ca43793"

@@ -455,6 +455,44 @@ def test_languages_that_fall_out_of_the_race_are_no_longer_multiplied() -> None:
     assert 0 < ours.products < 55 * ours.batches  # upstream multiplies all 55 at every draw
 
 
+@pytest.mark.parametrize("sample", ["Lorem ipsum dolor sit amet", "Bonjour hello guten Tag", "Hola Ciao"])
+def test_a_text_no_language_wins_stops_its_trials_once_none_can_reach_the_confidence(sample: str) -> None:
+    upstream, ours = _both_detectors(sample)
+    ours.confidence = text_module.LANGUAGE_CONFIDENCE
+    best = upstream.get_probabilities()[0]
+    assert best.prob < text_module.LANGUAGE_CONFIDENCE  # seven trials: no answer
+    ours.get_probabilities()
+    assert ours.trials < upstream.n_trial
+    assert max(ours.langprob) + (upstream.n_trial - ours.trials) / upstream.n_trial < text_module.LANGUAGE_CONFIDENCE
+    assert text_module.detect_language(sample) is None
+
+
+def test_a_text_a_language_wins_runs_every_trial_and_keeps_upstreams_probabilities() -> None:
+    upstream, ours = _both_detectors(FRENCH)
+    ours.confidence = text_module.LANGUAGE_CONFIDENCE
+    assert ours.get_probabilities()[0].lang == upstream.get_probabilities()[0].lang == "fr"
+    assert ours.trials == upstream.n_trial
+    assert ours.langprob == pytest.approx(upstream.langprob, rel=0, abs=1e-12)
+
+
+_APPENDED = (
+    "ab AB  éÆ  Жж 日本 ạ a\u0300 e\u0301  [\\]^_` {|}~ 0189 ;:"  # letters, Vietnamese marks, the signs between Z and a
+    " https://example.com/a?b=c&d=e#f mail me@example.org "  # a URL and an address, replaced by a space
+)
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_the_text_a_detection_looks_at_is_upstream_langdetects(seed: int) -> None:
+    draw = random.Random(seed)
+    pieces = _APPENDED.split(" ") + list(_LETTERS)
+    sample = "".join(draw.choice(pieces) + draw.choice(["", " ", "  "]) for _ in range(draw.randrange(1, 900)))
+    upstream, ours = _both_detectors(sample)
+    assert ours.text == upstream.text
+    for detector in (upstream, ours):
+        detector.cleaning_text()
+    assert ours.text == upstream.text
+
+
 def _both_detectors(sample: str) -> tuple[Detector, Detector]:
     factory = DetectorFactory()
     factory.load_profile(PROFILES_DIRECTORY)
