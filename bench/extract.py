@@ -10,8 +10,8 @@ dimensions, duration, title, author), and, with ExifTool installed, in the same 
 ratios against `exiftool -j -fast` in one process (all files, and the ordinary ones: without
 files where either tool needs more than 1 s; sequential and with two workers, the latter also against
 two ExifTool processes; ExifTool is warmed on the same one file per family as docpipe), the ordinary
-set's ratio for extraction alone (no text: the work ExifTool does), a per-family ExifTool/docpipe table, and the coverage
-table (per family, files with each field in ExifTool's output and in ours); then the sandbox's
+set's ratio for extraction alone (no text: the work ExifTool does), a per-family ExifTool/docpipe
+table, and the coverage table (per family, files with each field in ExifTool's output and in ours); then the sandbox's
 overhead per file, bytes read from generated files above 50 MB, and the cold import of app.py.
 """
 
