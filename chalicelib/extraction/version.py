@@ -15,4 +15,4 @@ from __future__ import annotations
 from typing import Final
 
 EXTRACTOR_VERSION: Final = 22
-SOURCES_DIGEST: Final = "f68b476c9d2f122554784f0e0c994cb2da4616a0f1f5cf1e6281d8138511df67"
+SOURCES_DIGEST: Final = "f7103daf4869ff3d23d77005062cc18e0d5a3a4546e35dc284ff799116be389a"

@@ -29,6 +29,7 @@ from chalicelib.extraction.renditions import markup as markup_rendition
 from chalicelib.extraction.renditions.markup import PARSED_TEXT, html_text
 from chalicelib.extraction.sandbox import Session
 from chalicelib.extraction.text import Full, Sink, TextBudget, extract_text, read_text, tidy
+from chalicelib.extraction.texts import email as email_text
 from chalicelib.extraction.texts import pdf as pdf_text
 from tests.support import samples
 from tests.unit.extractors.cfb_fixture import build
@@ -196,6 +197,47 @@ def test_an_email_gives_its_subject_and_body_and_an_html_body_as_text() -> None:
     assert text_of(_message("Budget", ENGLISH), "a.eml").text == f"Budget\n\n{ENGLISH}"
     html = _message("Hi", "<p>Hello <script>alert(1)</script><b>there</b></p>", html=True)
     assert text_of(html, "b.eml").text == "Hi\n\nHello there"
+
+
+def test_an_emails_text_comes_from_the_parse_extraction_made_not_a_second_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    reader = bytes_reader(_message("Budget", ENGLISH))
+    metadata = extract_inline(reader, "a.eml").metadata
+    monkeypatch.setattr(email_text, "BytesParser", _no_second_email_parse)
+    found = extract_text(reader, metadata)
+    assert found is not None and found.text == f"Budget\n\n{ENGLISH}"
+    assert metadata["subject"] == "Budget"
+
+
+def _no_second_email_parse(**_: Any) -> Any:
+    raise AssertionError("the message was parsed again for its text")
+
+
+def _multipart() -> bytes:
+    message = email.message.EmailMessage()
+    message["From"] = "Ann <a@example.com>"
+    message["Subject"] = "=?utf-8?q?caf=C3=A9?= notes"
+    message.set_content(ENGLISH)
+    message.add_alternative(f"<p>{FRENCH}</p>", subtype="html")
+    message.add_attachment(b"\x00\x01", maintype="application", subtype="octet-stream", filename="a.bin")
+    return bytes(message)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        _message("Budget", ENGLISH),
+        _message("Hi", f"<p>{GERMAN}</p>", html=True),
+        _multipart(),
+        b"From a@x Mon Jan  1 00:00:00 2024\n" + _message("Enveloped", FRENCH),  # parsed again: the envelope line
+        b"Subject: bare\r\n\r\nbody\xff\xfe bytes\r\n",
+    ],
+)
+def test_an_emails_text_is_the_same_whether_extraction_parsed_it_first_or_not(data: bytes) -> None:
+    reader = bytes_reader(data)
+    metadata = extract_inline(reader, "m.eml").metadata
+    assert extract_text(reader, metadata) == extract_text(bytes_reader(data), metadata)
 
 
 def test_an_mbox_gives_every_message() -> None:

@@ -30,10 +30,17 @@ CHUNK = 64 * 1024
 MBOX_TYPES = frozenset({"application/mbox"})
 
 
+PARSED_MESSAGE = "email_message"
+"""Name, in `RangedReader.parsed`, of a single message parsed whole from its first byte (the text stage reuses it)."""
+
+
 def extract(source: Source) -> Extraction:
     if source.mime_type in MBOX_TYPES:
         return _mbox(source)
-    message, warnings = _parse(source, _envelope_length(source.head), None)
+    start = _envelope_length(source.head)
+    message, warnings = _parse(source, start, None)
+    if start == 0 and not warnings:  # every byte parsed, none skipped: what the text stage would parse
+        source.reader.parsed[PARSED_MESSAGE] = message
     return _describe(message, warnings)
 
 

@@ -104,6 +104,8 @@ class CollectedText:
         """
         if limit > self.limit or markup != self.markup:
             return None
+        if self.parts and sum(map(len, self.parts)) - len(self.parts[-1]) < limit:
+            return text_of(self.parts)  # the limit was not reached before the last part: every part is kept
         kept, size = [], 0
         for part in self.parts:
             if size >= limit:

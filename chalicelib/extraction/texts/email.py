@@ -1,4 +1,9 @@
-"""E-mail and mbox: each message's subject and text body (the plain part, else the HTML part's text)."""
+"""E-mail and mbox: each message's subject and text body (the plain part, else the HTML part's text).
+
+A single message that extraction parsed whole (no envelope line, within its
+parse cap) is not parsed again: the text comes from that parse
+(`PARSED_MESSAGE` in the reader's `parsed`), which is the parse of the same bytes.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,7 @@ from email.message import EmailMessage
 from email.parser import BytesParser
 from typing import Any
 
+from chalicelib.extraction.extractors.email import PARSED_MESSAGE
 from chalicelib.extraction.reader import RangedReader
 from chalicelib.extraction.renditions.markup import html_text
 from chalicelib.extraction.text import Sink
@@ -16,6 +22,10 @@ _SEPARATOR = re.compile(rb"^From [^\r\n]*\r?\n", re.M)
 
 
 def text(reader: RangedReader, metadata: dict[str, Any], sink: Sink) -> None:
+    parsed = reader.parsed.get(PARSED_MESSAGE)
+    if isinstance(parsed, EmailMessage) and reader.size <= sink.budget.max_read_bytes:
+        sink.add(message_text(parsed, sink.budget.max_bytes) + "\n\n")  # extraction parsed these very bytes
+        return
     reader.seek(0)
     data = reader.read(min(reader.size, sink.budget.max_read_bytes))
     if len(data) < reader.size:

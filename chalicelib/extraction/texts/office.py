@@ -63,12 +63,13 @@ def _members(names: set[str]) -> list[tuple[str, Dialect]]:
 
 def member_text(package: zipfile.ZipFile, name: str, dialect: Dialect, sink: Sink) -> None:
     """The paragraphs of one XML member, streamed; a cut or broken member keeps what came before."""
+    local = _LocalNames()
     with package.open(name) as raw:
         stream = Capped(raw, sink.budget.max_member_bytes)
         try:
             for _, element in SafeET.iterparse(stream, events=("end",)):
-                if _local(element.tag) in dialect.paragraphs:
-                    sink.add(paragraph(element, dialect) + "\n")
+                if local[element.tag] in dialect.paragraphs:
+                    sink.add(paragraph(element, dialect, local) + "\n")
                     element.clear()
         except ParseError:
             if stream.cut:
@@ -76,26 +77,36 @@ def member_text(package: zipfile.ZipFile, name: str, dialect: Dialect, sink: Sin
                 raise Full from None
 
 
-def paragraph(element: Element, dialect: Dialect) -> str:
+def paragraph(element: Element, dialect: Dialect, local: _LocalNames | None = None) -> str:
     parts: list[str] = []
-    _walk(element, dialect, parts, dialect.texts is None)
+    local = local if local is not None else _LocalNames()
+    if dialect.texts is None:
+        _walk_mixed(element, dialect, parts, local)
+    else:
+        for node in element.iter():  # document order, as a walk of the tree visits it
+            _add(node, local[node.tag], dialect, parts, dialect.texts)
     return "".join(parts).strip()
 
 
-def _walk(element: Element, dialect: Dialect, parts: list[str], mixed: bool) -> None:
-    name = _local(element.tag)
+def _walk_mixed(element: Element, dialect: Dialect, parts: list[str], local: _LocalNames) -> None:
+    """Mixed content (ODF): all character data counts, each child's tail after its own text."""
+    _add(element, local[element.tag], dialect, parts, None)
+    for child in element:
+        _walk_mixed(child, dialect, parts, local)
+        if child.tail:
+            parts.append(child.tail)
+
+
+def _add(element: Element, name: str, dialect: Dialect, parts: list[str], texts: frozenset[str] | None) -> None:
+    """What one element stands for: a tab, a line break, spaces, or its text (`texts` None: any element's)."""
     if name in dialect.tabs:
         parts.append("\t")
     elif name in dialect.breaks:
         parts.append("\n")
     elif name in dialect.spaces:
         parts.append(" " * _count(element))
-    elif element.text and (mixed or (dialect.texts is not None and name in dialect.texts)):
+    elif element.text and (texts is None or name in texts):
         parts.append(element.text)
-    for child in element:
-        _walk(child, dialect, parts, mixed)
-        if mixed and child.tail:
-            parts.append(child.tail)
 
 
 def _count(element: Element) -> int:
@@ -107,6 +118,14 @@ def _count(element: Element) -> int:
 
 def _local(tag: str) -> str:
     return tag.rsplit("}", 1)[-1]
+
+
+class _LocalNames(dict[str, str]):
+    """Tag -> local name, worked out once per distinct tag of a member (a member has thousands of elements)."""
+
+    def __missing__(self, tag: str) -> str:
+        name = self[tag] = _local(tag)
+        return name
 
 
 class Capped:
