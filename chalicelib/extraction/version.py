@@ -15,4 +15,4 @@ from __future__ import annotations
 from typing import Final
 
 EXTRACTOR_VERSION: Final = 22
-SOURCES_DIGEST: Final = "f7103daf4869ff3d23d77005062cc18e0d5a3a4546e35dc284ff799116be389a"
+SOURCES_DIGEST: Final = "10f06cc3724eca385891ddabe89f33926b7b28a74969dcfad2fcbfa63b376900"
