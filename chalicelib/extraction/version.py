@@ -15,4 +15,4 @@ from __future__ import annotations
 from typing import Final
 
 EXTRACTOR_VERSION: Final = 22
-SOURCES_DIGEST: Final = "10f06cc3724eca385891ddabe89f33926b7b28a74969dcfad2fcbfa63b376900"
+SOURCES_DIGEST: Final = "8589d335d97728f54b9607c739efa09e567401d28025cbebcf33179d2b4810c1"

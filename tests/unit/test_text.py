@@ -535,6 +535,14 @@ def test_the_text_a_detection_looks_at_is_upstream_langdetects(seed: int) -> Non
     assert ours.text == upstream.text
 
 
+@pytest.mark.parametrize("count", [1, 2, 5, 7, 64, 1000])
+def test_a_batch_of_five_draws_is_five_single_draws(count: int) -> None:
+    rows = list(range(count))
+    batched, single = text_module._Draw(random.Random(count), rows), text_module._Draw(random.Random(count), rows)
+    for _ in range(200):
+        assert batched.five() == tuple(single() for _ in range(5))
+
+
 def _both_detectors(sample: str) -> tuple[Detector, Detector]:
     factory = DetectorFactory()
     factory.load_profile(PROFILES_DIRECTORY)

@@ -143,15 +143,13 @@ def iter_rows(binary_file: BinaryIO, fmt: CsvFormat) -> Iterator[list[str] | csv
         reader = csv.reader(text, **fmt.reader_options())
         while True:
             try:
-                row = next(reader)
-            except StopIteration:
+                for row in reader:  # the reader goes on after a rejected row: the loop is entered again
+                    if row and row[0].startswith("\ufeff"):
+                        row[0] = row[0][1:]
+                    yield row
                 return
             except csv.Error as exc:
                 yield exc
-                continue
-            if row and row[0].startswith("\ufeff"):
-                row[0] = row[0][1:]
-            yield row
     finally:
         text.detach()
 
@@ -183,21 +181,28 @@ class _Tally:
 
 
 def _tally(source: Source, fmt: CsvFormat) -> _Tally:
+    """Rows, blank rows, rejected rows and widths (at most 1000 distinct), counted with locals in the loop."""
     tally = _Tally()
+    widths = tally.widths
+    rows = blank = bad = 0
     for row in iter_rows(source.file, fmt):
-        if isinstance(row, csv.Error):
-            tally.bad += 1
-            if tally.bad >= MAX_BAD_ROWS:
+        if not isinstance(row, list):  # a csv.Error the reader raised for this row
+            bad += 1
+            if bad >= MAX_BAD_ROWS:
                 raise ExtractionFailed("csv: too many unreadable rows", code="corrupt")
             continue
-        if not row or (len(row) == 1 and not row[0].strip()):
-            tally.blank += 1
-            continue
-        if tally.first is None:
-            tally.first = row
-        tally.rows += 1
-        if len(tally.widths) < 1000 or len(row) in tally.widths:
-            tally.widths[len(row)] += 1
+        width = len(row)
+        if width > 1 or (width == 1 and row[0].strip()):
+            if tally.first is None:
+                tally.first = row
+            rows += 1
+            if width in widths:
+                widths[width] += 1
+            elif len(widths) < 1000:
+                widths[width] = 1
+        else:
+            blank += 1
+    tally.rows, tally.blank, tally.bad = rows, blank, bad
     return tally
 
 

@@ -1,5 +1,7 @@
 import codecs
 import csv
+import io
+import random
 
 import pytest
 
@@ -104,3 +106,39 @@ def test_choosing_a_delimiter_splits_the_sample_once_per_delimiter_it_holds(monk
     chosen = delimited.choose(prose)
     assert sorted(splits) == sorted(",;|")  # not again for any fit after the regular ones, never for the absent tab
     assert chosen == delimited.best(prose) == delimited.fit(prose, ",")
+
+
+def _tally_row_by_row(data: bytes, fmt: tabular.CsvFormat) -> tuple[int, int, int, dict[int, int], list[str] | None]:
+    """Rows, blank rows, rejected rows, widths and first row, asking the csv module for one row at a time."""
+    reader = csv.reader(io.StringIO(data.decode(fmt.encoding.codec, "replace"), newline=""), **fmt.reader_options())
+    rows = blank = bad = 0
+    widths: dict[int, int] = {}
+    first = None
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return rows, blank, bad, widths, first
+        except csv.Error:
+            bad += 1
+            continue
+        if row and row[0].startswith("\ufeff"):
+            row[0] = row[0][1:]
+        if not row or (len(row) == 1 and not row[0].strip()):
+            blank += 1
+            continue
+        first = first if first is not None else row
+        rows += 1
+        widths[len(row)] = widths.get(len(row), 0) + 1
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_the_row_count_is_what_reading_one_row_at_a_time_gives(seed: int) -> None:
+    draw = random.Random(seed)
+    cells = ["a", "b,c", '"q""x"', '"multi\nline"', "", " ", "\ufeffbom", "x" * (csv.field_size_limit() + 1), "1.5"]
+    lines = [",".join(draw.choice(cells) for _ in range(draw.choice([0, 1, 1, 2, 3, 5]))) for _ in range(80)]
+    data = "\n".join(lines).encode()
+    fmt = tabular.sniff(data, complete=True)
+    tally = tabular._tally(Source(bytes_reader(data), len(data), "t.csv", "text/csv", data[:8192]), fmt)
+    expected = _tally_row_by_row(data, fmt)
+    assert (tally.rows, tally.blank, tally.bad, dict(tally.widths), tally.first) == expected
