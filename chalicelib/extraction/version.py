@@ -15,4 +15,4 @@ from __future__ import annotations
 from typing import Final
 
 EXTRACTOR_VERSION: Final = 22
-SOURCES_DIGEST: Final = "f7103daf4869ff3d23d77005062cc18e0d5a3a4546e35dc284ff799116be389a"
+SOURCES_DIGEST: Final = "2811f0a4a56bc7f89f94c35218b09833591ff517cf20b288f9b6452bd88ee4a8"
