@@ -62,7 +62,7 @@ def fit(text: str, delimiter: str) -> Fit:
 
 def best(text: str, delimiters: str = DELIMITERS, regular_only: bool = False) -> Fit | None:
     """The best-scoring delimiter (the earlier on a tie), or None when none scores (or none is regular)."""
-    return _best([fit(text, delimiter) for delimiter in delimiters], regular_only)
+    return _best(_fits(text, delimiters), regular_only)
 
 
 def choose(text: str, delimiters: str = DELIMITERS) -> Fit | None:
@@ -70,8 +70,13 @@ def choose(text: str, delimiters: str = DELIMITERS) -> Fit | None:
 
     Each delimiter's fit is worked out once for both questions.
     """
-    fits = [fit(text, delimiter) for delimiter in delimiters]
+    fits = _fits(text, delimiters)
     return _best(fits, regular_only=True) or _best(fits)
+
+
+def _fits(text: str, delimiters: str) -> list[Fit]:
+    """The fits of the delimiters the text holds: one it lacks splits every record into one field, scoring 0."""
+    return [fit(text, delimiter) for delimiter in delimiters if delimiter in text]
 
 
 def _best(fits: list[Fit], regular_only: bool = False) -> Fit | None:

@@ -15,4 +15,4 @@ from __future__ import annotations
 from typing import Final
 
 EXTRACTOR_VERSION: Final = 22
-SOURCES_DIGEST: Final = "2811f0a4a56bc7f89f94c35218b09833591ff517cf20b288f9b6452bd88ee4a8"
+SOURCES_DIGEST: Final = "70d62ee60b98346b7e8cc7732786854c5dcb96c95c1d5b8d7474ab680a4402b9"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import codecs
+import random
 
 import pytest
 
@@ -10,6 +11,7 @@ from chalicelib.extraction.detect import detect
 from chalicelib.extraction.encoding import sniff_encoding
 from chalicelib.extraction.extractors import tabular
 from chalicelib.extraction.reader import bytes_reader
+from chalicelib.extraction.textkind import _skip_doctype
 
 TEXT = "Name, city and a remark\nAda, London, first programmer\nGrace, Arlington, compilers\n"
 SAMPLES = {
@@ -53,3 +55,23 @@ def test_detection_and_the_csv_extractor_agree_on_tab_or_not(name: str) -> None:
     assert detected in ("text/csv", "text/tab-separated-values")
     fmt = tabular.sniff(data, complete=True)
     assert (fmt.delimiter == "\t") == (detected == "text/tab-separated-values")
+
+
+def _skip_doctype_a_character_at_a_time(rest: str) -> str:
+    depth = 0
+    for i, ch in enumerate(rest):
+        if ch == "[":
+            depth += 1
+        elif ch == "]":
+            depth -= 1
+        elif ch == ">" and depth <= 0:
+            return rest[i + 1 :]
+    return ""
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_a_doctype_ends_where_a_scan_of_every_character_says(seed: int) -> None:
+    draw = random.Random(seed)
+    pieces = ["<!DOCTYPE r", " [", "]", ">", "<!ENTITY a '", "x" * 50, "'>", "]]", "[[", "<r/>", "\n"]
+    rest = "".join(draw.choice(pieces) for _ in range(draw.randrange(0, 60)))
+    assert _skip_doctype(rest) == _skip_doctype_a_character_at_a_time(rest)
