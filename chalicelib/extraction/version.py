@@ -15,4 +15,4 @@ from __future__ import annotations
 from typing import Final
 
 EXTRACTOR_VERSION: Final = 22
-SOURCES_DIGEST: Final = "8589d335d97728f54b9607c739efa09e567401d28025cbebcf33179d2b4810c1"
+SOURCES_DIGEST: Final = "9b668217f565cb64a93c80c47980478a0d40867ea9b5649cb2947cc751c0baad"

@@ -152,3 +152,37 @@ def test_a_fetch_budget_shrinks_read_ahead_and_refuses_a_read_that_cannot_fit() 
         reader.read(1024)
     reader.fetch_budget = None
     assert len(reader.read(1024)) == 1024
+
+
+def test_a_file_already_cached_whole_is_served_to_a_byte_at_a_time_parser_without_calls_into_the_reader(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """pypdf reads one byte per call: a cached file answers from one buffer, not through the reader's Python code."""
+    data = bytes(range(256)) * 1000
+    reader = bytes_reader(data, block_size=4096)
+    reader.read()
+    fetched, requests = reader.bytes_fetched, reader.requests
+    calls: list[int] = []
+    real = RangedReader.readinto
+
+    def counted(self: RangedReader, buffer: bytearray | memoryview) -> int:
+        calls.append(len(buffer))
+        return real(self, buffer)
+
+    monkeypatch.setattr(RangedReader, "readinto", counted)
+    stream = reader.buffered()
+    assert b"".join(iter(lambda: stream.read(1), b"")) == data
+    stream.close()
+    assert calls == []
+    assert (reader.bytes_fetched, reader.requests) == (fetched, requests)
+    reader.seek(10)
+    assert reader.read(3) == data[10:13]  # closing the buffer leaves the reader open
+
+
+def test_a_file_not_yet_cached_whole_is_read_through_the_reader_and_counted() -> None:
+    data = os.urandom(64 * 1024)
+    reader = bytes_reader(data, block_size=4096)
+    reader.read(100)
+    stream = reader.buffered()
+    assert stream.read() == data
+    assert reader.bytes_fetched == len(data)
