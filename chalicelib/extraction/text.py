@@ -367,25 +367,16 @@ class _Draw:
             index = self._bits(self._k)
         return self._rows[index]
 
-    def five(self) -> tuple[Any, Any, Any, Any, Any]:
+    def five(self) -> list[Any]:
         """Five draws in one call, as five calls make them (a batch's draws: one Python call instead of five)."""
         bits, k, count, rows = self._bits, self._k, self._count, self._rows
-        a = bits(k)
-        while a >= count:
-            a = bits(k)
-        b = bits(k)
-        while b >= count:
-            b = bits(k)
-        c = bits(k)
-        while c >= count:
-            c = bits(k)
-        d = bits(k)
-        while d >= count:
-            d = bits(k)
-        e = bits(k)
-        while e >= count:
-            e = bits(k)
-        return rows[a], rows[b], rows[c], rows[d], rows[e]
+        drawn = []
+        for _ in range(5):
+            index = bits(k)
+            while index >= count:
+                index = bits(k)
+            drawn.append(rows[index])
+        return drawn
 
 
 def preload() -> None:

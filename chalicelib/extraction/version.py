@@ -15,4 +15,4 @@ from __future__ import annotations
 from typing import Final
 
 EXTRACTOR_VERSION: Final = 22
-SOURCES_DIGEST: Final = "9b668217f565cb64a93c80c47980478a0d40867ea9b5649cb2947cc751c0baad"
+SOURCES_DIGEST: Final = "8168d282320cef6eacfa823c42e77ba14dd8a49019bb08e4d5ab5c1e79ad5d1c"

@@ -540,7 +540,7 @@ def test_a_batch_of_five_draws_is_five_single_draws(count: int) -> None:
     rows = list(range(count))
     batched, single = text_module._Draw(random.Random(count), rows), text_module._Draw(random.Random(count), rows)
     for _ in range(200):
-        assert batched.five() == tuple(single() for _ in range(5))
+        assert batched.five() == [single() for _ in range(5)]
 
 
 def _both_detectors(sample: str) -> tuple[Detector, Detector]:

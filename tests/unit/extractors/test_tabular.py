@@ -2,6 +2,7 @@ import codecs
 import csv
 import io
 import random
+from typing import Any
 
 import pytest
 
@@ -142,3 +143,44 @@ def test_the_row_count_is_what_reading_one_row_at_a_time_gives(seed: int) -> Non
     tally = tabular._tally(Source(bytes_reader(data), len(data), "t.csv", "text/csv", data[:8192]), fmt)
     expected = _tally_row_by_row(data, fmt)
     assert (tally.rows, tally.blank, tally.bad, dict(tally.widths), tally.first) == expected
+
+
+def _delimited_lines(seed: int) -> str:
+    """Lines of fields split by one or several of the candidate delimiters, regular or not, some with spaces."""
+    draw = random.Random(seed)
+    separators = [",", ", ", "\t", ";", "|", ":", " "]
+    main = draw.choice(separators[:5] * 3 + separators[5:])
+    lines = []
+    usual, regular, mixed = (
+        draw.choice([1, 2, 3, 3, 4, 5]),
+        draw.choice([1.0, 0.95, 0.8, 0.5]),
+        draw.choice([0.0, 0.05, 0.3]),
+    )
+    for _ in range(draw.randrange(0, 60)):
+        width = usual if draw.random() < regular else draw.randrange(1, 8)
+        separator = main if draw.random() >= mixed else draw.choice(separators)
+        cells = [draw.choice(["a", "bb", "1.5", "", "x;y" if draw.random() < mixed else "z"]) for _ in range(width)]
+        lines.append(separator.join(cells))
+    return "\n".join(lines) + draw.choice(["", "\n", "\n\n"])
+
+
+@pytest.mark.parametrize("seed", range(200))
+def test_the_delimiter_guess_is_the_standard_librarys(seed: int) -> None:
+    sample = _delimited_lines(seed)
+    standard: Any = csv.Sniffer()  # the standard library's own guess: a private method typeshed leaves out
+    for delimiters in (delimited.DELIMITERS, ",;", None):
+        assert tabular._Sniffer()._guess_delimiter(sample, delimiters) == standard._guess_delimiter(sample, delimiters)
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_a_sniffed_dialect_is_the_standard_librarys(seed: int) -> None:
+    sample = _delimited_lines(seed)
+    try:
+        expected = csv.Sniffer().sniff(sample, delimiters=delimited.DELIMITERS)
+    except csv.Error:
+        with pytest.raises(csv.Error):
+            tabular._Sniffer().sniff(sample, delimiters=delimited.DELIMITERS)
+        return
+    found = tabular._Sniffer().sniff(sample, delimiters=delimited.DELIMITERS)
+    attributes = ("delimiter", "quotechar", "doublequote", "escapechar", "skipinitialspace")
+    assert [getattr(found, a) for a in attributes] == [getattr(expected, a) for a in attributes]
