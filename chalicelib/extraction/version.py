@@ -15,4 +15,4 @@ from __future__ import annotations
 from typing import Final
 
 EXTRACTOR_VERSION: Final = 22
-SOURCES_DIGEST: Final = "8168d282320cef6eacfa823c42e77ba14dd8a49019bb08e4d5ab5c1e79ad5d1c"
+SOURCES_DIGEST: Final = "c3da1e72faa7eab3c9cc042ee765b897573c056633bc72ab950ed12745e99687"

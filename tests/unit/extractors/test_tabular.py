@@ -184,3 +184,14 @@ def test_a_sniffed_dialect_is_the_standard_librarys(seed: int) -> None:
     found = tabular._Sniffer().sniff(sample, delimiters=delimited.DELIMITERS)
     attributes = ("delimiter", "quotechar", "doublequote", "escapechar", "skipinitialspace")
     assert [getattr(found, a) for a in attributes] == [getattr(expected, a) for a in attributes]
+
+
+@pytest.mark.parametrize("seed", range(60))
+def test_the_quote_guess_is_the_standard_librarys(seed: int) -> None:
+    draw = random.Random(seed)
+    quoted = ['"a"', "'b'", '"', "'", "it's", '"c,d"', "x"]
+    sample = _delimited_lines(seed).replace("z", draw.choice(quoted)).replace("bb", draw.choice(quoted))
+    standard: Any = csv.Sniffer()
+    for delimiters in (delimited.DELIMITERS, None):
+        expected = standard._guess_quote_and_delimiter(sample, delimiters)
+        assert tabular._Sniffer()._guess_quote_and_delimiter(sample, delimiters) == expected
