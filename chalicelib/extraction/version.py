@@ -15,4 +15,4 @@ from __future__ import annotations
 from typing import Final
 
 EXTRACTOR_VERSION: Final = 22
-SOURCES_DIGEST: Final = "c3da1e72faa7eab3c9cc042ee765b897573c056633bc72ab950ed12745e99687"
+SOURCES_DIGEST: Final = "f6e57fc50b7bd60245b2912316678eba8c9693b4861f3bd8bc612b17ae2dfbd6"
