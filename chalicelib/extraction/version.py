@@ -15,4 +15,4 @@ from __future__ import annotations
 from typing import Final
 
 EXTRACTOR_VERSION: Final = 22
-SOURCES_DIGEST: Final = "f6e57fc50b7bd60245b2912316678eba8c9693b4861f3bd8bc612b17ae2dfbd6"
+SOURCES_DIGEST: Final = "f4af0f9aac7bcb4cf2219c947a700dea0db7c03d816739e3352a53f2fedc94b1"

@@ -10,6 +10,7 @@ lines, \\tab and \\cell become tabs.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from chalicelib.extraction.extractors.rtf import SYMBOLS, TOKEN, code_page
@@ -54,9 +55,17 @@ def text(reader: RangedReader, metadata: dict[str, Any], sink: Sink) -> None:
     out = _Out(sink, codec)
     skipping: list[bool] = []
     skip_now, fallback, per_unicode = False, 0, 1
-    for count, match in enumerate(TOKEN.finditer(data)):
+    pos, count = 0, 0
+    while (match := TOKEN.search(data, pos)) is not None:
+        if skip_now:  # inside a skipped group only its braces matter: jump from one to the next
+            pos, skip_now, capped = _past_skipped(data, match.start(), skipping)
+            if capped:
+                break
+            continue
+        pos = match.end()
         if count % 4096 == 0:
             sink.check()
+        count += 1
         word, param, hexbyte, symbol, brace, run = match.groups()
         if brace == b"{":
             if len(skipping) >= MAX_DEPTH:
@@ -64,8 +73,6 @@ def text(reader: RangedReader, metadata: dict[str, Any], sink: Sink) -> None:
             skipping.append(skip_now)
         elif brace == b"}":
             skip_now = skipping.pop() if skipping else False
-        elif skip_now:
-            continue
         elif word is not None:
             name = word.decode("ascii")
             if name in _SKIPPED:
@@ -95,4 +102,28 @@ def text(reader: RangedReader, metadata: dict[str, Any], sink: Sink) -> None:
     out.flush()
 
 
+def _past_skipped(data: bytes, pos: int, skipping: list[bool]) -> tuple[int, bool, bool]:
+    """Tokens from `pos` on, inside a skipped group, as the token loop treats them, jumping between braces in C.
+
+    A skipped group's tokens change nothing but the group stack, and a brace
+    token is exactly a brace no backslash escapes (a control word, `\\'hh`
+    or a run holds none), so only backslashes and braces are looked at.
+    Returns where the loop goes on, whether it still skips, and whether the
+    depth cap stopped the text (the loop's `break`); at the data's end the
+    loop finds no more tokens.
+    """
+    while (mark := _MARKS.search(data, pos)) is not None:
+        pos = mark.end()
+        if mark.group() == b"\\":
+            pos += 1  # the escaped character, a brace or not
+        elif mark.group() == b"{":
+            if len(skipping) >= MAX_DEPTH:
+                return pos, True, True
+            skipping.append(True)
+        elif not (skipping.pop() if skipping else False):
+            return pos, False, False
+    return len(data), True, False
+
+
+_MARKS = re.compile(rb"[\\{}]")
 _ESCAPES = {"~": "\u00a0", "_": "-", "-": "", "\r": "\n", "\n": "\n"}
