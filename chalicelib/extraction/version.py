@@ -14,5 +14,5 @@ from __future__ import annotations
 
 from typing import Final
 
-EXTRACTOR_VERSION: Final = 22
-SOURCES_DIGEST: Final = "c3da1e72faa7eab3c9cc042ee765b897573c056633bc72ab950ed12745e99687"
+EXTRACTOR_VERSION: Final = 23
+SOURCES_DIGEST: Final = "f5b65c33165d7fac8b4757db9c4494d45b16dca1639260d9ea9e2c4588b1f019"
