@@ -15,4 +15,4 @@ from __future__ import annotations
 from typing import Final
 
 EXTRACTOR_VERSION: Final = 23
-SOURCES_DIGEST: Final = "f5b65c33165d7fac8b4757db9c4494d45b16dca1639260d9ea9e2c4588b1f019"
+SOURCES_DIGEST: Final = "199b20c66e56e8cc51cecff57bc2ebf599ba29c4e5585d1d178db379342b6417"

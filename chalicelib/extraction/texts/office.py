@@ -3,8 +3,10 @@
 Only the members that hold the text are read: word/document.xml, the slides
 in order, the spreadsheet's shared strings, ODF's content.xml. Each is
 streamed out of the ZIP (never inflated whole) with an uncompressed-size cap
-and parsed incrementally with defusedxml. A member cut by the cap, or broken,
-gives the text found up to that point.
+and parsed incrementally: an OOXML member straight from expat's callbacks
+unless it declares a document type (then, and for ODF's mixed content,
+through defusedxml's `iterparse`). A member cut by the cap, or broken, gives
+the text found up to that point.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import zipfile
 from dataclasses import dataclass
 from typing import IO, Any
 from xml.etree.ElementTree import Element, ParseError
+from xml.parsers import expat
 
 from defusedxml import ElementTree as SafeET
 
@@ -63,6 +66,17 @@ def _members(names: set[str]) -> list[tuple[str, Dialect]]:
 
 def member_text(package: zipfile.ZipFile, name: str, dialect: Dialect, sink: Sink) -> None:
     """The paragraphs of one XML member, streamed; a cut or broken member keeps what came before."""
+    if dialect.texts is not None:
+        try:
+            _expat_member_text(package, name, dialect, sink)
+            return
+        except _HasDoctype:  # defusedxml's refusals and entity handling apply: read it through defusedxml
+            pass
+    defused_member_text(package, name, dialect, sink)
+
+
+def defused_member_text(package: zipfile.ZipFile, name: str, dialect: Dialect, sink: Sink) -> None:
+    """`member_text` through defusedxml's `iterparse` (any dialect, any member)."""
     local = _LocalNames()
     with package.open(name) as raw:
         stream = Capped(raw, sink.budget.max_member_bytes)
@@ -75,6 +89,103 @@ def member_text(package: zipfile.ZipFile, name: str, dialect: Dialect, sink: Sin
             if stream.cut:
                 sink.truncated = True
                 raise Full from None
+
+
+CHUNK = 16 * 1024
+"""What `iterparse` reads from a member at a time; the expat path reads the same."""
+
+
+class _HasDoctype(Exception):
+    """The member declares a document type: entities may be declared, which only defusedxml's parser handles."""
+
+
+def _expat_member_text(package: zipfile.ZipFile, name: str, dialect: Dialect, sink: Sink) -> None:
+    """`member_text` for text-element dialects (OOXML) straight from expat's callbacks, with no element tree.
+
+    `iterparse` through defusedxml runs ElementTree's pure-Python parser glue
+    (several Python calls per element: most of an xlsx's text CPU). A member
+    without a document type declaration can declare no entity and refer to
+    no external one, so none of defusedxml's refusals can apply; one that has
+    one raises `_HasDoctype` at the declaration, before any text (it precedes
+    the root element), and is read through defusedxml instead. The callbacks
+    give what `paragraph` gives for each paragraph, as `iterparse` yields it:
+    a paragraph's text at its end, what a nested paragraph holds only in that
+    one, nothing from a paragraph the member breaks off in, and nothing from
+    the final flush unless the member ends well.
+    """
+    found: list[str] = []
+    collector = _Paragraphs(dialect, found)
+    parser = expat.ParserCreate(None, "}")
+    parser.buffer_text = True
+    parser.StartDoctypeDeclHandler = _refuse_doctype
+    parser.StartElementHandler = collector.start
+    parser.EndElementHandler = collector.end
+    parser.CharacterDataHandler = collector.data
+    with package.open(name) as raw:
+        stream = Capped(raw, sink.budget.max_member_bytes)
+        try:
+            while data := stream.read(CHUNK):
+                try:
+                    parser.Parse(data, False)
+                finally:  # paragraphs ended before an error in this chunk count, as iterparse yields them first
+                    _flush(found, sink)
+            parser.Parse(b"", True)  # what this last step ends counts only if the member ends well
+            _flush(found, sink)
+        except expat.ExpatError:
+            if stream.cut:
+                sink.truncated = True
+                raise Full from None
+
+
+def _refuse_doctype(*_: Any) -> None:
+    raise _HasDoctype
+
+
+def _flush(found: list[str], sink: Sink) -> None:
+    for text in found:
+        sink.add(text + "\n")
+    found.clear()
+
+
+class _Paragraphs:
+    """Expat callbacks that collect each paragraph's text as `paragraph` walks it (text-element dialects).
+
+    A tab, break or spaces element adds its character where it starts; a
+    text element adds its own text (the data before its first child); what a
+    paragraph nested in another holds goes to the innermost one only, as
+    `member_text` clears a paragraph once it has its text.
+    """
+
+    def __init__(self, dialect: Dialect, found: list[str]) -> None:
+        self.dialect = dialect
+        self.found = found
+        self.local = _LocalNames()
+        self.open: list[list[str]] = []  # the parts of each paragraph begun and not ended, innermost last
+        self.capture: list[str] | None = None  # the parts a text element's own text goes to, until the next tag
+
+    def start(self, tag: str, attrs: dict[str, str]) -> None:
+        self.capture = None
+        name = self.local[tag]
+        dialect = self.dialect
+        if name in dialect.paragraphs:
+            self.open.append([])
+        if not self.open:
+            return
+        parts = self.open[-1]
+        mark = _mark(name, dialect, attrs)
+        if mark is not None:
+            parts.append(mark)
+        elif dialect.texts is not None and name in dialect.texts:
+            self.capture = parts
+
+    def data(self, text: str) -> None:
+        if self.capture is not None:
+            self.capture.append(text)
+
+    def end(self, tag: str) -> None:
+        self.capture = None
+        if self.local[tag] in self.dialect.paragraphs and self.open:
+            self.found.append("".join(self.open.pop()).strip())
 
 
 def paragraph(element: Element, dialect: Dialect, local: _LocalNames | None = None) -> str:
@@ -99,18 +210,26 @@ def _walk_mixed(element: Element, dialect: Dialect, parts: list[str], local: _Lo
 
 def _add(element: Element, name: str, dialect: Dialect, parts: list[str], texts: frozenset[str] | None) -> None:
     """What one element stands for: a tab, a line break, spaces, or its text (`texts` None: any element's)."""
-    if name in dialect.tabs:
-        parts.append("\t")
-    elif name in dialect.breaks:
-        parts.append("\n")
-    elif name in dialect.spaces:
-        parts.append(" " * _count(element))
+    mark = _mark(name, dialect, element.attrib)
+    if mark is not None:
+        parts.append(mark)
     elif element.text and (texts is None or name in texts):
         parts.append(element.text)
 
 
-def _count(element: Element) -> int:
-    for key, value in element.attrib.items():
+def _mark(name: str, dialect: Dialect, attributes: dict[str, str]) -> str | None:
+    """What a tab, line break or spaces element stands for; None for any other element."""
+    if name in dialect.tabs:
+        return "\t"
+    if name in dialect.breaks:
+        return "\n"
+    if name in dialect.spaces:
+        return " " * _count_of(attributes)
+    return None
+
+
+def _count_of(attributes: dict[str, str]) -> int:
+    for key, value in attributes.items():
         if _local(key) == "c" and value.isdigit():
             return min(int(value), 100)
     return 1
