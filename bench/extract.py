@@ -511,15 +511,22 @@ def stage_report(ordinary: list[Run]) -> None:
     family's extractor, the text producer, and language detection on the text.
     """
     totals: dict[str, float] = defaultdict(float)
+    pdf: dict[str, float] = defaultdict(float)
     per_file: list[tuple[float, str]] = []
     for run in ordinary:
         best = min((_stages(run.path) for _ in range(2)), key=lambda t: sum(t.values()))
         for stage, seconds in best.items():
             totals[stage] += seconds
+            if run.metadata.get("family") == "pdf":
+                pdf[stage] += seconds
         per_file.append((sum(best.values()), run.path.name))
     whole = sum(totals.values())
     print(f"\nWhere the time goes, ordinary set ({len(ordinary)} files), CPU in one process (sandbox excluded):"
           f" {whole:.2f} s = " + ", ".join(f"{k} {v:.2f} s" for k, v in totals.items()))  # fmt: skip
+    pdfs = sum(run.metadata.get("family") == "pdf" for run in ordinary)
+    print(f"  of which its {pdfs} PDFs: {sum(pdf.values()):.2f} s = "
+          + ", ".join(f"{k} {v:.2f} s" for k, v in pdf.items())
+          + " (text: PDFium's page parsing; pypdf's repair where PDFium refuses a file)")  # fmt: skip
     per_file.sort(reverse=True)
     heaviest = ", ".join(f"{name} {1000 * seconds:.0f} ms" for seconds, name in per_file[:5])
     print(f"  heaviest 5 files: {100 * sum(s for s, _ in per_file[:5]) / max(whole, 1e-9):.0f}% of it: {heaviest}")

@@ -14,5 +14,5 @@ from __future__ import annotations
 
 from typing import Final
 
-EXTRACTOR_VERSION: Final = 22
-SOURCES_DIGEST: Final = "f4af0f9aac7bcb4cf2219c947a700dea0db7c03d816739e3352a53f2fedc94b1"
+EXTRACTOR_VERSION: Final = 23
+SOURCES_DIGEST: Final = "02079a40e896b0585ff609cf9cd5bd3c039c199d524b93fb3beeb72ed4fbb413"

@@ -18,6 +18,7 @@ from langdetect import DetectorFactory  # type: ignore[import-untyped]
 from langdetect.detector import Detector  # type: ignore[import-untyped]
 from langdetect.detector_factory import PROFILES_DIRECTORY  # type: ignore[import-untyped]
 from pypdf import PdfReader, PdfWriter
+from pypdf.errors import PdfReadError
 
 from chalicelib.aws.storage import text_key
 from chalicelib.extraction import text as text_module
@@ -91,6 +92,51 @@ def test_a_damaged_pdf_is_repaired_once_and_its_text_reuses_the_repair_extractio
     assert found is not None and found.text == ENGLISH
     with pytest.raises(AssertionError, match="parsed again"):  # another reader of the file has no repair to reuse
         extract_text(bytes_reader(data), extraction.metadata)
+
+
+def _without_page_tree(padding: bytes) -> bytes:
+    """A PDF PDFium refuses (no catalog in its trailer) whose page tree object is zeroed, as a damaged disk leaves it,
+    after `padding`, its startxref lost: the cross-reference table must be rebuilt from the whole file."""
+    data = samples.text_pdf([ENGLISH]).replace(b" /Root 1 0 R", b"")
+    start = data.index(b"2 0 obj")
+    end = data.index(b"endobj", start) + len(b"endobj")
+    data = data[:start] + b"\0" * (end - start) + data[end:]
+    return re.sub(rb"startxref\s+\d+", b"startxref\n9", data.replace(b"%PDF-1.4\n", b"%PDF-1.4\n" + padding))
+
+
+def test_a_large_damaged_pdf_whose_page_tree_is_gone_loses_its_text_without_a_repair_that_could_not_find_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    data = _without_page_tree((b"%" + b"x" * 78 + b"\n") * 40_000)  # 3.2 MB
+    with pytest.raises(PdfReadError, match="Invalid object in /Pages"):  # what the repair would have come to
+        len(PdfReader(io.BytesIO(data), strict=False).pages)
+    reader = bytes_reader(data)
+    extraction = extract_inline(reader, "minutes.pdf")
+
+    def no_repair(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("the whole file was parsed to rebuild its cross-reference table")
+
+    monkeypatch.setattr(pdf_text, "PdfReader", no_repair)
+    found, warnings = read_text(reader, extraction.metadata, sandbox=False)
+    assert found is None
+    reason = "pdf: no page tree: the catalog's /Pages names object 2 0, which the file does not hold"
+    assert warnings == [f"text: left out (corrupt: {reason})"]
+
+
+def test_a_damaged_pdf_whose_page_tree_may_sit_in_an_object_stream_is_still_repaired_for_its_text(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    data = _without_page_tree(b"% /Type /ObjStm\n")  # an object stream could hold object 2: no verdict from bytes
+    repairs: list[int] = []
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        repairs.append(1)
+        return PdfReader(*args, **kwargs)
+
+    monkeypatch.setattr(pdf_text, "PdfReader", counted)
+    found, warnings = read_text(bytes_reader(data), {"family": "pdf", "mime_type": "application/pdf"}, sandbox=False)
+    assert repairs == [1]
+    assert found is None and warnings == ["text: left out (PdfReadError: Invalid object in /Pages)"]
 
 
 def test_a_pdf_needing_a_user_password_gives_no_text_and_reads_no_further() -> None:

@@ -14,10 +14,18 @@ a file that needs a real password yields no text, as before. A file PDFium
 refuses as malformed goes to pypdf's lenient parser, which repairs some of
 those, so the engine change loses no text; where extraction already had to
 repair the file, that parse is reused (`RangedReader.parsed`), not redone.
+
+Before that repair, which rebuilds the cross-reference table by parsing every
+object of the file (0.17 s of CPU for a damaged 2.8 MB file), the file's bytes
+are asked whether there is a page tree to find: when every catalog's /Pages
+names an object that no "N G obj" of the file holds, and no object stream
+could hold it instead, the repair could only end in "Invalid object in
+/Pages", so the text is left out at once with that reason.
 """
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -26,14 +34,19 @@ import pypdfium2 as pdfium  # type: ignore[import-untyped]
 import pypdfium2.raw as pdfium_c  # type: ignore[import-untyped]
 from pypdf import PdfReader
 
+from chalicelib.errors import ExtractionFailed
 from chalicelib.extraction.extractors.pdf import REPAIRED
-from chalicelib.extraction.reader import RangedReader
+from chalicelib.extraction.reader import WHOLE_BUFFER_BYTES, RangedReader
 from chalicelib.extraction.text import Sink
 
 _EVERYWHERE = (-1e9, -1e9, 1e9, 1e9)
 """Bounds (left, bottom, right, top) around any page: text outside the crop box is text of the file too."""
 _LINE_END_HYPHEN = "\x02"
 """What PDFium puts for a hyphen that ends a line (the line break dropped): written back as the page shows it."""
+_PAGE_TREE_REFERENCE = re.compile(rb"/Pages\s*(\d{1,10})\s+(\d{1,5})\s+R")
+"""A catalog's indirect /Pages entry (page nodes name their tree with /Parent, not /Pages)."""
+_OBJECT_STREAM = re.compile(rb"/Type\s*/(?:ObjStm|XRef)\b")
+"""Compressed objects (PDF 1.5+), which no "N G obj" header announces."""
 
 
 _ONE_AT_A_TIME = threading.Lock()
@@ -88,11 +101,46 @@ def _page_text(pdf: Any, number: int) -> str:
 
 
 def _text_by_pypdf(reader: RangedReader, sink: Sink) -> None:
-    pdf = reader.parsed.get(REPAIRED) or PdfReader(reader.buffered(), strict=False)
+    pdf = reader.parsed.get(REPAIRED)
+    if pdf is None:
+        _refuse_without_page_tree(reader)
+        pdf = PdfReader(reader.buffered(), strict=False)
     if pdf.is_encrypted and not _opens(pdf):
         return  # a user password is needed: no text
     pages = pdf.pages
     _add_pages(sink, len(pages), lambda number: _pypdf_page_text(pages[number]))
+
+
+def _refuse_without_page_tree(reader: RangedReader) -> None:
+    """Raise when the file's bytes show that no repair can find its page tree (see the module docstring).
+
+    Inconclusive, so silent, for a file larger than one buffer, one with object
+    streams, and one whose catalogs name no page tree by reference.
+    """
+    if reader.size > WHOLE_BUFFER_BYTES:
+        return
+    reader.seek(0)
+    data = reader.read()  # cached: the parse that follows reads these bytes again without a fetch
+    references = set(_PAGE_TREE_REFERENCE.findall(data))
+    if not references or _OBJECT_STREAM.search(data):
+        return
+    if any(_holds(data, number, generation) for number, generation in references):
+        return
+    named = ", ".join(sorted(f"{int(n)} {int(g)}" for n, g in references))
+    raise ExtractionFailed(
+        f"pdf: no page tree: the catalog's /Pages names object {named}, which the file does not hold", code="corrupt"
+    )
+
+
+def _holds(data: bytes, number: bytes, generation: bytes) -> bool:
+    """Whether an "N G obj" header of the file opens object `number` `generation`.
+
+    The pattern starts with the literal number, which the regular expression
+    engine finds by a fast scan; a look-behind for "no digit before it" would
+    try a match at every byte instead (2.8 MB: 3 -> 59 ms).
+    """
+    header = re.compile(rb"%s\s+%s\s+obj\b" % (number, generation))
+    return any(not data[match.start() - 1 : match.start()].isdigit() for match in header.finditer(data))
 
 
 def _opens(pdf: Any) -> bool:
