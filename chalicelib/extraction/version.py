@@ -15,4 +15,4 @@ from __future__ import annotations
 from typing import Final
 
 EXTRACTOR_VERSION: Final = 23
-SOURCES_DIGEST: Final = "02079a40e896b0585ff609cf9cd5bd3c039c199d524b93fb3beeb72ed4fbb413"
+SOURCES_DIGEST: Final = "d6c4e989e3f70903f3d00538d815763aca0d71ca292cbebae94f56c9a9dd3bd9"

@@ -10,12 +10,15 @@ extractor's cap) it is parsed here.
 from __future__ import annotations
 
 from typing import Any
+from xml.etree.ElementTree import ParseError
+from xml.parsers import expat
 
 from defusedxml import ElementTree as SafeET
 
 from chalicelib.extraction.reader import RangedReader
 from chalicelib.extraction.renditions.markup import HTML_TYPES, page_text
 from chalicelib.extraction.text import Sink
+from chalicelib.extraction.texts import streamed
 from chalicelib.extraction.texts.plain import decoded
 
 
@@ -41,6 +44,78 @@ def _read(reader: RangedReader, sink: Sink) -> str:
 
 def xml_text(stream: Any, sink: Sink) -> None:
     """Character data of an XML document, a line per element that holds text of its own."""
+    try:
+        _expat_xml_text(stream, sink)
+    except streamed.HasDoctype:  # defusedxml's refusals and entity handling apply: read it through defusedxml
+        stream.seek(0)
+        defused_xml_text(stream, sink)
+
+
+def _expat_xml_text(stream: Any, sink: Sink) -> None:
+    """`xml_text` from expat's callbacks (`streamed`), with no element tree, for a document without a DOCTYPE.
+
+    What `iterparse` gives: an element's line at its end (its text and its
+    children's tails), a budget check per element, the elements a read ends
+    before an error kept, nothing from the final flush unless the document
+    ends well, and expat's error as ElementTree's `ParseError`.
+    """
+    lines: list[str] = []
+    collector = _OwnText(lines)
+    parser = streamed.parser(collector.start, collector.end, collector.data)
+    try:
+        while data := stream.read(streamed.CHUNK):
+            try:
+                parser.Parse(data, False)
+            finally:
+                _add_lines(lines, sink)
+        parser.Parse(b"", True)
+    except expat.ExpatError as exc:
+        error = ParseError(exc)
+        error.code, error.position = exc.code, (exc.lineno, exc.offset)
+        raise error from None
+    _add_lines(lines, sink)
+
+
+def _add_lines(lines: list[str], sink: Sink) -> None:
+    for line in lines:
+        sink.check()
+        if line:
+            sink.add(line + "\n")
+    lines.clear()
+
+
+class _OwnText:
+    """Expat callbacks giving each element's line as `defused_xml_text` makes it, at the element's end."""
+
+    def __init__(self, lines: list[str]) -> None:
+        self.lines = lines
+        self.open: list[list[str]] = []  # each open element's text and its children's tails, innermost last
+        self.owner: list[str] | None = None  # whose piece the character data since the last tag is
+        self.segment: list[str] = []
+
+    def _commit(self) -> None:
+        if self.segment:
+            if self.owner is not None:
+                self.owner.append("".join(self.segment))
+            self.segment = []
+
+    def start(self, tag: str, attrs: dict[str, str]) -> None:
+        self._commit()
+        self.owner = []
+        self.open.append(self.owner)  # what follows is this element's text
+
+    def data(self, text: str) -> None:
+        self.segment.append(text)
+
+    def end(self, tag: str) -> None:
+        self._commit()
+        pieces = self.open.pop()
+        self.lines.append(" ".join(p.strip() for p in pieces if p.strip()))
+        self.owner = self.open[-1] if self.open else None  # what follows is this element's tail
+
+
+def defused_xml_text(stream: Any, sink: Sink) -> None:
+    """`xml_text` through defusedxml's `iterparse` (any document)."""
     for _, element in SafeET.iterparse(stream, events=("end",)):
         sink.check()
         pieces = [element.text or "", *((child.tail or "") for child in element)]

@@ -22,6 +22,7 @@ from defusedxml import ElementTree as SafeET
 
 from chalicelib.extraction.reader import RangedReader
 from chalicelib.extraction.text import Full, Sink
+from chalicelib.extraction.texts import streamed
 
 
 @dataclass(frozen=True)
@@ -70,7 +71,7 @@ def member_text(package: zipfile.ZipFile, name: str, dialect: Dialect, sink: Sin
         try:
             _expat_member_text(package, name, dialect, sink)
             return
-        except _HasDoctype:  # defusedxml's refusals and entity handling apply: read it through defusedxml
+        except streamed.HasDoctype:  # defusedxml's refusals and entity handling apply: read it through defusedxml
             pass
     defused_member_text(package, name, dialect, sink)
 
@@ -91,23 +92,13 @@ def defused_member_text(package: zipfile.ZipFile, name: str, dialect: Dialect, s
                 raise Full from None
 
 
-CHUNK = 16 * 1024
-"""What `iterparse` reads from a member at a time; the expat path reads the same."""
-
-
-class _HasDoctype(Exception):
-    """The member declares a document type: entities may be declared, which only defusedxml's parser handles."""
-
-
 def _expat_member_text(package: zipfile.ZipFile, name: str, dialect: Dialect, sink: Sink) -> None:
     """`member_text` for text-element dialects (OOXML) straight from expat's callbacks, with no element tree.
 
     `iterparse` through defusedxml runs ElementTree's pure-Python parser glue
     (several Python calls per element: most of an xlsx's text CPU). A member
-    without a document type declaration can declare no entity and refer to
-    no external one, so none of defusedxml's refusals can apply; one that has
-    one raises `_HasDoctype` at the declaration, before any text (it precedes
-    the root element), and is read through defusedxml instead. The callbacks
+    without a document type declaration is read this way (`streamed`); one
+    with one is read through defusedxml instead. The callbacks
     give what `paragraph` gives for each paragraph, as `iterparse` yields it:
     a paragraph's text at its end, what a nested paragraph holds only in that
     one, nothing from a paragraph the member breaks off in, and nothing from
@@ -115,16 +106,11 @@ def _expat_member_text(package: zipfile.ZipFile, name: str, dialect: Dialect, si
     """
     found: list[str] = []
     collector = _Paragraphs(dialect, found)
-    parser = expat.ParserCreate(None, "}")
-    parser.buffer_text = True
-    parser.StartDoctypeDeclHandler = _refuse_doctype
-    parser.StartElementHandler = collector.start
-    parser.EndElementHandler = collector.end
-    parser.CharacterDataHandler = collector.data
+    parser = streamed.parser(collector.start, collector.end, collector.data)
     with package.open(name) as raw:
         stream = Capped(raw, sink.budget.max_member_bytes)
         try:
-            while data := stream.read(CHUNK):
+            while data := stream.read(streamed.CHUNK):
                 try:
                     parser.Parse(data, False)
                 finally:  # paragraphs ended before an error in this chunk count, as iterparse yields them first
@@ -135,10 +121,6 @@ def _expat_member_text(package: zipfile.ZipFile, name: str, dialect: Dialect, si
             if stream.cut:
                 sink.truncated = True
                 raise Full from None
-
-
-def _refuse_doctype(*_: Any) -> None:
-    raise _HasDoctype
 
 
 def _flush(found: list[str], sink: Sink) -> None:
