@@ -15,4 +15,4 @@ from __future__ import annotations
 from typing import Final
 
 EXTRACTOR_VERSION: Final = 23
-SOURCES_DIGEST: Final = "d6c4e989e3f70903f3d00538d815763aca0d71ca292cbebae94f56c9a9dd3bd9"
+SOURCES_DIGEST: Final = "83380e6a9d1e51db9a69fdabae6562af812dd8a43058a7f36545b70c68f21f75"

@@ -63,17 +63,11 @@ def _expat_xml_text(stream: Any, sink: Sink) -> None:
     collector = _OwnText(lines)
     parser = streamed.parser(collector.start, collector.end, collector.data)
     try:
-        while data := stream.read(streamed.CHUNK):
-            try:
-                parser.Parse(data, False)
-            finally:
-                _add_lines(lines, sink)
-        parser.Parse(b"", True)
+        streamed.feed(parser, stream, lambda: _add_lines(lines, sink))
     except expat.ExpatError as exc:
         error = ParseError(exc)
         error.code, error.position = exc.code, (exc.lineno, exc.offset)
         raise error from None
-    _add_lines(lines, sink)
 
 
 def _add_lines(lines: list[str], sink: Sink) -> None:

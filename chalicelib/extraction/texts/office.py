@@ -110,13 +110,7 @@ def _expat_member_text(package: zipfile.ZipFile, name: str, dialect: Dialect, si
     with package.open(name) as raw:
         stream = Capped(raw, sink.budget.max_member_bytes)
         try:
-            while data := stream.read(streamed.CHUNK):
-                try:
-                    parser.Parse(data, False)
-                finally:  # paragraphs ended before an error in this chunk count, as iterparse yields them first
-                    _flush(found, sink)
-            parser.Parse(b"", True)  # what this last step ends counts only if the member ends well
-            _flush(found, sink)
+            streamed.feed(parser, stream, lambda: _flush(found, sink))
         except expat.ExpatError:
             if stream.cut:
                 sink.truncated = True

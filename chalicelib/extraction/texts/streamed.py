@@ -36,5 +36,21 @@ def parser(
     return made
 
 
+def feed(parser: Any, stream: Any, flush: Callable[[], None]) -> None:
+    """Parse `stream` in `CHUNK`s, calling `flush` after each chunk and after the final parse; expat's error raised.
+
+    As `iterparse` yields them: what a chunk ended before an error in it
+    counts (the flush runs even when the chunk raised), and what only the
+    final parse ends counts only if the document ends well.
+    """
+    while data := stream.read(CHUNK):
+        try:
+            parser.Parse(data, False)
+        finally:
+            flush()
+    parser.Parse(b"", True)
+    flush()
+
+
 def _refuse_doctype(*_: Any) -> None:
     raise HasDoctype
