@@ -15,4 +15,4 @@ from __future__ import annotations
 from typing import Final
 
 EXTRACTOR_VERSION: Final = 23
-SOURCES_DIGEST: Final = "83380e6a9d1e51db9a69fdabae6562af812dd8a43058a7f36545b70c68f21f75"
+SOURCES_DIGEST: Final = "1d56900f1ab6cea0fc498afadae351f711dd5b8b50a3b8bda236f002f584c2ab"

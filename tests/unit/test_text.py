@@ -139,6 +139,26 @@ def test_a_damaged_pdf_whose_page_tree_may_sit_in_an_object_stream_is_still_repa
     assert found is None and warnings == ["text: left out (PdfReadError: Invalid object in /Pages)"]
 
 
+def test_a_damaged_pdf_is_fetched_once_for_its_repair_even_by_a_reader_whose_cache_cannot_hold_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The page-tree check and pypdf's repair share one read of the file, not a read and a re-read from the cache."""
+    data = _without_page_tree(b"% /Type /ObjStm\n" + (b"%" + b"x" * 78 + b"\n") * 4_000)  # 320 KB: no verdict
+
+    def fetch(start: int, end: int) -> bytes:
+        return data[start : end + 1]
+
+    reader = RangedReader(fetch, len(data), block_size=4096, max_run_bytes=16 * 1024, cache_bytes=64 * 1024)
+
+    def refused(*args: Any, **kwargs: Any) -> Any:  # as PDFium refuses this file, but without reading it first
+        raise pdf_text.pdfium.PdfiumError("Failed to load document", err_code=pdf_text.pdfium_c.FPDF_ERR_FORMAT)
+
+    monkeypatch.setattr(pdf_text.pdfium, "PdfDocument", refused)
+    found, warnings = read_text(reader, {"family": "pdf", "mime_type": "application/pdf"}, sandbox=False)
+    assert found is None and warnings == ["text: left out (PdfReadError: Invalid object in /Pages)"]
+    assert reader.bytes_fetched == len(data)
+
+
 def test_a_pdf_needing_a_user_password_gives_no_text_and_reads_no_further() -> None:
     data = samples.text_pdf([ENGLISH])
     writer = PdfWriter(clone_from=PdfReader(io.BytesIO(data)))

@@ -25,10 +25,11 @@ could hold it instead, the repair could only end in "Invalid object in
 
 from __future__ import annotations
 
+import io
 import re
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import Any, BinaryIO
 
 import pypdfium2 as pdfium  # type: ignore[import-untyped]
 import pypdfium2.raw as pdfium_c  # type: ignore[import-untyped]
@@ -101,26 +102,31 @@ def _page_text(pdf: Any, number: int) -> str:
 
 
 def _text_by_pypdf(reader: RangedReader, sink: Sink) -> None:
-    pdf = reader.parsed.get(REPAIRED)
-    if pdf is None:
-        _refuse_without_page_tree(reader)
-        pdf = PdfReader(reader.buffered(), strict=False)
+    pdf = reader.parsed.get(REPAIRED) or PdfReader(_for_repair(reader), strict=False)
     if pdf.is_encrypted and not _opens(pdf):
         return  # a user password is needed: no text
     pages = pdf.pages
     _add_pages(sink, len(pages), lambda number: _pypdf_page_text(pages[number]))
 
 
-def _refuse_without_page_tree(reader: RangedReader) -> None:
-    """Raise when the file's bytes show that no repair can find its page tree (see the module docstring).
-
-    Inconclusive, so silent, for a file larger than one buffer, one with object
-    streams, and one whose catalogs name no page tree by reference.
+def _for_repair(reader: RangedReader) -> BinaryIO:
+    """The file for pypdf's repair, which reads it whole: up to one buffer's size read once, into that buffer,
+    and refused at once when its bytes show that no repair can find its page tree (`_refuse_without_page_tree`).
     """
     if reader.size > WHOLE_BUFFER_BYTES:
-        return
+        return reader.buffered()
     reader.seek(0)
-    data = reader.read()  # cached: the parse that follows reads these bytes again without a fetch
+    data = reader.read()
+    _refuse_without_page_tree(data)
+    return io.BytesIO(data)
+
+
+def _refuse_without_page_tree(data: bytes) -> None:
+    """Raise when the file's bytes show that no repair can find its page tree (see the module docstring).
+
+    Inconclusive, so silent, for a file with object streams and one whose
+    catalogs name no page tree by reference.
+    """
     references = set(_PAGE_TREE_REFERENCE.findall(data))
     if not references or _OBJECT_STREAM.search(data):
         return
